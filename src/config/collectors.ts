@@ -1,0 +1,29 @@
+// Config of the kernel-facing side: which collectors run, capture bounds, ring buffer and reader tuning.
+import { z } from 'zod';
+
+export const collectorsConfigSchema = z.object({
+  process: z.object({
+    enabled: z.boolean().default(true),
+    /** Keep 1 of N fork events (exec and exit are never sampled by default). */
+    forkSampleEvery: z.number().int().min(1).max(1_000_000).default(1),
+    argvMaxCount: z.number().int().min(1).max(64).default(16),
+    argvMaxBytes: z.number().int().min(16).max(4096).default(1024),
+    processTableSize: z.number().int().min(128).max(1_000_000).default(32768),
+  }).prefault({}),
+  network: z.object({
+    enabled: z.boolean().default(true),
+    connectionTableSize: z.number().int().min(128).max(1_000_000).default(65536),
+  }).prefault({}),
+}).prefault({});
+
+export const kernelConfigSchema = z.object({
+  /** Kernel ring buffer size per collector, bytes (a power of two, at least one page). */
+  ringBufferBytes: z.number().int().min(4096).max(1 << 30).default(8 << 20)
+    .refine((n) => (n & (n - 1)) === 0, 'must be a power of two'),
+  /** Longest delay before a batch of records reaches JS, milliseconds. */
+  coalesceMs: z.number().int().min(1).max(10).default(5),
+  /** Most records in one batch handed to JS. */
+  batchRecords: z.number().int().min(1).max(1_000_000).default(8192),
+  /** Batches waiting for JS before the reader stops draining the kernel ring (which then counts drops). */
+  queueBatches: z.number().int().min(1).max(1024).default(16),
+}).prefault({});
