@@ -1,0 +1,111 @@
+/* Programs for the spine's tests and benchmarks. A setpriority() call from the test process emits `burst` records
+ * (bpf_loop fan-out lets a JS loop drive millions of records per second). The same logical hook is declared with
+ * fentry, kprobe and tracepoint implementations to exercise the fallback loader, and one program is deliberately
+ * rejected by the verifier to prove it does not stop the others. */
+#include "tapio.h"
+#include "spine_test.h"
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 20);
+} spine_events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct spine_test_settings);
+} spine_test_settings SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} spine_seq SEC(".maps");
+
+/* Which implementation of the fallback hook actually fired: 1 fentry, 2 kprobe, 3 tracepoint. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 4);
+	__type(key, __u32);
+	__type(value, __u64);
+} spine_fired SEC(".maps");
+
+struct emit_ctx {
+	__s32 nice;
+};
+
+static long emit_one(__u32 index, struct emit_ctx *ctx)
+{
+	__u32 zero = 0;
+	__u64 *seq = bpf_map_lookup_elem(&spine_seq, &zero);
+	struct spine_test_record *r = tapio_reserve(&spine_events, struct spine_test_record, TAPIO_KIND_TEST);
+	if (!r)
+		return 0; /* counted; keep going so every record of the burst is either sent or counted */
+	tapio_fill_header(&r->h, TAPIO_KIND_TEST, sizeof(*r));
+	r->seq = seq ? __sync_fetch_and_add(seq, 1) : 0;
+	r->burst_index = index;
+	r->nice = ctx->nice;
+	tapio_submit(&spine_events, r);
+	return 0;
+}
+
+static __always_inline int on_setpriority(int nice)
+{
+	__u32 zero = 0;
+	struct spine_test_settings *s = bpf_map_lookup_elem(&spine_test_settings, &zero);
+	if (!s || s->target_tgid != (bpf_get_current_pid_tgid() >> 32))
+		return 0;
+	struct emit_ctx ctx = { .nice = nice };
+	__u32 burst = s->burst ? s->burst : 1;
+	if (burst > 1000000)
+		burst = 1000000;
+	bpf_loop(burst, emit_one, &ctx, 0);
+	return 0;
+}
+
+static __always_inline void mark_fired(__u32 which)
+{
+	__u64 *n = bpf_map_lookup_elem(&spine_fired, &which);
+	if (n)
+		*n += 1;
+}
+
+/* The emitting hook: one implementation (tracepoint) is enough here. */
+SEC("tracepoint/syscalls/sys_enter_setpriority")
+int spine_emit(struct trace_event_raw_sys_enter *ctx)
+{
+	return on_setpriority((int)ctx->args[2]);
+}
+
+/* The fallback hook, preferred first to last: fentry, kprobe, tracepoint. */
+SEC("fentry/__x64_sys_setpriority")
+int BPF_PROG(spine_fallback_fentry)
+{
+	mark_fired(1);
+	return 0;
+}
+
+SEC("kprobe/__x64_sys_setpriority")
+int BPF_KPROBE(spine_fallback_kprobe)
+{
+	mark_fired(2);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_setpriority")
+int spine_fallback_tracepoint(void *ctx)
+{
+	mark_fired(3);
+	return 0;
+}
+
+/* Deliberately broken: reads the stack at an unbounded offset, which the verifier must reject. */
+SEC("tracepoint/syscalls/sys_enter_getppid")
+int spine_broken(void *ctx)
+{
+	volatile char buf[16] = {};
+	__u32 i = bpf_get_prandom_u32();
+	return buf[i];
+}

@@ -1,0 +1,13 @@
+{
+  "targets": [
+    {
+      "target_name": "tapio_native",
+      "sources": ["src/addon.cc", "src/object.cc", "src/maps.cc", "src/ring_reader.cc", "src/log_capture.cc"],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "libraries": ["-lbpf", "-lelf", "-lz", "-lpthread"],
+      "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],
+      "cflags_cc!": ["-fno-exceptions", "-fno-rtti"],
+      "cflags_cc": ["-std=c++17", "-fexceptions", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-missing-field-initializers"]
+    }
+  ]
+}

@@ -1,0 +1,18 @@
+// The Node-API addon over libbpf: mechanism only (open, load, attach, maps, ring buffer reading), no policy.
+// The typed TypeScript face is src/kernel/native.ts.
+#include <napi.h>
+
+#include "log_capture.h"
+#include "maps.h"
+#include "object.h"
+#include "ring_reader.h"
+
+static Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  tapio::InstallLibbpfLogger();
+  exports.Set("BpfObject", tapio::BpfObject::Init(env));
+  exports.Set("RingReader", tapio::RingReader::Init(env));
+  tapio::InitMaps(env, exports);
+  return exports;
+}
+
+NODE_API_MODULE(tapio_native, Init)

@@ -1,0 +1,206 @@
+#include "maps.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+#include "log_capture.h"
+
+namespace tapio {
+
+static Napi::Error Errno(Napi::Env env, const std::string& what, int err) {
+  Napi::Error e = Napi::Error::New(env, ErrorText(what, err, ""));
+  e.Set("errno", Napi::Number::New(env, err < 0 ? -err : err));
+  return e;
+}
+
+static int FdArg(const Napi::CallbackInfo& info, size_t i) {
+  if (info.Length() <= i || !info[i].IsNumber()) throw Napi::TypeError::New(info.Env(), "expected an fd");
+  return info[i].As<Napi::Number>().Int32Value();
+}
+
+static Napi::Buffer<unsigned char> BufArg(const Napi::CallbackInfo& info, size_t i, const char* what) {
+  if (info.Length() <= i || !info[i].IsBuffer())
+    throw Napi::TypeError::New(info.Env(), std::string("expected a Buffer for ") + what);
+  return info[i].As<Napi::Buffer<unsigned char>>();
+}
+
+// mapInfo(fd) -> { type, name, keySize, valueSize, maxEntries, id, flags }
+static Napi::Value MapInfo(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = FdArg(info, 0);
+  bpf_map_info mi;
+  memset(&mi, 0, sizeof(mi));
+  __u32 len = sizeof(mi);
+  int err = bpf_obj_get_info_by_fd(fd, &mi, &len);
+  if (err) throw Errno(env, "map info", err);
+  Napi::Object o = Napi::Object::New(env);
+  const char* type = libbpf_bpf_map_type_str(static_cast<bpf_map_type>(mi.type));
+  o.Set("type", type ? type : "unknown");
+  o.Set("name", mi.name);
+  o.Set("keySize", mi.key_size);
+  o.Set("valueSize", mi.value_size);
+  o.Set("maxEntries", mi.max_entries);
+  o.Set("id", mi.id);
+  o.Set("flags", mi.map_flags);
+  return o;
+}
+
+// mapLookup(fd, key, valueBytes) -> Buffer | null (valueBytes is per-CPU size * possible CPUs for per-CPU maps)
+static Napi::Value MapLookup(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = FdArg(info, 0);
+  auto key = BufArg(info, 1, "key");
+  uint32_t size = info[2].As<Napi::Number>().Uint32Value();
+  auto value = Napi::Buffer<unsigned char>::New(env, size);
+  int err = bpf_map_lookup_elem(fd, key.Data(), value.Data());
+  if (err) {
+    if (errno == ENOENT) return env.Null();
+    throw Errno(env, "map lookup", -errno);
+  }
+  return value;
+}
+
+// mapUpdate(fd, key, value, flags = BPF_ANY)
+static Napi::Value MapUpdate(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = FdArg(info, 0);
+  auto key = BufArg(info, 1, "key");
+  auto value = BufArg(info, 2, "value");
+  uint64_t flags = info.Length() > 3 && info[3].IsNumber() ? info[3].As<Napi::Number>().Int64Value() : static_cast<int64_t>(BPF_ANY);
+  int err = bpf_map_update_elem(fd, key.Data(), value.Data(), flags);
+  if (err) throw Errno(env, "map update", -errno);
+  return env.Undefined();
+}
+
+// mapDelete(fd, key) -> boolean (false when the key was not there)
+static Napi::Value MapDelete(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = FdArg(info, 0);
+  auto key = BufArg(info, 1, "key");
+  int err = bpf_map_delete_elem(fd, key.Data());
+  if (err) {
+    if (errno == ENOENT) return Napi::Boolean::New(env, false);
+    throw Errno(env, "map delete", -errno);
+  }
+  return Napi::Boolean::New(env, true);
+}
+
+// mapNextKey(fd, key | null, keySize) -> Buffer | null (null at the end)
+static Napi::Value MapNextKey(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = FdArg(info, 0);
+  uint32_t size = info[2].As<Napi::Number>().Uint32Value();
+  auto next = Napi::Buffer<unsigned char>::New(env, size);
+  const void* cur = info[1].IsBuffer() ? info[1].As<Napi::Buffer<unsigned char>>().Data() : nullptr;
+  int err = bpf_map_get_next_key(fd, cur, next.Data());
+  if (err) {
+    if (errno == ENOENT) return env.Null();
+    throw Errno(env, "map next key", -errno);
+  }
+  return next;
+}
+
+// programInfo(fd) -> { id, name, type, runTimeNs, runCount, recursionMisses, verifiedInstructions }
+static Napi::Value ProgramInfo(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = FdArg(info, 0);
+  bpf_prog_info pi;
+  memset(&pi, 0, sizeof(pi));
+  __u32 len = sizeof(pi);
+  int err = bpf_obj_get_info_by_fd(fd, &pi, &len);
+  if (err) throw Errno(env, "program info", err);
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("id", pi.id);
+  o.Set("name", pi.name);
+  const char* type = libbpf_bpf_prog_type_str(static_cast<bpf_prog_type>(pi.type));
+  o.Set("type", type ? type : "unknown");
+  o.Set("runTimeNs", Napi::Number::New(env, static_cast<double>(pi.run_time_ns)));
+  o.Set("runCount", Napi::Number::New(env, static_cast<double>(pi.run_cnt)));
+  o.Set("recursionMisses", Napi::Number::New(env, static_cast<double>(pi.recursion_misses)));
+  o.Set("verifiedInstructions", pi.verified_insns);
+  return o;
+}
+
+// enableRunStats() -> fd: while the fd is open, the kernel accounts run time and count per program.
+static Napi::Value EnableRunStats(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
+  if (fd < 0) throw Errno(env, "enable BPF run-time stats", -errno);
+  return Napi::Number::New(env, fd);
+}
+
+static Napi::Value CloseFd(const Napi::CallbackInfo& info) {
+  close(FdArg(info, 0));
+  return info.Env().Undefined();
+}
+
+static Napi::Value NumPossibleCpus(const Napi::CallbackInfo& info) {
+  int n = libbpf_num_possible_cpus();
+  if (n < 0) throw Errno(info.Env(), "count possible CPUs", n);
+  return Napi::Number::New(info.Env(), n);
+}
+
+// probeProgramType(typeName) -> { ok, error? }: can the kernel load a trivial program of this type at all?
+static Napi::Value ProbeProgramType(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string name = info[0].As<Napi::String>();
+  Napi::Object r = Napi::Object::New(env);
+  for (int t = 0; t < 64; t++) {
+    const char* s = libbpf_bpf_prog_type_str(static_cast<bpf_prog_type>(t));
+    if (s == nullptr || name != s) continue;
+    LogCapture capture;
+    int res = libbpf_probe_bpf_prog_type(static_cast<bpf_prog_type>(t), nullptr);
+    r.Set("ok", res == 1);
+    if (res != 1) r.Set("error", res == 0 ? "program type not supported by this kernel" : ErrorText("probe", res, capture.Text()));
+    return r;
+  }
+  r.Set("ok", false);
+  r.Set("error", "libbpf does not know program type '" + name + "'");
+  return r;
+}
+
+// probeMapType(typeName) -> { ok, error? }
+static Napi::Value ProbeMapType(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string name = info[0].As<Napi::String>();
+  Napi::Object r = Napi::Object::New(env);
+  for (int t = 0; t < 64; t++) {
+    const char* s = libbpf_bpf_map_type_str(static_cast<bpf_map_type>(t));
+    if (s == nullptr || name != s) continue;
+    LogCapture capture;
+    int res = libbpf_probe_bpf_map_type(static_cast<bpf_map_type>(t), nullptr);
+    r.Set("ok", res == 1);
+    if (res != 1) r.Set("error", res == 0 ? "map type not supported by this kernel" : ErrorText("probe", res, capture.Text()));
+    return r;
+  }
+  r.Set("ok", false);
+  r.Set("error", "libbpf does not know map type '" + name + "'");
+  return r;
+}
+
+// libbpfVersion() -> "1.1"
+static Napi::Value LibbpfVersion(const Napi::CallbackInfo& info) {
+  return Napi::String::New(info.Env(), libbpf_version_string());
+}
+
+void InitMaps(Napi::Env env, Napi::Object exports) {
+  exports.Set("mapInfo", Napi::Function::New(env, MapInfo));
+  exports.Set("mapLookup", Napi::Function::New(env, MapLookup));
+  exports.Set("mapUpdate", Napi::Function::New(env, MapUpdate));
+  exports.Set("mapDelete", Napi::Function::New(env, MapDelete));
+  exports.Set("mapNextKey", Napi::Function::New(env, MapNextKey));
+  exports.Set("programInfo", Napi::Function::New(env, ProgramInfo));
+  exports.Set("enableRunStats", Napi::Function::New(env, EnableRunStats));
+  exports.Set("closeFd", Napi::Function::New(env, CloseFd));
+  exports.Set("numPossibleCpus", Napi::Function::New(env, NumPossibleCpus));
+  exports.Set("probeProgramType", Napi::Function::New(env, ProbeProgramType));
+  exports.Set("probeMapType", Napi::Function::New(env, ProbeMapType));
+  exports.Set("libbpfVersion", Napi::Function::New(env, LibbpfVersion));
+}
+
+}  // namespace tapio

@@ -1,0 +1,298 @@
+#include "object.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "log_capture.h"
+
+namespace tapio {
+
+Napi::Function BpfObject::Init(Napi::Env env) {
+  return DefineClass(env, "BpfObject",
+                     {
+                         InstanceMethod("programs", &BpfObject::Programs),
+                         InstanceMethod("maps", &BpfObject::Maps),
+                         InstanceMethod("setAutoload", &BpfObject::SetAutoload),
+                         InstanceMethod("setMapMaxEntries", &BpfObject::SetMapMaxEntries),
+                         InstanceMethod("load", &BpfObject::Load),
+                         InstanceMethod("attach", &BpfObject::Attach),
+                         InstanceMethod("attachUprobe", &BpfObject::AttachUprobe),
+                         InstanceMethod("attachCgroup", &BpfObject::AttachCgroup),
+                         InstanceMethod("attachTc", &BpfObject::AttachTc),
+                         InstanceMethod("detach", &BpfObject::Detach),
+                         InstanceMethod("mapFd", &BpfObject::MapFd),
+                         InstanceMethod("programFd", &BpfObject::ProgramFd),
+                         InstanceMethod("close", &BpfObject::Close),
+                     });
+}
+
+// new BpfObject(elf: Buffer, name: string)
+BpfObject::BpfObject(const Napi::CallbackInfo& info) : Napi::ObjectWrap<BpfObject>(info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsBuffer() || !info[1].IsString()) {
+    throw Napi::TypeError::New(env, "BpfObject(elf: Buffer, name: string)");
+  }
+  auto buf = info[0].As<Napi::Buffer<unsigned char>>();
+  elf_.assign(buf.Data(), buf.Data() + buf.Length());
+  std::string name = info[1].As<Napi::String>();
+  LogCapture capture;
+  LIBBPF_OPTS(bpf_object_open_opts, opts, .object_name = name.c_str());
+  obj_ = bpf_object__open_mem(elf_.data(), elf_.size(), &opts);
+  if (obj_ == nullptr) {
+    int err = -errno;
+    throw Napi::Error::New(env, ErrorText("open BPF object " + name, err, capture.Text()));
+  }
+}
+
+BpfObject::~BpfObject() { CloseAll(); }
+
+void BpfObject::CloseAll() {
+  for (auto& [name, tc] : tc_) {
+    LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = tc.ifindex,
+                .attach_point = tc.ingress ? BPF_TC_INGRESS : BPF_TC_EGRESS);
+    LIBBPF_OPTS(bpf_tc_opts, opts, .handle = tc.handle, .priority = tc.priority);
+    bpf_tc_detach(&hook, &opts);
+  }
+  tc_.clear();
+  for (auto& [name, link] : links_) bpf_link__destroy(link);
+  links_.clear();
+  if (obj_ != nullptr) {
+    bpf_object__close(obj_);
+    obj_ = nullptr;
+  }
+}
+
+bpf_program* BpfObject::FindProgram(Napi::Env env, const std::string& name) {
+  if (obj_ == nullptr) throw Napi::Error::New(env, "BPF object is closed");
+  bpf_program* prog = bpf_object__find_program_by_name(obj_, name.c_str());
+  if (prog == nullptr) throw Napi::Error::New(env, "no BPF program named '" + name + "' in this object");
+  return prog;
+}
+
+Napi::Value BpfObject::Programs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (obj_ == nullptr) throw Napi::Error::New(env, "BPF object is closed");
+  Napi::Array out = Napi::Array::New(env);
+  bpf_program* prog;
+  uint32_t i = 0;
+  bpf_object__for_each_program(prog, obj_) {
+    Napi::Object p = Napi::Object::New(env);
+    p.Set("name", bpf_program__name(prog));
+    p.Set("section", bpf_program__section_name(prog));
+    const char* type = libbpf_bpf_prog_type_str(bpf_program__type(prog));
+    p.Set("type", type ? type : "unknown");
+    const char* attach = libbpf_bpf_attach_type_str(bpf_program__expected_attach_type(prog));
+    p.Set("attachType", attach ? attach : "");
+    p.Set("autoload", bpf_program__autoload(prog));
+    p.Set("fd", loaded_ ? bpf_program__fd(prog) : -1);
+    out.Set(i++, p);
+  }
+  return out;
+}
+
+Napi::Value BpfObject::Maps(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (obj_ == nullptr) throw Napi::Error::New(env, "BPF object is closed");
+  Napi::Array out = Napi::Array::New(env);
+  bpf_map* map;
+  uint32_t i = 0;
+  bpf_object__for_each_map(map, obj_) {
+    Napi::Object m = Napi::Object::New(env);
+    m.Set("name", bpf_map__name(map));
+    const char* type = libbpf_bpf_map_type_str(bpf_map__type(map));
+    m.Set("type", type ? type : "unknown");
+    m.Set("keySize", bpf_map__key_size(map));
+    m.Set("valueSize", bpf_map__value_size(map));
+    m.Set("maxEntries", bpf_map__max_entries(map));
+    m.Set("fd", loaded_ ? bpf_map__fd(map) : -1);
+    out.Set(i++, m);
+  }
+  return out;
+}
+
+// setAutoload(program: string, on: boolean)
+Napi::Value BpfObject::SetAutoload(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  bpf_program* prog = FindProgram(env, info[0].As<Napi::String>());
+  int err = bpf_program__set_autoload(prog, info[1].ToBoolean());
+  if (err) throw Napi::Error::New(env, ErrorText("set autoload", err, ""));
+  return env.Undefined();
+}
+
+// setMapMaxEntries(map: string, n: number): before load only
+Napi::Value BpfObject::SetMapMaxEntries(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (obj_ == nullptr) throw Napi::Error::New(env, "BPF object is closed");
+  std::string name = info[0].As<Napi::String>();
+  bpf_map* map = bpf_object__find_map_by_name(obj_, name.c_str());
+  if (map == nullptr) throw Napi::Error::New(env, "no BPF map named '" + name + "' in this object");
+  int err = bpf_map__set_max_entries(map, info[1].As<Napi::Number>().Uint32Value());
+  if (err) throw Napi::Error::New(env, ErrorText("set max entries of map " + name, err, ""));
+  return env.Undefined();
+}
+
+// load(): { ok: boolean, error?: string, errno?: number, log: string }. Never throws for a load failure: the
+// caller (src/kernel/loader.ts) reads which program failed from the log and retries without it.
+Napi::Value BpfObject::Load(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (obj_ == nullptr) throw Napi::Error::New(env, "BPF object is closed");
+  if (loaded_) throw Napi::Error::New(env, "BPF object is already loaded");
+  LogCapture capture;
+  int err = bpf_object__load(obj_);
+  Napi::Object r = Napi::Object::New(env);
+  r.Set("ok", err == 0);
+  r.Set("log", capture.Text());
+  if (err) {
+    r.Set("errno", -err);
+    r.Set("error", ErrorText("load BPF object", err, ""));
+  } else {
+    loaded_ = true;
+  }
+  return r;
+}
+
+Napi::Object BpfObject::AttachResult(Napi::Env env, bpf_program* prog, const std::string& name, bpf_link* link,
+                                     int err, const std::string& what, const std::string& log) {
+  Napi::Object r = Napi::Object::New(env);
+  if (link != nullptr && err == 0) {
+    auto old = links_.find(name);
+    if (old != links_.end()) bpf_link__destroy(old->second);
+    links_[name] = link;
+    r.Set("ok", true);
+  } else {
+    r.Set("ok", false);
+    r.Set("errno", err < 0 ? -err : err);
+    r.Set("error", ErrorText(what, err, log));
+  }
+  return r;
+}
+
+// attach(program): attach by the program's SEC() name (tracepoint/, raw_tp/, tp_btf/, fentry/, kprobe/, lsm/ ...).
+Napi::Value BpfObject::Attach(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string name = info[0].As<Napi::String>();
+  bpf_program* prog = FindProgram(env, name);
+  if (!loaded_) throw Napi::Error::New(env, "attach before load");
+  if (bpf_program__fd(prog) < 0) throw Napi::Error::New(env, "program '" + name + "' is not loaded");
+  LogCapture capture;
+  bpf_link* link = bpf_program__attach(prog);
+  int err = link ? 0 : -errno;
+  return AttachResult(env, prog, name, link, err, "attach " + name, capture.Text());
+}
+
+// attachUprobe(program, { binaryPath, functionName, pid = -1, retprobe = false })
+Napi::Value BpfObject::AttachUprobe(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string name = info[0].As<Napi::String>();
+  bpf_program* prog = FindProgram(env, name);
+  if (!loaded_) throw Napi::Error::New(env, "attach before load");
+  Napi::Object o = info[1].As<Napi::Object>();
+  std::string path = o.Get("binaryPath").As<Napi::String>();
+  std::string func = o.Get("functionName").As<Napi::String>();
+  int pid = o.Has("pid") ? o.Get("pid").As<Napi::Number>().Int32Value() : -1;
+  bool ret = o.Has("retprobe") && o.Get("retprobe").ToBoolean();
+  LogCapture capture;
+  LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = ret, .func_name = func.c_str());
+  bpf_link* link = bpf_program__attach_uprobe_opts(prog, pid, path.c_str(), 0, &opts);
+  int err = link ? 0 : -errno;
+  return AttachResult(env, prog, name, link, err, "attach uprobe " + name + " to " + path + ":" + func,
+                      capture.Text());
+}
+
+// attachCgroup(program, cgroupPath)
+Napi::Value BpfObject::AttachCgroup(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string name = info[0].As<Napi::String>();
+  bpf_program* prog = FindProgram(env, name);
+  if (!loaded_) throw Napi::Error::New(env, "attach before load");
+  std::string path = info[1].As<Napi::String>();
+  int fd = open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return AttachResult(env, prog, name, nullptr, -errno, "open cgroup " + path, "");
+  LogCapture capture;
+  bpf_link* link = bpf_program__attach_cgroup(prog, fd);
+  int err = link ? 0 : -errno;
+  close(fd);
+  return AttachResult(env, prog, name, link, err, "attach " + name + " to cgroup " + path, capture.Text());
+}
+
+// attachTc(program, { ifname, ingress = true })
+Napi::Value BpfObject::AttachTc(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string name = info[0].As<Napi::String>();
+  bpf_program* prog = FindProgram(env, name);
+  if (!loaded_) throw Napi::Error::New(env, "attach before load");
+  Napi::Object o = info[1].As<Napi::Object>();
+  std::string ifname = o.Get("ifname").As<Napi::String>();
+  bool ingress = !o.Has("ingress") || o.Get("ingress").ToBoolean();
+  Napi::Object r = Napi::Object::New(env);
+  int ifindex = if_nametoindex(ifname.c_str());
+  LogCapture capture;
+  int err = 0;
+  if (ifindex == 0) {
+    err = -errno;
+  } else {
+    LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = ingress ? BPF_TC_INGRESS : BPF_TC_EGRESS);
+    err = bpf_tc_hook_create(&hook);
+    if (err == -EEXIST) err = 0;
+    if (err == 0) {
+      LIBBPF_OPTS(bpf_tc_opts, opts, .prog_fd = bpf_program__fd(prog));
+      err = bpf_tc_attach(&hook, &opts);
+      if (err == 0) tc_[name] = TcAttachment{ifindex, ingress, opts.handle, opts.priority};
+    }
+  }
+  r.Set("ok", err == 0);
+  if (err) {
+    r.Set("errno", -err);
+    r.Set("error", ErrorText("attach tc " + name + " to " + ifname, err, capture.Text()));
+  }
+  return r;
+}
+
+Napi::Value BpfObject::Detach(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string name = info[0].As<Napi::String>();
+  bool found = false;
+  auto it = links_.find(name);
+  if (it != links_.end()) {
+    bpf_link__destroy(it->second);
+    links_.erase(it);
+    found = true;
+  }
+  auto tc = tc_.find(name);
+  if (tc != tc_.end()) {
+    LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = tc->second.ifindex,
+                .attach_point = tc->second.ingress ? BPF_TC_INGRESS : BPF_TC_EGRESS);
+    LIBBPF_OPTS(bpf_tc_opts, opts, .handle = tc->second.handle, .priority = tc->second.priority);
+    bpf_tc_detach(&hook, &opts);
+    tc_.erase(tc);
+    found = true;
+  }
+  return Napi::Boolean::New(env, found);
+}
+
+Napi::Value BpfObject::MapFd(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (obj_ == nullptr) throw Napi::Error::New(env, "BPF object is closed");
+  std::string name = info[0].As<Napi::String>();
+  bpf_map* map = bpf_object__find_map_by_name(obj_, name.c_str());
+  if (map == nullptr) throw Napi::Error::New(env, "no BPF map named '" + name + "' in this object");
+  return Napi::Number::New(env, bpf_map__fd(map));
+}
+
+Napi::Value BpfObject::ProgramFd(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  bpf_program* prog = FindProgram(env, info[0].As<Napi::String>());
+  return Napi::Number::New(env, bpf_program__fd(prog));
+}
+
+Napi::Value BpfObject::Close(const Napi::CallbackInfo& info) {
+  CloseAll();
+  return info.Env().Undefined();
+}
+
+}  // namespace tapio

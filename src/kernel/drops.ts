@@ -1,0 +1,49 @@
+// The kernel half of drop accounting: every BPF object has a `tapio_drops` per-CPU array, one u64 slot per
+// (event kind, reason) (bpf/include/tapio.h). Here we name the slots and sum them across CPUs.
+import type { BpfMap } from './maps';
+
+/** enum tapio_drop_reason, same order as bpf/include/tapio.h (a test checks it against the object's BTF). */
+export const KERNEL_DROP_REASONS = ['ringbuf_full', 'sampled', 'rate_limited', 'map_full', 'read_failed', 'evicted'] as const;
+export const DROP_REASON_SLOTS = 8;
+export const KIND_SLOTS = 32;
+
+/** enum tapio_kind: the record kinds, as numbers, with the event name each one produces. */
+export const KIND_NAMES: Record<number, string> = {
+  1: 'process.exec',
+  2: 'process.exit',
+  3: 'process.fork',
+  8: 'network.tcp.connect',
+  9: 'network.tcp.accept',
+  10: 'network.tcp.close',
+  11: 'network.tcp.connect_failed',
+  12: 'network.tcp.retransmit',
+  13: 'network.tcp.reset',
+  31: 'test',
+};
+
+export interface KernelDropRow {
+  kind: number;
+  reason: number;
+  count: number;
+}
+
+export function kindName(kind: number): string {
+  return KIND_NAMES[kind] ?? `kind_${kind}`;
+}
+
+export function reasonName(reason: number): string {
+  return KERNEL_DROP_REASONS[reason] ?? `reason_${reason}`;
+}
+
+/** Non-zero slots of a tapio_drops map, summed across CPUs. One syscall per slot: fine at status/metrics rates. */
+export function readKernelDrops(map: BpfMap): KernelDropRow[] {
+  const rows: KernelDropRow[] = [];
+  const key = Buffer.alloc(4);
+  const slots = Math.min(map.maxEntries, KIND_SLOTS * DROP_REASON_SLOTS);
+  for (let i = 0; i < slots; i++) {
+    key.writeUInt32LE(i);
+    const count = map.sumU64(key);
+    if (count > 0n) rows.push({ kind: Math.floor(i / DROP_REASON_SLOTS), reason: i % DROP_REASON_SLOTS, count: Number(count) });
+  }
+  return rows;
+}

@@ -1,0 +1,274 @@
+// The fallback loader. A logical hook is declared once with an ordered list of implementations (fentry, kprobe,
+// tracepoint, tp_btf, ...). We load every candidate program we can (one failing program never fails the others:
+// it is switched off and the object reloaded), then attach each hook's implementations in order of preference and
+// keep the first that attaches. Each earlier failure is recorded in the kernel's own words. A collector whose
+// required hook has no working implementation is reported unavailable, with reasons, and the agent carries on.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { BPF_OBJECT_DIR, native, type AttachOutcome, type NativeBpfObject } from './native';
+import { BpfMap } from './maps';
+import { RingReader, type BatchHandler } from './ring';
+import type { RingReaderOptions } from './native';
+import { readKernelDrops, type KernelDropRow } from './drops';
+import { ensureTracefs } from './tracefs';
+
+export type HookKind = 'fentry' | 'fexit' | 'kprobe' | 'kretprobe' | 'tracepoint' | 'raw_tracepoint' | 'tp_btf'
+  | 'uprobe' | 'uretprobe' | 'lsm' | 'cgroup_skb' | 'tc' | 'iter';
+
+export interface HookImplementation {
+  kind: HookKind;
+  /** The BPF function name in the object. */
+  program: string;
+  /** What to attach to, for kinds that need more than their SEC() name. */
+  target?: { binaryPath?: string; functionName?: string; pid?: number; cgroupPath?: string; ifname?: string; ingress?: boolean };
+}
+
+export interface HookSpec {
+  name: string;
+  implementations: HookImplementation[];
+  /** An optional hook may fail without making its collector unavailable. */
+  optional?: boolean;
+}
+
+export interface CollectorSpec {
+  name: string;
+  /** File name in bpf/.output (e.g. 'process.bpf.o') or an absolute path. */
+  object: string;
+  hooks: HookSpec[];
+  /** Set before load: LRU and hash sizes, ring buffer bytes. */
+  mapMaxEntries?: Record<string, number>;
+}
+
+export interface HookAttempt {
+  kind: HookKind;
+  program: string;
+  stage: 'skipped' | 'load' | 'attach';
+  error: string;
+}
+
+export interface HookStatus {
+  name: string;
+  optional: boolean;
+  chosen?: { kind: HookKind; program: string };
+  /** Every implementation tried before the chosen one (or all of them, when none works), with the reason. */
+  attempts: HookAttempt[];
+}
+
+export interface LoaderOptions {
+  /** Hook kinds already known not to work here (from the probe), with the kernel's reason: skipped up front. */
+  unavailableKinds?: Partial<Record<HookKind, string>>;
+  /** Attempts for transient failures (EAGAIN, EBUSY, EINTR), with exponential backoff from `retryBaseMs`. */
+  retries?: number;
+  retryBaseMs?: number;
+}
+
+const TRANSIENT_ERRNOS = new Set([4 /* EINTR */, 11 /* EAGAIN */, 16 /* EBUSY */]);
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Which program a failed bpf_object__load was about, from libbpf's log. */
+export function failedProgramFromLog(log: string): string | undefined {
+  const m = /prog '([^']+)': (?:BPF program load failed|failed to load|failed to find|failed to resolve|relo #\d+: .*fail)/.exec(log);
+  return m?.[1];
+}
+
+/** The lines of the log about one program, verifier log included, as the reason a person reads. */
+export function programLogExcerpt(log: string, program: string): string {
+  const lines = log.split('\n');
+  const out: string[] = [];
+  let inVerifierLog = false;
+  for (const line of lines) {
+    if (line.includes('PROG LOAD LOG --') && !line.includes(`prog '${program}'`)) { inVerifierLog = false; continue; }
+    if (line.includes(`prog '${program}'`)) {
+      if (line.includes('BEGIN PROG LOAD LOG')) inVerifierLog = true;
+      else if (line.includes('END PROG LOAD LOG')) inVerifierLog = false;
+      else out.push(line.replace(/^libbpf: /, '').trim());
+    } else if (inVerifierLog && line.trim() !== '') {
+      out.push(line.trim());
+    }
+  }
+  const text = out.join('\n');
+  return text.length > 8000 ? `${text.slice(0, 4000)}\n...\n${text.slice(-4000)}` : text;
+}
+
+export class LoadedCollector {
+  private readonly maps = new Map<string, BpfMap>();
+  private readonly readers: RingReader[] = [];
+  private closed = false;
+
+  constructor(
+    readonly name: string,
+    readonly hooks: HookStatus[],
+    private readonly object: NativeBpfObject | undefined,
+    /** Programs that failed to load and are not part of any hook, with reasons. */
+    readonly otherFailures: { program: string; error: string }[],
+  ) {}
+
+  /** True when every required hook has an attached implementation. */
+  get available(): boolean {
+    return this.object !== undefined && this.hooks.every((h) => h.optional || h.chosen);
+  }
+
+  /** One line per unavailable required hook: the reasons each implementation failed. */
+  unavailableReasons(): string[] {
+    return this.hooks.filter((h) => !h.optional && !h.chosen).map((h) =>
+      `${h.name}: ${h.attempts.map((a) => `${a.kind} (${a.program}) ${a.stage}: ${a.error.split('\n')[0]}`).join('; ') || 'no implementation'}`);
+  }
+
+  private obj(): NativeBpfObject {
+    if (!this.object || this.closed) throw new Error(`collector ${this.name}: BPF object is not loaded`);
+    return this.object;
+  }
+
+  map(name: string): BpfMap {
+    let m = this.maps.get(name);
+    if (!m) {
+      m = new BpfMap(name, this.obj().mapFd(name));
+      this.maps.set(name, m);
+    }
+    return m;
+  }
+
+  hasMap(name: string): boolean {
+    return this.object !== undefined && this.object.maps().some((m) => m.name === name);
+  }
+
+  openRing(mapName: string, onBatch: BatchHandler, options?: RingReaderOptions): RingReader {
+    const reader = new RingReader(mapName, this.obj().mapFd(mapName), onBatch, options);
+    this.readers.push(reader);
+    return reader;
+  }
+
+  /** The object's tapio_drops map, summed across CPUs ([] when the object has none). */
+  readDrops(): KernelDropRow[] {
+    if (!this.object || this.closed || !this.hasMap('tapio_drops')) return [];
+    return readKernelDrops(this.map('tapio_drops'));
+  }
+
+  /** fds of the attached programs, for run-time statistics. */
+  attachedPrograms(): { hook: string; program: string; fd: number }[] {
+    if (!this.object || this.closed) return [];
+    return this.hooks.filter((h) => h.chosen).map((h) => ({
+      hook: h.name, program: h.chosen!.program, fd: this.object!.programFd(h.chosen!.program),
+    }));
+  }
+
+  /** Stops ring readers (delivering what they hold), detaches and unloads everything. Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    for (const r of this.readers) r.stop();
+    this.closed = true;
+    this.object?.close();
+  }
+}
+
+function attachOne(obj: NativeBpfObject, impl: HookImplementation): AttachOutcome {
+  const t = impl.target ?? {};
+  switch (impl.kind) {
+    case 'uprobe':
+    case 'uretprobe':
+      if (!t.binaryPath || !t.functionName) return { ok: false, error: 'uprobe needs target.binaryPath and target.functionName' };
+      return obj.attachUprobe(impl.program, { binaryPath: t.binaryPath, functionName: t.functionName, pid: t.pid ?? -1, retprobe: impl.kind === 'uretprobe' });
+    case 'cgroup_skb':
+      if (!t.cgroupPath) return { ok: false, error: 'cgroup_skb needs target.cgroupPath' };
+      return obj.attachCgroup(impl.program, t.cgroupPath);
+    case 'tc':
+      if (!t.ifname) return { ok: false, error: 'tc needs target.ifname' };
+      return obj.attachTc(impl.program, { ifname: t.ifname, ingress: t.ingress ?? true });
+    default:
+      return obj.attach(impl.program);
+  }
+}
+
+export function resolveObjectPath(object: string): string {
+  return path.isAbsolute(object) ? object : path.join(BPF_OBJECT_DIR, object);
+}
+
+export async function loadCollector(spec: CollectorSpec, options: LoaderOptions = {}): Promise<LoadedCollector> {
+  const retries = options.retries ?? 4;
+  const baseMs = options.retryBaseMs ?? 25;
+  const hooks: HookStatus[] = spec.hooks.map((h) => ({ name: h.name, optional: !!h.optional, attempts: [] }));
+  const file = resolveObjectPath(spec.object);
+  let elf: Buffer;
+  try {
+    elf = fs.readFileSync(file);
+  } catch (e) {
+    const error = `cannot read BPF object ${file}: ${(e as Error).message} (run \`npm run setup\` to build bpf/)`;
+    spec.hooks.forEach((h, i) => h.implementations.forEach((impl) => hooks[i].attempts.push({ kind: impl.kind, program: impl.program, stage: 'load', error })));
+    return new LoadedCollector(spec.name, hooks, undefined, []);
+  }
+
+  // Which implementations are still candidates; skip kinds the probe already found unusable.
+  const hookPrograms = new Set<string>();
+  const candidates = spec.hooks.map((h, i) => h.implementations.filter((impl) => {
+    hookPrograms.add(impl.program);
+    const reason = options.unavailableKinds?.[impl.kind];
+    if (reason) hooks[i].attempts.push({ kind: impl.kind, program: impl.program, stage: 'skipped', error: `${impl.kind} unavailable on this kernel: ${reason}` });
+    return !reason;
+  }));
+  const wanted = new Set(candidates.flat().map((c) => c.program));
+  const loadFailures = new Map<string, string>();
+
+  let obj: NativeBpfObject | undefined;
+  const maxRounds = wanted.size + 16;
+  for (let round = 0, transient = 0; round < maxRounds; round++) {
+    const o = new (native().BpfObject)(elf, spec.name);
+    for (const p of o.programs()) {
+      // Hook programs load only while they are candidates; helper programs outside any hook load unless they failed.
+      const on = hookPrograms.has(p.name) ? wanted.has(p.name) && !loadFailures.has(p.name) : !loadFailures.has(p.name);
+      o.setAutoload(p.name, on);
+    }
+    for (const [m, n] of Object.entries(spec.mapMaxEntries ?? {})) o.setMapMaxEntries(m, n);
+    const r = o.load();
+    if (r.ok) {
+      obj = o;
+      break;
+    }
+    o.close();
+    if (r.errno !== undefined && TRANSIENT_ERRNOS.has(r.errno) && transient < retries) {
+      await sleep(baseMs * 2 ** transient++);
+      continue;
+    }
+    const failed = failedProgramFromLog(r.log);
+    if (!failed || loadFailures.has(failed)) {
+      // Not attributable to one program (a map could not be created, say): the whole object is unusable.
+      const error = `${r.error ?? 'load failed'}\n${r.log.trim()}`.trim();
+      for (const [i, cands] of candidates.entries()) {
+        for (const c of cands) hooks[i].attempts.push({ kind: c.kind, program: c.program, stage: 'load', error });
+      }
+      return new LoadedCollector(spec.name, hooks, undefined, []);
+    }
+    loadFailures.set(failed, programLogExcerpt(r.log, failed) || r.error || 'load failed');
+  }
+
+  const otherFailures = [...loadFailures].filter(([p]) => !hookPrograms.has(p)).map(([program, error]) => ({ program, error }));
+  if (!obj) return new LoadedCollector(spec.name, hooks, undefined, otherFailures);
+
+  for (const [i, cands] of candidates.entries()) {
+    for (const impl of cands) {
+      const loadError = loadFailures.get(impl.program);
+      if (loadError) {
+        hooks[i].attempts.push({ kind: impl.kind, program: impl.program, stage: 'load', error: loadError });
+        continue;
+      }
+      let outcome = attachOne(obj, impl);
+      for (let attempt = 0; !outcome.ok && attempt < retries; attempt++) {
+        if (impl.kind === 'tracepoint' && /perf event ID/.test(outcome.error ?? '')) {
+          const t = ensureTracefs(); // tracefs not mounted: mount it and try again at once
+          if (!t.ok) { outcome = { ok: false, error: `${outcome.error}\n${t.error}` }; break; }
+        } else if (outcome.errno === undefined || !TRANSIENT_ERRNOS.has(outcome.errno)) {
+          break;
+        } else {
+          await sleep(baseMs * 2 ** attempt);
+        }
+        outcome = attachOne(obj, impl);
+      }
+      if (outcome.ok) {
+        hooks[i].chosen = { kind: impl.kind, program: impl.program };
+        break;
+      }
+      hooks[i].attempts.push({ kind: impl.kind, program: impl.program, stage: 'attach', error: outcome.error ?? 'attach failed' });
+    }
+  }
+  return new LoadedCollector(spec.name, hooks, obj, otherFailures);
+}

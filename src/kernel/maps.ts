@@ -1,0 +1,110 @@
+// BpfMap: typed access to one BPF map by fd (arrays, per-CPU arrays, hashes, LRU hashes). Keys and values are
+// Buffers in the map's own layout; per-CPU maps return one value per possible CPU.
+import { native } from './native';
+
+const PER_CPU_TYPES = new Set(['percpu_array', 'percpu_hash', 'lru_percpu_hash', 'percpu_cgroup_storage']);
+
+export const MapUpdateFlags = { ANY: 0, NOEXIST: 1, EXIST: 2 } as const;
+
+export class BpfMap {
+  readonly type: string;
+  readonly keySize: number;
+  readonly valueSize: number;
+  readonly maxEntries: number;
+  readonly perCpu: boolean;
+  private readonly cpus: number;
+  /** Per-CPU values are rounded up to 8 bytes each in the kernel's copy-out. */
+  private readonly perCpuStride: number;
+
+  constructor(readonly name: string, readonly fd: number) {
+    const n = native();
+    const info = n.mapInfo(fd);
+    this.type = info.type;
+    this.keySize = info.keySize;
+    this.valueSize = info.valueSize;
+    this.maxEntries = info.maxEntries;
+    this.perCpu = PER_CPU_TYPES.has(info.type);
+    this.cpus = this.perCpu ? n.numPossibleCpus() : 1;
+    this.perCpuStride = (this.valueSize + 7) & ~7;
+  }
+
+  private checkKey(key: Buffer): void {
+    if (key.length !== this.keySize) {
+      throw new Error(`map ${this.name}: key is ${key.length} bytes, the map wants ${this.keySize}`);
+    }
+  }
+
+  /** The value (for per-CPU maps: all CPUs' values concatenated, use perCpuValues), or undefined. */
+  lookup(key: Buffer): Buffer | undefined {
+    this.checkKey(key);
+    const size = this.perCpu ? this.perCpuStride * this.cpus : this.valueSize;
+    return native().mapLookup(this.fd, key, size) ?? undefined;
+  }
+
+  /** One Buffer per possible CPU. */
+  perCpuValues(key: Buffer): Buffer[] | undefined {
+    if (!this.perCpu) throw new Error(`map ${this.name} (${this.type}) is not per-CPU`);
+    const all = this.lookup(key);
+    if (!all) return undefined;
+    const out: Buffer[] = [];
+    for (let c = 0; c < this.cpus; c++) out.push(all.subarray(c * this.perCpuStride, c * this.perCpuStride + this.valueSize));
+    return out;
+  }
+
+  /** Sum of a u64 counter across CPUs (per-CPU maps) or the u64 value itself. */
+  sumU64(key: Buffer): bigint {
+    if (this.perCpu) {
+      return (this.perCpuValues(key) ?? []).reduce((s, b) => s + b.readBigUInt64LE(0), 0n);
+    }
+    const v = this.lookup(key);
+    return v ? v.readBigUInt64LE(0) : 0n;
+  }
+
+  update(key: Buffer, value: Buffer, flags: number = MapUpdateFlags.ANY): void {
+    this.checkKey(key);
+    if (this.perCpu && value.length === this.valueSize) {
+      // Same value on every CPU: the kernel wants one slot per possible CPU.
+      const all = Buffer.alloc(this.perCpuStride * this.cpus);
+      for (let c = 0; c < this.cpus; c++) value.copy(all, c * this.perCpuStride);
+      value = all;
+    }
+    native().mapUpdate(this.fd, key, value, flags);
+  }
+
+  delete(key: Buffer): boolean {
+    this.checkKey(key);
+    return native().mapDelete(this.fd, key);
+  }
+
+  *keys(): Generator<Buffer> {
+    const n = native();
+    let key: Buffer | null = null;
+    // Bounded: a hash map being modified while we walk can restart iteration; never walk more than 2x its size.
+    for (let i = 0; i < this.maxEntries * 2 + 1; i++) {
+      key = n.mapNextKey(this.fd, key, this.keySize);
+      if (!key) return;
+      yield key;
+    }
+  }
+
+  *entries(): Generator<[Buffer, Buffer]> {
+    for (const k of this.keys()) {
+      const v = this.lookup(k);
+      if (v) yield [k, v];
+    }
+  }
+
+  /** Entries in use (walks the map: for status and metrics, not hot paths). */
+  count(): number {
+    let n = 0;
+    for (const _ of this.keys()) n++;
+    return n;
+  }
+}
+
+/** A u32 key, the common case for array maps. */
+export function u32Key(i: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt32LE(i >>> 0);
+  return b;
+}

@@ -1,0 +1,132 @@
+// The typed face of the native addon (native/): libbpf mechanism only. Everything with policy (fallbacks, retries,
+// drop accounting) lives in the other files of src/kernel.
+import * as path from 'node:path';
+
+export interface ProgramDescription {
+  name: string;
+  section: string;
+  type: string;
+  attachType: string;
+  autoload: boolean;
+  fd: number;
+}
+
+export interface MapDescription {
+  name: string;
+  type: string;
+  keySize: number;
+  valueSize: number;
+  maxEntries: number;
+  fd: number;
+}
+
+export interface LoadOutcome {
+  ok: boolean;
+  error?: string;
+  errno?: number;
+  /** Everything libbpf printed during the load, verifier log included. */
+  log: string;
+}
+
+export interface AttachOutcome {
+  ok: boolean;
+  /** libbpf's and the kernel's words, e.g. "attach x: No such file or directory (errno 2)\nlibbpf: ...". */
+  error?: string;
+  errno?: number;
+}
+
+export interface NativeBpfObject {
+  programs(): ProgramDescription[];
+  maps(): MapDescription[];
+  setAutoload(program: string, on: boolean): void;
+  setMapMaxEntries(map: string, n: number): void;
+  load(): LoadOutcome;
+  attach(program: string): AttachOutcome;
+  attachUprobe(program: string, o: { binaryPath: string; functionName: string; pid?: number; retprobe?: boolean }): AttachOutcome;
+  attachCgroup(program: string, cgroupPath: string): AttachOutcome;
+  attachTc(program: string, o: { ifname: string; ingress?: boolean }): AttachOutcome;
+  detach(program: string): boolean;
+  mapFd(map: string): number;
+  programFd(program: string): number;
+  close(): void;
+}
+
+export interface RingReaderStats {
+  records: number;
+  bytes: number;
+  batches: number;
+  callbacks: number;
+  /** Time the reader thread spent waiting for JS to take batches (the kernel ring was filling meanwhile). */
+  stalledMs: number;
+  pollErrors: number;
+  queueHighWater: number;
+  queueDepth: number;
+  running: boolean;
+}
+
+export interface RingReaderOptions {
+  /** Longest a record waits in a batch before JS gets it. */
+  coalesceMs?: number;
+  batchRecords?: number;
+  batchBytes?: number;
+  /** Batches waiting for JS before the reader stops draining the kernel ring. */
+  queueBatches?: number;
+}
+
+export interface NativeRingReader {
+  stop(): RingReaderStats;
+  stats(): RingReaderStats;
+}
+
+export interface ProgramRunInfo {
+  id: number;
+  name: string;
+  type: string;
+  runTimeNs: number;
+  runCount: number;
+  recursionMisses: number;
+  verifiedInstructions: number;
+}
+
+export interface ProbeOutcome {
+  ok: boolean;
+  error?: string;
+}
+
+export interface NativeAddon {
+  BpfObject: new (elf: Buffer, name: string) => NativeBpfObject;
+  RingReader: new (mapFd: number, options: RingReaderOptions,
+    onBatch: (batch: ArrayBuffer, count: number) => void) => NativeRingReader;
+  mapInfo(fd: number): { type: string; name: string; keySize: number; valueSize: number; maxEntries: number; id: number; flags: number };
+  mapLookup(fd: number, key: Buffer, valueBytes: number): Buffer | null;
+  mapUpdate(fd: number, key: Buffer, value: Buffer, flags?: number): void;
+  mapDelete(fd: number, key: Buffer): boolean;
+  mapNextKey(fd: number, key: Buffer | null, keySize: number): Buffer | null;
+  programInfo(fd: number): ProgramRunInfo;
+  enableRunStats(): number;
+  closeFd(fd: number): void;
+  numPossibleCpus(): number;
+  probeProgramType(type: string): ProbeOutcome;
+  probeMapType(type: string): ProbeOutcome;
+  libbpfVersion(): string;
+}
+
+const ADDON_PATH = path.join(__dirname, '..', '..', '..', 'native', 'build', 'Release', 'tapio_native.node');
+let addon: NativeAddon | undefined;
+
+/** Loads the addon once; the error says how to build it when it is missing. */
+export function native(): NativeAddon {
+  if (!addon) {
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      addon = require(ADDON_PATH) as NativeAddon;
+    } catch (e) {
+      throw new Error(`cannot load the native addon at ${ADDON_PATH}: ${(e as Error).message}\n` +
+        'Build it with `npm run setup` (needs libbpf-dev, libelf-dev and g++).');
+    }
+  }
+  return addon;
+}
+
+/** Where compiled BPF objects live (bpf/.output). */
+export const BPF_OBJECT_DIR = path.join(__dirname, '..', '..', '..', 'bpf', '.output');
