@@ -1,0 +1,139 @@
+// A small Docker Engine API client over a unix socket, on node:http: list and inspect containers, stream /events.
+// podman serves the same Docker-compatible API (`podman system service`), so this client talks to both.
+import * as http from 'node:http';
+
+export interface DockerClientOptions {
+  /** Deadline of each request (not of the event stream), ms. */
+  timeoutMs?: number;
+  /** Largest response body accepted, bytes; a bigger answer is an error, not an out-of-memory. */
+  maxBodyBytes?: number;
+}
+
+/** One line of /events, as Docker and podman send it. */
+export interface DockerEvent {
+  Type?: string;
+  Action?: string;
+  status?: string;
+  id?: string;
+  Actor?: { ID?: string; Attributes?: Record<string, string> };
+}
+
+export interface EventStream {
+  close(): void;
+}
+
+export class DockerClient {
+  private readonly timeoutMs: number;
+  private readonly maxBodyBytes: number;
+
+  constructor(readonly socketPath: string, options: DockerClientOptions = {}) {
+    this.timeoutMs = options.timeoutMs ?? 5000;
+    this.maxBodyBytes = options.maxBodyBytes ?? 32 << 20;
+  }
+
+  /** `GET /_ping`: resolves when the daemon answers. */
+  async ping(): Promise<void> {
+    await this.request('GET', '/_ping', false);
+  }
+
+  /** `GET /containers/json`: the running containers (summaries). */
+  listContainers(): Promise<unknown> {
+    return this.request('GET', '/containers/json');
+  }
+
+  /** `GET /containers/<id>/json`: one container in full. */
+  inspectContainer(id: string): Promise<unknown> {
+    return this.request('GET', `/containers/${encodeURIComponent(id)}/json`);
+  }
+
+  /** `GET /events` for containers, one callback per JSON line; onEnd fires once when the stream ends or fails. */
+  events(onEvent: (e: DockerEvent) => void, onMalformed: (line: string) => void, onEnd: (err?: Error) => void):
+      EventStream {
+    const filters = encodeURIComponent(JSON.stringify({ type: ['container'] }));
+    let ended = false;
+    const end = (err?: Error): void => {
+      if (ended) return;
+      ended = true;
+      onEnd(err);
+    };
+    const req = http.request({ socketPath: this.socketPath, path: `/events?filters=${filters}`, method: 'GET' },
+      (res) => {
+        if (res.statusCode !== 200) {
+          res.resume();
+          end(new Error(`GET /events on ${this.socketPath}: HTTP ${res.statusCode}`));
+          return;
+        }
+        res.setEncoding('utf8');
+        let buffered = '';
+        res.on('data', (chunk: string) => {
+          buffered += chunk;
+          if (buffered.length > this.maxBodyBytes) {
+            req.destroy(new Error('event line too long'));
+            return;
+          }
+          let nl: number;
+          while ((nl = buffered.indexOf('\n')) >= 0) {
+            const line = buffered.slice(0, nl).trim();
+            buffered = buffered.slice(nl + 1);
+            if (line === '') continue;
+            let parsed: unknown;
+            try {
+              parsed = JSON.parse(line);
+            } catch {
+              onMalformed(line);
+              continue;
+            }
+            if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) onEvent(parsed as DockerEvent);
+            else onMalformed(line);
+          }
+        });
+        res.on('end', () => end(new Error(`event stream from ${this.socketPath} ended`)));
+        res.on('error', (e) => end(e));
+      });
+    req.on('error', (e) => end(e));
+    req.end();
+    return {
+      close: () => {
+        ended = true;
+        req.destroy();
+      },
+    };
+  }
+
+  private request(method: string, path: string, json = true): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      const req = http.request({ socketPath: this.socketPath, path, method, timeout: this.timeoutMs }, (res) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (c: Buffer) => {
+          size += c.length;
+          if (size > this.maxBodyBytes) req.destroy(new Error(`answer larger than ${this.maxBodyBytes} bytes`));
+          else chunks.push(c);
+        });
+        res.on('end', () => {
+          const body = Buffer.concat(chunks).toString('utf8');
+          if (res.statusCode === undefined || res.statusCode >= 300) {
+            reject(new Error(`${method} ${path} on ${this.socketPath}: HTTP ${res.statusCode}: ${body.slice(0, 200)}`));
+            return;
+          }
+          if (!json) {
+            resolve(body);
+            return;
+          }
+          try {
+            resolve(JSON.parse(body));
+          } catch {
+            reject(new MalformedAnswerError(`${method} ${path} on ${this.socketPath}: answer is not JSON`));
+          }
+        });
+        res.on('error', reject);
+      });
+      req.on('timeout', () => req.destroy(new Error(`${method} ${path} on ${this.socketPath}: no answer in ${this.timeoutMs} ms`)));
+      req.on('error', reject);
+      req.end();
+    });
+  }
+}
+
+/** The runtime answered, but not with what the API promises. */
+export class MalformedAnswerError extends Error {}
