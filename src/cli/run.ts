@@ -1,0 +1,106 @@
+// `tapio run`: the agent on this node, printing events on the console (and exporting them where configured).
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig } from '../config/load';
+import { ConsoleSink, type ConsoleFormat } from '../export/console';
+import { Agent, formatSummary } from './agent';
+import { createRuntimeServices } from './services';
+
+const HELP = `Usage: tapio run [options]
+
+  --config <file>      YAML/JSON config (default: none; every setting has a safe default)
+  --output <format>    json (one object per line) | pretty (aligned lines; default on a terminal) | none
+  --duration <s>       stop cleanly after this many seconds
+  --events <names>     comma-separated event names or prefixes (e.g. process.exec,network)
+  --pid <pids>         only events of these process ids (comma-separated)
+  --comm <names>       only events of these executable names (comma-separated)
+  --stats <s>          print the summary on stderr every <s> seconds (it is always printed on exit)
+`;
+
+function list(v: string | undefined): string[] | undefined {
+  return v ? v.split(',').map((s) => s.trim()).filter(Boolean) : undefined;
+}
+
+export async function runAgentCommand(argv: string[]): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        config: { type: 'string' },
+        output: { type: 'string' },
+        duration: { type: 'string' },
+        events: { type: 'string' },
+        pid: { type: 'string' },
+        comm: { type: 'string' },
+        stats: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (e) {
+    process.stderr.write(`tapio run: ${(e as Error).message}\n\n${HELP}`);
+    return 2;
+  }
+  if (values.help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  const output = (values.output ?? (process.stdout.isTTY ? 'pretty' : 'json')) as ConsoleFormat | 'none';
+  if (!['json', 'pretty', 'none'].includes(output)) {
+    process.stderr.write(`tapio run: --output must be json, pretty or none, not '${output}'\n`);
+    return 2;
+  }
+  const duration = values.duration !== undefined ? Number(values.duration) : undefined;
+  const statsEvery = values.stats !== undefined ? Number(values.stats) : undefined;
+  const pids = list(values.pid)?.map(Number);
+  for (const [name, v] of [['--duration', duration], ['--stats', statsEvery]] as const) {
+    if (v !== undefined && !(Number.isFinite(v) && v > 0)) {
+      process.stderr.write(`tapio run: ${name} must be a positive number of seconds\n`);
+      return 2;
+    }
+  }
+  if (pids?.some((p) => !Number.isInteger(p) || p <= 0)) {
+    process.stderr.write('tapio run: --pid takes comma-separated process ids\n');
+    return 2;
+  }
+  if (process.getuid?.() !== 0) {
+    process.stderr.write('tapio run: needs root (CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN) to load BPF programs\n');
+    return 1;
+  }
+  let config;
+  try {
+    config = loadConfig(values.config);
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      process.stderr.write(`tapio run: ${e.message}\n`);
+      return 2;
+    }
+    throw e;
+  }
+
+  const services = await createRuntimeServices(config);
+  const sinks = [...services.sinks];
+  const agent = new Agent({
+    config,
+    sinks,
+    filter: { events: list(values.events), pids, comms: list(values.comm) },
+    enrich: services.enrich,
+  });
+  if (output !== 'none') agent.pipeline.addSink(Object.assign(new ConsoleSink(process.stdout, output, agent.drops), { name: 'console' }));
+  await agent.start();
+  await services.afterStart?.(agent);
+
+  let statsTimer: NodeJS.Timeout | undefined;
+  if (statsEvery) statsTimer = setInterval(() => process.stderr.write(formatSummary(agent.status())), statsEvery * 1000);
+
+  await new Promise<void>((resolve) => {
+    const done = () => resolve();
+    process.once('SIGINT', done);
+    process.once('SIGTERM', done);
+    if (duration) setTimeout(done, duration * 1000);
+  });
+  if (statsTimer) clearInterval(statsTimer);
+  await agent.stop();
+  await services.stop();
+  process.stderr.write(formatSummary(agent.status()));
+  return 0;
+}

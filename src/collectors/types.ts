@@ -1,0 +1,34 @@
+// What a collector is to the rest of the agent: something that loads its BPF programs (with fallbacks), decodes
+// records into TapioEvents, and reports how each of its hooks is attached.
+import type { TapioConfig } from '../config/schema';
+import type { DropCounters } from '../pipeline/drops';
+import type { TapioEvent } from '../pipeline/event';
+import type { HookStatus, LoaderOptions } from '../kernel/loader';
+
+export interface CollectorContext {
+  config: TapioConfig;
+  /** Hand decoded events to the pipeline; called with a whole batch at a time. */
+  emit(events: TapioEvent[]): void;
+  drops: DropCounters;
+  log(message: string): void;
+  /** Hook kinds the kernel probe found unusable here, with the kernel's reason: pass to loadCollector. */
+  unavailableKinds?: LoaderOptions['unavailableKinds'];
+}
+
+export interface CollectorStatus {
+  name: string;
+  /** False when every implementation of a required hook failed; `hooks` then says why. */
+  available: boolean;
+  hooks: HookStatus[];
+  /** Events decoded so far, per event name. */
+  events: Record<string, number>;
+}
+
+export interface Collector {
+  readonly name: string;
+  start(ctx: CollectorContext): Promise<void>;
+  status(): CollectorStatus;
+  /** Pull kernel-side counters (drops, evictions) into ctx.drops; called periodically and at stop. */
+  syncCounters(): void;
+  stop(): Promise<void>;
+}

@@ -1,0 +1,106 @@
+// Console output: `--output json` writes one JSON object per line (the same flat attribute names the OTLP exporter
+// sends); `--output pretty` writes one aligned, readable line per event. Writes are batched per pipeline batch and
+// respect stdout backpressure: when the terminal or pipe cannot keep up, lines wait in a bounded buffer and the
+// excess is counted as dropped, never buffered without bound.
+import type { Writable } from 'node:stream';
+import type { DropCounters } from '../pipeline/drops';
+import { formatTime, toFlatRecord, type TapioEvent } from '../pipeline/event';
+
+export type ConsoleFormat = 'json' | 'pretty';
+
+function jsonReplacer(_k: string, v: unknown): unknown {
+  return typeof v === 'bigint' ? v.toString() : v;
+}
+
+export function formatJson(e: TapioEvent): string {
+  return JSON.stringify(toFlatRecord(e), jsonReplacer);
+}
+
+const PRETTY_SKIP = new Set(['process.pid', 'process.executable.name', 'tapio.cgroup.id']);
+
+function addr(a: unknown, p: unknown): string {
+  const s = String(a ?? '?');
+  return s.includes(':') ? `[${s}]:${p}` : `${s}:${p}`;
+}
+
+/** A readable line: time, event name, pid/comm, a summary, then the remaining attributes as key=value. */
+export function formatPretty(e: TapioEvent): string {
+  const a = e.attributes;
+  const time = formatTime(e.timeUnixNano).slice(11, 26);
+  const who = `${a['process.pid'] ?? '-'}/${a['process.executable.name'] ?? a['process.command'] ?? '?'}`;
+  let summary = '';
+  const shown = new Set<string>(PRETTY_SKIP);
+  if (e.name.startsWith('network.')) {
+    summary = `${addr(a['network.local.address'], a['network.local.port'])} -> ${addr(a['network.peer.address'], a['network.peer.port'])}`;
+    ['network.local.address', 'network.local.port', 'network.peer.address', 'network.peer.port'].forEach((k) => shown.add(k));
+  } else if (e.name === 'process.exec') {
+    const args = a['process.command_args'];
+    summary = Array.isArray(args) ? args.join(' ') : String(a['process.executable.path'] ?? '');
+    shown.add('process.command_args');
+  } else if (e.name === 'process.exit') {
+    summary = a['tapio.process.signal'] !== undefined ? `signal ${a['tapio.process.signal']}` : `code ${a['process.exit.code'] ?? '?'}`;
+    shown.add('process.exit.code');
+    shown.add('tapio.process.signal');
+  }
+  const rest = Object.entries(a).filter(([k]) => !shown.has(k))
+    .map(([k, v]) => `${k.replace(/^tapio\./, '')}=${Array.isArray(v) ? JSON.stringify(v) : v}`).join(' ');
+  return `${time} ${e.name.padEnd(26)} ${who.padEnd(24)} ${summary}${rest ? `  ${rest}` : ''}`;
+}
+
+export class ConsoleSink {
+  private pending: string[] = [];
+  private pendingBytes = 0;
+  private blocked = false;
+  written = 0;
+
+  constructor(
+    private readonly out: Writable,
+    private readonly format: ConsoleFormat,
+    private readonly drops: DropCounters,
+    /** Most bytes waiting for a slow stdout before lines are dropped (and counted). */
+    private readonly maxPendingBytes = 16 << 20,
+  ) {
+    out.on('drain', () => this.flushPending());
+    out.on('error', () => { /* a closed pipe (e.g. `| head`) must not crash the agent */ });
+  }
+
+  write(events: TapioEvent[]): void {
+    if (events.length === 0) return;
+    const fmt = this.format === 'json' ? formatJson : formatPretty;
+    let chunk = '';
+    let kept = 0;
+    for (const e of events) {
+      const line = fmt(e) + '\n';
+      if (this.blocked && this.pendingBytes + line.length > this.maxPendingBytes) {
+        this.drops.count('export', e.name, 'console_backpressure');
+        continue;
+      }
+      chunk += line;
+      kept++;
+    }
+    if (chunk === '') return;
+    this.written += kept;
+    if (this.blocked) {
+      this.pending.push(chunk);
+      this.pendingBytes += chunk.length;
+      return;
+    }
+    if (!this.out.write(chunk)) this.blocked = true;
+  }
+
+  private flushPending(): void {
+    this.blocked = false;
+    while (this.pending.length && !this.blocked) {
+      const chunk = this.pending.shift()!;
+      this.pendingBytes -= chunk.length;
+      if (!this.out.write(chunk)) this.blocked = true;
+    }
+  }
+
+  /** Resolves when everything accepted has been handed to the stream. */
+  async flush(): Promise<void> {
+    for (let i = 0; i < 1000 && (this.blocked || this.pending.length); i++) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+}
