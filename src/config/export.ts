@@ -1,8 +1,85 @@
 // Config of OTLP export and the disk spool (src/export). Owned by the export work.
+// Keys left unset here fall back to the standard OTEL_* environment variables, then to the OTLP defaults
+// (src/export/settings.ts does that resolution); a key set in the file wins over the environment.
 import { z } from 'zod';
+
+const protocolSchema = z.enum(['grpc', 'http/protobuf', 'http/json']);
+const compressionSchema = z.enum(['gzip', 'none']);
+
+/** Where and how one signal (or all of them) is sent. Every key is optional: unset means "ask the environment". */
+const targetSchema = z.object({
+  /** gRPC: `http(s)://host:port`. HTTP: the base URL (`/v1/<signal>` is appended) or, per signal, the full URL. */
+  endpoint: z.url().optional(),
+  protocol: protocolSchema.optional(),
+  /** Extra request headers (gRPC metadata), e.g. an API key. */
+  headers: z.record(z.string(), z.string()).optional(),
+  compression: compressionSchema.optional(),
+  /** One export request's deadline, milliseconds. */
+  timeoutMs: z.number().int().min(100).max(600_000).optional(),
+  tls: z.object({
+    /** PEM file of the CA that signed the collector's certificate (default: the system CAs). */
+    caFile: z.string().min(1).optional(),
+    /** PEM client certificate and key, for mutual TLS. */
+    certFile: z.string().min(1).optional(),
+    keyFile: z.string().min(1).optional(),
+    /** gRPC only: plaintext even when the endpoint has no scheme (OTEL_EXPORTER_OTLP_INSECURE). */
+    insecure: z.boolean().optional(),
+  }).strict().optional(),
+}).strict();
 
 export const exportConfigSchema = z.object({
   otlp: z.object({
     enabled: z.boolean().default(false),
-  }).prefault({}),
+    ...targetSchema.shape,
+    /** Extra resource attributes (OTEL_RESOURCE_ATTRIBUTES adds to and overrides these). */
+    resourceAttributes: z.record(z.string(), z.string()).default({}),
+    logs: targetSchema.extend({
+      enabled: z.boolean().default(true),
+      /** Event names (exact, or a prefix ending in `*`) not sent as log records; metrics still count them. */
+      excludeEvents: z.array(z.string().min(1)).default([]),
+    }).prefault({}),
+    metrics: targetSchema.extend({
+      enabled: z.boolean().default(true),
+      /** How often the aggregated metrics are exported, milliseconds (OTEL_METRIC_EXPORT_INTERVAL). */
+      intervalMs: z.number().int().min(100).max(3_600_000).optional(),
+      /** Most attribute sets per metric; events past it are counted under an `other` series. */
+      maxSeriesPerMetric: z.number().int().min(1).max(100_000).default(1000),
+    }).prefault({}),
+    traces: targetSchema.extend({
+      enabled: z.boolean().default(true),
+    }).prefault({}),
+    batch: z.object({
+      /** Most records in one export request. */
+      maxRecords: z.number().int().min(1).max(100_000).default(2048),
+      /** Longest a record waits for its batch to fill, milliseconds. */
+      delayMs: z.number().int().min(1).max(60_000).default(1000),
+    }).prefault({}),
+    /** Records held in memory (waiting to be batched or sent) per signal; past it they go to the spool or are
+     *  dropped as `queue_full`. */
+    queueMaxRecords: z.number().int().min(1).max(10_000_000).default(100_000),
+    retry: z.object({
+      initialBackoffMs: z.number().int().min(10).max(600_000).default(1000),
+      maxBackoffMs: z.number().int().min(10).max(3_600_000).default(30_000),
+    }).prefault({}),
+    /** Where batches wait while the collector is down. Without `dir`, they wait in memory (bounded by
+     *  `maxBytes`) and do not survive a restart. */
+    spool: z.object({
+      dir: z.string().min(1).optional(),
+      /** 32-byte AES-256 key, raw or base64 or hex: typically a Kubernetes Secret mounted as a file.
+       *  Required with `dir`. */
+      keyFile: z.string().min(1).optional(),
+      maxBytes: z.number().int().min(1024).max(1 << 40).default(256 << 20),
+      /** Batches older than this are given up (`retention_expired`), seconds. */
+      maxAgeSeconds: z.number().int().min(1).max(30 * 86400).default(86400),
+      /** When full: give up the oldest batch to make room, or the new one. */
+      whenFull: z.enum(['drop_oldest', 'drop_newest']).default('drop_oldest'),
+      /** fsync each spool file before counting it as written (survives power loss, not only a restart). */
+      fsync: z.boolean().default(true),
+    }).strict().prefault({}),
+    /** How long shutdown may spend delivering what is queued before spooling the rest, milliseconds. */
+    shutdownTimeoutMs: z.number().int().min(0).max(600_000).default(5000),
+  }).strict().prefault({}),
 }).prefault({});
+
+export type ExportConfig = z.infer<typeof exportConfigSchema>;
+export type OtlpConfig = ExportConfig['otlp'];

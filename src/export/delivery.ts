@@ -1,0 +1,212 @@
+// One delivery lane per signal: sends batches to the collector one at a time, in order, and never loses one
+// silently. While the collector answers, batches go straight from memory. The first retryable failure (or memory
+// over its limit) switches the lane to the spool: the failed batch and everything behind it are appended to the
+// spool in order, and the lane replays the spool oldest first, with exponential backoff (or the server's requested
+// delay), until it is empty; then it goes back to direct sending. A batch leaves the spool only once the collector
+// has acknowledged it, which makes delivery at-least-once (docs/export.md lists when a batch can arrive twice).
+import type { Batch, BatchHeader } from './spool-file';
+import type { GiveUpReason, Spool } from './spool';
+import type { SendResult, Transport } from './transport';
+
+export type LaneDropReason = GiveUpReason | 'rejected' | 'rejected_partial' | 'shutdown';
+
+export interface LaneOptions {
+  initialBackoffMs: number;
+  maxBackoffMs: number;
+  /** Over this many records waiting in memory, the lane moves them to the spool (only worth it on disk). */
+  spillOverRecords?: number;
+  /** Told about every record given up, with the reason; `detail` is a message a person can act on. */
+  onDrop: (header: BatchHeader, n: number, reason: LaneDropReason, detail?: string) => void;
+  log: (message: string) => void;
+}
+
+export interface LaneStats {
+  memoryBatches: number;
+  memoryRecords: number;
+  sentBatches: number;
+  sentRecords: number;
+  failedAttempts: number;
+  retryingSince?: number;
+  lastError?: string;
+}
+
+export class DeliveryLane {
+  private readonly memory: Batch[] = [];
+  private memoryRecords = 0;
+  private spooling = false;
+  private inFlight: Batch | undefined;
+  private spoolWrites: Promise<void> = Promise.resolve();
+  private spoolPendingRecords = 0;
+  private wake: (() => void) | undefined;
+  private stopping = false;
+  private stopped = false;
+  private backoffMs: number;
+  private readonly loopDone: Promise<void>;
+  private readonly counters = { sentBatches: 0, sentRecords: 0, failedAttempts: 0 };
+  private retryingSince: number | undefined;
+  private lastError: string | undefined;
+
+  constructor(private readonly transport: Transport, private readonly spool: Spool, private readonly opts: LaneOptions,
+    ready: Promise<void> = Promise.resolve()) {
+    this.backoffMs = opts.initialBackoffMs;
+    this.spoolWrites = ready; // spool writes wait until the spool is open
+    // Whatever an earlier run left in the spool goes first.
+    this.loopDone = ready.then(() => {
+      if (this.spool.files > 0) this.spooling = true;
+      return this.loop();
+    });
+  }
+
+  /** Records held in memory by this lane (waiting to be sent or to be written to the spool). */
+  get pendingRecords(): number {
+    return this.memoryRecords + this.spoolPendingRecords;
+  }
+
+  enqueue(batch: Batch): void {
+    if (this.stopped) {
+      this.opts.onDrop(batch, batch.records, 'shutdown', 'exporter already shut down');
+      return;
+    }
+    if (this.spooling) {
+      this.toSpool(batch);
+    } else {
+      this.memory.push(batch);
+      this.memoryRecords += batch.records;
+      if (this.opts.spillOverRecords !== undefined && this.memoryRecords > this.opts.spillOverRecords) this.spill();
+    }
+    this.poke();
+  }
+
+  stats(): LaneStats {
+    return { memoryBatches: this.memory.length, memoryRecords: this.pendingRecords, ...this.counters,
+      retryingSince: this.retryingSince, lastError: this.lastError };
+  }
+
+  /** Deliver what is queued within `timeoutMs`; then stop and keep the rest in the spool (or count it lost). */
+  async shutdown(timeoutMs: number): Promise<void> {
+    this.stopping = true;
+    this.poke();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.loopDone, new Promise<void>((r) => { timer = setTimeout(r, timeoutMs); })]);
+    clearTimeout(timer);
+    this.stopped = true;
+    this.poke();
+    // An attempt still in flight gets its own deadline to finish; its batch stays queued until acknowledged.
+    await Promise.race([this.loopDone, new Promise<void>((r) => { timer = setTimeout(r, 2000); })]);
+    clearTimeout(timer);
+    this.spill();
+    await this.spoolWrites;
+    await this.spool.close();
+    this.transport.close();
+  }
+
+  private poke(): void {
+    const w = this.wake;
+    this.wake = undefined;
+    w?.();
+  }
+
+  private waitForWork(ms?: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = ms === undefined ? undefined : setTimeout(() => { this.wake = undefined; resolve(); }, ms);
+      this.wake = () => { clearTimeout(timer); resolve(); };
+    });
+  }
+
+  /** Move everything in memory to the spool, in order, and keep spooling from now on. A batch whose send is in
+   *  flight stays in memory, ahead of the spool, and is retried from there until the collector takes it. */
+  private spill(): void {
+    this.spooling = true;
+    const keep = this.inFlight !== undefined && this.memory[0] === this.inFlight ? 1 : 0;
+    const moved = this.memory.splice(keep);
+    for (const b of moved) {
+      this.memoryRecords -= b.records;
+      this.toSpool(b);
+    }
+  }
+
+  private toSpool(batch: Batch): void {
+    this.spoolPendingRecords += batch.records;
+    this.spoolWrites = this.spoolWrites
+      .then(() => this.spool.append(batch))
+      .catch((e: Error) => this.opts.onDrop(batch, batch.records, 'spool_write_failed', e.message))
+      .finally(() => {
+        this.spoolPendingRecords -= batch.records;
+        this.poke();
+      });
+  }
+
+  private async attempt(batch: Batch): Promise<SendResult> {
+    const r = await this.transport.send(batch);
+    if (r.kind === 'ok') {
+      this.counters.sentBatches++;
+      this.counters.sentRecords += batch.records - r.rejected;
+      if (r.rejected > 0) {
+        this.opts.onDrop(batch, r.rejected, 'rejected_partial', r.message ?? 'collector rejected part of a batch');
+      }
+      if (this.retryingSince !== undefined) this.opts.log(`OTLP ${batch.signal}: collector reachable again`);
+      this.retryingSince = undefined;
+      this.backoffMs = this.opts.initialBackoffMs;
+    } else if (r.kind === 'permanent') {
+      this.lastError = r.error;
+      this.opts.onDrop(batch, batch.records, 'rejected', r.error);
+    } else {
+      this.counters.failedAttempts++;
+      this.lastError = r.error;
+      if (this.retryingSince === undefined) {
+        this.retryingSince = Date.now();
+        this.opts.log(`OTLP ${batch.signal}: ${r.error}; keeping batches in the spool and retrying`);
+      }
+    }
+    return r;
+  }
+
+  /** Wait before the next retry: the server's requested delay, else exponential backoff with jitter. */
+  private async pause(r: SendResult): Promise<void> {
+    const hinted = r.kind === 'retry' ? r.retryAfterMs : undefined;
+    const delay = hinted !== undefined
+      ? Math.min(hinted, this.opts.maxBackoffMs)
+      : this.backoffMs * (0.5 + Math.random() / 2);
+    this.backoffMs = Math.min(this.backoffMs * 2, this.opts.maxBackoffMs);
+    if (!this.stopped) await this.waitForWork(delay);
+  }
+
+  private async loop(): Promise<void> {
+    while (!this.stopped) {
+      // A batch in memory is always older than anything in the spool: send it first.
+      const batch = this.memory[0];
+      if (batch) {
+        this.inFlight = batch;
+        const r = await this.attempt(batch);
+        this.inFlight = undefined;
+        if (r.kind === 'retry') {
+          if (!this.spooling) this.spill(); // the failed batch first, then everything behind it
+          await this.pause(r);
+          continue;
+        }
+        this.memory.shift();
+        this.memoryRecords -= batch.records;
+        continue;
+      }
+      if (!this.spooling) {
+        if (this.stopping) return;
+        await this.waitForWork();
+        continue;
+      }
+      await this.spool.expire(Date.now());
+      if (this.stopping && this.retryingSince !== undefined) return; // collector down: keep the rest spooled
+      const head = await this.spool.peek();
+      if (!head) {
+        if (this.spoolPendingRecords > 0) {
+          await this.spoolWrites;
+          continue;
+        }
+        this.spooling = false; // spool drained and nothing on its way in: back to direct sending
+        continue;
+      }
+      const r = await this.attempt(head.batch);
+      if (r.kind === 'retry') await this.pause(r);
+      else await this.spool.remove(head.entry);
+    }
+  }
+}

@@ -1,0 +1,169 @@
+// Network and process activity as OTLP metrics, aggregated by the OpenTelemetry metrics SDK and attributed to
+// pod and workload. Cardinality is bounded here, before the SDK: each metric keeps at most `maxSeries` attribute
+// sets; events beyond that are still counted, under one `other` series, and the overflow is counted.
+import type { Counter, Histogram, Attributes as OtelAttributes } from '@opentelemetry/api';
+import type { Resource } from '@opentelemetry/resources';
+import { MeterProvider, MetricReader, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
+import type { Attributes, TapioEvent } from '../pipeline/event';
+import { INSTRUMENTATION_SCOPE } from './records';
+
+/** The attribute keys metrics keep: enough to group by namespace, workload and container; never pod or pid. */
+const SERIES_KEYS = [
+  'k8s.namespace.name',
+  'k8s.deployment.name',
+  'k8s.statefulset.name',
+  'k8s.daemonset.name',
+  'k8s.cronjob.name',
+  'k8s.job.name',
+  'k8s.container.name',
+] as const;
+
+/** The single series events go to once a metric has `maxSeries` series. */
+export const OVERFLOW_ATTRIBUTES: OtelAttributes = { 'k8s.namespace.name': 'other', 'otel.metric.overflow': true };
+
+/** A pull reader: the exporter asks for a snapshot on its own timer and ships it through its own delivery. */
+class SnapshotReader extends MetricReader {
+  protected override async onShutdown(): Promise<void> {}
+  protected override async onForceFlush(): Promise<void> {}
+}
+
+class SeriesLimiter {
+  private readonly seen = new Set<string>();
+  overflowed = 0;
+  constructor(private readonly maxSeries: number) {}
+
+  /** The attributes to record under: the event's own, or the overflow series once the cap is reached. */
+  admit(attrs: OtelAttributes): OtelAttributes {
+    const key = JSON.stringify(attrs);
+    if (this.seen.has(key)) return attrs;
+    if (this.seen.size < this.maxSeries) {
+      this.seen.add(key);
+      return attrs;
+    }
+    this.overflowed++;
+    return OVERFLOW_ATTRIBUTES;
+  }
+}
+
+function seriesAttributes(attrs: Attributes, extra?: OtelAttributes): OtelAttributes {
+  const out: OtelAttributes = {};
+  for (const k of SERIES_KEYS) {
+    const v = attrs[k];
+    if (typeof v === 'string' && v !== '') out[k] = v;
+  }
+  return extra ? { ...out, ...extra } : out;
+}
+
+function num(v: unknown): number | undefined {
+  return typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : undefined;
+}
+
+interface Instrument<T> {
+  instrument: T;
+  limiter: SeriesLimiter;
+}
+
+export class EventMetrics {
+  private readonly provider: MeterProvider;
+  private readonly reader = new SnapshotReader();
+  private readonly opened: Instrument<Counter>;
+  private readonly closed: Instrument<Counter>;
+  private readonly bytes: Instrument<Counter>;
+  private readonly rtt: Instrument<Histogram>;
+  private readonly duration: Instrument<Histogram>;
+  private readonly execs: Instrument<Counter>;
+  /** Events that changed at least one metric, since start. */
+  recorded = 0;
+
+  constructor(resource: Resource, maxSeries: number) {
+    this.provider = new MeterProvider({ resource, readers: [this.reader] });
+    const meter = this.provider.getMeter(INSTRUMENTATION_SCOPE.name);
+    const wrap = <T>(instrument: T): Instrument<T> => ({ instrument, limiter: new SeriesLimiter(maxSeries) });
+    this.opened = wrap(meter.createCounter('tapio.tcp.connections.opened', {
+      description: 'TCP connections opened, by direction (connect = outbound, accept = inbound)',
+      unit: '{connection}',
+    }));
+    this.closed = wrap(meter.createCounter('tapio.tcp.connections.closed', {
+      description: 'TCP connections closed', unit: '{connection}',
+    }));
+    this.bytes = wrap(meter.createCounter('tapio.tcp.bytes', {
+      description: 'Bytes carried by closed TCP connections, by network.io.direction', unit: 'By',
+    }));
+    this.rtt = wrap(meter.createHistogram('tapio.tcp.rtt', {
+      description: 'Smoothed round-trip time of closed TCP connections', unit: 's',
+      advice: { explicitBucketBoundaries: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1] },
+    }));
+    this.duration = wrap(meter.createHistogram('tapio.tcp.connection.duration', {
+      description: 'Lifetime of closed TCP connections', unit: 's',
+      advice: { explicitBucketBoundaries: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 1800, 3600] },
+    }));
+    this.execs = wrap(meter.createCounter('tapio.process.execs', {
+      description: 'Programs executed (execve)', unit: '{exec}',
+    }));
+  }
+
+  /** Series folded into the overflow series, summed over all metrics. */
+  get overflowed(): number {
+    return [this.opened, this.closed, this.bytes, this.rtt, this.duration, this.execs]
+      .reduce((sum, i) => sum + i.limiter.overflowed, 0);
+  }
+
+  private add(i: Instrument<Counter>, value: number, attrs: OtelAttributes): void {
+    i.instrument.add(value, i.limiter.admit(attrs));
+  }
+
+  private observe(i: Instrument<Histogram>, value: number, attrs: OtelAttributes): void {
+    i.instrument.record(value, i.limiter.admit(attrs));
+  }
+
+  /** Fold the events that feed metrics into the aggregates; other events are ignored here. */
+  record(events: readonly TapioEvent[]): void {
+    for (const e of events) {
+      switch (e.name) {
+        case 'network.tcp.connect':
+        case 'network.tcp.accept':
+          this.add(this.opened, 1, seriesAttributes(e.attributes,
+            { 'network.connection.direction': e.name === 'network.tcp.connect' ? 'connect' : 'accept' }));
+          break;
+        case 'network.tcp.close': {
+          const base = seriesAttributes(e.attributes);
+          this.add(this.closed, 1, base);
+          const sent = num(e.attributes['tapio.bytes.sent']);
+          const received = num(e.attributes['tapio.bytes.received']);
+          if (sent !== undefined) this.add(this.bytes, sent, { ...base, 'network.io.direction': 'transmit' });
+          if (received !== undefined) this.add(this.bytes, received, { ...base, 'network.io.direction': 'receive' });
+          const srttUs = num(e.attributes['tapio.tcp.srtt_us']);
+          if (srttUs !== undefined) this.observe(this.rtt, srttUs / 1e6, base);
+          const durationNs = num(e.attributes['tapio.duration_ns']);
+          if (durationNs !== undefined) this.observe(this.duration, durationNs / 1e9, base);
+          break;
+        }
+        case 'process.exec':
+          this.add(this.execs, 1, seriesAttributes(e.attributes));
+          break;
+        default:
+          continue;
+      }
+      this.recorded++;
+    }
+  }
+
+  /** The current cumulative aggregates, or undefined when nothing was ever recorded. */
+  async snapshot(): Promise<ResourceMetrics | undefined> {
+    if (this.recorded === 0) return undefined;
+    const { resourceMetrics, errors } = await this.reader.collect();
+    if (errors.length > 0) throw new AggregateError(errors, 'metrics collection failed');
+    return resourceMetrics;
+  }
+
+  async shutdown(): Promise<void> {
+    await this.provider.shutdown();
+  }
+}
+
+/** Data points in a snapshot: what "records" means for a metrics batch. */
+export function countDataPoints(rm: ResourceMetrics): number {
+  let n = 0;
+  for (const sm of rm.scopeMetrics) for (const m of sm.metrics) n += m.dataPoints.length;
+  return n;
+}

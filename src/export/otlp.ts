@@ -1,0 +1,282 @@
+// The OTLP exporter the agent calls: events become log records (and feed metrics), captured requests become
+// spans; each signal is batched by size and time, serialized with the official OpenTelemetry serializers, and
+// handed to its delivery lane (delivery.ts), which sends, retries and spools. export() and exportSpan() never wait
+// for I/O; when a signal's in-memory queue is full they count a drop (`queue_full`) and return.
+import * as path from 'node:path';
+import { JsonLogsSerializer, JsonMetricsSerializer, JsonTraceSerializer, ProtobufLogsSerializer,
+  ProtobufMetricsSerializer, ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
+import type { Resource } from '@opentelemetry/resources';
+import type { OtlpConfig } from '../config/export';
+import type { DropCounters } from '../pipeline/drops';
+import type { TapioEvent } from '../pipeline/event';
+import { DeliveryLane, type LaneDropReason, type LaneStats } from './delivery';
+import { countDataPoints, EventMetrics } from './metrics';
+import { eventToLogRecord, requestToSpan, type RequestRecord } from './records';
+import { tapioResource } from './resource';
+import { ExportConfigError, metricIntervalMs, resolveTarget, SIGNALS, type Signal, type SignalTarget } from './settings';
+import { DiskSpool, MemorySpool, SpoolBudget, type Spool } from './spool';
+import { loadSpoolKey, type Batch, type BatchHeader } from './spool-file';
+import { createTransport } from './transport';
+
+export interface OtlpExporterDeps {
+  drops: DropCounters;
+  /** The agent's resource (see resource.ts tapioResource); defaults to one built from the environment. */
+  resource?: Resource;
+  env?: Record<string, string | undefined>;
+  /** Where operational messages go (collector down/up, spool files quarantined); default stderr. */
+  log?: (message: string) => void;
+}
+
+export interface OtlpExporterStats {
+  signals: Record<Signal, LaneStats & { enabled: boolean; queuedRecords: number; droppedQueueFull: number }>;
+  spool: { bytes: number; files: number; maxBytes: number; onDisk: boolean };
+  /** Events whose metric attributes were folded into the `other` series (cardinality cap). */
+  metricSeriesOverflow: number;
+  /** Events not sent as log records because of logs.excludeEvents (they still count in metrics). */
+  logsExcluded: number;
+}
+
+export interface OtlpExporter {
+  /** Queue events for export; never waits. */
+  export(events: readonly TapioEvent[]): void;
+  /** Queue one captured request as a span; never waits. */
+  exportSpan(request: RequestRecord): void;
+  stats(): OtlpExporterStats;
+  /** Resolves once the spool directory is open and indexed (export() can be called before). */
+  readonly ready: Promise<void>;
+  /** Flush, deliver within shutdownTimeoutMs, spool the rest, close connections. */
+  shutdown(): Promise<void>;
+}
+
+/** Per signal: the records waiting for their batch, and how a batch is built and serialized. */
+interface SignalState<T> {
+  enabled: boolean;
+  target?: SignalTarget;
+  lane?: DeliveryLane;
+  spool?: Spool;
+  buffer: T[];
+  flushTimer?: NodeJS.Timeout;
+  flushScheduled: boolean;
+  droppedQueueFull: number;
+}
+
+function kindsOf<T>(items: readonly T[], kindOf: (t: T) => string): Record<string, number> {
+  const kinds: Record<string, number> = {};
+  for (const t of items) {
+    const k = kindOf(t);
+    kinds[k] = (kinds[k] ?? 0) + 1;
+  }
+  return kinds;
+}
+
+function excluder(patterns: readonly string[]): (name: string) => boolean {
+  const exact = new Set(patterns.filter((p) => !p.endsWith('*')));
+  const prefixes = patterns.filter((p) => p.endsWith('*')).map((p) => p.slice(0, -1));
+  return (name) => exact.has(name) || prefixes.some((p) => name.startsWith(p));
+}
+
+export function createOtlpExporter(config: OtlpConfig, deps: OtlpExporterDeps): OtlpExporter {
+  const env = deps.env ?? process.env;
+  const log = deps.log ?? ((m: string) => process.stderr.write(`tapio export: ${m}\n`));
+  const resource = deps.resource ?? tapioResource({ env, configured: config.resourceAttributes });
+  const { drops } = deps;
+
+  // Configuration problems are found now, synchronously, with the setting named.
+  const targets: Partial<Record<Signal, SignalTarget>> = {};
+  for (const s of SIGNALS) if (config[s].enabled) targets[s] = resolveTarget(config, s, env);
+  const intervalMs = metricIntervalMs(config, env);
+  const spoolDir = config.spool.dir;
+  if (spoolDir && !config.spool.keyFile) {
+    throw new ExportConfigError('export.otlp.spool.keyFile is required with spool.dir: the spool is encrypted at ' +
+      'rest; mount a Kubernetes Secret holding 32 random bytes (head -c 32 /dev/urandom | base64) and point keyFile at it');
+  }
+  const key = spoolDir ? loadSpoolKey(config.spool.keyFile!) : undefined;
+  const budget = new SpoolBudget(config.spool.maxBytes);
+
+  const countDrop = (header: BatchHeader, n: number, reason: LaneDropReason, detail?: string): void => {
+    const stage = reason === 'rejected' || reason === 'rejected_partial' || reason === 'shutdown' ? 'export' : 'spool';
+    const kinds = Object.entries(header.kinds);
+    if (n === header.records && kinds.length > 0) {
+      for (const [kind, count] of kinds) drops.count(stage, kind, reason, count);
+    } else {
+      drops.count(stage, `otlp.${header.signal}`, reason, n); // which records within the batch is not known
+    }
+    if (detail && reason !== 'shutdown') log(`OTLP ${header.signal}: gave up ${n} record(s) (${reason}): ${detail}`);
+  };
+
+  const readyParts: Promise<void>[] = [];
+  const states = {} as Record<Signal, SignalState<unknown>>;
+  for (const s of SIGNALS) {
+    const state: SignalState<unknown> = { enabled: !!targets[s], buffer: [], flushScheduled: false, droppedQueueFull: 0 };
+    states[s] = state;
+    const target = targets[s];
+    if (!target) continue;
+    state.target = target;
+    const spoolOpts = {
+      budget, maxAgeMs: config.spool.maxAgeSeconds * 1000, whenFull: config.spool.whenFull,
+      onGiveUp: (h: BatchHeader, reason: LaneDropReason, detail?: string) => countDrop(h, h.records, reason, detail),
+    };
+    let ready: Promise<void> = Promise.resolve();
+    if (spoolDir && key) {
+      // The lane starts once its directory is indexed; until then batches wait in the lane's memory.
+      const proxy = new MemorySpool(spoolOpts);
+      state.spool = proxy;
+      ready = DiskSpool.open(path.join(spoolDir, s), key, config.spool.fsync, spoolOpts).then(
+        (disk) => { state.spool = disk; },
+        (e: Error) => log(`spool directory ${path.join(spoolDir, s)} unusable (${e.message}); spooling in memory, ` +
+          'which does not survive a restart'));
+      readyParts.push(ready);
+    } else {
+      state.spool = new MemorySpool(spoolOpts);
+    }
+    const spoolView: Spool = { // the lane always talks to whichever spool is current
+      get files() { return state.spool!.files; },
+      get bytes() { return state.spool!.bytes; },
+      append: (b) => state.spool!.append(b),
+      peek: () => state.spool!.peek(),
+      remove: (e) => state.spool!.remove(e),
+      expire: (now) => state.spool!.expire(now),
+      close: () => state.spool!.close(),
+    };
+    state.lane = new DeliveryLane(createTransport(target), spoolView, {
+      initialBackoffMs: config.retry.initialBackoffMs,
+      maxBackoffMs: config.retry.maxBackoffMs,
+      spillOverRecords: spoolDir ? Math.floor(config.queueMaxRecords / 2) : undefined,
+      onDrop: countDrop,
+      log,
+    }, ready);
+  }
+
+  const encoding = (s: Signal): Batch['encoding'] => (targets[s]?.protocol === 'http/json' ? 'json' : 'protobuf');
+  const batchOf = (signal: Signal, records: number, kinds: Record<string, number>, payload: Uint8Array | undefined): Batch | undefined =>
+    payload ? { signal, encoding: encoding(signal), records, kinds, createdAtMs: Date.now(), payload } : undefined;
+
+  const serializeLogs = (events: TapioEvent[]): Batch | undefined => {
+    const records = events.map((e) => eventToLogRecord(e, resource));
+    const ser = encoding('logs') === 'json' ? JsonLogsSerializer : ProtobufLogsSerializer;
+    return batchOf('logs', events.length, kindsOf(events, (e) => e.name), ser.serializeRequest(records));
+  };
+  const serializeSpans = (reqs: RequestRecord[]): Batch | undefined => {
+    const spans = reqs.map((r) => requestToSpan(r, resource));
+    const ser = encoding('traces') === 'json' ? JsonTraceSerializer : ProtobufTraceSerializer;
+    return batchOf('traces', reqs.length, kindsOf(reqs, (r) => `${r.protocol}.request`), ser.serializeRequest(spans));
+  };
+
+  const flush = (signal: 'logs' | 'traces'): void => {
+    const state = states[signal];
+    clearTimeout(state.flushTimer);
+    state.flushTimer = undefined;
+    state.flushScheduled = false;
+    while (state.buffer.length > 0) {
+      const items = state.buffer.splice(0, config.batch.maxRecords);
+      let batch: Batch | undefined;
+      try {
+        batch = signal === 'logs' ? serializeLogs(items as TapioEvent[]) : serializeSpans(items as RequestRecord[]);
+      } catch (e) {
+        log(`OTLP ${signal}: cannot serialize a batch: ${(e as Error).message}`);
+      }
+      if (batch) state.lane!.enqueue(batch);
+      else drops.count('export', `otlp.${signal}`, 'serialize_failed', items.length);
+    }
+  };
+
+  /** Admit records to a signal's buffer, or count them as queue_full; schedule the flush. */
+  const admit = <T>(signal: 'logs' | 'traces', items: readonly T[], kindOf: (t: T) => string): void => {
+    const state = states[signal] as SignalState<T>;
+    const room = config.queueMaxRecords - state.buffer.length - state.lane!.pendingRecords;
+    const taken = room >= items.length ? items : items.slice(0, Math.max(0, room));
+    for (const t of taken) state.buffer.push(t);
+    if (taken.length < items.length) {
+      const lost = items.slice(taken.length);
+      state.droppedQueueFull += lost.length;
+      for (const [kind, n] of Object.entries(kindsOf(lost, kindOf))) drops.count('export', kind, 'queue_full', n);
+    }
+    // Full batches go out on the next turn of the event loop (not inside the caller); partial ones after delayMs.
+    if (state.buffer.length >= config.batch.maxRecords && !state.flushScheduled) {
+      state.flushScheduled = true;
+      setImmediate(() => flush(signal));
+    } else if (state.buffer.length > 0 && !state.flushTimer) {
+      state.flushTimer = setTimeout(() => flush(signal), config.batch.delayMs);
+    }
+  };
+
+  const metrics = targets.metrics ? new EventMetrics(resource, config.metrics.maxSeriesPerMetric) : undefined;
+  const collectMetrics = async (): Promise<void> => {
+    const rm = await metrics!.snapshot();
+    if (!rm) return;
+    const ser = encoding('metrics') === 'json' ? JsonMetricsSerializer : ProtobufMetricsSerializer;
+    const points = countDataPoints(rm);
+    const batch = batchOf('metrics', points, { 'metric.datapoint': points }, ser.serializeRequest(rm));
+    if (batch) states.metrics.lane!.enqueue(batch);
+  };
+  const metricsTimer = metrics
+    ? setInterval(() => { collectMetrics().catch((e: Error) => log(`OTLP metrics: ${e.message}`)); }, intervalMs)
+    : undefined;
+  metricsTimer?.unref();
+
+  const isExcluded = excluder(config.logs.excludeEvents);
+  let logsExcluded = 0;
+  let shutDown = false;
+
+  return {
+    ready: Promise.all(readyParts).then(() => undefined),
+
+    export(events) {
+      if (events.length === 0) return;
+      if (shutDown) {
+        for (const [k, n] of Object.entries(kindsOf(events, (e) => e.name))) drops.count('export', k, 'shutdown', n);
+        return;
+      }
+      metrics?.record(events);
+      if (!states.logs.enabled) return;
+      let toLog = events;
+      if (config.logs.excludeEvents.length > 0) {
+        toLog = events.filter((e) => !isExcluded(e.name));
+        logsExcluded += events.length - toLog.length;
+      }
+      admit('logs', toLog, (e) => e.name);
+    },
+
+    exportSpan(request) {
+      if (shutDown) {
+        drops.count('export', `${request.protocol}.request`, 'shutdown');
+        return;
+      }
+      if (states.traces.enabled) admit('traces', [request], (r) => `${r.protocol}.request`);
+    },
+
+    stats() {
+      const signals = {} as OtlpExporterStats['signals'];
+      let bytes = 0;
+      let files = 0;
+      for (const s of SIGNALS) {
+        const st = states[s];
+        const lane = st.lane?.stats() ?? { memoryBatches: 0, memoryRecords: 0, sentBatches: 0, sentRecords: 0, failedAttempts: 0 };
+        signals[s] = { ...lane, enabled: st.enabled, queuedRecords: st.buffer.length + lane.memoryRecords,
+          droppedQueueFull: st.droppedQueueFull };
+        bytes += st.spool?.bytes ?? 0;
+        files += st.spool?.files ?? 0;
+      }
+      return {
+        signals,
+        spool: { bytes, files, maxBytes: budget.maxBytes, onDisk: !!spoolDir },
+        metricSeriesOverflow: metrics?.overflowed ?? 0,
+        logsExcluded,
+      };
+    },
+
+    async shutdown() {
+      if (shutDown) return;
+      shutDown = true;
+      clearInterval(metricsTimer);
+      await Promise.all(readyParts);
+      flush('logs');
+      flush('traces');
+      if (metrics) {
+        await collectMetrics().catch((e: Error) => log(`OTLP metrics: ${e.message}`));
+        await metrics.shutdown();
+      }
+      await Promise.all(SIGNALS.map((s) => states[s].lane?.shutdown(config.shutdownTimeoutMs)));
+    },
+  };
+}
