@@ -179,6 +179,8 @@ Napi::Value RingReader::Stop(const Napi::CallbackInfo& info) {
       current_ = std::make_unique<Batch>();
     }
     DeliverQueued(env, callback_.Value());
+    ring_buffer__free(rb_);  // closes the epoll fd and unmaps the ring now, not at garbage collection
+    rb_ = nullptr;
     stopped_ = true;
     tsfn_.Release();
     callback_.Reset();

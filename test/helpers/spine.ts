@@ -1,0 +1,96 @@
+// Shared by the spine's tests and benchmarks: loads bpf/testing/spine_test.bpf.o and drives it. A generator child
+// process calls setpriority() `triggers` times; each call makes the BPF program emit `burst` records, so the
+// ground truth is exactly triggers * burst records, each either delivered or counted as a kernel drop.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { loadCollector, u32Key, type LoadedCollector } from '../../src/kernel';
+
+export const SPINE_RECORD_SIZE = 48;
+
+export async function loadSpine(opts: { ringBytes?: number } = {}): Promise<LoadedCollector> {
+  return loadCollector({
+    name: 'spine_test',
+    object: 'testing/spine_test.bpf.o',
+    hooks: [{ name: 'emit', implementations: [{ kind: 'tracepoint', program: 'spine_emit' }] }],
+    mapMaxEntries: opts.ringBytes ? { spine_events: opts.ringBytes } : undefined,
+  });
+}
+
+/** Only setpriority() calls from `pid` emit, `burst` records each. */
+export function setSpineTarget(c: LoadedCollector, pid: number, burst: number): void {
+  const v = Buffer.alloc(8);
+  v.writeUInt32LE(pid, 0);
+  v.writeUInt32LE(burst, 4);
+  c.map('spine_test_settings').update(u32Key(0), v);
+}
+
+/** Records the kernel could not reserve (ring full), from the object's drop counters. */
+export function spineKernelDrops(c: LoadedCollector): number {
+  return c.readDrops().filter((d) => d.kind === 31 && d.reason === 0).reduce((s, d) => s + d.count, 0);
+}
+
+export interface Generator {
+  child: ChildProcess;
+  pid: number;
+  /** Starts generating; resolves with the number of setpriority() calls made when the child is done. */
+  run(): Promise<number>;
+  kill(): void;
+}
+
+/**
+ * A child process that, once told to go, calls setpriority() `triggers` times, at most `perSecond` calls per
+ * second when given (paced in 1 ms slices), else as fast as it can. Stops by itself.
+ */
+export async function startGenerator(triggers: number, perSecond?: number): Promise<Generator> {
+  const script = `
+    const os = require('os');
+    const total = ${triggers}, rate = ${perSecond ?? 0};
+    process.stdin.once('data', () => {
+      let n = 0;
+      const start = Date.now();
+      if (!rate) { for (; n < total; n++) os.setPriority(0); process.stdout.write('done ' + n + '\\n'); process.exit(0); }
+      const tick = () => {
+        const due = Math.min(total, Math.floor((Date.now() - start) * rate / 1000) + 1);
+        for (; n < due; n++) os.setPriority(0);
+        if (n >= total) { process.stdout.write('done ' + n + '\\n'); process.exit(0); }
+        setTimeout(tick, 1);
+      };
+      tick();
+    });
+    process.stdout.write('ready\\n');
+  `;
+  const child = spawn(process.execPath, ['-e', script], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const [first] = await once(child.stdout!, 'data');
+  if (!String(first).includes('ready')) throw new Error(`generator said ${first}`);
+  return {
+    child,
+    pid: child.pid!,
+    async run() {
+      let out = '';
+      child.stdout!.on('data', (d) => { out += d; });
+      const exited = once(child, 'exit');
+      child.stdin!.write('go\n');
+      await exited;
+      const m = /done (\d+)/.exec(out);
+      if (!m) throw new Error(`generator ended without a count: ${out}`);
+      return Number(m[1]);
+    },
+    kill() {
+      child.kill('SIGKILL');
+    },
+  };
+}
+
+/** Threads and kernel-object fds (anon inodes: BPF maps, programs, links, perf events, epoll) of this process,
+ *  for leak checks. Pipes and sockets are left out: child processes come and go with theirs. */
+export function processResources(): { threads: number; fds: number } {
+  const fs = require('node:fs') as typeof import('node:fs');
+  const anon = fs.readdirSync('/proc/self/fd').filter((fd) => {
+    try {
+      return fs.readlinkSync(`/proc/self/fd/${fd}`).startsWith('anon_inode:');
+    } catch {
+      return false; // closed while we looked
+    }
+  });
+  return { threads: fs.readdirSync('/proc/self/task').length, fds: anon.length };
+}
