@@ -41,6 +41,8 @@ export class FakeApiServer {
   bytesSent = 0;
   /** When set, requests without `Authorization: Bearer <token>` get 401. */
   requireToken: string | undefined;
+  /** Requests whose path matches get 403 Forbidden, as missing RBAC rules would cause. */
+  forbidden: RegExp | undefined;
   /** Keep at most this many watch events for resuming watches (older resourceVersions get 410 Gone). */
   historyLimit = 100_000;
 
@@ -160,6 +162,7 @@ export class FakeApiServer {
     if (this.requireToken && req.headers.authorization !== `Bearer ${this.requireToken}`) {
       return this.status(res, 401, 'Unauthorized', 'Unauthorized');
     }
+    if (this.forbidden?.test(url.pathname)) return this.status(res, 403, 'Forbidden', `forbidden: cannot get ${url.pathname}`);
     const route = this.route(url.pathname);
     if (!route) return this.status(res, 404, 'NotFound', `no route ${url.pathname}`);
     const { resource, namespace, name } = route;
@@ -186,6 +189,7 @@ export class FakeApiServer {
 
   private watch(res: http.ServerResponse, resource: Resource, selector: Array<[string, string]>, url: URL, current: Obj[]): void {
     res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' });
+    res.flushHeaders(); // the real API server answers a watch at once, before any event
     const from = url.searchParams.get('resourceVersion');
     if (from && from !== '0' && Number(from) < this.historyStart - 1) {
       this.writeEvent(res, 'ERROR', { kind: 'Status', apiVersion: 'v1', status: 'Failure', reason: 'Expired', code: 410,

@@ -110,7 +110,11 @@ export interface TransferStats {
   badLines: number;
 }
 
-export type WatchLineHandler = (type: string, object: unknown) => void;
+export interface WatchLineHandler {
+  event(type: string, object: unknown): void;
+  /** A line that is not a JSON watch event (or is too long); the caller counts it. */
+  badLine(reason: string): void;
+}
 
 const MAX_BODY_BYTES = 256 * 1024 * 1024;
 const MAX_LINE_BYTES = 16 * 1024 * 1024;
@@ -210,7 +214,7 @@ export class ApiClient {
           pending = pending.slice(nl + 1);
           if (line.trim()) this.dispatch(line, onLine);
         }
-        if (pending.length > MAX_LINE_BYTES) { this.stats.badLines++; pending = ''; }
+        if (pending.length > MAX_LINE_BYTES) { this.stats.badLines++; pending = ''; onLine.badLine(`watch line longer than ${MAX_LINE_BYTES} bytes`); }
       });
       res.on('end', () => { if (pending.trim()) this.dispatch(pending, onLine); finish(null); });
       res.on('error', finish);
@@ -223,13 +227,18 @@ export class ApiClient {
 
   private dispatch(line: string, onLine: WatchLineHandler): void {
     let event: unknown;
-    try { event = JSON.parse(line); } catch { this.stats.badLines++; return; }
+    try { event = JSON.parse(line); } catch {
+      this.stats.badLines++;
+      onLine.badLine(`watch line is not JSON: ${line.slice(0, 60)}`);
+      return;
+    }
     if (event === null || typeof event !== 'object' || typeof (event as { type?: unknown }).type !== 'string') {
       this.stats.badLines++;
+      onLine.badLine('watch line is not an event (no type)');
       return;
     }
     const e = event as { type: string; object?: unknown };
-    onLine(e.type, e.object);
+    onLine.event(e.type, e.object);
   }
 }
 

@@ -143,7 +143,7 @@ export class Informer<T extends WatchedObject> {
     const timeoutSeconds = Math.round(this.opts.watchTimeoutSeconds * (1 + Math.random() * 0.1));
     q.timeoutSeconds = String(timeoutSeconds);
     const started = Date.now();
-    const onLine = (type: string, raw: unknown): void => {
+    const onEvent = (type: string, raw: unknown): void => {
       if (type === 'ERROR') {
         // A Status; 410 means our resourceVersion is too old: ListWatch then relists when the stream ends.
         const status = raw as { code?: unknown; message?: unknown } | null;
@@ -163,19 +163,16 @@ export class Informer<T extends WatchedObject> {
       this.counts.watchEvents++;
       callback(type, parsed.value);
     };
-    const badLinesBefore = this.api.stats.badLines;
     let ended = false;
     const whenDone = (err: unknown): void => {
       ended = true;
-      const bad = this.api.stats.badLines - badLinesBefore;
-      for (let i = 0; i < bad; i++) this.malformed('watch line is not a JSON event');
       if (err) { done(err); return; }
       this.connected = false;
       const wait = Math.max(0, started + MIN_WATCH_SPACING_MS - Date.now());
       setTimeout(() => done(null), wait).unref();
     };
     const controller = await this.api.watch(`${path}?${new URLSearchParams(q).toString()}`,
-      (timeoutSeconds + 30) * 1000, onLine, whenDone);
+      (timeoutSeconds + 30) * 1000, { event: onEvent, badLine: (why) => this.malformed(why) }, whenDone);
     if (!ended) {
       this.connected = true;
       this.backoffMs = this.opts.backoff.initialMs;
