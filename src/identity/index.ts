@@ -74,18 +74,18 @@ export class IdentityResolver {
     this.cgroups.onAdded((id) => this.cache.delete(id));
   }
 
-  /** Start following runtimes and walk the cgroup tree once. Resolves when the walk is done (runtimes connect on
-   *  their own, with retries; see status()). */
+  /** Walk the cgroup tree once and try every runtime once; resolves when both are done. Runtimes that failed keep
+   *  retrying with backoff (see stats().runtimes); meanwhile identity comes from cgroup paths alone. */
   async start(): Promise<void> {
     if (!this.config.enabled) return;
-    this.runtimes.start();
     this.ttlTimer = setInterval(() => this.generation++, this.config.attributesTtlMs);
     this.ttlTimer.unref();
-    await this.cgroups.scan();
+    await Promise.all([this.runtimes.start(), this.cgroups.scan()]);
   }
 
   stop(): void {
     clearInterval(this.ttlTimer);
+    this.cgroups.stop();
     this.runtimes.stop();
   }
 

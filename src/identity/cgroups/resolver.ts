@@ -46,6 +46,7 @@ export class CgroupPathResolver {
   private lastScanStart = -Infinity;
   // Ids learned from hooks or /proc while a walk runs: the walk may have passed their parent before they existed.
   private learnedDuringWalk: Set<bigint> | undefined;
+  private delayedScan: NodeJS.Timeout | undefined;
   private readonly removedListeners: Array<(id: bigint) => void> = [];
   private readonly addedListeners: Array<(id: bigint, cgroupPath: string) => void> = [];
   private readonly counters = { hits: 0, misses: 0, scans: 0, lastScanDirectories: 0, scansTruncated: 0,
@@ -153,8 +154,25 @@ export class CgroupPathResolver {
 
   private scheduleScan(): Promise<void> {
     if (this.scanInFlight) return this.scanInFlight;
-    if (performance.now() - this.lastScanStart < this.minScanIntervalMs) return Promise.resolve();
+    const wait = this.lastScanStart + this.minScanIntervalMs - performance.now();
+    if (wait > 0) {
+      // Rate-limited: one walk later instead of none, so a burst of new cgroups is still learned.
+      if (!this.delayedScan) {
+        this.delayedScan = setTimeout(() => {
+          this.delayedScan = undefined;
+          void this.scan();
+        }, wait);
+        this.delayedScan.unref();
+      }
+      return Promise.resolve();
+    }
     return this.scan();
+  }
+
+  /** Cancel a pending delayed walk (at shutdown). */
+  stop(): void {
+    clearTimeout(this.delayedScan);
+    this.delayedScan = undefined;
   }
 
   private remember(id: bigint, cgroupPath: string): void {

@@ -82,9 +82,10 @@ export class RuntimeEndpoint {
     this.backoffMs = timing.backoffInitialMs;
   }
 
-  start(): void {
-    if (this.state !== 'stopped') return;
-    this.connect();
+  /** Start connecting; resolves once the first attempt has connected or failed (it never rejects). */
+  start(): Promise<void> {
+    if (this.state !== 'stopped') return Promise.resolve();
+    return this.connect();
   }
 
   stop(): void {
@@ -120,9 +121,9 @@ export class RuntimeEndpoint {
     return this.listing;
   }
 
-  private connect(): void {
+  private connect(): Promise<void> {
     this.state = 'connecting';
-    void this.connectOnce().catch((e: unknown) => this.fail(e));
+    return this.connectOnce().catch((e: unknown) => this.fail(e));
   }
 
   private async connectOnce(): Promise<void> {
@@ -167,7 +168,7 @@ export class RuntimeEndpoint {
     clearInterval(this.relistTimer);
     this.disconnectClients();
     this.retryAt = Date.now() + this.backoffMs;
-    this.retryTimer = setTimeout(() => this.connect(), this.backoffMs);
+    this.retryTimer = setTimeout(() => void this.connect(), this.backoffMs);
     this.retryTimer.unref();
     this.backoffMs = Math.min(this.backoffMs * 2, this.timing.backoffMaxMs);
   }

@@ -55,8 +55,9 @@ export class RuntimeManager {
     }).map((e) => new RuntimeEndpoint(e, timing, events));
   }
 
-  start(): void {
-    for (const e of this.endpoints) e.start();
+  /** Start every endpoint; resolves once each has connected or failed its first attempt (failed ones retry). */
+  async start(): Promise<void> {
+    await Promise.all(this.endpoints.map((e) => e.start()));
   }
 
   stop(): void {
