@@ -68,7 +68,7 @@ export const exportConfigSchema = z.object({
       /** 32-byte AES-256 key, raw or base64 or hex: typically a Kubernetes Secret mounted as a file.
        *  Required with `dir`. */
       keyFile: z.string().min(1).optional(),
-      maxBytes: z.number().int().min(1024).max(1 << 40).default(256 << 20),
+      maxBytes: z.number().int().min(1024).max(2 ** 40).default(256 << 20),
       /** Batches older than this are given up (`retention_expired`), seconds. */
       maxAgeSeconds: z.number().int().min(1).max(30 * 86400).default(86400),
       /** When full: give up the oldest batch to make room, or the new one. */
