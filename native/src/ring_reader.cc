@@ -116,21 +116,21 @@ void RingReader::Run() {
       return;
     }
   };
+  // Flush at most every coalesce interval (or when a batch is full): a record waits at most about coalesceMs
+  // between reaching the ring and reaching JS, whether it sat in the kernel ring or in our batch.
+  uint64_t last_flush = NowNs();
   while (!stop_.load()) {
+    uint64_t since = NowNs() - last_flush;
+    int timeout_ms = since >= coalesce_ns ? 0 : static_cast<int>((coalesce_ns - since + 999999) / 1000000);
     // Programs submit with BPF_RB_NO_WAKEUP below a size threshold, so this mostly returns on its timeout;
     // a forced wakeup (a filling ring) returns early.
-    int n = ring_buffer__poll(rb_, static_cast<int>(coalesce_ms_));
+    int n = ring_buffer__poll(rb_, timeout_ms);
     if (n == kBatchFull) Flush();
     else if (n < 0 && n != -EINTR) poll_errors_.fetch_add(1, std::memory_order_relaxed);
     drain();
-    if (current_->count > 0 && !stop_.load()) {
-      uint64_t age = NowNs() - current_->first_ns;
-      if (age < coalesce_ns) {
-        timespec ts{0, static_cast<long>(coalesce_ns - age)};
-        nanosleep(&ts, nullptr);
-        drain();
-      }
+    if (NowNs() - last_flush >= coalesce_ns) {
       Flush();
+      last_flush = NowNs();
     }
   }
 }
