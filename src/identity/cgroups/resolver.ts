@@ -47,6 +47,7 @@ export class CgroupPathResolver {
   // Ids learned from hooks or /proc while a walk runs: the walk may have passed their parent before they existed.
   private learnedDuringWalk: Set<bigint> | undefined;
   private delayedScan: NodeJS.Timeout | undefined;
+  private delayedScanDone: Promise<void> | undefined;
   private readonly removedListeners: Array<(id: bigint) => void> = [];
   private readonly addedListeners: Array<(id: bigint, cgroupPath: string) => void> = [];
   private readonly counters = { hits: 0, misses: 0, scans: 0, lastScanDirectories: 0, scansTruncated: 0,
@@ -157,14 +158,15 @@ export class CgroupPathResolver {
     const wait = this.lastScanStart + this.minScanIntervalMs - performance.now();
     if (wait > 0) {
       // Rate-limited: one walk later instead of none, so a burst of new cgroups is still learned.
-      if (!this.delayedScan) {
+      this.delayedScanDone ??= new Promise((resolve) => {
         this.delayedScan = setTimeout(() => {
           this.delayedScan = undefined;
-          void this.scan();
+          this.delayedScanDone = undefined;
+          void this.scan().then(resolve);
         }, wait);
         this.delayedScan.unref();
-      }
-      return Promise.resolve();
+      });
+      return this.delayedScanDone;
     }
     return this.scan();
   }
@@ -173,6 +175,7 @@ export class CgroupPathResolver {
   stop(): void {
     clearTimeout(this.delayedScan);
     this.delayedScan = undefined;
+    this.delayedScanDone = undefined;
   }
 
   private remember(id: bigint, cgroupPath: string): void {
