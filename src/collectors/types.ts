@@ -3,7 +3,7 @@
 import type { TapioConfig } from '../config/schema';
 import type { DropCounters } from '../pipeline/drops';
 import type { TapioEvent } from '../pipeline/event';
-import type { HookStatus, LoaderOptions } from '../kernel/loader';
+import type { HookStatus, LoaderOptions, LoadedCollector } from '../kernel/loader';
 
 export interface CollectorContext {
   config: TapioConfig;
@@ -28,6 +28,8 @@ export interface Collector {
   readonly name: string;
   start(ctx: CollectorContext): Promise<void>;
   status(): CollectorStatus;
+  /** The loaded BPF objects behind this collector (for per-program run statistics and map fill metrics). */
+  kernelObjects?(): LoadedCollector[];
   /** Pull kernel-side counters (drops, evictions) into ctx.drops; called periodically and at stop. */
   syncCounters(): void;
   stop(): Promise<void>;
