@@ -38,6 +38,7 @@ export class DeliveryLane {
   private spoolWrites: Promise<void> = Promise.resolve();
   private spoolPendingRecords = 0;
   private wake: (() => void) | undefined;
+  private endPause: (() => void) | undefined;
   private stopping = false;
   private stopped = false;
   private backoffMs: number;
@@ -86,11 +87,13 @@ export class DeliveryLane {
   async shutdown(timeoutMs: number): Promise<void> {
     this.stopping = true;
     this.poke();
+    if (this.retryingSince !== undefined) this.endPause?.(); // collector down: no point waiting out the backoff
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([this.loopDone, new Promise<void>((r) => { timer = setTimeout(r, timeoutMs); })]);
     clearTimeout(timer);
     this.stopped = true;
     this.poke();
+    this.endPause?.();
     // An attempt still in flight gets its own deadline to finish; its batch stays queued until acknowledged.
     await Promise.race([this.loopDone, new Promise<void>((r) => { timer = setTimeout(r, 2000); })]);
     clearTimeout(timer);
@@ -106,11 +109,8 @@ export class DeliveryLane {
     w?.();
   }
 
-  private waitForWork(ms?: number): Promise<void> {
-    return new Promise<void>((resolve) => {
-      const timer = ms === undefined ? undefined : setTimeout(() => { this.wake = undefined; resolve(); }, ms);
-      this.wake = () => { clearTimeout(timer); resolve(); };
-    });
+  private waitForWork(): Promise<void> {
+    return new Promise<void>((resolve) => { this.wake = resolve; });
   }
 
   /** Move everything in memory to the spool, in order, and keep spooling from now on. A batch whose send is in
@@ -168,7 +168,12 @@ export class DeliveryLane {
       ? Math.min(hinted, this.opts.maxBackoffMs)
       : this.backoffMs * (0.5 + Math.random() / 2);
     this.backoffMs = Math.min(this.backoffMs * 2, this.opts.maxBackoffMs);
-    if (!this.stopped) await this.waitForWork(delay);
+    if (this.stopped) return;
+    // New work does not cut a pause short (the server asked us to wait); only shutdown does.
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => { this.endPause = undefined; resolve(); }, delay);
+      this.endPause = () => { clearTimeout(timer); resolve(); };
+    });
   }
 
   private async loop(): Promise<void> {

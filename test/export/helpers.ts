@@ -45,11 +45,11 @@ export function tempDir(t: { after: (fn: () => void) => void }, prefix = 'tapio-
 }
 
 /** Poll `check` until it is true; fail after `limitMs` (a bound on the test, not a timing assertion). */
-export async function waitFor(what: string, check: () => boolean, limitMs = 15_000): Promise<void> {
+export async function waitFor(what: string, check: () => boolean, limitMs = 15_000, pollMs = 20): Promise<void> {
   const start = Date.now();
   while (!check()) {
     if (Date.now() - start > limitMs) throw new Error(`gave up waiting for ${what} after ${limitMs} ms`);
-    await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, pollMs));
   }
 }
 
