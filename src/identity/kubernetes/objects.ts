@@ -60,7 +60,11 @@ const endpointSliceSchema = z.object({
   metadata: metadata.extend({ namespace: z.string().min(1) }),
   endpoints: z.array(z.object({ addresses: z.array(z.string()).nullish() })).nullish(),
 });
-export type EndpointSlice = z.infer<typeof endpointSliceSchema>;
+/** An EndpointSlice as kept: its endpoints flattened to one list of addresses (5000 slices: a third less heap). */
+export interface EndpointSlice {
+  metadata: z.infer<typeof endpointSliceSchema>['metadata'];
+  addresses: string[];
+}
 
 /** An owner fetched on demand (ReplicaSet, Job): only who owns it matters. */
 const ownerObjectSchema = z.object({ metadata });
@@ -137,8 +141,10 @@ export const serviceProjection: Projection<Service> = {
   kind: 'k8s.service',
   parse(raw) {
     const r = parseWith(serviceSchema, raw);
-    if (r.ok) { r.value.metadata.labels = undefined; r.value.metadata.annotations = undefined; }
-    return r;
+    if (!r.ok) return r;
+    const { metadata: m, spec } = r.value;
+    return { ok: true, value: { metadata: { name: m.name, namespace: m.namespace, resourceVersion: m.resourceVersion },
+      spec: { clusterIP: spec?.clusterIP, clusterIPs: spec?.clusterIPs } } };
   },
 };
 
@@ -149,11 +155,12 @@ export const endpointSliceProjection: Projection<EndpointSlice> = {
   kind: 'k8s.endpointslice',
   parse(raw) {
     const r = parseWith(endpointSliceSchema, raw);
-    if (r.ok) {
-      r.value.metadata.labels = filterMap(r.value.metadata.labels, (k) => k === SERVICE_NAME_LABEL);
-      r.value.metadata.annotations = undefined;
-    }
-    return r;
+    if (!r.ok) return r;
+    const { metadata: m, endpoints } = r.value;
+    const serviceName = m.labels?.[SERVICE_NAME_LABEL];
+    const addresses = (endpoints ?? []).flatMap((e) => e.addresses ?? []);
+    return { ok: true, value: { metadata: { name: m.name, namespace: m.namespace, resourceVersion: m.resourceVersion,
+      ...(serviceName ? { labels: { [SERVICE_NAME_LABEL]: serviceName } } : {}) }, addresses } };
   },
 };
 
