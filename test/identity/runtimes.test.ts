@@ -1,0 +1,185 @@
+// IdentityResolver against real container runtimes started by the harness (containerd + CRI, dockerd, podman): a
+// container's real cgroup id resolves to its id, name, image and runtime; the CRI pod also to its pod name, UID and
+// namespace from sandbox metadata; a runtime that is stopped and restarted is survived.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { TestContext } from 'node:test';
+import { IdentityResolver } from '../../src/identity/index';
+import { identityConfigSchema } from '../../src/config/identity';
+import { DropCounters } from '../../src/pipeline/drops';
+import type { TapioEvent } from '../../src/pipeline/event';
+import { needsRoot } from '../helpers/root';
+import {
+  ContainerdHarness, DockerHarness, HarnessSkip, PodmanHarness, newPodSpec, waitFor,
+} from '../harness/runtimes';
+
+type EndpointKind = 'cri' | 'docker' | 'podman';
+
+function resolverFor(kind: EndpointKind, socket: string, drops = new DropCounters()): IdentityResolver {
+  return new IdentityResolver({
+    drops,
+    config: identityConfigSchema.parse({
+      runtimes: { endpoints: [{ kind, socket }], backoffInitialMs: 50, backoffMaxMs: 400, minRelistIntervalMs: 10 },
+      cgroups: { minScanIntervalMs: 10 },
+    }),
+  });
+}
+
+/** Start a harness, or skip the test with the harness's reason when a runtime binary is missing. */
+async function startOrSkip<T>(t: TestContext, start: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await start();
+  } catch (e) {
+    if (e instanceof HarnessSkip) {
+      t.skip(e.message);
+      return undefined;
+    }
+    throw e;
+  }
+}
+
+test('containerd CRI: a pod container resolves to container and pod identity from sandbox metadata', { ...needsRoot, timeout: 120_000 }, async (t) => {
+  const h = await startOrSkip(t, () => ContainerdHarness.start());
+  if (!h) return;
+  const identity = resolverFor('cri', h.socket);
+  try {
+    const spec = newPodSpec('web-0');
+    const pod = await h.runPod(spec);
+    const c = await h.runContainer(pod, 'app');
+    await identity.start();
+    const attrs = await identity.resolve(c.cgroupId);
+    assert.equal(attrs['container.id'], c.id);
+    assert.equal(attrs['container.name'], 'app');
+    assert.equal(attrs['container.runtime'], 'containerd');
+    assert.equal(attrs['container.image.name'], h.image.name);
+    assert.equal(attrs['container.image.id'], h.image.id);
+    assert.equal(attrs['k8s.pod.name'], spec.name);
+    assert.equal(attrs['k8s.pod.uid'], spec.uid);
+    assert.equal(attrs['k8s.namespace.name'], spec.namespace);
+    assert.equal(attrs['k8s.container.name'], 'app');
+
+    // enrich() puts the same attributes on an event, keeping the collector's own.
+    const event: TapioEvent = { name: 'process.exec', timeUnixNano: 1n, cgroupId: c.cgroupId,
+      attributes: { 'process.pid': c.pid } };
+    identity.enrich(event);
+    assert.equal(event.attributes['container.id'], c.id);
+    assert.equal(event.attributes['process.pid'], c.pid);
+
+    // The test process itself is on the host.
+    assert.deepEqual(identity.attributesFor(1n), {});
+  } finally {
+    identity.stop();
+    await h.teardown();
+  }
+});
+
+test('containerd restart: identity degrades to cgroup paths, then recovers names', { ...needsRoot, timeout: 120_000 }, async (t) => {
+  const h = await startOrSkip(t, () => ContainerdHarness.start());
+  if (!h) return;
+  const identity = resolverFor('cri', h.socket);
+  try {
+    const pod = await h.runPod(newPodSpec('restart-0'));
+    await identity.start();
+    assert.equal(identity.stats().runtimes[0]!.state, 'connected');
+
+    await h.stopDaemon();
+    // The endpoint notices on its next call: force one.
+    await identity.runtimes.refresh(true);
+    await waitFor(() => identity.stats().runtimes[0]!.state === 'waiting', 10_000, 'the runtime to be seen down');
+
+    await h.restartDaemon();
+    await waitFor(() => identity.stats().runtimes[0]!.state === 'connected', 20_000, 'the runtime to be back');
+    // A container started after the restart is learned with its names again.
+    const c = await h.runContainer(pod, 'late');
+    const attrs = await identity.resolve(c.cgroupId);
+    assert.equal(attrs['container.id'], c.id);
+    assert.equal(attrs['container.name'], 'late');
+    assert.equal(attrs['k8s.pod.name'], 'restart-0');
+    const status = identity.stats().runtimes[0]!;
+    assert.ok(status.failures >= 1 && status.connects >= 2, JSON.stringify(status));
+  } finally {
+    identity.stop();
+    await h.teardown();
+  }
+});
+
+test('docker: a container resolves to its id, name, image and runtime; new ones arrive by /events', { ...needsRoot, timeout: 120_000 }, async (t) => {
+  const h = await startOrSkip(t, () => DockerHarness.start());
+  if (!h) return;
+  const identity = resolverFor('docker', h.socket);
+  try {
+    const c = await h.run('tapio-box');
+    await identity.start();
+    const attrs = await identity.resolve(c.cgroupId);
+    assert.equal(attrs['container.id'], c.id);
+    assert.equal(attrs['container.name'], 'tapio-box');
+    assert.equal(attrs['container.runtime'], 'docker');
+    assert.equal(attrs['container.image.name'], h.image.shortName);
+    assert.equal(attrs['container.image.id'], h.image.id);
+    assert.equal(attrs['k8s.pod.uid'], undefined);
+
+    // Started after the resolver: the start event alone must teach it (no re-list is asked for here).
+    const before = identity.runtimes.generation;
+    const late = await h.run('tapio-late');
+    await waitFor(() => identity.runtimes.lookup(late.id) !== undefined, 10_000, 'the start event');
+    assert.ok(identity.runtimes.generation > before);
+    // Removal arrives the same way.
+    h.remove(late.id);
+    await waitFor(() => identity.runtimes.lookup(late.id) === undefined, 10_000, 'the destroy event');
+  } finally {
+    identity.stop();
+    await h.teardown();
+  }
+});
+
+test('docker restart: the event stream is re-established after dockerd comes back', { ...needsRoot, timeout: 120_000 }, async (t) => {
+  const h = await startOrSkip(t, () => DockerHarness.start());
+  if (!h) return;
+  const identity = resolverFor('docker', h.socket);
+  try {
+    await identity.start();
+    await h.stopDaemon();
+    await waitFor(() => identity.stats().runtimes[0]!.state === 'waiting', 10_000, 'the runtime to be seen down');
+    await h.restartDaemon();
+    await waitFor(() => identity.stats().runtimes[0]!.state === 'connected', 20_000, 'the runtime to be back');
+    const c = await h.run('after-restart');
+    await waitFor(() => identity.runtimes.lookup(c.id) !== undefined, 10_000, 'the start event after restart');
+    assert.equal((await identity.resolve(c.cgroupId))['container.name'], 'after-restart');
+  } finally {
+    identity.stop();
+    await h.teardown();
+  }
+});
+
+test('podman: a container resolves through the Docker-compatible API', { ...needsRoot, timeout: 120_000 }, async (t) => {
+  const h = await startOrSkip(t, () => PodmanHarness.start());
+  if (!h) return;
+  const identity = resolverFor('podman', h.socket);
+  try {
+    const c = await h.run('tapio-pod-box');
+    await identity.start();
+    const attrs = await identity.resolve(c.cgroupId);
+    assert.equal(attrs['container.id'], c.id);
+    assert.equal(attrs['container.name'], 'tapio-pod-box');
+    assert.equal(attrs['container.runtime'], 'podman');
+    assert.match(String(attrs['container.image.name']), new RegExp(`${h.image.shortName}$`));
+    assert.equal(attrs['container.image.id'], h.image.id);
+  } finally {
+    identity.stop();
+    await h.teardown();
+  }
+});
+
+test('a missing runtime socket degrades to cgroup-only identity and keeps retrying', { timeout: 30_000 }, async () => {
+  const identity = resolverFor('cri', '/nonexistent/tapio-test.sock');
+  try {
+    await identity.start();
+    const s = identity.stats().runtimes[0]!;
+    assert.equal(s.state, 'waiting');
+    assert.match(s.lastError ?? '', /does not exist/);
+    await waitFor(() => identity.stats().runtimes[0]!.failures >= 3, 10_000, 'retries with backoff');
+    assert.equal(identity.runtimes.anyConnected(), false);
+  } finally {
+    identity.stop();
+  }
+});
