@@ -32,6 +32,14 @@ struct {
 	__type(value, __u64);
 } spine_fired SEC(".maps");
 
+/* Not used by any program: exercises hash map access from userspace in the tests. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 8);
+	__type(key, __u32);
+	__type(value, __u64);
+} spine_hash SEC(".maps");
+
 struct emit_ctx {
 	__s32 nice;
 };
