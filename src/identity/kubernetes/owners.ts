@@ -118,7 +118,8 @@ export class OwnerResolver {
     if (!this.api) return failed();
     this.counts.lookups++;
     try {
-      const parsed = ownerObjectProjection.parse(await this.api.getJson(PATHS[kind]!(namespace, name)));
+      // resourceVersion=0: served from the API server's cache, not a quorum read from etcd; owners change rarely.
+      const parsed = ownerObjectProjection.parse(await this.api.getJson(`${PATHS[kind]!(namespace, name)}?resourceVersion=0`));
       if (!parsed.ok) {
         this.opts.onMalformed(`k8s.${kind.toLowerCase()}`, parsed.error);
         this.note(`${kind} ${namespace}/${name}: ${parsed.error}`);
