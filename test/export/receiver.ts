@@ -63,6 +63,10 @@ export interface ReceiverOptions {
   tls?: { key: Buffer; cert: Buffer };
   /** Decide the answer per request (default: ok). Called after the request is recorded unless it says otherwise. */
   answer?: (signal: Signal, n: number) => Answer;
+  /** Called with each decoded request (the benchmark measures latency here). */
+  onReceive?: (r: Received) => void;
+  /** Keep requests in `received` (default true; the benchmark turns it off to bound memory). */
+  keep?: boolean;
 }
 
 export class OtlpReceiver {
@@ -76,6 +80,11 @@ export class OtlpReceiver {
 
   get url(): string {
     return `${this.opts.tls ? 'https' : 'http'}://127.0.0.1:${this.port}`;
+  }
+
+  private record(r: Received): void {
+    this.opts.onReceive?.(r);
+    if (this.opts.keep !== false) this.received.push(r);
   }
 
   private answer(signal: Signal): Answer {
@@ -127,7 +136,7 @@ export class OtlpReceiver {
             callback({ code: a.code, details: 'test receiver says no', metadata: md });
             return;
           }
-          this.received.push({ signal, encoding: 'protobuf', gzip: headers['grpc-encoding'] === 'gzip', headers,
+          this.record({ signal, encoding: 'protobuf', gzip: headers['grpc-encoding'] === 'gzip', headers,
             body: decodeRequest(signal, call.request) });
           const rejected = a.kind === 'ok' && a.rejected ? a.rejected : 0;
           const field = signal === 'logs' ? 'rejectedLogRecords' : signal === 'metrics' ? 'rejectedDataPoints' : 'rejectedSpans';
@@ -165,7 +174,7 @@ export class OtlpReceiver {
         const json = req.headers['content-type'] === 'application/json';
         const headers: Record<string, string> = {};
         for (const [k, v] of Object.entries(req.headers)) headers[k] = String(v);
-        this.received.push({ signal, encoding: json ? 'json' : 'protobuf', gzip, headers,
+        this.record({ signal, encoding: json ? 'json' : 'protobuf', gzip, headers,
           body: json ? JSON.parse(body.toString('utf8')) : decodeRequest(signal, body) });
         res.writeHead(200, { 'content-type': json ? 'application/json' : 'application/x-protobuf' }).end(json ? '{}' : '');
       });
