@@ -4,6 +4,7 @@
 // resourceVersion older than its history), and GET of single objects. It listens on 127.0.0.1 only, can be stopped
 // and restarted on the same port, and counts requests and bytes sent so benches can report what an agent costs.
 import * as http from 'node:http';
+import * as https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { randomUUID } from 'node:crypto';
 
@@ -39,6 +40,8 @@ export class FakeApiServer {
   private port = 0;
   readonly requests: RequestLogEntry[] = [];
   bytesSent = 0;
+  /** Requests refused with 401 for a missing or wrong token. */
+  unauthorized = 0;
   /** When set, requests without `Authorization: Bearer <token>` get 401. */
   requireToken: string | undefined;
   /** Requests whose path matches get 403 Forbidden, as missing RBAC rules would cause. */
@@ -46,11 +49,16 @@ export class FakeApiServer {
   /** Keep at most this many watch events for resuming watches (older resourceVersions get 410 Gone). */
   historyLimit = 100_000;
 
-  get url(): string { return `http://127.0.0.1:${this.port}`; }
+  /** With a key and certificate it serves HTTPS, as a real API server does (in-cluster tests). */
+  constructor(private readonly tls?: { key: string | Buffer; cert: string | Buffer }) {}
+
+  get url(): string { return `${this.tls ? 'https' : 'http'}://127.0.0.1:${this.port}`; }
+  get listenPort(): number { return this.port; }
 
   async start(): Promise<void> {
-    const server = http.createServer((req, res) => this.handle(req, res));
-    server.on('connection', (s) => { this.sockets.add(s); s.on('close', () => this.sockets.delete(s)); });
+    const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => this.handle(req, res);
+    const server = this.tls ? https.createServer({ key: this.tls.key, cert: this.tls.cert }, handler) : http.createServer(handler);
+    server.on(this.tls ? 'secureConnection' : 'connection', (s: Socket) => { this.sockets.add(s); s.on('close', () => this.sockets.delete(s)); });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(this.port, '127.0.0.1', () => resolve());
@@ -160,6 +168,7 @@ export class FakeApiServer {
   private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
     const url = new URL(req.url ?? '/', 'http://x');
     if (this.requireToken && req.headers.authorization !== `Bearer ${this.requireToken}`) {
+      this.unauthorized++;
       return this.status(res, 401, 'Unauthorized', 'Unauthorized');
     }
     if (this.forbidden?.test(url.pathname)) return this.status(res, 403, 'Forbidden', `forbidden: cannot get ${url.pathname}`);

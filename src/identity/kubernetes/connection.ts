@@ -135,7 +135,9 @@ export class ApiClient {
   private async open(pathAndQuery: string, timeoutMs: number | undefined): Promise<{ req: http.ClientRequest; res: http.IncomingMessage }> {
     const url = new URL(this.server + pathAndQuery);
     const opts: https.RequestOptions = { method: 'GET', headers: {} };
-    await this.kc.applyToHTTPSOptions(opts); // auth header, CA, client cert; re-read each time so rotated tokens work
+    // Auth header, CA, client cert. A service account token file is re-read by the library every 60 s (as client-go
+    // does), which follows the kubelet's token rotation: old tokens stay valid well past that.
+    await this.kc.applyToHTTPSOptions(opts);
     (opts.headers as Record<string, string>).Accept = 'application/json';
     const send = url.protocol === 'http:' ? http.request : https.request;
     return new Promise((resolve, reject) => {
