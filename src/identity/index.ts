@@ -94,7 +94,9 @@ export class IdentityResolver {
   attributesFor(cgroupId: bigint, pid?: number): Attributes {
     this.counters.lookups++;
     if (!this.config.enabled) return EMPTY;
-    const cached = this.cache.get(cgroupId);
+    // peek, not get: moving the key on every hit costs more than it saves (measured ~1 us vs ~80 ns per lookup);
+    // eviction is therefore oldest-computed first, and an evicted hot id is recomputed from the path cache.
+    const cached = this.cache.peek(cgroupId);
     if (cached && cached.generation === this.generation) {
       this.counters.cacheHits++;
       return cached.attributes;
