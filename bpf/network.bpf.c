@@ -1,0 +1,286 @@
+/* Network collector, kernel side: TCP connect, accept, close (bytes, RTT, retransmits, resets) and failed connects,
+ * for IPv4 and IPv6. The TCP state machine (sock:inet_sock_set_state) drives everything; the owning process is
+ * recorded when it is known for sure (connect() enters SYN_SENT in the caller's context; accept() returns the socket
+ * to its caller) and kept per socket, because later transitions often run in softirq context on behalf of anyone.
+ * Hook order and fallbacks are declared in src/collectors/network/index.ts. Records: bpf/include/network.h. */
+#include "network.h"
+#include <bpf/bpf_endian.h>
+
+#define AF_INET 2
+#define AF_INET6 10
+#define IPPROTO_TCP 6
+#define ECONNRESET 104
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 8 << 20); /* resized from config before load */
+} network_events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536); /* resized from collectors.network.connectionTableSize before load */
+	__type(key, __u64);         /* struct sock pointer */
+	__type(value, struct tcp_conn);
+} tcp_conns SEC(".maps");
+
+/* Keep the record struct in the object's BTF for the layout test (see process.bpf.c). */
+const struct tcp_record *unused_tcp_record __attribute__((unused));
+
+static __always_inline __u64 sock_cgroup_id(struct sock *sk)
+{
+	/* The socket remembers the cgroup of the process that created it (accepted sockets: the listener's). */
+	return BPF_CORE_READ(sk, sk_cgrp_data.cgroup, kn, id);
+}
+
+static __always_inline void fill_tuple(struct tcp_record *r, struct sock *sk)
+{
+	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	r->family = family;
+	/* inet_sport, not skc_num: the close transition releases the port (skc_num = 0) before the tracepoint. */
+	r->local_port = bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
+	r->peer_port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	__builtin_memset(r->local_addr, 0, sizeof(r->local_addr));
+	__builtin_memset(r->peer_addr, 0, sizeof(r->peer_addr));
+	if (family == AF_INET) {
+		bpf_core_read(r->local_addr, 4, &sk->__sk_common.skc_rcv_saddr);
+		bpf_core_read(r->peer_addr, 4, &sk->__sk_common.skc_daddr);
+	} else {
+		bpf_core_read(r->local_addr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
+		bpf_core_read(r->peer_addr, 16, &sk->__sk_common.skc_v6_daddr);
+	}
+}
+
+/* Send one record for `sk`. `conn` is its state (NULL when unknown); the owner comes from there. */
+static __always_inline void emit(__u32 kind, struct sock *sk, struct tcp_conn *conn, int old_state, __u8 extra_flags)
+{
+	struct tcp_record *r = tapio_reserve(&network_events, struct tcp_record, kind);
+	if (!r)
+		return;
+	tapio_fill_header(&r->h, kind, sizeof(*r));
+	if (conn) {
+		r->h.pid = conn->pid;
+		r->h.tid = conn->tid;
+		r->h.cgroup_id = conn->cgroup_id ? conn->cgroup_id : sock_cgroup_id(sk);
+		r->start_ns = conn->start_ns;
+		r->role = conn->role;
+		r->flags = conn->flags & (TCP_FLAG_RESET_RECEIVED | TCP_FLAG_RESET_SENT);
+	} else {
+		r->h.pid = 0;
+		r->h.tid = 0;
+		r->h.cgroup_id = sock_cgroup_id(sk);
+		r->start_ns = 0;
+		r->role = TCP_ROLE_UNKNOWN;
+		r->flags = TCP_FLAG_OWNER_UNKNOWN;
+	}
+	r->flags |= extra_flags;
+	r->old_state = old_state;
+	__builtin_memset(r->pad, 0, sizeof(r->pad));
+	struct tcp_sock *tp = (struct tcp_sock *)sk;
+	/* Payload only: bytes_sent counts every transmission (minus the retransmitted ones = each byte once);
+	 * bytes_received counts rcv_nxt's advance, which includes the peer's FIN once it arrived (SOCK_DONE). */
+	r->bytes_sent = BPF_CORE_READ(tp, bytes_sent) - BPF_CORE_READ(tp, bytes_retrans);
+	__u64 received = BPF_CORE_READ(tp, bytes_received);
+	unsigned long sk_flags = BPF_CORE_READ(sk, __sk_common.skc_flags);
+	if ((sk_flags & (1UL << bpf_core_enum_value(enum sock_flags, SOCK_DONE))) && received > 0)
+		received -= 1;
+	r->bytes_received = received;
+	r->srtt_us = BPF_CORE_READ(tp, srtt_us) >> 3; /* the kernel keeps 8x the smoothed RTT */
+	r->retransmits = BPF_CORE_READ(tp, total_retrans);
+	r->error = BPF_CORE_READ(sk, sk_err);
+	fill_tuple(r, sk);
+	tapio_submit(&network_events, r);
+}
+
+static __always_inline void remember_owner(__u64 key, __u8 role, __u64 cgroup_id, __u32 kind)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct tcp_conn c = {
+		.start_ns = bpf_ktime_get_boot_ns(),
+		.cgroup_id = cgroup_id,
+		.pid = pid_tgid >> 32,
+		.tid = (__u32)pid_tgid,
+		.role = role,
+	};
+	if (bpf_map_update_elem(&tcp_conns, &key, &c, BPF_ANY) != 0)
+		tapio_count_drop(kind, TAPIO_DROP_MAP_FULL);
+}
+
+static __always_inline void handle_state(struct sock *sk, int old_state, int new_state)
+{
+	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	if (family != AF_INET && family != AF_INET6)
+		return;
+	__u64 key = (__u64)sk;
+
+	if (new_state == TCP_SYN_SENT) {
+		/* connect(): the caller's context, the one moment the client process is known for sure. */
+		remember_owner(key, TCP_ROLE_CLIENT, bpf_get_current_cgroup_id(), TAPIO_KIND_TCP_CONNECT);
+		return;
+	}
+	struct tcp_conn *conn = bpf_map_lookup_elem(&tcp_conns, &key);
+	if (new_state == TCP_ESTABLISHED) {
+		if (old_state == TCP_SYN_SENT) {
+			emit(TAPIO_KIND_TCP_CONNECT, sk, conn, old_state, 0);
+		} else if (old_state == TCP_SYN_RECV && !conn) {
+			/* Server side, usually in softirq: the owner is set when accept() hands the socket out. */
+			struct tcp_conn c = {
+				.start_ns = bpf_ktime_get_boot_ns(),
+				.cgroup_id = sock_cgroup_id(sk),
+				.role = TCP_ROLE_SERVER,
+			};
+			if (bpf_map_update_elem(&tcp_conns, &key, &c, BPF_ANY) != 0)
+				tapio_count_drop(TAPIO_KIND_TCP_ACCEPT, TAPIO_DROP_MAP_FULL);
+		}
+		return;
+	}
+	if (new_state != TCP_CLOSE)
+		return;
+	if (old_state == TCP_SYN_SENT) {
+		emit(TAPIO_KIND_TCP_CONNECT_FAILED, sk, conn, old_state, 0);
+	} else if (old_state != TCP_LISTEN && old_state != TCP_SYN_RECV && old_state != TCP_CLOSE &&
+		   old_state != TCP_NEW_SYN_RECV) {
+		__u8 extra = BPF_CORE_READ(sk, sk_err) == ECONNRESET ? TCP_FLAG_RESET_RECEIVED : 0;
+		emit(TAPIO_KIND_TCP_CLOSE, sk, conn, old_state, extra);
+	}
+	if (conn)
+		bpf_map_delete_elem(&tcp_conns, &key);
+}
+
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(state_btf, const struct sock *sk, const int old_state, const int new_state)
+{
+	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+		return 0;
+	handle_state((struct sock *)sk, old_state, new_state);
+	return 0;
+}
+
+SEC("tracepoint/sock/inet_sock_set_state")
+int state_tp(struct trace_event_raw_inet_sock_set_state *ctx)
+{
+	if (ctx->protocol != IPPROTO_TCP)
+		return 0;
+	handle_state((struct sock *)ctx->skaddr, ctx->oldstate, ctx->newstate);
+	return 0;
+}
+
+/* accept() returned `sk` to the current process: that process owns the connection from now on. */
+static __always_inline void handle_accept(struct sock *sk)
+{
+	if (!sk)
+		return;
+	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	if ((family != AF_INET && family != AF_INET6) || BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+		return;
+	__u64 key = (__u64)sk;
+	struct tcp_conn *conn = bpf_map_lookup_elem(&tcp_conns, &key);
+	if (conn) {
+		if (conn->flags & TCP_FLAG_ACCEPT_REPORTED)
+			return;
+		__u64 pid_tgid = bpf_get_current_pid_tgid();
+		conn->pid = pid_tgid >> 32;
+		conn->tid = (__u32)pid_tgid;
+		conn->cgroup_id = bpf_get_current_cgroup_id();
+		conn->flags |= TCP_FLAG_ACCEPT_REPORTED;
+		emit(TAPIO_KIND_TCP_ACCEPT, sk, conn, TCP_SYN_RECV, 0);
+		return;
+	}
+	/* Established before we started (or evicted): adopt it now so its close has an owner. */
+	remember_owner(key, TCP_ROLE_SERVER, bpf_get_current_cgroup_id(), TAPIO_KIND_TCP_ACCEPT);
+	conn = bpf_map_lookup_elem(&tcp_conns, &key);
+	if (conn) {
+		conn->flags |= TCP_FLAG_ACCEPT_REPORTED;
+		conn->start_ns = 0; /* the real start is unknown */
+	}
+	emit(TAPIO_KIND_TCP_ACCEPT, sk, conn, TCP_SYN_RECV, 0);
+}
+
+/* Preferred where kernel-function hooks exist: fires only for TCP accepts, with the accepting process current. */
+SEC("fexit/inet_csk_accept")
+int accept_fexit(__u64 *ctx)
+{
+	__u64 ret = 0;
+	bpf_get_func_ret(ctx, &ret); /* independent of the function's argument count, which changed in 6.10 */
+	handle_accept((struct sock *)ret);
+	return 0;
+}
+
+SEC("kretprobe/inet_csk_accept")
+int BPF_KRETPROBE(accept_kretprobe, struct sock *ret)
+{
+	handle_accept(ret);
+	return 0;
+}
+
+/* Fallback: the accept syscalls return a new fd; walk current->files to its socket. Any syscall tracepoint puts
+ * tasks on the syscall slow path (notes/security.md: ~25 ns per syscall), which is why kernel-function hooks win. */
+static __always_inline struct sock *sock_from_fd(long fd)
+{
+	if (fd < 0)
+		return NULL;
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	unsigned int max_fds = BPF_CORE_READ(fdt, max_fds);
+	if ((unsigned long)fd >= max_fds)
+		return NULL;
+	struct file **fds = BPF_CORE_READ(fdt, fd);
+	struct file *file = NULL;
+	bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]);
+	if (!file)
+		return NULL;
+	struct socket *sock = BPF_CORE_READ(file, private_data);
+	return BPF_CORE_READ(sock, sk);
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept4")
+int accept4_exit_tp(struct trace_event_raw_sys_exit *ctx)
+{
+	handle_accept(sock_from_fd(ctx->ret));
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept")
+int accept_exit_tp(struct trace_event_raw_sys_exit *ctx)
+{
+	handle_accept(sock_from_fd(ctx->ret));
+	return 0;
+}
+
+/* Resets: mark the connection so its close record says who reset it. */
+static __always_inline void mark_reset(struct sock *sk, __u8 flag)
+{
+	if (!sk)
+		return;
+	__u64 key = (__u64)sk;
+	struct tcp_conn *conn = bpf_map_lookup_elem(&tcp_conns, &key);
+	if (conn)
+		conn->flags |= flag;
+}
+
+SEC("tp_btf/tcp_send_reset")
+int BPF_PROG(send_reset_btf, const struct sock *sk)
+{
+	mark_reset((struct sock *)sk, TCP_FLAG_RESET_SENT);
+	return 0;
+}
+
+SEC("tracepoint/tcp/tcp_send_reset")
+int send_reset_tp(struct trace_event_raw_tcp_send_reset *ctx)
+{
+	mark_reset((struct sock *)ctx->skaddr, TCP_FLAG_RESET_SENT);
+	return 0;
+}
+
+SEC("tp_btf/tcp_receive_reset")
+int BPF_PROG(receive_reset_btf, struct sock *sk)
+{
+	mark_reset(sk, TCP_FLAG_RESET_RECEIVED);
+	return 0;
+}
+
+SEC("tracepoint/tcp/tcp_receive_reset")
+int receive_reset_tp(struct trace_event_raw_tcp_event_sk *ctx)
+{
+	mark_reset((struct sock *)ctx->skaddr, TCP_FLAG_RESET_RECEIVED);
+	return 0;
+}
