@@ -11,6 +11,8 @@ import type { TapioEvent } from '../pipeline/event';
 
 export interface AgentOptions {
   config: TapioConfig;
+  /** Shared with the services around the agent (identity, export) so every drop lands in one registry. */
+  drops?: DropCounters;
   sinks: EventSink[];
   filter?: EventFilter;
   enrich?: (e: TapioEvent) => void;
@@ -32,7 +34,7 @@ export interface AgentStatus {
 }
 
 export class Agent {
-  readonly drops = new DropCounters();
+  readonly drops: DropCounters;
   readonly pipeline: Pipeline;
   readonly collectors: Collector[] = [];
   readonly failed: { name: string; error: string }[] = [];
@@ -43,6 +45,7 @@ export class Agent {
 
   constructor(private readonly options: AgentOptions) {
     this.log = options.log ?? ((m) => process.stderr.write(`tapio: ${m}\n`));
+    this.drops = options.drops ?? new DropCounters();
     this.pipeline = new Pipeline(this.drops, [...options.sinks], options.filter ?? {}, options.enrich);
   }
 

@@ -4,6 +4,7 @@ import { ConfigError, loadConfig } from '../config/load';
 import { ConsoleSink, type ConsoleFormat } from '../export/console';
 import { Agent, formatSummary } from './agent';
 import { createRuntimeServices } from './services';
+import { DropCounters } from '../pipeline/drops';
 
 const HELP = `Usage: tapio run [options]
 
@@ -77,11 +78,12 @@ export async function runAgentCommand(argv: string[]): Promise<number> {
     throw e;
   }
 
-  const services = await createRuntimeServices(config);
-  const sinks = [...services.sinks];
+  const drops = new DropCounters();
+  const services = await createRuntimeServices(config, drops);
   const agent = new Agent({
     config,
-    sinks,
+    drops,
+    sinks: [...services.sinks],
     filter: { events: list(values.events), pids, comms: list(values.comm) },
     enrich: services.enrich,
   });

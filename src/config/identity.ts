@@ -1,5 +1,6 @@
 // Config of container, pod and workload attribution (src/identity). Owned by the identity work.
 import { z } from 'zod';
+import { kubernetesConfigSchema } from './kubernetes';
 
 const runtimeEndpointSchema = z.object({
   /** cri: containerd, k3s, CRI-O (runtime.v1 over gRPC); docker and podman: the Docker Engine API. */
@@ -33,6 +34,7 @@ export const identityConfigSchema = z.object({
   }).strict().prefault({}),
   /** How long computed attributes of a cgroup are reused before Kubernetes metadata is consulted again, ms. */
   attributesTtlMs: z.number().int().min(100).max(3_600_000).default(10_000),
+  kubernetes: kubernetesConfigSchema,
 }).strict().prefault({});
 
 export type IdentityConfig = z.infer<typeof identityConfigSchema>;
