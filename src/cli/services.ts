@@ -43,7 +43,39 @@ export async function createRuntimeServices(config: TapioConfig, drops: DropCoun
     stops.push(async () => identity.stop());
     services.identity = identity;
     services.kubernetes = kubernetes;
-    services.enrich = (e) => identity.enrich(e);
+    services.enrich = enrichWith(identity, kubernetes, nodeName(config), config.cluster.name);
   }
   return services;
+}
+
+/**
+ * Per-event identity: the container/pod/workload of the task (IdentityResolver), the node and cluster on every
+ * event, and the Service name of a network peer when its IP belongs to one.
+ */
+export function enrichWith(identity: IdentityResolver, kubernetes: KubernetesMetadataSource | undefined,
+  node: string, clusterName: string | undefined): (e: TapioEvent) => void {
+  let resource: ReturnType<KubernetesMetadataSource['resourceAttributes']> = {};
+  let resourceAt = 0;
+  return (e) => {
+    identity.enrich(e);
+    const a = e.attributes;
+    a['k8s.node.name'] = node;
+    if (kubernetes) {
+      const now = Date.now();
+      if (now - resourceAt > 1000) { // the node and cluster change rarely: refresh once a second, not per event
+        resource = kubernetes.resourceAttributes();
+        resourceAt = now;
+      }
+      const r = resource;
+      if (r['k8s.cluster.uid'] !== undefined) a['k8s.cluster.uid'] = r['k8s.cluster.uid'];
+      if (r['k8s.cluster.name'] !== undefined) a['k8s.cluster.name'] = r['k8s.cluster.name'];
+      const peer = a['network.peer.address'];
+      if (typeof peer === 'string') {
+        const svc = kubernetes.serviceForIp(peer);
+        if (svc) a['tapio.network.peer.service'] = svc;
+      }
+    } else if (clusterName) {
+      a['k8s.cluster.name'] = clusterName;
+    }
+  };
 }
