@@ -114,7 +114,9 @@ export function createOtlpExporter(config: OtlpConfig, deps: OtlpExporterDeps): 
     state.target = target;
     const spoolOpts = {
       budget, maxAgeMs: config.spool.maxAgeSeconds * 1000, whenFull: config.spool.whenFull,
-      onGiveUp: (h: BatchHeader, reason: LaneDropReason, detail?: string) => countDrop(h, h.records, reason, detail),
+      // A lane's spool holds only its own signal (an unreadable file's header may not say so).
+      onGiveUp: (h: BatchHeader, reason: LaneDropReason, detail?: string) =>
+        countDrop({ ...h, signal: s }, h.records, reason, detail),
     };
     let ready: Promise<void> = Promise.resolve();
     if (spoolDir && key) {

@@ -67,6 +67,8 @@ export interface ReceiverOptions {
   onReceive?: (r: Received) => void;
   /** Keep requests in `received` (default true; the benchmark turns it off to bound memory). */
   keep?: boolean;
+  /** Decode only 1 request in `sampleEvery` (others get body null); the benchmark's receiver stays cheap. */
+  sampleEvery?: number;
 }
 
 export class OtlpReceiver {
@@ -80,6 +82,11 @@ export class OtlpReceiver {
 
   get url(): string {
     return `${this.opts.tls ? 'https' : 'http'}://127.0.0.1:${this.port}`;
+  }
+
+  private decoded = 0;
+  private shouldDecode(): boolean {
+    return this.decoded++ % (this.opts.sampleEvery ?? 1) === 0;
   }
 
   private record(r: Received): void {
@@ -137,7 +144,7 @@ export class OtlpReceiver {
             return;
           }
           this.record({ signal, encoding: 'protobuf', gzip: headers['grpc-encoding'] === 'gzip', headers,
-            body: decodeRequest(signal, call.request) });
+            body: this.shouldDecode() ? decodeRequest(signal, call.request) : null });
           const rejected = a.kind === 'ok' && a.rejected ? a.rejected : 0;
           const field = signal === 'logs' ? 'rejectedLogRecords' : signal === 'metrics' ? 'rejectedDataPoints' : 'rejectedSpans';
           callback(null, rejected ? { partialSuccess: { [field]: rejected, errorMessage: 'some were bad' } } : {});
@@ -175,7 +182,7 @@ export class OtlpReceiver {
         const headers: Record<string, string> = {};
         for (const [k, v] of Object.entries(req.headers)) headers[k] = String(v);
         this.record({ signal, encoding: json ? 'json' : 'protobuf', gzip, headers,
-          body: json ? JSON.parse(body.toString('utf8')) : decodeRequest(signal, body) });
+          body: !this.shouldDecode() ? null : json ? JSON.parse(body.toString('utf8')) : decodeRequest(signal, body) });
         res.writeHead(200, { 'content-type': json ? 'application/json' : 'application/x-protobuf' }).end(json ? '{}' : '');
       });
     };
