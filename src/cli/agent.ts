@@ -2,6 +2,7 @@
 // pipeline to the sinks, keep counters in sync, and stop cleanly, draining what the kernel already handed over.
 import * as os from 'node:os';
 import type { TapioConfig } from '../config/schema';
+import '../collectors'; // registers the collectors
 import { collectorEntries } from '../collectors/registry';
 import type { Collector, CollectorStatus } from '../collectors/types';
 import { probeKernel, unavailableKinds, type KernelFeatures } from '../kernel/features';
@@ -56,7 +57,7 @@ export class Agent {
     for (const entry of collectorEntries()) {
       if (!entry.enabled(config)) continue;
       if (this.options.only && !this.options.only.includes(entry.name)) continue;
-      const c = entry.create();
+      const c = entry.create({ unavailableKinds: skip });
       try {
         await c.start({
           config,

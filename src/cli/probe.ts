@@ -2,6 +2,7 @@
 // each collector would run in here.
 import { parseArgs } from 'node:util';
 import { probeKernel, plannedModes, type KernelFeatures } from '../kernel/features';
+import '../collectors'; // registers the collectors
 import { collectorHookPlans } from '../collectors/registry';
 
 export async function runProbe(argv: string[]): Promise<number> {

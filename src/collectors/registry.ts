@@ -1,6 +1,6 @@
 // Every collector the agent knows, in start order. `tapio run` starts the enabled ones; `tapio probe` shows which
 // implementation each hook would use here.
-import type { HookSpec } from '../kernel/loader';
+import type { HookSpec, LoaderOptions } from '../kernel/loader';
 import type { TapioConfig } from '../config/schema';
 import type { Collector } from './types';
 
@@ -8,7 +8,8 @@ export interface CollectorEntry {
   name: string;
   enabled(config: TapioConfig): boolean;
   hooks: HookSpec[];
-  create(): Collector;
+  /** loader: what the kernel probe found (kinds to skip), passed on to loadCollector. */
+  create(loader: LoaderOptions): Collector;
 }
 
 const entries: CollectorEntry[] = [];

@@ -1,0 +1,22 @@
+// Registers every collector with the registry, in start order. Importing this module is what makes `tapio run`
+// and `tapio probe` know about them.
+import { parseConfig } from '../config/load';
+import { registerCollector } from './registry';
+import { ProcessCollector, processCollectorSpec } from './process';
+import { NetworkCollector, networkCollectorSpec } from './network';
+
+const defaults = parseConfig('');
+
+registerCollector({
+  name: 'process',
+  enabled: (c) => c.collectors.process.enabled,
+  hooks: processCollectorSpec(defaults.kernel).hooks,
+  create: (loader) => new ProcessCollector(loader),
+});
+
+registerCollector({
+  name: 'network',
+  enabled: (c) => c.collectors.network.enabled,
+  hooks: networkCollectorSpec({ ...defaults.kernel, connectionTableSize: defaults.collectors.network.connectionTableSize }).hooks,
+  create: (loader) => new NetworkCollector(loader),
+});
