@@ -10,6 +10,7 @@
 #define AF_INET6 10
 #define IPPROTO_TCP 6
 #define ECONNRESET 104
+#define EPIPE 32
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -139,7 +140,16 @@ static __always_inline void handle_state(struct sock *sk, int old_state, int new
 		emit(TAPIO_KIND_TCP_CONNECT_FAILED, sk, conn, old_state, 0);
 	} else if (old_state != TCP_LISTEN && old_state != TCP_SYN_RECV && old_state != TCP_CLOSE &&
 		   old_state != TCP_NEW_SYN_RECV) {
-		__u8 extra = BPF_CORE_READ(sk, sk_err) == ECONNRESET ? TCP_FLAG_RESET_RECEIVED : 0;
+		/* A reset from the peer sets sk_err before the close (EPIPE when it came in CLOSE_WAIT). Our own abort
+		 * (close with unread data, SO_LINGER 0, shutdown races) closes without sk_err and without the FIN
+		 * states, and the kernel sends the reset only after this transition, too late for tcp_send_reset to
+		 * mark the state: recognise it here. */
+		int err = BPF_CORE_READ(sk, sk_err);
+		__u8 extra = 0;
+		if (err == ECONNRESET || err == EPIPE)
+			extra = TCP_FLAG_RESET_RECEIVED;
+		else if (err == 0 && (old_state == TCP_ESTABLISHED || old_state == TCP_CLOSE_WAIT || old_state == TCP_FIN_WAIT1))
+			extra = TCP_FLAG_RESET_SENT;
 		emit(TAPIO_KIND_TCP_CLOSE, sk, conn, old_state, extra);
 	}
 	if (conn)
