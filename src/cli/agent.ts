@@ -7,7 +7,7 @@ import { collectorEntries } from '../collectors/registry';
 import type { Collector, CollectorStatus } from '../collectors/types';
 import { probeKernel, unavailableKinds, type KernelFeatures } from '../kernel/features';
 import { DropCounters } from '../pipeline/drops';
-import { Pipeline, type EventFilter, type EventSink } from '../pipeline/pipeline';
+import { Pipeline, type EventFilter, type EventSink, type IdentityGate } from '../pipeline/pipeline';
 import type { TapioEvent } from '../pipeline/event';
 
 export interface AgentOptions {
@@ -17,6 +17,8 @@ export interface AgentOptions {
   sinks: EventSink[];
   filter?: EventFilter;
   enrich?: (e: TapioEvent) => void;
+  /** Holds events of containers not yet named by a runtime until identity settles (src/identity). */
+  identityGate?: IdentityGate;
   log?: (message: string) => void;
   /** Collector names to run; default: every enabled one. */
   only?: string[];
@@ -47,7 +49,7 @@ export class Agent {
   constructor(private readonly options: AgentOptions) {
     this.log = options.log ?? ((m) => process.stderr.write(`tapio: ${m}\n`));
     this.drops = options.drops ?? new DropCounters();
-    this.pipeline = new Pipeline(this.drops, [...options.sinks], options.filter ?? {}, options.enrich);
+    this.pipeline = new Pipeline(this.drops, [...options.sinks], options.filter ?? {}, options.enrich, options.identityGate);
   }
 
   async start(): Promise<void> {

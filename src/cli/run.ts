@@ -86,6 +86,7 @@ export async function runAgentCommand(argv: string[]): Promise<number> {
     sinks: [...services.sinks],
     filter: { events: list(values.events), pids, comms: list(values.comm) },
     enrich: services.enrich,
+    identityGate: services.identity,
   });
   if (output !== 'none') agent.pipeline.addSink(Object.assign(new ConsoleSink(process.stdout, output, agent.drops), { name: 'console' }));
   await agent.start();

@@ -116,6 +116,27 @@ export class IdentityResolver {
     for (const k in attrs) event.attributes[k] = attrs[k]!;
   }
 
+  /** For the pipeline's identity gate: the event names a container that no runtime has named yet, while some
+   *  runtime is connected (so waiting for its next list can help). */
+  incomplete(event: TapioEvent): boolean {
+    const a = event.attributes;
+    if (a['container.id'] === undefined || a['container.name'] !== undefined) return false;
+    return this.runtimes.status().some((s) => s.state === 'connected');
+  }
+
+  private readonly settling = new Map<bigint, Promise<void>>();
+
+  /** For the pipeline's identity gate: resolves once a re-list has had a chance to name this cgroup's container.
+   *  Concurrent callers for one cgroup share one wait. */
+  settle(cgroupId: bigint, pid?: number): Promise<void> {
+    let p = this.settling.get(cgroupId);
+    if (!p) {
+      p = this.resolve(cgroupId, pid).then(() => undefined, () => undefined).finally(() => this.settling.delete(cgroupId));
+      this.settling.set(cgroupId, p);
+    }
+    return p;
+  }
+
   /** Like attributesFor, but waits for a cgroup walk and a runtime re-list when something is unknown. For tests
    *  and start-up paths, never for the per-event path. */
   async resolve(cgroupId: bigint, pid?: number): Promise<Attributes> {

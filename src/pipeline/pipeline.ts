@@ -31,11 +31,30 @@ export function compileFilter(f: EventFilter): ((e: TapioEvent) => boolean) | un
   };
 }
 
+/**
+ * Identity for a brand-new container can lag its first events by a runtime re-list. Rather than send those events
+ * without names, the pipeline holds them (per cgroup, in order, bounded in count and time) until identity settles.
+ */
+export interface IdentityGate {
+  /** True when the event's identity is incomplete and worth waiting for (a container no runtime has named yet). */
+  incomplete(e: TapioEvent): boolean;
+  /** Resolves once the identity of this cgroup is as good as it will get soon (known, or the runtimes said no). */
+  settle(cgroupId: bigint, pid?: number): Promise<void>;
+}
+
+export interface HoldOptions {
+  /** Longest an event waits for identity before it goes out without it. */
+  maxHoldMs: number;
+  /** Most events held at once; past it the oldest cgroup's events go out at once (never dropped). */
+  maxHeldEvents: number;
+}
+
 export interface PipelineStats {
   received: Record<string, number>;
   emitted: Record<string, number>;
   filteredOut: number;
   enrichErrors: number;
+  identityHold: { held: number; releasedResolved: number; releasedTimeout: number; releasedOverflow: number };
 }
 
 export class Pipeline {
@@ -44,6 +63,11 @@ export class Pipeline {
   private filteredOut = 0;
   private enrichErrors = 0;
   private readonly accept: ((e: TapioEvent) => boolean) | undefined;
+  /** Events waiting for identity, per cgroup, in arrival order (Map iteration order = oldest cgroup first). */
+  private readonly held = new Map<bigint, TapioEvent[]>();
+  private heldCount = 0;
+  private readonly hold = { releasedResolved: 0, releasedTimeout: 0, releasedOverflow: 0 };
+  private readonly holdOptions: HoldOptions;
 
   constructor(
     private readonly drops: DropCounters,
@@ -51,8 +75,11 @@ export class Pipeline {
     filter: EventFilter = {},
     /** Adds identity attributes in place (src/identity); must not throw. */
     private readonly enrich?: (e: TapioEvent) => void,
+    private readonly gate?: IdentityGate,
+    holdOptions: Partial<HoldOptions> = {},
   ) {
     this.accept = compileFilter(filter);
+    this.holdOptions = { maxHoldMs: 2000, maxHeldEvents: 20_000, ...holdOptions };
   }
 
   addSink(sink: EventSink): void {
@@ -67,17 +94,64 @@ export class Pipeline {
         this.filteredOut++; // asked for by the user: not a loss, but still visible in the stats
         continue;
       }
-      if (this.enrich) {
-        try {
-          this.enrich(e);
-        } catch {
-          this.enrichErrors++; // the event still goes out, just without identity
-        }
+      this.enrichOne(e);
+      const waiting = this.held.get(e.cgroupId);
+      if (waiting) {
+        waiting.push(e); // keep per-cgroup order behind the events already waiting
+        this.heldCount++;
+      } else if (this.gate && this.gate.incomplete(e)) {
+        this.startHold(e);
+      } else {
+        out.push(e);
       }
-      this.emitted.set(e.name, (this.emitted.get(e.name) ?? 0) + 1);
-      out.push(e);
     }
+    this.deliver(out);
+    while (this.heldCount > this.holdOptions.maxHeldEvents) {
+      const oldest = this.held.keys().next().value as bigint;
+      this.hold.releasedOverflow++;
+      this.release(oldest);
+    }
+  }
+
+  private enrichOne(e: TapioEvent): void {
+    if (!this.enrich) return;
+    try {
+      this.enrich(e);
+    } catch {
+      this.enrichErrors++; // the event still goes out, just without identity
+    }
+  }
+
+  private startHold(e: TapioEvent): void {
+    const cgroupId = e.cgroupId;
+    this.held.set(cgroupId, [e]);
+    this.heldCount++;
+    const pid = e.attributes['process.pid'];
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<'timeout'>((r) => { timer = setTimeout(() => r('timeout'), this.holdOptions.maxHoldMs); });
+    const settled = this.gate!.settle(cgroupId, typeof pid === 'number' ? pid : undefined).then(() => 'settled' as const, () => 'settled' as const);
+    void Promise.race([settled, timeout]).then((how) => {
+      clearTimeout(timer);
+      if (!this.held.has(cgroupId)) return; // already released (overflow or flush)
+      if (how === 'timeout') this.hold.releasedTimeout++;
+      else this.hold.releasedResolved++;
+      this.release(cgroupId);
+    });
+  }
+
+  /** Sends a cgroup's held events, enriched again now that identity had time to settle. */
+  private release(cgroupId: bigint): void {
+    const events = this.held.get(cgroupId);
+    if (!events) return;
+    this.held.delete(cgroupId);
+    this.heldCount -= events.length;
+    for (const e of events) this.enrichOne(e);
+    this.deliver(events);
+  }
+
+  private deliver(out: TapioEvent[]): void {
     if (out.length === 0) return;
+    for (const e of out) this.emitted.set(e.name, (this.emitted.get(e.name) ?? 0) + 1);
     for (const s of this.sinks) {
       try {
         s.write(out);
@@ -93,10 +167,12 @@ export class Pipeline {
       emitted: Object.fromEntries(this.emitted),
       filteredOut: this.filteredOut,
       enrichErrors: this.enrichErrors,
+      identityHold: { held: this.heldCount, ...this.hold },
     };
   }
 
   async flush(): Promise<void> {
+    for (const cgroupId of [...this.held.keys()]) this.release(cgroupId);
     await Promise.all(this.sinks.map((s) => s.flush?.()));
   }
 

@@ -5,6 +5,7 @@ import { parseConfig } from '../../src/config/load';
 import type { TapioConfig } from '../../src/config/schema';
 import { Agent } from '../../src/cli/agent';
 import type { TapioEvent } from '../../src/pipeline/event';
+import type { IdentityGate } from '../../src/pipeline/pipeline';
 
 export class CollectingSink {
   readonly name = 'collect';
@@ -42,10 +43,11 @@ export async function startTestAgent(opts: {
   config?: string | TapioConfig;
   only?: string[];
   enrich?: (e: TapioEvent) => void;
+  identityGate?: IdentityGate;
 } = {}): Promise<TestAgent> {
   const config = typeof opts.config === 'object' ? opts.config : parseConfig(opts.config ?? '');
   const sink = new CollectingSink();
-  const agent = new Agent({ config, sinks: [sink], only: opts.only, enrich: opts.enrich, log: () => undefined });
+  const agent = new Agent({ config, sinks: [sink], only: opts.only, enrich: opts.enrich, identityGate: opts.identityGate, log: () => undefined });
   await agent.start();
   return { agent, sink, stop: () => agent.stop() };
 }
