@@ -8,6 +8,8 @@ import type { EventSink } from '../pipeline/pipeline';
 import type { TapioEvent } from '../pipeline/event';
 import { IdentityResolver } from '../identity';
 import { createKubernetesMetadata, type KubernetesMetadataSource } from '../identity/kubernetes';
+import { createOtlpExporter, type OtlpExporter } from '../export/otlp';
+import { tapioResource } from '../export/resource';
 import type { Agent } from './agent';
 
 export interface RuntimeServices {
@@ -15,8 +17,14 @@ export interface RuntimeServices {
   enrich?: (e: TapioEvent) => void;
   identity?: IdentityResolver;
   kubernetes?: KubernetesMetadataSource;
+  otlp?: OtlpExporter;
   afterStart?: (agent: Agent) => Promise<void>;
   stop(): Promise<void>;
+}
+
+/** OTLP is on when the config says so or when the standard OTEL_EXPORTER_OTLP_*ENDPOINT variables name a collector. */
+export function otlpWanted(config: TapioConfig, env: NodeJS.ProcessEnv = process.env): boolean {
+  return config.export.otlp.enabled || ['', 'LOGS_', 'METRICS_', 'TRACES_'].some((s) => !!env[`OTEL_EXPORTER_OTLP_${s}ENDPOINT`]);
 }
 
 export function nodeName(config: TapioConfig): string {
@@ -44,6 +52,18 @@ export async function createRuntimeServices(config: TapioConfig, drops: DropCoun
     services.identity = identity;
     services.kubernetes = kubernetes;
     services.enrich = enrichWith(identity, kubernetes, nodeName(config), config.cluster.name);
+  }
+
+  if (otlpWanted(config)) {
+    // Resource: the agent and its node/cluster; per-event identity stays on each record.
+    const otlp = createOtlpExporter(config.export.otlp, {
+      drops,
+      resource: tapioResource({ nodeName: nodeName(config), clusterName: config.cluster.name, configured: config.export.otlp.resourceAttributes }),
+      log: (m) => log(`export: ${m}`),
+    });
+    services.otlp = otlp;
+    services.sinks.push({ name: 'otlp', write: (events) => otlp.export(events) });
+    stops.push(() => otlp.shutdown());
   }
   return services;
 }
