@@ -82,3 +82,17 @@ test('threads do not make process.exit or process.fork events; the process exit 
   assert.equal(run!.events.filter((e) => e.name === 'process.fork' && e.attributes['process.parent_pid'] === pid).length, 0);
   assert.equal(run!.events.filter(byPid('process.fork', pid)).length, 1, 'the fork that made the child');
 });
+
+test('an exec through a relative path or /proc/self/exe reports the binary that really runs', needsRoot, async () => {
+  // `cd /bin && exec ./sleep` hands execve a relative filename; the event names the real binary and keeps the
+  // filename the caller used.
+  const child = spawn('/bin/sh', ['-c', 'cd /bin && exec ./sleep 0.5'], { stdio: 'ignore' });
+  const ok = await run!.waitFor(() => run!.events.some(byPid('process.exec', child.pid!) as (e: TapioEvent) => boolean)
+    && run!.events.filter(byPid('process.exec', child.pid!)).length >= 2);
+  assert.ok(ok, 'both execs of the child (sh, then sleep) were seen');
+  const sleepExec = run!.events.filter(byPid('process.exec', child.pid!)).find((e) => e.attributes['process.command'] === './sleep')!;
+  assert.equal(sleepExec.attributes['process.executable.path'], fs.realpathSync('/bin/sleep'));
+  assert.equal(sleepExec.attributes['process.executable.name'], 'sleep');
+  assert.equal(sleepExec.attributes['tapio.exec.filename'], './sleep');
+  await new Promise((r) => child.once('exit', r));
+});

@@ -1,6 +1,7 @@
 // Turns process records (bpf/include/process.h) into TapioEvents named and attributed with OpenTelemetry semantic
 // conventions. Never throws on bad bytes: a record that does not fit its layout is counted (stage 'decode') and
 // skipped. Keeps the process table up to date so exit events can name the program that ended.
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { DropCounters } from '../../pipeline/drops';
 import type { Attributes, TapioEvent } from '../../pipeline/event';
@@ -13,6 +14,9 @@ import type { ProcessTable } from './table';
 
 export interface ProcessDecoderOptions {
   argvMaxCount: number;
+  /** The running binary of a pid, for exec filenames that do not name it (relative, /proc/self/exe, /dev/fd/N).
+   *  Default: readlink /proc/<pid>/exe. */
+  resolveExecutable?: (pid: number) => string | undefined;
   table: ProcessTable;
   drops: DropCounters;
   /** Boot-clock ns -> Unix ns (src/kernel/clock.ts in production; tests may pass their own). */
@@ -50,6 +54,9 @@ export class ProcessDecoder {
   /** Events decoded, by event name. */
   readonly counts: Record<string, number> = {};
 
+  /** Exec events whose running binary could not be read from /proc (the process was already gone). */
+  unresolvedExecutables = 0;
+
   constructor(private readonly o: ProcessDecoderOptions) {}
 
   private bad(kind: string, reason: string): undefined {
@@ -83,7 +90,8 @@ export class ProcessDecoder {
     const pathBytes = view.getUint16(at + E.path_bytes.offset, true);
     if (argvBytes > ARGV_AREA || pathBytes >= PATH_LEN) return this.bad('process.exec', 'bad_length');
     const flags = view.getUint32(at + E.flags.offset, true);
-    const exePath = readCString(view, at + E.path.offset, pathBytes + 1);
+    const execFilename = readCString(view, at + E.path.offset, pathBytes + 1);
+    const exePath = this.executablePath(h.pid, execFilename);
     const argvTotal = view.getUint32(at + E.argv_total_bytes.offset, true);
     const { args, truncated } = splitArgs(
       new Uint8Array(view.buffer, view.byteOffset + at + E.argv.offset, argvBytes), argvTotal, this.o.argvMaxCount);
@@ -104,9 +112,24 @@ export class ProcessDecoder {
       'tapio.mnt_ns.inode': view.getUint32(at + E.mnt_ns_inode.offset, true),
     };
     if (args.length > 0) a['process.command'] = args[0];
+    if (exePath !== execFilename) a['tapio.exec.filename'] = execFilename;
     if (flags & EXEC_PATH_TRUNCATED) a['tapio.executable.path_truncated'] = true;
     if (flags & EXEC_ARGV_READ_FAILED) a['tapio.argv.read_failed'] = true;
     return this.base('process.exec', h, a);
+  }
+
+  /**
+   * The exec filename is what the caller passed to execve: usually the binary's absolute path, but it can be
+   * relative, or /proc/self/exe (busybox re-executing itself), or /dev/fd/N (runc, fexecve). Then ask /proc for the
+   * running binary (records reach us within milliseconds, so the process is nearly always still there); when it is
+   * gone, keep the filename and count it.
+   */
+  private executablePath(pid: number, filename: string): string {
+    if (filename.startsWith('/') && !filename.startsWith('/proc/') && !filename.startsWith('/dev/fd/')) return filename;
+    const resolved = (this.o.resolveExecutable ?? readExeLink)(pid);
+    if (resolved) return resolved;
+    this.unresolvedExecutables++; // not a loss: the event goes out with the filename the caller used
+    return filename;
   }
 
   private exit(view: DataView, at: number, h: ReturnType<typeof readHeader>): TapioEvent {
@@ -153,5 +176,13 @@ export class ProcessDecoder {
       a['process.executable.name'] = path.posix.basename(parent.path);
     }
     return this.base('process.fork', h, a);
+  }
+}
+
+function readExeLink(pid: number): string | undefined {
+  try {
+    return fs.readlinkSync(`/proc/${pid}/exe`).replace(/ \(deleted\)$/, '');
+  } catch {
+    return undefined;
   }
 }
