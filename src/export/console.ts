@@ -16,7 +16,9 @@ export function formatJson(e: TapioEvent): string {
   return JSON.stringify(toFlatRecord(e), jsonReplacer);
 }
 
-const PRETTY_SKIP = new Set(['process.pid', 'process.executable.name', 'tapio.cgroup.id']);
+// Shown in the fixed columns, or too low-level for a line a person reads (the JSON output keeps everything).
+const PRETTY_SKIP = new Set(['process.pid', 'process.executable.name', 'tapio.cgroup.id', 'thread.id', 'process.command',
+  'tapio.process.comm', 'tapio.pid_ns.inode', 'tapio.mnt_ns.inode', 'k8s.node.name', 'network.transport']);
 
 function addr(a: unknown, p: unknown): string {
   const s = String(a ?? '?');
@@ -42,7 +44,7 @@ export function formatPretty(e: TapioEvent): string {
     shown.add('process.exit.code');
     shown.add('tapio.process.signal');
   }
-  const rest = Object.entries(a).filter(([k]) => !shown.has(k))
+  const rest = Object.entries(a).filter(([k, v]) => !shown.has(k) && v !== false)
     .map(([k, v]) => `${k.replace(/^tapio\./, '')}=${Array.isArray(v) ? JSON.stringify(v) : v}`).join(' ');
   return `${time} ${e.name.padEnd(26)} ${who.padEnd(24)} ${summary}${rest ? `  ${rest}` : ''}`;
 }
