@@ -139,6 +139,11 @@ export class LoadedCollector {
     return reader;
   }
 
+  /** Ring readers opened on this object, for reader statistics (/metrics, status). */
+  ringReaders(): readonly RingReader[] {
+    return this.readers;
+  }
+
   /** The object's tapio_drops map, summed across CPUs ([] when the object has none). */
   readDrops(): KernelDropRow[] {
     if (!this.object || this.closed || !this.hasMap('tapio_drops')) return [];
