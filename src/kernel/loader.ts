@@ -139,6 +139,12 @@ export class LoadedCollector {
     return reader;
   }
 
+  /** The object's maps (name, type, sizes), for fill and memory metrics. */
+  mapDescriptions(): { name: string; type: string; keySize: number; valueSize: number; maxEntries: number }[] {
+    if (!this.object || this.closed) return [];
+    return this.object.maps().map(({ name, type, keySize, valueSize, maxEntries }) => ({ name, type, keySize, valueSize, maxEntries }));
+  }
+
   /** Ring readers opened on this object, for reader statistics (/metrics, status). */
   ringReaders(): readonly RingReader[] {
     return this.readers;
