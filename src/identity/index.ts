@@ -116,11 +116,17 @@ export class IdentityResolver {
     for (const k in attrs) event.attributes[k] = attrs[k]!;
   }
 
-  /** For the pipeline's identity gate: the event names a container that no runtime has named yet, while some
-   *  runtime is connected (so waiting for its next list can help). */
+  /** For the pipeline's identity gate: the event's cgroup is not known yet, or it names a container that no
+   *  runtime has named yet while some runtime is connected (so waiting for the next walk or list can help). */
   incomplete(event: TapioEvent): boolean {
     const a = event.attributes;
-    if (a['container.id'] === undefined || a['container.name'] !== undefined) return false;
+    if (a['container.id'] === undefined) {
+      // A cgroup we have not seen yet (created since the last walk; its process may already be gone, so the pid
+      // did not help): a walk of the tree will place it. Known host cgroups and "unknown" (0) never wait.
+      const id = event.cgroupId;
+      return this.config.enabled && id !== 0n && id !== ROOT_CGROUP_ID && this.cgroups.pathOf(id) === undefined;
+    }
+    if (a['container.name'] !== undefined) return false;
     return this.runtimes.status().some((s) => s.state === 'connected');
   }
 
