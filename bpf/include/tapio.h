@@ -21,6 +21,8 @@ enum tapio_kind {
 	TAPIO_KIND_TCP_CONNECT_FAILED = 11,
 	TAPIO_KIND_TCP_RETRANSMIT = 12,
 	TAPIO_KIND_TCP_RESET = 13,
+	TAPIO_KIND_CGROUP_MKDIR = 16,
+	TAPIO_KIND_CGROUP_RMDIR = 17,
 	TAPIO_KIND_TEST = 31, /* used by the spine's own tests and benchmarks */
 	TAPIO_KIND_MAX = 32,
 };

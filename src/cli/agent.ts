@@ -17,6 +17,8 @@ export interface AgentOptions {
   sinks: EventSink[];
   filter?: EventFilter;
   enrich?: (e: TapioEvent) => void;
+  /** Cgroup directories made and removed, from the cgroup collector (identity follows them). */
+  cgroupChanged?: (change: { op: 'mkdir' | 'rmdir'; id: bigint; path: string }) => void;
   /** Holds events of containers not yet named by a runtime until identity settles (src/identity). */
   identityGate?: IdentityGate;
   log?: (message: string) => void;
@@ -67,6 +69,7 @@ export class Agent {
           drops: this.drops,
           log: (m) => this.log(`${entry.name}: ${m}`),
           unavailableKinds: skip,
+          cgroupChanged: this.options.cgroupChanged,
         });
         this.collectors.push(c);
         const st = c.status();

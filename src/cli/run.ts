@@ -87,6 +87,7 @@ export async function runAgentCommand(argv: string[]): Promise<number> {
     filter: { events: list(values.events), pids, comms: list(values.comm) },
     enrich: services.enrich,
     identityGate: services.identity,
+    cgroupChanged: services.identity && ((c) => services.identity!.cgroupChanged(c)),
   });
   if (output !== 'none') agent.pipeline.addSink(Object.assign(new ConsoleSink(process.stdout, output, agent.drops), { name: 'console' }));
   await agent.start();

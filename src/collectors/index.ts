@@ -4,8 +4,17 @@ import { parseConfig } from '../config/load';
 import { registerCollector } from './registry';
 import { ProcessCollector, processCollectorSpec } from './process';
 import { NetworkCollector, networkCollectorSpec } from './network';
+import { CgroupCollector, cgroupCollectorSpec } from './cgroup';
 
 const defaults = parseConfig('');
+
+// First, so identity knows new cgroups before the events that happen in them are decoded.
+registerCollector({
+  name: 'cgroup',
+  enabled: (c) => c.identity.enabled,
+  hooks: cgroupCollectorSpec().hooks,
+  create: (loader) => new CgroupCollector(loader),
+});
 
 registerCollector({
   name: 'process',

@@ -11,6 +11,8 @@ export interface CollectorContext {
   emit(events: TapioEvent[]): void;
   drops: DropCounters;
   log(message: string): void;
+  /** Cgroup directories made and removed (from the cgroup collector), for identity. */
+  cgroupChanged?(change: { op: 'mkdir' | 'rmdir'; id: bigint; path: string }): void;
   /** Hook kinds the kernel probe found unusable here, with the kernel's reason: pass to loadCollector. */
   unavailableKinds?: LoaderOptions['unavailableKinds'];
 }

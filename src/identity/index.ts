@@ -85,6 +85,7 @@ export class IdentityResolver {
 
   stop(): void {
     clearInterval(this.ttlTimer);
+    clearInterval(this.removalTimer);
     this.cgroups.stop();
     this.runtimes.stop();
   }
@@ -114,6 +115,30 @@ export class IdentityResolver {
     const pid = event.attributes['process.pid'];
     const attrs = this.attributesFor(event.cgroupId, typeof pid === 'number' ? pid : undefined);
     for (const k in attrs) event.attributes[k] = attrs[k]!;
+  }
+
+  /** Cgroup ids removed recently, forgotten after a grace period: events of a container's last moments (its exit,
+   *  a final close) can reach us after the rmdir record, and must still resolve. */
+  private readonly pendingRemovals: { at: number; id: bigint }[] = [];
+  private removalTimer: NodeJS.Timeout | undefined;
+  static readonly REMOVAL_GRACE_MS = 5000;
+
+  /** Feed from the cgroup collector (cgroup_mkdir/rmdir): new cgroups are known at once, removed ones forgotten
+   *  after a grace period. */
+  cgroupChanged(change: { op: 'mkdir' | 'rmdir'; id: bigint; path: string }): void {
+    if (change.op === 'mkdir') {
+      if (change.path) this.cgroups.onCgroupCreated(change.id, change.path);
+      return;
+    }
+    this.pendingRemovals.push({ at: Date.now() + IdentityResolver.REMOVAL_GRACE_MS, id: change.id });
+    if (!this.removalTimer) {
+      this.removalTimer = setInterval(() => {
+        const now = Date.now();
+        while (this.pendingRemovals.length && this.pendingRemovals[0].at <= now) this.cgroups.onCgroupRemoved(this.pendingRemovals.shift()!.id);
+        if (this.pendingRemovals.length === 0) { clearInterval(this.removalTimer); this.removalTimer = undefined; }
+      }, 1000);
+      this.removalTimer.unref();
+    }
   }
 
   /** For the pipeline's identity gate: the event's cgroup is not known yet, or it names a container that no

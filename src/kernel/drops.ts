@@ -18,6 +18,8 @@ export const KIND_NAMES: Record<number, string> = {
   11: 'network.tcp.connect_failed',
   12: 'network.tcp.retransmit',
   13: 'network.tcp.reset',
+  16: 'tapio.cgroup.mkdir',
+  17: 'tapio.cgroup.rmdir',
   31: 'test',
 };
 

@@ -44,10 +44,11 @@ export async function startTestAgent(opts: {
   only?: string[];
   enrich?: (e: TapioEvent) => void;
   identityGate?: IdentityGate;
+  cgroupChanged?: (c: { op: 'mkdir' | 'rmdir'; id: bigint; path: string }) => void;
 } = {}): Promise<TestAgent> {
   const config = typeof opts.config === 'object' ? opts.config : parseConfig(opts.config ?? '');
   const sink = new CollectingSink();
-  const agent = new Agent({ config, sinks: [sink], only: opts.only, enrich: opts.enrich, identityGate: opts.identityGate, log: () => undefined });
+  const agent = new Agent({ config, sinks: [sink], only: opts.only, enrich: opts.enrich, identityGate: opts.identityGate, cgroupChanged: opts.cgroupChanged, log: () => undefined });
   await agent.start();
   return { agent, sink, stop: () => agent.stop() };
 }

@@ -42,7 +42,8 @@ before(async () => {
   config.identity.kubernetes.enabled = false;
   identity = new IdentityResolver({ config: config.identity, log: () => undefined });
   await identity.start();
-  agent = await startTestAgent({ config, only: ['process', 'network'], enrich: enrichWith(identity, undefined, 'test-node', 'test-cluster'), identityGate: identity });
+  agent = await startTestAgent({ config, only: ['cgroup', 'process', 'network'], enrich: enrichWith(identity, undefined, 'test-node', 'test-cluster'), identityGate: identity,
+    cgroupChanged: (c) => identity!.cgroupChanged(c) });
 });
 
 after(async () => {

@@ -1,0 +1,121 @@
+// The cgroup collector: cgroup directories made and removed (bpf/cgroup.bpf.c). It emits no user-facing events;
+// it tells identity about each cgroup the moment it exists, so a new container's first events already resolve to
+// its cgroup path (and the path parser's container id) instead of waiting for a walk of the tree.
+import { bootNsToUnixNano } from '../../kernel/clock';
+import { kindName, reasonName } from '../../kernel/drops';
+import { loadCollector, type CollectorSpec, type LoadedCollector, type LoaderOptions } from '../../kernel/loader';
+import type { RingReader } from '../../kernel/ring';
+import type { Collector, CollectorContext, CollectorStatus } from '../types';
+import { HEADER_FIELDS, HEADER_SIZE, readCString, readHeader } from '../record-header';
+
+export const CGROUP_RING = 'cgroup_events';
+export const KIND_MKDIR = 16;
+export const KIND_RMDIR = 17;
+export const CGROUP_PATH_LEN = 512;
+
+/** struct cgroup_record (bpf/include/cgroup.h); checked against the object's BTF by test/collectors/layout.test.ts. */
+export const CGROUP_RECORD = {
+  name: 'cgroup_record',
+  size: 568,
+  fields: {
+    ...HEADER_FIELDS,
+    id: { offset: 32, size: 8 },
+    hierarchy: { offset: 40, size: 4 },
+    level: { offset: 44, size: 4 },
+    path_len: { offset: 48, size: 2 },
+    truncated: { offset: 50, size: 2 },
+    path: { offset: 56, size: CGROUP_PATH_LEN },
+  },
+} as const;
+
+export interface CgroupChange {
+  op: 'mkdir' | 'rmdir';
+  /** Kernel cgroup id (cgroup v2: the directory's inode, what bpf_get_current_cgroup_id() reports). */
+  id: bigint;
+  /** Relative to the cgroup v2 root, e.g. /docker/<id>. */
+  path: string;
+  timeUnixNano: bigint;
+}
+
+export function cgroupCollectorSpec(): CollectorSpec {
+  return {
+    name: 'cgroup',
+    object: 'cgroup.bpf.o',
+    hooks: [
+      { name: 'mkdir', implementations: [{ kind: 'tp_btf', program: 'cgroup_mkdir_btf' }, { kind: 'tracepoint', program: 'cgroup_mkdir_tp' }] },
+      { name: 'rmdir', implementations: [{ kind: 'tp_btf', program: 'cgroup_rmdir_btf' }, { kind: 'tracepoint', program: 'cgroup_rmdir_tp' }] },
+    ],
+  };
+}
+
+/** Decodes one record; undefined for records of other hierarchies (cgroup v1) or bad bytes (counted by the caller). */
+export function decodeCgroupRecord(view: DataView, offset: number, size: number): CgroupChange | 'other_hierarchy' | undefined {
+  if (size < CGROUP_RECORD.size || offset + size > view.byteLength) return undefined;
+  const h = readHeader(view, offset);
+  if ((h.kind !== KIND_MKDIR && h.kind !== KIND_RMDIR) || h.size !== CGROUP_RECORD.size) return undefined;
+  const f = CGROUP_RECORD.fields;
+  if (view.getInt32(offset + f.hierarchy.offset, true) !== 0) return 'other_hierarchy';
+  const len = view.getUint16(offset + f.path_len.offset, true);
+  if (len >= CGROUP_PATH_LEN) return undefined;
+  const path = readCString(view, offset + f.path.offset, len + 1);
+  return {
+    op: h.kind === KIND_MKDIR ? 'mkdir' : 'rmdir',
+    id: view.getBigUint64(offset + f.id.offset, true),
+    path: view.getUint16(offset + f.truncated.offset, true) ? '' : path, // a cut path would misattribute
+    timeUnixNano: bootNsToUnixNano(h.tsNs),
+  };
+}
+
+export class CgroupCollector implements Collector {
+  readonly name = 'cgroup';
+  private loaded: LoadedCollector | undefined;
+  private reader: RingReader | undefined;
+  private ctx: CollectorContext | undefined;
+  private stopped = false;
+  private readonly counts: Record<string, number> = {};
+
+  constructor(private readonly loaderOptions: LoaderOptions = {}) {}
+
+  async start(ctx: CollectorContext): Promise<void> {
+    this.ctx = ctx;
+    this.loaded = await loadCollector(cgroupCollectorSpec(), this.loaderOptions);
+    if (!this.loaded.available) {
+      ctx.log(`cgroup collector unavailable (identity falls back to walking the cgroup tree): ${this.loaded.unavailableReasons().join(' | ')}`);
+      return;
+    }
+    const k = ctx.config.kernel;
+    this.reader = this.loaded.openRing(CGROUP_RING, (batch) => {
+      batch.forEach((view, offset, size) => {
+        const c = decodeCgroupRecord(view, offset, size);
+        if (c === undefined) {
+          ctx.drops.count('decode', 'tapio.cgroup', size < HEADER_SIZE ? 'short_record' : 'bad_record');
+          return;
+        }
+        if (c === 'other_hierarchy') return; // cgroup v1 controllers: ids there are not what BPF reports
+        this.counts[`tapio.cgroup.${c.op}`] = (this.counts[`tapio.cgroup.${c.op}`] ?? 0) + 1;
+        ctx.cgroupChanged?.(c);
+      });
+    }, { coalesceMs: k.coalesceMs, batchRecords: k.batchRecords, queueBatches: k.queueBatches });
+  }
+
+  status(): CollectorStatus {
+    return { name: this.name, available: this.loaded?.available ?? false, hooks: this.loaded?.hooks ?? [], events: { ...this.counts } };
+  }
+
+  kernelObjects(): LoadedCollector[] {
+    return this.loaded ? [this.loaded] : [];
+  }
+
+  syncCounters(): void {
+    if (!this.loaded?.available || !this.ctx || this.stopped) return;
+    for (const d of this.loaded.readDrops()) this.ctx.drops.set('kernel', kindName(d.kind), reasonName(d.reason), d.count);
+  }
+
+  async stop(): Promise<void> {
+    if (!this.loaded || this.stopped) return;
+    this.reader?.stop();
+    this.syncCounters();
+    this.stopped = true;
+    await this.loaded.close();
+  }
+}
