@@ -2,10 +2,9 @@
 // it tells identity about each cgroup the moment it exists, so a new container's first events already resolve to
 // its cgroup path (and the path parser's container id) instead of waiting for a walk of the tree.
 import { bootNsToUnixNano } from '../../kernel/clock';
-import { kindName, reasonName } from '../../kernel/drops';
-import { loadCollector, type CollectorSpec, type LoadedCollector, type LoaderOptions } from '../../kernel/loader';
-import type { RingReader } from '../../kernel/ring';
-import type { Collector, CollectorContext, CollectorStatus } from '../types';
+import type { CollectorSpec, LoadedCollector } from '../../kernel/loader';
+import type { CollectorContext } from '../types';
+import { RingCollector, type RecordHandler } from '../ring-collector';
 import { HEADER_FIELDS, HEADER_SIZE, readCString, readHeader } from '../record-header';
 
 export const CGROUP_RING = 'cgroup_events';
@@ -66,56 +65,31 @@ export function decodeCgroupRecord(view: DataView, offset: number, size: number)
   };
 }
 
-export class CgroupCollector implements Collector {
+export class CgroupCollector extends RingCollector {
   readonly name = 'cgroup';
-  private loaded: LoadedCollector | undefined;
-  private reader: RingReader | undefined;
-  private ctx: CollectorContext | undefined;
-  private stopped = false;
+  protected readonly ringName = CGROUP_RING;
   private readonly counts: Record<string, number> = {};
 
-  constructor(private readonly loaderOptions: LoaderOptions = {}) {}
-
-  async start(ctx: CollectorContext): Promise<void> {
-    this.ctx = ctx;
-    this.loaded = await loadCollector(cgroupCollectorSpec(), this.loaderOptions);
-    if (!this.loaded.available) {
-      ctx.log(`cgroup collector unavailable (identity falls back to walking the cgroup tree): ${this.loaded.unavailableReasons().join(' | ')}`);
-      return;
-    }
-    const k = ctx.config.kernel;
-    this.reader = this.loaded.openRing(CGROUP_RING, (batch) => {
-      batch.forEach((view, offset, size) => {
-        const c = decodeCgroupRecord(view, offset, size);
-        if (c === undefined) {
-          ctx.drops.count('decode', 'tapio.cgroup', size < HEADER_SIZE ? 'short_record' : 'bad_record');
-          return;
-        }
-        if (c === 'other_hierarchy') return; // cgroup v1 controllers: ids there are not what BPF reports
-        this.counts[`tapio.cgroup.${c.op}`] = (this.counts[`tapio.cgroup.${c.op}`] ?? 0) + 1;
-        ctx.cgroupChanged?.(c);
-      });
-    }, { coalesceMs: k.coalesceMs, batchRecords: k.batchRecords, queueBatches: k.queueBatches });
+  protected spec(): CollectorSpec {
+    return cgroupCollectorSpec();
   }
 
-  status(): CollectorStatus {
-    return { name: this.name, available: this.loaded?.available ?? false, hooks: this.loaded?.hooks ?? [], events: { ...this.counts } };
+  /** Makes no events: each change goes to ctx.cgroupChanged (identity). */
+  protected prepare(_loaded: LoadedCollector, ctx: CollectorContext): RecordHandler {
+    return (view, offset, size) => {
+      const c = decodeCgroupRecord(view, offset, size);
+      if (c === undefined) {
+        ctx.drops.count('decode', 'tapio.cgroup', size < HEADER_SIZE ? 'short_record' : 'bad_record');
+        return;
+      }
+      if (c === 'other_hierarchy') return; // cgroup v1 controllers: ids there are not what BPF reports
+      const key = `tapio.cgroup.${c.op}`;
+      this.counts[key] = (this.counts[key] ?? 0) + 1;
+      ctx.cgroupChanged?.(c);
+    };
   }
 
-  kernelObjects(): LoadedCollector[] {
-    return this.loaded ? [this.loaded] : [];
-  }
-
-  syncCounters(): void {
-    if (!this.loaded?.available || !this.ctx || this.stopped) return;
-    for (const d of this.loaded.readDrops()) this.ctx.drops.set('kernel', kindName(d.kind), reasonName(d.reason), d.count);
-  }
-
-  async stop(): Promise<void> {
-    if (!this.loaded || this.stopped) return;
-    this.reader?.stop();
-    this.syncCounters();
-    this.stopped = true;
-    await this.loaded.close();
+  protected eventCounts(): Record<string, number> {
+    return this.counts;
   }
 }

@@ -2,11 +2,9 @@
 // with its implementations in order of preference, sizes the connection table from config, decodes ring-buffer
 // batches and keeps the kernel's drop counters in ctx.drops.
 import { bootNsToUnixNano } from '../../kernel/clock';
-import { kindName, reasonName } from '../../kernel/drops';
-import { loadCollector, type CollectorSpec, type LoadedCollector, type LoaderOptions } from '../../kernel/loader';
-import type { RingReader } from '../../kernel/ring';
-import type { TapioEvent } from '../../pipeline/event';
-import type { Collector, CollectorContext, CollectorStatus } from '../types';
+import type { CollectorSpec, LoadedCollector } from '../../kernel/loader';
+import type { CollectorContext } from '../types';
+import { RingCollector, type RecordHandler } from '../ring-collector';
 import { NetworkDecoder } from './decode';
 
 export const NETWORK_RING = 'network_events';
@@ -37,59 +35,26 @@ export function networkCollectorSpec(config: { ringBufferBytes: number; connecti
   };
 }
 
-export class NetworkCollector implements Collector {
+export class NetworkCollector extends RingCollector {
   readonly name = 'network';
-  private loaded: LoadedCollector | undefined;
-  private reader: RingReader | undefined;
+  protected readonly ringName = NETWORK_RING;
   private decoder: NetworkDecoder | undefined;
-  private ctx: CollectorContext | undefined;
-  private stopped = false;
 
-  constructor(private readonly loaderOptions: LoaderOptions = {}) {}
-
-  async start(ctx: CollectorContext): Promise<void> {
-    this.ctx = ctx;
-    const kcfg = ctx.config.kernel;
-    const spec = networkCollectorSpec({ ringBufferBytes: kcfg.ringBufferBytes, connectionTableSize: ctx.config.collectors.network.connectionTableSize });
-    this.loaded = await loadCollector(spec, this.loaderOptions);
-    if (!this.loaded.available) {
-      ctx.log(`network collector unavailable: ${this.loaded.unavailableReasons().join(' | ')}`);
-      return;
-    }
-    const decoder = new NetworkDecoder({ drops: ctx.drops, toUnixNano: bootNsToUnixNano });
-    this.decoder = decoder;
-    this.reader = this.loaded.openRing(NETWORK_RING, (batch) => {
-      const events: TapioEvent[] = [];
-      batch.forEach((view, offset, size) => {
-        const e = decoder.decode(view, offset, size);
-        if (e) events.push(e);
-      });
-      if (events.length) ctx.emit(events);
-    }, { coalesceMs: kcfg.coalesceMs, batchRecords: kcfg.batchRecords, queueBatches: kcfg.queueBatches });
+  protected spec(ctx: CollectorContext): CollectorSpec {
+    const k = ctx.config.kernel;
+    return networkCollectorSpec({ ringBufferBytes: k.ringBufferBytes, connectionTableSize: ctx.config.collectors.network.connectionTableSize });
   }
 
-  status(): CollectorStatus {
-    return {
-      name: this.name,
-      available: this.loaded?.available ?? false,
-      hooks: this.loaded?.hooks ?? [],
-      events: { ...(this.decoder?.counts ?? {}) },
+  protected prepare(_loaded: LoadedCollector, ctx: CollectorContext): RecordHandler {
+    const decoder = new NetworkDecoder({ drops: ctx.drops, toUnixNano: bootNsToUnixNano });
+    this.decoder = decoder;
+    return (view, offset, size, out) => {
+      const e = decoder.decode(view, offset, size);
+      if (e) out.push(e);
     };
   }
 
-  syncCounters(): void {
-    if (!this.loaded?.available || !this.ctx || this.stopped) return;
-    for (const d of this.loaded.readDrops()) this.ctx.drops.set('kernel', kindName(d.kind), reasonName(d.reason), d.count);
-    if (this.reader && this.reader.handlerErrors > 0) {
-      this.ctx.drops.set('decode', 'network.batch', 'handler_error', this.reader.handlerErrors);
-    }
-  }
-
-  async stop(): Promise<void> {
-    if (!this.loaded || this.stopped) return;
-    this.reader?.stop();
-    this.syncCounters();
-    this.stopped = true;
-    await this.loaded.close();
+  protected eventCounts(): Record<string, number> {
+    return this.decoder?.counts ?? {};
   }
 }

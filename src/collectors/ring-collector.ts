@@ -1,0 +1,71 @@
+// What every ring-buffer collector does the same way: load its object through the fallback loader (never failing
+// the agent when hooks are missing), read its ring in batches, turn records into events, keep the kernel's drop
+// counters in the shared registry, and stop cleanly (delivering what the reader still holds). A collector only says
+// what is its own: its spec, what to set up once loaded, and how to handle one record.
+import { kindName, reasonName } from '../kernel/drops';
+import { loadCollector, type CollectorSpec, type LoadedCollector, type LoaderOptions } from '../kernel/loader';
+import type { RingReader } from '../kernel/ring';
+import type { TapioEvent } from '../pipeline/event';
+import type { Collector, CollectorContext, CollectorStatus } from './types';
+
+/** Handles one record: pushes the events it makes onto `out` (or none). */
+export type RecordHandler = (view: DataView, offset: number, size: number, out: TapioEvent[]) => void;
+
+export abstract class RingCollector implements Collector {
+  abstract readonly name: string;
+  protected loaded: LoadedCollector | undefined;
+  protected reader: RingReader | undefined;
+  protected ctx: CollectorContext | undefined;
+  private stopped = false;
+
+  constructor(private readonly loaderOptions: LoaderOptions = {}) {}
+
+  /** The hooks, object and map sizes, from config. */
+  protected abstract spec(ctx: CollectorContext): CollectorSpec;
+  /** The ring buffer map to read. */
+  protected abstract readonly ringName: string;
+  /** Runs once the programs are attached: write settings maps, seed tables; returns the record handler. */
+  protected abstract prepare(loaded: LoadedCollector, ctx: CollectorContext): RecordHandler;
+  /** Events made so far, per event name (for status). */
+  protected abstract eventCounts(): Record<string, number>;
+
+  async start(ctx: CollectorContext): Promise<void> {
+    this.ctx = ctx;
+    this.loaded = await loadCollector(this.spec(ctx), this.loaderOptions);
+    if (!this.loaded.available) {
+      ctx.log(`${this.name} collector unavailable: ${this.loaded.unavailableReasons().join(' | ')}`);
+      return;
+    }
+    const handle = this.prepare(this.loaded, ctx);
+    const k = ctx.config.kernel;
+    this.reader = this.loaded.openRing(this.ringName, (batch) => {
+      const events: TapioEvent[] = [];
+      batch.forEach((view, offset, size) => handle(view, offset, size, events));
+      if (events.length) ctx.emit(events);
+    }, { coalesceMs: k.coalesceMs, batchRecords: k.batchRecords, queueBatches: k.queueBatches });
+  }
+
+  status(): CollectorStatus {
+    return { name: this.name, available: this.loaded?.available ?? false, hooks: this.loaded?.hooks ?? [], events: { ...this.eventCounts() } };
+  }
+
+  kernelObjects(): LoadedCollector[] {
+    return this.loaded ? [this.loaded] : [];
+  }
+
+  syncCounters(): void {
+    if (!this.loaded?.available || !this.ctx || this.stopped) return;
+    for (const d of this.loaded.readDrops()) this.ctx.drops.set('kernel', kindName(d.kind), reasonName(d.reason), d.count);
+    if (this.reader && this.reader.handlerErrors > 0) {
+      this.ctx.drops.set('decode', `${this.name}.batch`, 'handler_error', this.reader.handlerErrors);
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (!this.loaded || this.stopped) return;
+    this.reader?.stop(); // delivers the batches it still holds
+    this.syncCounters(); // the last kernel counts, before the maps go away
+    this.stopped = true;
+    await this.loaded.close();
+  }
+}
