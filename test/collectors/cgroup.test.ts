@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { needsRoot } from '../helpers/root';
-import { CgroupCollector, CGROUP_RECORD, type CgroupChange } from '../../src/collectors/cgroup';
+import { CgroupCollector, CGROUP_RECORD, decodeCgroupRecord, type CgroupChange } from '../../src/collectors/cgroup';
 import { checkLayouts } from '../../src/kernel/btf-layout';
 import { detectCgroupLayout } from '../../src/kernel/features';
 import { IdentityResolver } from '../../src/identity';
@@ -92,4 +92,22 @@ test('identity fed by the collector knows a new container cgroup at once, withou
       identity.stop();
     }
   }, (c) => identity.cgroupChanged(c));
+});
+
+test('the cgroup record decoder never throws on garbage and never returns a path it did not read whole', () => {
+  let seed = 7;
+  const rand = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32;
+  for (let i = 0; i < 5000; i++) {
+    const size = Math.floor(rand() * 700);
+    const buf = new Uint8Array(size);
+    for (let j = 0; j < size; j++) buf[j] = Math.floor(rand() * 256);
+    const view = new DataView(buf.buffer);
+    if (size >= 8 && rand() < 0.5) { view.setUint32(0, rand() < 0.5 ? 16 : 17, true); view.setUint32(4, CGROUP_RECORD.size, true); }
+    if (size >= 44 && rand() < 0.5) view.setInt32(40, 0, true);
+    const r = decodeCgroupRecord(view, 0, size);
+    if (r && r !== 'other_hierarchy') {
+      assert.ok(size >= CGROUP_RECORD.size);
+      assert.ok(r.path.length < 512);
+    }
+  }
 });
