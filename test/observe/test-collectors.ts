@@ -23,11 +23,11 @@ class TestCollector implements Collector {
       const out: TapioEvent[] = [];
       batch.forEach((v, off) => {
         out.push({ name: 'test', timeUnixNano: 0n, cgroupId: v.getBigUint64(off + 16, true),
-          attributes: { 'process.pid': v.getUint32(off + 24, true) } });
+          attributes: { 'process.pid': v.getUint32(off + 24, true), 'tapio.boot_ns': Number(v.getBigUint64(off + 8, true)) } });
       });
       this.events += out.length;
       ctx.emit(out);
-    }, { coalesceMs: 2 });
+    }, { coalesceMs: 5 }); // the agent's default coalescing (config kernel.coalesceMs)
   }
 
   status(): CollectorStatus {
