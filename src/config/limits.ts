@@ -4,8 +4,15 @@ import { z } from 'zod';
 import { KIND_NAMES } from '../kernel/drops';
 
 const KNOWN_KINDS = new Set(Object.values(KIND_NAMES));
-const kindName = z.string().refine((k) => KNOWN_KINDS.has(k),
-  { error: (issue) => `unknown event kind '${String(issue.input)}' (known: ${[...KNOWN_KINDS].join(', ')})` });
+const unknownKind = (k: string) => `unknown event kind '${k}' (known: ${[...KNOWN_KINDS].join(', ')})`;
+const kindName = z.string().refine((k) => KNOWN_KINDS.has(k), { error: (issue) => unknownKind(String(issue.input)) });
+
+/** A map keyed by event kind; an unknown key is reported under its own path with the known names. */
+function byKind<T extends z.ZodType>(value: T) {
+  return z.record(z.string(), value).superRefine((rec, ctx) => {
+    for (const k of Object.keys(rec)) if (!KNOWN_KINDS.has(k)) ctx.addIssue({ code: 'custom', path: [k], message: unknownKind(k) });
+  });
+}
 
 const rateLimitSchema = z.object({
   /** Events per second one container (cgroup) may send of this kind; 0 turns the limit off. */
@@ -32,9 +39,9 @@ export const limitsConfigSchema = z.object({
     memoryMiB: z.number().int().min(64).max(65_536).default(500),
   }).strict().prefault({}),
   /** Per-container token buckets in the kernel, per event kind (bpf/include/limits.h). */
-  rateLimits: z.record(kindName, rateLimitSchema).default(DEFAULT_RATE_LIMITS),
+  rateLimits: byKind(rateLimitSchema).default(DEFAULT_RATE_LIMITS),
   /** Keep 1 of N events of a kind from the start (the adaptive controller never samples less than this). */
-  sampling: z.record(kindName, z.number().int().min(1).max(1_000_000)).default({}),
+  sampling: byKind(z.number().int().min(1).max(1_000_000)).default({}),
   /** (cgroup, kind) buckets the kernel keeps (LRU: the least recently seen are evicted and start full again). */
   bucketTableSize: z.number().int().min(64).max(1_000_000).default(16_384),
   adaptive: z.object({
