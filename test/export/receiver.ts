@@ -1,7 +1,11 @@
 // A real OTLP receiver for the export tests and benchmark: a gRPC server (@grpc/grpc-js) and an HTTP server
-// (node:http/https) on loopback that decode what Tapio sends with the official OpenTelemetry .proto definitions
-// (test/export/proto, loaded by protobufjs), or as OTLP/JSON, and keep every request. It can be stopped and
-// restarted on the same port (a collector outage) and told to answer with errors (throttling, rejection).
+// (node:http/https) on loopback that decode what Tapio sends with the official OpenTelemetry protocol definitions,
+// or as OTLP/JSON, and keep every request. It can be stopped and restarted on the same port (a collector outage)
+// and told to answer with errors (throttling, rejection).
+//
+// The definitions come from npm, not from copied .proto files: @opentelemetry/otlp-transformer@0.202.0 (installed
+// under the alias otlp-proto-definitions, a devDependency) ships a protobufjs static module generated from
+// opentelemetry-proto, LogRecord.eventName included. Later versions write protobuf by hand and no longer ship it.
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
@@ -9,39 +13,51 @@ import * as path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import * as grpc from '@grpc/grpc-js';
 import * as protobuf from 'protobufjs';
+import generatedRoot = require('otlp-proto-definitions/build/src/generated/root');
 
-// From dist/test/export back to the sources, where the .proto files live.
-const PROTO_DIR = path.resolve(__dirname, '../../../test/export/proto');
+/** What we use of a message class in the generated static module (its .d.ts only says "a Root"). */
+interface GeneratedMessage {
+  decode(body: Uint8Array): object;
+  encode(message: object): { finish(): Uint8Array };
+  fromObject(plain: Record<string, unknown>): object;
+  toObject(message: object, options: { longs: typeof String; enums: typeof Number; bytes: typeof String }): any;
+}
 
 export type Signal = 'logs' | 'metrics' | 'traces';
-const SERVICE: Record<Signal, { pkg: string; service: string; req: string; res: string; file: string }> = {
-  logs: { pkg: 'opentelemetry.proto.collector.logs.v1', service: 'LogsService', req: 'ExportLogsServiceRequest',
-    res: 'ExportLogsServiceResponse', file: 'opentelemetry/proto/collector/logs/v1/logs_service.proto' },
-  metrics: { pkg: 'opentelemetry.proto.collector.metrics.v1', service: 'MetricsService', req: 'ExportMetricsServiceRequest',
-    res: 'ExportMetricsServiceResponse', file: 'opentelemetry/proto/collector/metrics/v1/metrics_service.proto' },
-  traces: { pkg: 'opentelemetry.proto.collector.trace.v1', service: 'TraceService', req: 'ExportTraceServiceRequest',
-    res: 'ExportTraceServiceResponse', file: 'opentelemetry/proto/collector/trace/v1/trace_service.proto' },
+
+/** The generated collector package of each signal: opentelemetry.proto.collector.<name>.v1. */
+type CollectorPackage = Record<string, GeneratedMessage>;
+const collector = (generatedRoot as unknown as {
+  opentelemetry: { proto: { collector: Record<'logs' | 'metrics' | 'trace', { v1: CollectorPackage }> } };
+}).opentelemetry.proto.collector;
+
+/** Per signal: the gRPC service path and the request/response message classes. */
+const SERVICE: Record<Signal, { grpcPath: string; request: GeneratedMessage; response: GeneratedMessage }> = {
+  logs: {
+    grpcPath: '/opentelemetry.proto.collector.logs.v1.LogsService/Export',
+    request: collector.logs.v1.ExportLogsServiceRequest,
+    response: collector.logs.v1.ExportLogsServiceResponse,
+  },
+  metrics: {
+    grpcPath: '/opentelemetry.proto.collector.metrics.v1.MetricsService/Export',
+    request: collector.metrics.v1.ExportMetricsServiceRequest,
+    response: collector.metrics.v1.ExportMetricsServiceResponse,
+  },
+  traces: {
+    grpcPath: '/opentelemetry.proto.collector.trace.v1.TraceService/Export',
+    request: collector.trace.v1.ExportTraceServiceRequest,
+    response: collector.trace.v1.ExportTraceServiceResponse,
+  },
 };
 
-let root: protobuf.Root | undefined;
-export function otlpRoot(): protobuf.Root {
-  if (!root) {
-    root = new protobuf.Root();
-    root.resolvePath = (_origin, target) => path.join(PROTO_DIR, target);
-    root.loadSync(Object.values(SERVICE).map((s) => s.file));
-    root.resolveAll();
-  }
-  return root;
+/** A decoded request message as a plain object shaped like OTLP/JSON (string int64s, base64 bytes, enum numbers). */
+function toPlain(signal: Signal, message: object): any {
+  return SERVICE[signal].request.toObject(message, { longs: String, enums: Number, bytes: String });
 }
 
-function reqType(signal: Signal): protobuf.Type {
-  return otlpRoot().lookupType(`${SERVICE[signal].pkg}.${SERVICE[signal].req}`);
-}
-
-/** Decode a protobuf request body into a plain object shaped like OTLP/JSON (hex ids, string int64s). */
+/** Decode a protobuf request body into a plain object shaped like OTLP/JSON (string int64s, base64 bytes). */
 export function decodeRequest(signal: Signal, body: Uint8Array): any {
-  const t = reqType(signal);
-  return t.toObject(t.decode(body), { longs: String, enums: Number, bytes: String });
+  return toPlain(signal, SERVICE[signal].request.decode(body));
 }
 
 /** What the receiver answers. */
@@ -120,20 +136,23 @@ export class OtlpReceiver {
   private async startGrpc(): Promise<void> {
     const server = new grpc.Server();
     for (const signal of Object.keys(SERVICE) as Signal[]) {
-      const s = SERVICE[signal];
-      const resType = otlpRoot().lookupType(`${s.pkg}.${s.res}`);
-      server.addService({
+      const { grpcPath, request, response } = SERVICE[signal];
+      // A hand-written unary service definition (what @grpc/proto-loader would build from a .proto file). The
+      // request is decoded here, or left null when this one is not sampled (sampleEvery), to keep the receiver cheap.
+      const definition: grpc.ServiceDefinition = {
         Export: {
-          path: `/${s.pkg}.${s.service}/Export`,
+          path: grpcPath,
           requestStream: false,
           responseStream: false,
-          requestSerialize: (b: Buffer) => b,
-          requestDeserialize: (b: Buffer) => b,
-          responseSerialize: (o: object) => Buffer.from(resType.encode(resType.fromObject(o)).finish()),
-          responseDeserialize: (b: Buffer) => b,
+          requestSerialize: (message: object) => Buffer.from(request.encode(message).finish()),
+          requestDeserialize: (bytes: Buffer) => (this.shouldDecode() ? request.decode(bytes) : null),
+          responseSerialize: (plain: Record<string, unknown>) =>
+            Buffer.from(response.encode(response.fromObject(plain)).finish()),
+          responseDeserialize: (bytes: Buffer) => response.decode(bytes),
         },
-      }, {
-        Export: (call: grpc.ServerUnaryCall<Buffer, object>, callback: grpc.sendUnaryData<object>) => {
+      };
+      server.addService(definition, {
+        Export: (call: grpc.ServerUnaryCall<object | null, object>, callback: grpc.sendUnaryData<object>) => {
           const a = this.answer(signal);
           const headers: Record<string, string> = {};
           for (const [k, v] of Object.entries(call.metadata.getMap())) headers[k] = String(v);
@@ -144,7 +163,7 @@ export class OtlpReceiver {
             return;
           }
           this.record({ signal, encoding: 'protobuf', gzip: headers['grpc-encoding'] === 'gzip', headers,
-            body: this.shouldDecode() ? decodeRequest(signal, call.request) : null });
+            body: call.request ? toPlain(signal, call.request) : null });
           const rejected = a.kind === 'ok' && a.rejected ? a.rejected : 0;
           const field = signal === 'logs' ? 'rejectedLogRecords' : signal === 'metrics' ? 'rejectedDataPoints' : 'rejectedSpans';
           callback(null, rejected ? { partialSuccess: { [field]: rejected, errorMessage: 'some were bad' } } : {});
@@ -176,13 +195,20 @@ export class OtlpReceiver {
           return;
         }
         const gzip = req.headers['content-encoding'] === 'gzip';
-        let body: Buffer = Buffer.concat(chunks);
-        if (gzip) body = gunzipSync(body);
         const json = req.headers['content-type'] === 'application/json';
+        let decoded: any = null;
+        try {
+          let body: Buffer = Buffer.concat(chunks);
+          if (gzip) body = gunzipSync(body);
+          if (this.shouldDecode()) decoded = json ? JSON.parse(body.toString('utf8')) : decodeRequest(signal, body);
+        } catch (err) {
+          // Bytes that are not gzip/OTLP: say so to the sender, as a collector would, instead of crashing the test.
+          res.writeHead(400).end(`test receiver cannot decode the body: ${(err as Error).message}`);
+          return;
+        }
         const headers: Record<string, string> = {};
         for (const [k, v] of Object.entries(req.headers)) headers[k] = String(v);
-        this.record({ signal, encoding: json ? 'json' : 'protobuf', gzip, headers,
-          body: !this.shouldDecode() ? null : json ? JSON.parse(body.toString('utf8')) : decodeRequest(signal, body) });
+        this.record({ signal, encoding: json ? 'json' : 'protobuf', gzip, headers, body: decoded });
         res.writeHead(200, { 'content-type': json ? 'application/json' : 'application/x-protobuf' }).end(json ? '{}' : '');
       });
     };
