@@ -5,7 +5,8 @@
 //
 // The definitions come from npm, not from copied .proto files: @opentelemetry/otlp-transformer@0.202.0 (installed
 // under the alias otlp-proto-definitions, a devDependency) ships a protobufjs static module generated from
-// opentelemetry-proto, LogRecord.eventName included. Later versions write protobuf by hand and no longer ship it.
+// opentelemetry-proto, LogRecord.eventName included. The 0.223 line the exporter uses writes protobuf by hand and
+// no longer ships it.
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
@@ -58,6 +59,11 @@ function toPlain(signal: Signal, message: object): any {
 /** Decode a protobuf request body into a plain object shaped like OTLP/JSON (string int64s, base64 bytes). */
 export function decodeRequest(signal: Signal, body: Uint8Array): any {
   return toPlain(signal, SERVICE[signal].request.decode(body));
+}
+
+/** A gRPC request as the service definition below hands it over: decoded, or null when not sampled. */
+interface SampledRequest {
+  message: object | null;
 }
 
 /** What the receiver answers. */
@@ -138,21 +144,23 @@ export class OtlpReceiver {
     for (const signal of Object.keys(SERVICE) as Signal[]) {
       const { grpcPath, request, response } = SERVICE[signal];
       // A hand-written unary service definition (what @grpc/proto-loader would build from a .proto file). The
-      // request is decoded here, or left null when this one is not sampled (sampleEvery), to keep the receiver cheap.
+      // request is decoded here, or not at all when this one is not sampled (sampleEvery), to keep the receiver
+      // cheap. It comes wrapped because grpc-js takes a null request as "no request message" and fails the call.
       const definition: grpc.ServiceDefinition = {
         Export: {
           path: grpcPath,
           requestStream: false,
           responseStream: false,
-          requestSerialize: (message: object) => Buffer.from(request.encode(message).finish()),
-          requestDeserialize: (bytes: Buffer) => (this.shouldDecode() ? request.decode(bytes) : null),
+          requestSerialize: (wrapped: SampledRequest) => Buffer.from(request.encode(wrapped.message ?? {}).finish()),
+          requestDeserialize: (bytes: Buffer): SampledRequest =>
+            ({ message: this.shouldDecode() ? request.decode(bytes) : null }),
           responseSerialize: (plain: Record<string, unknown>) =>
             Buffer.from(response.encode(response.fromObject(plain)).finish()),
           responseDeserialize: (bytes: Buffer) => response.decode(bytes),
         },
       };
       server.addService(definition, {
-        Export: (call: grpc.ServerUnaryCall<object | null, object>, callback: grpc.sendUnaryData<object>) => {
+        Export: (call: grpc.ServerUnaryCall<SampledRequest, object>, callback: grpc.sendUnaryData<object>) => {
           const a = this.answer(signal);
           const headers: Record<string, string> = {};
           for (const [k, v] of Object.entries(call.metadata.getMap())) headers[k] = String(v);
@@ -163,7 +171,7 @@ export class OtlpReceiver {
             return;
           }
           this.record({ signal, encoding: 'protobuf', gzip: headers['grpc-encoding'] === 'gzip', headers,
-            body: call.request ? toPlain(signal, call.request) : null });
+            body: call.request.message ? toPlain(signal, call.request.message) : null });
           const rejected = a.kind === 'ok' && a.rejected ? a.rejected : 0;
           const field = signal === 'logs' ? 'rejectedLogRecords' : signal === 'metrics' ? 'rejectedDataPoints' : 'rejectedSpans';
           callback(null, rejected ? { partialSuccess: { [field]: rejected, errorMessage: 'some were bad' } } : {});
