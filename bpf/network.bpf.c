@@ -4,6 +4,7 @@
  * to its caller) and kept per socket, because later transitions often run in softirq context on behalf of anyone.
  * Hook order and fallbacks are declared in src/collectors/network/index.ts. Records: bpf/include/network.h. */
 #include "network.h"
+#include "limits.h"
 #include <bpf/bpf_endian.h>
 
 #define AF_INET 2
@@ -54,6 +55,10 @@ static __always_inline void fill_tuple(struct tcp_record *r, struct sock *sk)
 /* Send one record for `sk`. `conn` is its state (NULL when unknown); the owner comes from there. */
 static __always_inline void emit(__u32 kind, struct sock *sk, struct tcp_conn *conn, int old_state, __u8 extra_flags)
 {
+	/* Limits apply to the connection's owner, not to whoever runs when the state changes (often a softirq). */
+	__u64 owner_cgroup = conn && conn->cgroup_id ? conn->cgroup_id : sock_cgroup_id(sk);
+	if (!tapio_admit(kind, owner_cgroup))
+		return;
 	struct tcp_record *r = tapio_reserve(&network_events, struct tcp_record, kind);
 	if (!r)
 		return;
@@ -61,14 +66,14 @@ static __always_inline void emit(__u32 kind, struct sock *sk, struct tcp_conn *c
 	if (conn) {
 		r->h.pid = conn->pid;
 		r->h.tid = conn->tid;
-		r->h.cgroup_id = conn->cgroup_id ? conn->cgroup_id : sock_cgroup_id(sk);
+		r->h.cgroup_id = owner_cgroup;
 		r->start_ns = conn->start_ns;
 		r->role = conn->role;
 		r->flags = conn->flags & (TCP_FLAG_RESET_RECEIVED | TCP_FLAG_RESET_SENT);
 	} else {
 		r->h.pid = 0;
 		r->h.tid = 0;
-		r->h.cgroup_id = sock_cgroup_id(sk);
+		r->h.cgroup_id = owner_cgroup;
 		r->start_ns = 0;
 		r->role = TCP_ROLE_UNKNOWN;
 		r->flags = TCP_FLAG_OWNER_UNKNOWN;

@@ -2,6 +2,7 @@
  * Each hook has a typed tp_btf form (preferred: no tracefs needed, direct task access) and a classic tracepoint or
  * raw_tracepoint fallback; src/collectors/process/index.ts declares the order. Records: bpf/include/process.h. */
 #include "process.h"
+#include "limits.h"
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -87,6 +88,8 @@ static __always_inline void set_path_length(struct proc_exec_record *r, long n)
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(exec_btf, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
+	if (!tapio_admit(TAPIO_KIND_PROC_EXEC, bpf_get_current_cgroup_id()))
+		return 0;
 	struct proc_exec_record *r = tapio_reserve(&process_events, struct proc_exec_record, TAPIO_KIND_PROC_EXEC);
 	if (!r)
 		return 0;
@@ -99,6 +102,8 @@ int BPF_PROG(exec_btf, struct task_struct *p, pid_t old_pid, struct linux_binprm
 SEC("tracepoint/sched/sched_process_exec")
 int exec_tp(struct trace_event_raw_sched_process_exec *ctx)
 {
+	if (!tapio_admit(TAPIO_KIND_PROC_EXEC, bpf_get_current_cgroup_id()))
+		return 0;
 	struct proc_exec_record *r = tapio_reserve(&process_events, struct proc_exec_record, TAPIO_KIND_PROC_EXEC);
 	if (!r)
 		return 0;
@@ -116,6 +121,8 @@ static __always_inline void handle_exit(struct task_struct *task)
 	/* do_exit decrements signal->live before this tracepoint: zero means the whole thread group is gone. The same
 	 * test as the 6.18 tracepoint's group_dead, but it also works on kernels whose tracepoint lacks it. */
 	if (BPF_CORE_READ(task, signal, live.counter) != 0)
+		return;
+	if (!tapio_admit(TAPIO_KIND_PROC_EXIT, bpf_get_current_cgroup_id()))
 		return;
 	struct proc_exit_record *r = tapio_reserve(&process_events, struct proc_exit_record, TAPIO_KIND_PROC_EXIT);
 	if (!r)
@@ -163,6 +170,8 @@ static __always_inline void handle_fork(struct task_struct *parent, struct task_
 			}
 		}
 	}
+	if (!tapio_admit(TAPIO_KIND_PROC_FORK, bpf_get_current_cgroup_id()))
+		return;
 	struct proc_fork_record *r = tapio_reserve(&process_events, struct proc_fork_record, TAPIO_KIND_PROC_FORK);
 	if (!r)
 		return;

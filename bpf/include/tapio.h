@@ -84,16 +84,19 @@ static __always_inline void tapio_fill_header(struct tapio_header *h, __u32 kind
 		__r;                                                                         \
 	})
 
-/* Submit without waking the reader for every record: the reader polls at its coalescing interval anyway, and a
- * wakeup per record is the largest cost of a busy ring (notes/kernel.md, notes/l7.md). Wake it early only when the
- * ring holds more than TAPIO_WAKEUP_BYTES, so a burst never waits for the timer with a filling ring. */
-#ifndef TAPIO_WAKEUP_BYTES
-#define TAPIO_WAKEUP_BYTES (256 * 1024)
-#endif
-#define tapio_submit(ring, rec)                                                              \
-	bpf_ringbuf_submit(rec, bpf_ringbuf_query(ring, BPF_RB_AVAIL_DATA) > TAPIO_WAKEUP_BYTES \
-					? BPF_RB_FORCE_WAKEUP                                  \
-					: BPF_RB_NO_WAKEUP)
+/* Submit without waking the reader for every record: a wakeup per record is the largest cost of a busy ring
+ * (notes/kernel.md, notes/l7.md). Wake it for the first record in an empty ring, so an idle reader can sleep until
+ * there is work and that record waits no longer than the reader's coalescing delay. Records after it ride along
+ * with that wakeup. The reader watches the fill level itself while it lets records accumulate and drains early
+ * at 1/8 full; past half full (a reader that is behind) every record wakes it, as a last resort. */
+#define tapio_submit(ring, rec)                                                                            \
+	({                                                                                                 \
+		__u64 __avail = bpf_ringbuf_query(ring, BPF_RB_AVAIL_DATA);                                 \
+		bpf_ringbuf_submit(rec, __avail <= sizeof(*(rec)) + 8 ||                                   \
+						__avail > bpf_ringbuf_query(ring, BPF_RB_RING_SIZE) / 2  \
+					? BPF_RB_FORCE_WAKEUP                                              \
+					: BPF_RB_NO_WAKEUP);                                               \
+	})
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 

@@ -77,6 +77,32 @@ static Napi::Value MapUpdate(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// mapLookupBatch(fd, keySize, valueBytes, maxEntries) -> { keys: Buffer, values: Buffer, count } | null:
+// every entry in one syscall (BPF_MAP_LOOKUP_BATCH); null when the kernel or map type does not support it.
+// valueBytes is per entry (per-CPU maps: the rounded value size x possible CPUs).
+static Napi::Value MapLookupBatch(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = FdArg(info, 0);
+  uint32_t key_size = info[1].As<Napi::Number>().Uint32Value();
+  uint32_t value_bytes = info[2].As<Napi::Number>().Uint32Value();
+  uint32_t max = info[3].As<Napi::Number>().Uint32Value();
+  auto keys = Napi::Buffer<unsigned char>::New(env, static_cast<size_t>(key_size) * max);
+  auto values = Napi::Buffer<unsigned char>::New(env, static_cast<size_t>(value_bytes) * max);
+  __u32 count = max;
+  __u64 out_batch = 0;
+  LIBBPF_OPTS(bpf_map_batch_opts, opts);
+  int err = bpf_map_lookup_batch(fd, nullptr, &out_batch, keys.Data(), values.Data(), &count, &opts);
+  if (err && errno != ENOENT) {
+    if (errno == EINVAL || errno == ENOTSUP || errno == EOPNOTSUPP) return env.Null();
+    throw Errno(env, "map lookup batch", -errno);
+  }
+  Napi::Object r = Napi::Object::New(env);
+  r.Set("keys", keys);
+  r.Set("values", values);
+  r.Set("count", count);
+  return r;
+}
+
 // mapDelete(fd, key) -> boolean (false when the key was not there)
 static Napi::Value MapDelete(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -193,6 +219,7 @@ void InitMaps(Napi::Env env, Napi::Object exports) {
   exports.Set("mapLookup", Napi::Function::New(env, MapLookup));
   exports.Set("mapUpdate", Napi::Function::New(env, MapUpdate));
   exports.Set("mapDelete", Napi::Function::New(env, MapDelete));
+  exports.Set("mapLookupBatch", Napi::Function::New(env, MapLookupBatch));
   exports.Set("mapNextKey", Napi::Function::New(env, MapNextKey));
   exports.Set("programInfo", Napi::Function::New(env, ProgramInfo));
   exports.Set("enableRunStats", Napi::Function::New(env, EnableRunStats));

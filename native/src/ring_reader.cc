@@ -1,7 +1,10 @@
 #include "ring_reader.h"
 
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <sys/mman.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -46,6 +49,15 @@ RingReader::RingReader(const Napi::CallbackInfo& info) : Napi::ObjectWrap<RingRe
   LogCapture capture;
   rb_ = ring_buffer__new(fd, &RingReader::OnSample, this, nullptr);
   if (rb_ == nullptr) throw Napi::Error::New(env, ErrorText("open ring buffer", -errno, capture.Text()));
+  bpf_map_info info_;
+  memset(&info_, 0, sizeof(info_));
+  __u32 info_len = sizeof(info_);
+  page_size_ = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  if (bpf_obj_get_info_by_fd(fd, &info_, &info_len) == 0) ring_bytes_ = info_.max_entries;
+  void* cons = mmap(nullptr, page_size_, PROT_READ, MAP_SHARED, fd, 0);
+  void* prod = mmap(nullptr, page_size_, PROT_READ, MAP_SHARED, fd, static_cast<off_t>(page_size_));
+  if (cons != MAP_FAILED) consumer_pos_ = static_cast<const volatile unsigned long*>(cons);
+  if (prod != MAP_FAILED) producer_pos_ = static_cast<const volatile unsigned long*>(prod);
 
   callback_ = Napi::Persistent(info[2].As<Napi::Function>());
   tsfn_ = Napi::ThreadSafeFunction::New(env, info[2].As<Napi::Function>(), "tapio-ring-reader", 0, 1);
@@ -57,6 +69,13 @@ RingReader::RingReader(const Napi::CallbackInfo& info) : Napi::ObjectWrap<RingRe
 RingReader::~RingReader() {
   StopThread();
   if (rb_ != nullptr) ring_buffer__free(rb_);
+  if (consumer_pos_) munmap(const_cast<unsigned long*>(consumer_pos_), page_size_);
+  if (producer_pos_) munmap(const_cast<unsigned long*>(producer_pos_), page_size_);
+}
+
+uint64_t RingReader::Available() const {
+  if (consumer_pos_ == nullptr || producer_pos_ == nullptr) return ring_bytes_;  // unknown: assume full
+  return __atomic_load_n(producer_pos_, __ATOMIC_ACQUIRE) - __atomic_load_n(consumer_pos_, __ATOMIC_ACQUIRE);
 }
 
 int RingReader::OnSample(void* ctx, void* data, size_t size) {
@@ -116,23 +135,32 @@ void RingReader::Run() {
       return;
     }
   };
-  // Flush at most every coalesce interval (or when a batch is full): a record waits at most about coalesceMs
-  // between reaching the ring and reaching JS, whether it sat in the kernel ring or in our batch.
-  uint64_t last_flush = NowNs();
+  // Programs wake us for the first record in an empty ring (and when it fills past a threshold). So: with nothing to
+  // do, sleep in epoll (the timeout only bounds how long stop() waits). Once records arrive, let them accumulate in
+  // the ring for the coalescing delay (not polling, so the producers' wakeups cost nothing and none are caused),
+  // peeking at the fill level twice per delay (draining early at 1/8 full, well before the programs' half-full
+  // wakeups) so a burst cannot overflow the ring meanwhile; then drain and flush.
+  // A record thus waits about coalesceMs at most, and JS gets one batch per interval.
+  const int idle_timeout_ms = 100;
+  const uint64_t slice_ns = coalesce_ns / 2 > 1000000 ? coalesce_ns / 2 : 1000000;
   while (!stop_.load()) {
-    uint64_t since = NowNs() - last_flush;
-    int timeout_ms = since >= coalesce_ns ? 0 : static_cast<int>((coalesce_ns - since + 999999) / 1000000);
-    // Programs submit with BPF_RB_NO_WAKEUP below a size threshold, so this mostly returns on its timeout;
-    // a forced wakeup (a filling ring) returns early.
-    int n = ring_buffer__poll(rb_, timeout_ms);
-    if (n == kBatchFull) Flush();
-    else if (n < 0 && n != -EINTR) poll_errors_.fetch_add(1, std::memory_order_relaxed);
-    drain();
-    if (NowNs() - last_flush >= coalesce_ns) {
-      Flush();
-      last_flush = NowNs();
+    if (current_->count == 0) {
+      int n = ring_buffer__poll(rb_, idle_timeout_ms);
+      if (n == kBatchFull) Flush();
+      else if (n < 0 && n != -EINTR) poll_errors_.fetch_add(1, std::memory_order_relaxed);
+      continue;
     }
+    uint64_t age = NowNs() - current_->first_ns;
+    if (age < coalesce_ns && Available() < ring_bytes_ / 8) {
+      uint64_t wait = coalesce_ns - age < slice_ns ? coalesce_ns - age : slice_ns;
+      timespec ts{0, static_cast<long>(wait)};
+      nanosleep(&ts, nullptr);
+      continue;
+    }
+    drain();
+    if (NowNs() - current_->first_ns >= coalesce_ns) Flush();
   }
+  drain();
 }
 
 void RingReader::DeliverQueued(Napi::Env env, Napi::Function callback) {

@@ -45,6 +45,13 @@ class RingReader : public Napi::ObjectWrap<RingReader> {
   void StopThread();
 
   ring_buffer* rb_ = nullptr;
+  // Our own read-only views of the ring's consumer and producer positions, to see how full it is while we let
+  // records accumulate during the coalescing delay (libbpf 1.1 has no API for it).
+  const volatile unsigned long* consumer_pos_ = nullptr;
+  const volatile unsigned long* producer_pos_ = nullptr;
+  size_t page_size_ = 0;
+  uint64_t ring_bytes_ = 0;
+  uint64_t Available() const;
   uint32_t coalesce_ms_;
   uint32_t batch_records_;
   uint32_t batch_bytes_;

@@ -10,6 +10,8 @@ import { IdentityResolver } from '../identity';
 import { createKubernetesMetadata, type KubernetesMetadataSource } from '../identity/kubernetes';
 import { createOtlpExporter, type OtlpExporter } from '../export/otlp';
 import { tapioResource } from '../export/resource';
+import { createLimits } from '../pipeline/limits';
+import { startObserveServer, otlpExporterHealth, type ObserveServer, type ReadinessCheck } from '../observe';
 import type { Agent } from './agent';
 
 export interface RuntimeServices {
@@ -18,6 +20,7 @@ export interface RuntimeServices {
   identity?: IdentityResolver;
   kubernetes?: KubernetesMetadataSource;
   otlp?: OtlpExporter;
+  observe?: ObserveServer;
   afterStart?: (agent: Agent) => Promise<void>;
   stop(): Promise<void>;
 }
@@ -65,6 +68,44 @@ export async function createRuntimeServices(config: TapioConfig, drops: DropCoun
     services.sinks.push({ name: 'otlp', write: (events) => otlp.export(events) });
     stops.push(() => otlp.shutdown());
   }
+
+  // Once collectors are loaded: rate limits and sampling into their maps, the adaptive controller, and the
+  // agent's own /metrics, /healthz, /readyz and /status.
+  services.afterStart = async (agent) => {
+    const limits = createLimits({
+      config: config.limits,
+      objects: agent.collectors.flatMap((c) => c.kernelObjects?.() ?? []),
+      log: (m) => log(m),
+    });
+    stops.push(async () => limits.stop());
+    if (!config.observe.enabled) return;
+    const readiness: ReadinessCheck[] = [];
+    if (services.kubernetes) {
+      const k = services.kubernetes;
+      readiness.push({ name: 'identity.kubernetes', check: () => ({ ready: k.synced(), detail: k.status().lastError }) });
+    }
+    try {
+      const observe = await startObserveServer({
+        address: config.observe.address,
+        programRunStats: config.observe.programRunStats,
+        mapFillIntervalMs: config.observe.mapFillIntervalMs,
+        log: (m) => log(m),
+        sources: {
+          agent,
+          limits,
+          readiness,
+          exporters: () => (services.otlp ? [otlpExporterHealth('otlp', services.otlp)] : []),
+          budget: { cpuFraction: config.limits.budget.cpuPercent / 100, memoryBytes: config.limits.budget.memoryMiB * 1048576 },
+        },
+      });
+      services.observe = observe;
+      stops.push(() => observe.close());
+      log(`metrics and health on ${observe.url} (/metrics /healthz /readyz /status)`);
+    } catch (e) {
+      // A taken port must not stop the agent from collecting; say so and carry on.
+      log(`observe server not started on ${config.observe.address}: ${(e as Error).message}`);
+    }
+  };
   return services;
 }
 

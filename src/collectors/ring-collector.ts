@@ -26,12 +26,16 @@ export abstract class RingCollector implements Collector {
   protected abstract readonly ringName: string;
   /** Runs once the programs are attached: write settings maps, seed tables; returns the record handler. */
   protected abstract prepare(loaded: LoadedCollector, ctx: CollectorContext): RecordHandler;
+  /** True when the object includes bpf/include/limits.h (per-cgroup rate limits and sampling). */
+  protected readonly usesLimits: boolean = false;
   /** Events made so far, per event name (for status). */
   protected abstract eventCounts(): Record<string, number>;
 
   async start(ctx: CollectorContext): Promise<void> {
     this.ctx = ctx;
-    this.loaded = await loadCollector(this.spec(ctx), this.loaderOptions);
+    const spec = this.spec(ctx);
+    if (this.usesLimits) spec.mapMaxEntries = { ...spec.mapMaxEntries, tapio_limits_state: ctx.config.limits.bucketTableSize };
+    this.loaded = await loadCollector(spec, this.loaderOptions);
     if (!this.loaded.available) {
       ctx.log(`${this.name} collector unavailable: ${this.loaded.unavailableReasons().join(' | ')}`);
       return;

@@ -60,6 +60,28 @@ export class BpfMap {
     return v ? v.readBigUInt64LE(0) : 0n;
   }
 
+  /**
+   * Every entry in one syscall where the kernel supports batch lookups (arrays, hashes), else entry by entry.
+   * For per-CPU maps each value holds all CPUs' values (use perCpuSlices to split).
+   */
+  lookupAll(): { key: Buffer; value: Buffer }[] {
+    const bytes = this.perCpu ? this.perCpuStride * this.cpus : this.valueSize;
+    const r = native().mapLookupBatch(this.fd, this.keySize, bytes, this.maxEntries);
+    if (!r) return [...this.entries()].map(([key, value]) => ({ key, value }));
+    const out: { key: Buffer; value: Buffer }[] = [];
+    for (let i = 0; i < r.count; i++) {
+      out.push({ key: r.keys.subarray(i * this.keySize, (i + 1) * this.keySize), value: r.values.subarray(i * bytes, (i + 1) * bytes) });
+    }
+    return out;
+  }
+
+  /** Sum of u64 values across CPUs, for one value as returned by lookup/lookupAll on a per-CPU map. */
+  sumPerCpuU64(all: Buffer): bigint {
+    let sum = 0n;
+    for (let c = 0; c < this.cpus; c++) sum += all.readBigUInt64LE(c * this.perCpuStride);
+    return sum;
+  }
+
   update(key: Buffer, value: Buffer, flags: number = MapUpdateFlags.ANY): void {
     this.checkKey(key);
     if (this.perCpu && value.length === this.valueSize) {

@@ -101,6 +101,7 @@ export interface NativeAddon {
   mapLookup(fd: number, key: Buffer, valueBytes: number): Buffer | null;
   mapUpdate(fd: number, key: Buffer, value: Buffer, flags?: number): void;
   mapDelete(fd: number, key: Buffer): boolean;
+  mapLookupBatch(fd: number, keySize: number, valueBytes: number, maxEntries: number): { keys: Buffer; values: Buffer; count: number } | null;
   mapNextKey(fd: number, key: Buffer | null, keySize: number): Buffer | null;
   programInfo(fd: number): ProgramRunInfo;
   enableRunStats(): number;

@@ -38,6 +38,7 @@ export function networkCollectorSpec(config: { ringBufferBytes: number; connecti
 export class NetworkCollector extends RingCollector {
   readonly name = 'network';
   protected readonly ringName = NETWORK_RING;
+  protected override readonly usesLimits = true;
   private decoder: NetworkDecoder | undefined;
 
   protected spec(ctx: CollectorContext): CollectorSpec {

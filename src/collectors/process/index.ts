@@ -31,6 +31,7 @@ export function processCollectorSpec(config: { ringBufferBytes: number }): Colle
 export class ProcessCollector extends RingCollector {
   readonly name = 'process';
   protected readonly ringName = PROCESS_RING;
+  protected override readonly usesLimits = true;
   private decoder: ProcessDecoder | undefined;
   table: ProcessTable | undefined;
 
