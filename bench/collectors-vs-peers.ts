@@ -50,7 +50,9 @@ async function tapio(scenario: 'exec' | 'connect', rate: number, collector: Coll
 /** Runs a peer tracer around a storm; `count` picks the lines that are storm events. */
 async function peer(scenario: 'exec' | 'connect', rate: number, tool: string, cmd: string, args: string[],
   ready: RegExp, count: (line: string, stormPid: number) => boolean, note?: string): Promise<Row> {
-  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  // stdbuf -oL: peers write to a pipe here, and block-buffered output would hide their lines (and their header)
+  // until exit. stdbuf execs the tool, so the pid (and its CPU time) stays the tool's own.
+  const child = spawn('stdbuf', ['-oL', cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stdout.on('data', (d) => { out += d; });
