@@ -11,6 +11,14 @@ import type { Collector, CollectorContext, CollectorStatus } from './types';
 /** Handles one record: pushes the events it makes onto `out` (or none). */
 export type RecordHandler = (view: DataView, offset: number, size: number, out: TapioEvent[]) => void;
 
+/** The common handler: one decoded event per record (undefined when the decoder counted and skipped it). */
+export function decodeInto(decoder: { decode(view: DataView, offset: number, size: number): TapioEvent | undefined }): RecordHandler {
+  return (view, offset, size, out) => {
+    const e = decoder.decode(view, offset, size);
+    if (e) out.push(e);
+  };
+}
+
 export abstract class RingCollector implements Collector {
   abstract readonly name: string;
   protected loaded: LoadedCollector | undefined;

@@ -6,7 +6,7 @@ import type { Attributes, TapioEvent } from '../pipeline/event';
 import type { DropCounters } from '../pipeline/drops';
 import { identityConfigSchema, type IdentityConfig } from '../config/identity';
 import { CgroupPathResolver, ROOT_CGROUP_ID, type CgroupResolverStats } from './cgroups/resolver';
-import { LruMap } from './cgroups/lru';
+import { LruMap } from '../pipeline/lru';
 import { parseCgroupPath, type ParsedCgroup } from './cgroups/path-parser';
 import type { CgroupLayout } from './cgroups/layout';
 import { RuntimeManager, type EndpointStatus } from './runtimes/manager';

@@ -4,7 +4,7 @@
 import { bootNsToUnixNano } from '../../kernel/clock';
 import type { CollectorSpec, LoadedCollector } from '../../kernel/loader';
 import type { CollectorContext } from '../types';
-import { RingCollector, type RecordHandler } from '../ring-collector';
+import { RingCollector, decodeInto, type RecordHandler } from '../ring-collector';
 import { NetworkDecoder } from './decode';
 
 export const NETWORK_RING = 'network_events';
@@ -49,10 +49,7 @@ export class NetworkCollector extends RingCollector {
   protected prepare(_loaded: LoadedCollector, ctx: CollectorContext): RecordHandler {
     const decoder = new NetworkDecoder({ drops: ctx.drops, toUnixNano: bootNsToUnixNano });
     this.decoder = decoder;
-    return (view, offset, size, out) => {
-      const e = decoder.decode(view, offset, size);
-      if (e) out.push(e);
-    };
+    return decodeInto(decoder);
   }
 
   protected eventCounts(): Record<string, number> {

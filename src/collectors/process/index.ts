@@ -5,7 +5,7 @@ import { bootNsToUnixNano } from '../../kernel/clock';
 import type { CollectorSpec, LoadedCollector } from '../../kernel/loader';
 import { u32Key } from '../../kernel/maps';
 import type { CollectorContext } from '../types';
-import { RingCollector, type RecordHandler } from '../ring-collector';
+import { RingCollector, decodeInto, type RecordHandler } from '../ring-collector';
 import { ProcessDecoder } from './decode';
 import { encodeSettings } from './layout';
 import { ProcessTable } from './table';
@@ -47,10 +47,7 @@ export class ProcessCollector extends RingCollector {
     this.table.seedFromProc();
     const decoder = new ProcessDecoder({ argvMaxCount: cfg.argvMaxCount, table: this.table, drops: ctx.drops, toUnixNano: bootNsToUnixNano });
     this.decoder = decoder;
-    return (view, offset, size, out) => {
-      const e = decoder.decode(view, offset, size);
-      if (e) out.push(e);
-    };
+    return decodeInto(decoder);
   }
 
   protected eventCounts(): Record<string, number> {

@@ -2,6 +2,7 @@
 // process.exit event, whose kernel record carries only the pid, can still say which program ended. Bounded LRU
 // (a Map kept in use order); every eviction is counted. Seeded from /proc at start for processes older than the agent.
 import * as fs from 'node:fs';
+import { LruMap } from '../../pipeline/lru';
 
 export interface ProcessInfo {
   path: string;
@@ -11,33 +12,31 @@ export interface ProcessInfo {
 }
 
 export class ProcessTable {
-  private readonly entries = new Map<number, ProcessInfo>();
-  evictions = 0;
+  private readonly entries: LruMap<number, ProcessInfo>;
 
-  constructor(readonly capacity: number, private readonly onEvict: () => void = () => {}) {}
+  constructor(readonly capacity: number, onEvict: () => void = () => {}) {
+    this.entries = new LruMap(capacity, onEvict);
+  }
 
   get size(): number {
     return this.entries.size;
   }
 
+  get evictions(): number {
+    return this.entries.evictions;
+  }
+
   set(pid: number, info: ProcessInfo): void {
-    this.entries.delete(pid);
     this.entries.set(pid, info);
-    while (this.entries.size > this.capacity) {
-      const oldest = this.entries.keys().next().value as number;
-      this.entries.delete(oldest);
-      this.evictions++;
-      this.onEvict();
-    }
   }
 
   get(pid: number): ProcessInfo | undefined {
-    return this.entries.get(pid);
+    return this.entries.peek(pid);
   }
 
   /** Removes and returns the entry (a process exits once). */
   take(pid: number): ProcessInfo | undefined {
-    const info = this.entries.get(pid);
+    const info = this.entries.peek(pid);
     if (info) this.entries.delete(pid);
     return info;
   }

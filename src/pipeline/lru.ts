@@ -1,11 +1,12 @@
-// A small least-recently-used map with a fixed capacity: bounded memory for per-cgroup caches.
+// A small least-recently-used map with a fixed capacity: bounded memory for every per-object table in JS (cgroup and
+// identity caches, the process table). Evictions are counted, and reported to `onEvict` when given.
 // Map keeps insertion order, so re-inserting on read moves a key to the young end and the first key is the oldest.
 
 export class LruMap<K, V> {
   private readonly map = new Map<K, V>();
   evictions = 0;
 
-  constructor(readonly capacity: number) {
+  constructor(readonly capacity: number, private readonly onEvict?: (key: K, value: V) => void) {
     if (!(capacity >= 1)) throw new RangeError(`LruMap capacity must be at least 1, got ${capacity}`);
   }
 
@@ -35,8 +36,10 @@ export class LruMap<K, V> {
     this.map.set(key, value);
     if (this.map.size > this.capacity) {
       const oldest = this.map.keys().next().value as K;
+      const value = this.map.get(oldest) as V;
       this.map.delete(oldest);
       this.evictions++;
+      this.onEvict?.(oldest, value);
     }
   }
 
