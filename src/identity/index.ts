@@ -95,6 +95,9 @@ export class IdentityResolver {
   attributesFor(cgroupId: bigint, pid?: number): Attributes {
     this.counters.lookups++;
     if (!this.config.enabled) return EMPTY;
+    // On a cgroup v1-only host the kernel's cgroup id names the (unused) v2 hierarchy: the same root for every task.
+    // There the pid is the only way in: /proc/<pid>/cgroup in the id hierarchy (memory), cached per pid.
+    if (this.cgroups.layout.mode === 'v1') return pid === undefined ? EMPTY : this.attributesOfPid(pid);
     // peek, not get: moving the key on every hit costs more than it saves (measured ~1 us vs ~80 ns per lookup);
     // eviction is therefore oldest-computed first, and an evicted hot id is recomputed from the path cache.
     const cached = this.cache.peek(cgroupId);
@@ -144,6 +147,8 @@ export class IdentityResolver {
   /** For the pipeline's identity gate: the event's cgroup is not known yet, or it names a container that no
    *  runtime has named yet while some runtime is connected (so waiting for the next walk or list can help). */
   incomplete(event: TapioEvent): boolean {
+    // v1-only hosts: every event has the same (meaningless) cgroup id, and holding by it would hold everything.
+    if (this.cgroups.layout.mode === 'v1') return false;
     const a = event.attributes;
     if (a['container.id'] === undefined) {
       // A cgroup we have not seen yet (created since the last walk; its process may already be gone, so the pid
@@ -182,6 +187,31 @@ export class IdentityResolver {
 
   stats(): IdentityStats {
     return { ...this.counters, cgroups: this.cgroups.stats(), runtimes: this.runtimes.status() };
+  }
+
+  private readonly byPid = new LruMap<number, CacheEntry & { at: number }>(4096);
+
+  private attributesOfPid(pid: number): Attributes {
+    const now = Date.now();
+    const cached = this.byPid.peek(pid);
+    // A short life: pids are reused, and a process can move between cgroups.
+    if (cached && cached.generation === this.generation && now - cached.at < 2000) {
+      this.counters.cacheHits++;
+      return cached.attributes;
+    }
+    try {
+      const path = this.cgroups.pathOfPid(pid);
+      if (path === undefined) {
+        this.counters.unresolved++;
+        return EMPTY;
+      }
+      const attributes = this.attributesOfPath(path);
+      this.byPid.set(pid, { generation: this.generation, attributes, at: now });
+      return attributes;
+    } catch {
+      this.counters.errors++;
+      return EMPTY;
+    }
   }
 
   private compute(cgroupId: bigint, pid: number | undefined): Attributes {
