@@ -31,6 +31,9 @@ export const DEFAULT_RATE_LIMITS: Record<string, { perSecond: number; burst?: nu
   'network.tcp.connect_failed': { perSecond: 5_000, burst: 20_000 },
 };
 
+export const DEFAULT_ADAPTIVE_KINDS = ['process.fork', 'network.tcp.connect', 'network.tcp.accept', 'network.tcp.close',
+  'network.tcp.connect_failed', 'network.tcp.retransmit', 'network.tcp.reset'];
+
 export const limitsConfigSchema = z.object({
   budget: z.object({
     /** CPU the agent may use, percent of the whole node (all cores together). */
@@ -55,8 +58,9 @@ export const limitsConfigSchema = z.object({
     raiseBelowRatio: z.number().min(0.05).max(0.95).default(0.6),
     /** ...for this many intervals in a row. */
     calmIntervals: z.number().int().min(1).max(100).default(3),
-    /** Kinds the controller may sample; default: all. Exec events can be kept whole by leaving them out. */
-    kinds: z.array(kindName).optional(),
+    /** Kinds the controller may sample. By default every kind but process.exec and process.exit (never sampled
+     *  unless configured: they are the audit trail) and the cgroup feed identity depends on. */
+    kinds: z.array(kindName).default(DEFAULT_ADAPTIVE_KINDS),
   }).strict().prefault({}),
   cardinality: z.object({
     /** Distinct keys (flows, attribute values) kept per aggregation; the rest go into "other". */

@@ -34,3 +34,11 @@ test('bad values are refused with the field and the reason', () => {
   assert.equal(parseConfig('observe:\n  address: "[::1]:9464"\n').observe.address, '[::1]:9464');
   assert.equal(parseConfig('observe:\n  address: /run/tapio/observe.sock\n').observe.address, '/run/tapio/observe.sock');
 });
+
+test('exec and exit are never sampled by default: the adaptive controller may not touch them unless configured', () => {
+  const c = parseConfig('').limits;
+  assert.ok(!c.adaptive.kinds.includes('process.exec'));
+  assert.ok(!c.adaptive.kinds.includes('process.exit'));
+  assert.ok(c.adaptive.kinds.includes('process.fork'));
+  assert.deepEqual(c.sampling, {});
+});

@@ -39,7 +39,7 @@ export function createLimits(o: {
   const handle: LimitsHandle = { kernels, stop: () => handle.controller?.stop() };
   const a = o.config.adaptive;
   if (!a.enabled) return handle;
-  const kinds = a.kinds ?? Object.values(KIND_NAMES).filter((k) => k !== 'test');
+  const kinds = a.kinds;
   const base: Record<string, number> = {};
   for (const k of kinds) base[k] = o.config.sampling[k] ?? 1;
   handle.controller = new AdaptiveController({
