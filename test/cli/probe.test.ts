@@ -46,3 +46,15 @@ test('tapio probe --json is right for this machine', needsRoot, () => {
 test('tapio probe refuses to run without root, saying why', { skip: process.getuid?.() === 0 ? 'runs as root here' : false }, () => {
   assert.throws(() => execFileSync(process.execPath, [TAPIO, 'probe'], { encoding: 'utf8', stdio: 'pipe' }), /needs root/);
 });
+
+test('without tracefs, tapio probe mounts it and tracepoints still attach (in a private mount namespace)', needsRoot, () => {
+  // unshare gives this command its own mount table: unmounting tracefs there leaves the machine's alone.
+  const script = `umount /sys/kernel/tracing 2>/dev/null; umount /sys/kernel/debug/tracing 2>/dev/null;
+    test -e /sys/kernel/tracing/events && { echo still-mounted; exit 3; }
+    exec ${JSON.stringify(process.execPath)} ${JSON.stringify(TAPIO)} probe --json`;
+  const out = execFileSync('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', script], { encoding: 'utf8', timeout: 60_000 });
+  const r = JSON.parse(out);
+  assert.equal(r.tracefs.available, true);
+  assert.match(r.tracefs.detail, /mounted by tapio/);
+  assert.equal(r.programs.tracepoint.available, true, r.programs.tracepoint.reason);
+});

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
-import { loadCollector, u32Key } from '../../src/kernel';
+import { failedProgramFromLog, loadCollector, programLogExcerpt, u32Key } from '../../src/kernel';
 import { bootNsToUnixNano } from '../../src/kernel/clock';
 import { needsRoot } from '../helpers/root';
 import { loadSpine, setSpineTarget } from '../helpers/spine';
@@ -133,4 +133,23 @@ test('a missing object file is reported as unavailable with a hint, never thrown
   assert.equal(c.available, false);
   assert.match(c.unavailableReasons()[0], /cannot read BPF object .*does-not-exist\.bpf\.o.*npm run setup/);
   await c.close();
+});
+
+test('the loader reads which program failed, and its own lines, out of libbpf\'s log', () => {
+  const log = [
+    "libbpf: prog 'good': something harmless",
+    "libbpf: prog 'bad_one': BPF program load failed: Permission denied",
+    "libbpf: prog 'bad_one': -- BEGIN PROG LOAD LOG --",
+    '0: R1=ctx() R10=fp0',
+    'invalid unbounded variable-offset read from stack R1',
+    "libbpf: prog 'bad_one': -- END PROG LOAD LOG --",
+    "libbpf: prog 'bad_one': failed to load: -13",
+    "libbpf: failed to load object 'x'",
+  ].join('\n');
+  assert.equal(failedProgramFromLog(log), 'bad_one');
+  const excerpt = programLogExcerpt(log, 'bad_one');
+  assert.match(excerpt, /^prog 'bad_one': BPF program load failed: Permission denied/);
+  assert.match(excerpt, /invalid unbounded variable-offset read from stack R1/);
+  assert.doesNotMatch(excerpt, /good|failed to load object/);
+  assert.equal(failedProgramFromLog('libbpf: map \'m\': failed to create: Invalid argument'), undefined, 'a map failure is not a program\'s');
 });
