@@ -51,13 +51,19 @@ BpfObject::BpfObject(const Napi::CallbackInfo& info) : Napi::ObjectWrap<BpfObjec
 
 BpfObject::~BpfObject() { CloseAll(); }
 
-void BpfObject::CloseAll() {
-  for (auto& [name, tc] : tc_) {
-    LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = tc.ifindex,
-                .attach_point = tc.ingress ? BPF_TC_INGRESS : BPF_TC_EGRESS);
-    LIBBPF_OPTS(bpf_tc_opts, opts, .handle = tc.handle, .priority = tc.priority);
-    bpf_tc_detach(&hook, &opts);
+void BpfObject::DetachTc(const TcAttachment& tc) {
+  LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = tc.ifindex, .attach_point = tc.ingress ? BPF_TC_INGRESS : BPF_TC_EGRESS);
+  LIBBPF_OPTS(bpf_tc_opts, opts, .handle = tc.handle, .priority = tc.priority);
+  bpf_tc_detach(&hook, &opts);
+  if (tc.created_hook) {
+    // Leave the interface as we found it: no clsact qdisc of ours behind.
+    hook.attach_point = static_cast<bpf_tc_attach_point>(BPF_TC_INGRESS | BPF_TC_EGRESS);
+    bpf_tc_hook_destroy(&hook);
   }
+}
+
+void BpfObject::CloseAll() {
+  for (auto& [name, tc] : tc_) DetachTc(tc);
   tc_.clear();
   for (auto& [name, link] : links_) bpf_link__destroy(link);
   links_.clear();
@@ -238,11 +244,16 @@ Napi::Value BpfObject::AttachTc(const Napi::CallbackInfo& info) {
   } else {
     LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = ingress ? BPF_TC_INGRESS : BPF_TC_EGRESS);
     err = bpf_tc_hook_create(&hook);
+    bool created = err == 0;
     if (err == -EEXIST) err = 0;
     if (err == 0) {
       LIBBPF_OPTS(bpf_tc_opts, opts, .prog_fd = bpf_program__fd(prog));
       err = bpf_tc_attach(&hook, &opts);
-      if (err == 0) tc_[name] = TcAttachment{ifindex, ingress, opts.handle, opts.priority};
+      if (err == 0) tc_[name] = TcAttachment{ifindex, ingress, opts.handle, opts.priority, created};
+      else if (created) {
+        hook.attach_point = static_cast<bpf_tc_attach_point>(BPF_TC_INGRESS | BPF_TC_EGRESS);
+        bpf_tc_hook_destroy(&hook);
+      }
     }
   }
   r.Set("ok", err == 0);
@@ -265,10 +276,7 @@ Napi::Value BpfObject::Detach(const Napi::CallbackInfo& info) {
   }
   auto tc = tc_.find(name);
   if (tc != tc_.end()) {
-    LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = tc->second.ifindex,
-                .attach_point = tc->second.ingress ? BPF_TC_INGRESS : BPF_TC_EGRESS);
-    LIBBPF_OPTS(bpf_tc_opts, opts, .handle = tc->second.handle, .priority = tc->second.priority);
-    bpf_tc_detach(&hook, &opts);
+    DetachTc(tc->second);
     tc_.erase(tc);
     found = true;
   }
