@@ -141,13 +141,18 @@ void RingReader::Run() {
   // peeking at the fill level twice per delay (draining early at 1/8 full, well before the programs' half-full
   // wakeups) so a burst cannot overflow the ring meanwhile; then drain and flush.
   // A record thus waits about coalesceMs at most, and JS gets one batch per interval.
-  const int idle_timeout_ms = 100;
+  //
+  // "First record in an empty ring" is decided by each producer at submit time; two CPUs submitting into an empty
+  // ring at once can both see the other's record and both skip the wakeup. epoll then never hears of them, so every
+  // idle timeout also drains the ring directly: such records wait at most idle_timeout_ms, never forever.
+  const int idle_timeout_ms = 50;
   const uint64_t slice_ns = coalesce_ns / 2 > 1000000 ? coalesce_ns / 2 : 1000000;
   while (!stop_.load()) {
     if (current_->count == 0) {
       int n = ring_buffer__poll(rb_, idle_timeout_ms);
       if (n == kBatchFull) Flush();
       else if (n < 0 && n != -EINTR) poll_errors_.fetch_add(1, std::memory_order_relaxed);
+      if (n == 0) drain();
       continue;
     }
     uint64_t age = NowNs() - current_->first_ns;

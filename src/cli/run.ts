@@ -78,6 +78,12 @@ export async function runAgentCommand(argv: string[]): Promise<number> {
     throw e;
   }
 
+  // From here on a SIGINT/SIGTERM (Kubernetes stopping the pod) means: finish starting, then stop cleanly,
+  // delivering what the kernel already handed over and printing the summary.
+  let requestStop = (): void => undefined;
+  const stopRequested = new Promise<void>((resolve) => { requestStop = resolve; });
+  process.once('SIGINT', () => requestStop());
+  process.once('SIGTERM', () => requestStop());
   const drops = new DropCounters();
   const services = await createRuntimeServices(config, drops);
   const agent = new Agent({
@@ -96,12 +102,11 @@ export async function runAgentCommand(argv: string[]): Promise<number> {
   let statsTimer: NodeJS.Timeout | undefined;
   if (statsEvery) statsTimer = setInterval(() => process.stderr.write(formatSummary(agent.status())), statsEvery * 1000);
 
-  await new Promise<void>((resolve) => {
-    const done = () => resolve();
-    process.once('SIGINT', done);
-    process.once('SIGTERM', done);
-    if (duration) setTimeout(done, duration * 1000);
-  });
+  // --duration counts from when the agent is running. The interval keeps the process alive until asked to stop.
+  const keepAlive = setInterval(() => undefined, 1 << 30);
+  if (duration) setTimeout(requestStop, duration * 1000).unref();
+  await stopRequested;
+  clearInterval(keepAlive);
   if (statsTimer) clearInterval(statsTimer);
   await agent.stop();
   await services.stop();

@@ -76,3 +76,23 @@ test('tapio run refuses bad options with a clear message', needsRoot, () => {
     });
   }
 });
+
+test('SIGTERM (a pod being stopped) ends tapio run cleanly, with the summary', needsRoot, async () => {
+  const child = spawn(process.execPath, [TAPIO, 'run', '--output', 'json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d) => { stderr += d; });
+  const nudge = setInterval(() => execFileSync('/bin/true'), 200);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`no output in 30 s: ${stderr}`)), 30_000);
+      child.stdout.once('data', () => { clearTimeout(t); resolve(); });
+    });
+    child.kill('SIGTERM');
+    const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
+    assert.equal(code, 0, stderr);
+    assert.match(stderr, /events per kind/);
+  } finally {
+    clearInterval(nudge);
+    child.kill('SIGKILL');
+  }
+});
