@@ -25,6 +25,7 @@ Napi::Function BpfObject::Init(Napi::Env env) {
                          InstanceMethod("attachCgroup", &BpfObject::AttachCgroup),
                          InstanceMethod("attachTc", &BpfObject::AttachTc),
                          InstanceMethod("detach", &BpfObject::Detach),
+                         InstanceMethod("detachAll", &BpfObject::DetachAll),
                          InstanceMethod("mapFd", &BpfObject::MapFd),
                          InstanceMethod("programFd", &BpfObject::ProgramFd),
                          InstanceMethod("close", &BpfObject::Close),
@@ -62,11 +63,15 @@ void BpfObject::DetachTc(const TcAttachment& tc) {
   }
 }
 
-void BpfObject::CloseAll() {
+void BpfObject::DetachEverything() {
   for (auto& [name, tc] : tc_) DetachTc(tc);
   tc_.clear();
   for (auto& [name, link] : links_) bpf_link__destroy(link);
   links_.clear();
+}
+
+void BpfObject::CloseAll() {
+  DetachEverything();
   if (obj_ != nullptr) {
     bpf_object__close(obj_);
     obj_ = nullptr;
@@ -281,6 +286,12 @@ Napi::Value BpfObject::Detach(const Napi::CallbackInfo& info) {
     found = true;
   }
   return Napi::Boolean::New(env, found);
+}
+
+// detachAll(): every program stops running; maps (and what rings still hold) stay readable until close().
+Napi::Value BpfObject::DetachAll(const Napi::CallbackInfo& info) {
+  DetachEverything();
+  return info.Env().Undefined();
 }
 
 Napi::Value BpfObject::MapFd(const Napi::CallbackInfo& info) {

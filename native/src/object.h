@@ -30,12 +30,14 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
   Napi::Value AttachCgroup(const Napi::CallbackInfo& info);
   Napi::Value AttachTc(const Napi::CallbackInfo& info);
   Napi::Value Detach(const Napi::CallbackInfo& info);
+  Napi::Value DetachAll(const Napi::CallbackInfo& info);
   Napi::Value MapFd(const Napi::CallbackInfo& info);
   Napi::Value ProgramFd(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
 
   bpf_program* FindProgram(Napi::Env env, const std::string& name);
   void CloseAll();
+  void DetachEverything();
   Napi::Object AttachResult(Napi::Env env, bpf_program* prog, const std::string& name, bpf_link* link,
                             int err, const std::string& what, const std::string& log);
 

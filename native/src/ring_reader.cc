@@ -165,11 +165,27 @@ void RingReader::Run() {
     drain();
     if (NowNs() - current_->first_ns >= coalesce_ns) Flush();
   }
-  drain();
+  // Stopping: take everything submitted before now, however many batches that is (the queue bound is waived: the
+  // caller is about to deliver them). Bounded by the producer position seen now, so a producer that keeps going
+  // cannot keep us here; what it adds later is the caller's to avoid (detach programs first, see LoadedCollector).
+  const uint64_t until = producer_pos_ ? __atomic_load_n(producer_pos_, __ATOMIC_ACQUIRE) : 0;
+  for (int guard = 0; guard < 1 << 20; guard++) {
+    int n = ring_buffer__consume(rb_);
+    if (n == kBatchFull) Flush();
+    if (n != kBatchFull || consumer_pos_ == nullptr || __atomic_load_n(consumer_pos_, __ATOMIC_ACQUIRE) >= until) break;
+  }
 }
 
-void RingReader::DeliverQueued(Napi::Env env, Napi::Function callback) {
-  for (;;) {
+// Delivers the batches queued when called (all of them when `all`, at stop). Bounded on purpose: the reader thread
+// refills the queue while JS works, and an unbounded loop would keep the event loop from timers and I/O under
+// sustained load. Batches that arrive meanwhile have their own pending call.
+void RingReader::DeliverQueued(Napi::Env env, Napi::Function callback, bool all) {
+  size_t budget;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    budget = queue_.size();
+  }
+  while (all || budget-- > 0) {
     std::unique_ptr<Batch> b;
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -190,7 +206,7 @@ void RingReader::CallJs(Napi::Env env, Napi::Function callback, RingReader* self
   if (env == nullptr) return;
   self->call_pending_.store(false);
   if (self->stopped_) return;
-  self->DeliverQueued(env, callback);
+  self->DeliverQueued(env, callback, false);
 }
 
 void RingReader::StopThread() {
@@ -211,7 +227,7 @@ Napi::Value RingReader::Stop(const Napi::CallbackInfo& info) {
       queue_.push_back(std::move(current_));
       current_ = std::make_unique<Batch>();
     }
-    DeliverQueued(env, callback_.Value());
+    DeliverQueued(env, callback_.Value(), true);
     ring_buffer__free(rb_);  // closes the epoll fd and unmaps the ring now, not at garbage collection
     rb_ = nullptr;
     stopped_ = true;

@@ -41,7 +41,7 @@ class RingReader : public Napi::ObjectWrap<RingReader> {
   static void CallJs(Napi::Env env, Napi::Function callback, RingReader* self);
   void Run();
   void Flush();
-  void DeliverQueued(Napi::Env env, Napi::Function callback);
+  void DeliverQueued(Napi::Env env, Napi::Function callback, bool all);
   void StopThread();
 
   ring_buffer* rb_ = nullptr;

@@ -75,7 +75,8 @@ export abstract class RingCollector implements Collector {
 
   async stop(): Promise<void> {
     if (!this.loaded || this.stopped) return;
-    this.reader?.stop(); // delivers the batches it still holds
+    this.loaded.detachAll(); // no new records from here on...
+    this.reader?.stop(); // ...and the reader delivers every one the ring still holds
     this.syncCounters(); // the last kernel counts, before the maps go away
     this.stopped = true;
     await this.loaded.close();

@@ -164,9 +164,16 @@ export class LoadedCollector {
     }));
   }
 
-  /** Stops ring readers (delivering what they hold), detaches and unloads everything. Idempotent. */
+  /** Every program stops running (no new records); maps and rings stay readable until close(). */
+  detachAll(): void {
+    if (!this.closed) this.object?.detachAll();
+  }
+
+  /** Detaches every program first (no new records), then stops the ring readers, which deliver everything the
+   *  rings still hold, then unloads. Nothing submitted before close() is lost uncounted. Idempotent. */
   async close(): Promise<void> {
     if (this.closed) return;
+    this.object?.detachAll();
     for (const r of this.readers) r.stop();
     this.closed = true;
     this.object?.close();

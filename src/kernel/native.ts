@@ -46,6 +46,8 @@ export interface NativeBpfObject {
   attachCgroup(program: string, cgroupPath: string): AttachOutcome;
   attachTc(program: string, o: { ifname: string; ingress?: boolean }): AttachOutcome;
   detach(program: string): boolean;
+  /** Every program stops running; maps stay readable until close(). */
+  detachAll(): void;
   mapFd(map: string): number;
   programFd(program: string): number;
   close(): void;

@@ -105,3 +105,29 @@ test('stop under full load returns promptly and leaves no threads or fds behind'
     await c.close();
   }
 });
+
+test('stopping a reader that is behind still delivers everything the ring holds', needsRoot, async () => {
+  const c = await loadSpine({ ringBytes: 8 << 20 });
+  const gen = await startGenerator(3000);
+  try {
+    setSpineTarget(c, gen.pid, 100);
+    let delivered = 0;
+    let stalled = false;
+    // JS stalls on the first batch while the generator runs to its end: the queue (1 batch) and the kernel ring
+    // fill up, and the reader is far behind when it is stopped.
+    const reader = c.openRing('spine_events', (b) => {
+      delivered += b.count;
+      if (!stalled) { stalled = true; busyWait(2000); }
+    }, { queueBatches: 1, batchRecords: 1024 });
+    const calls = await gen.run();
+    c.detachAll();
+    const before = delivered;
+    reader.stop();
+    const dropped = spineKernelDrops(c);
+    assert.ok(delivered - before > 50_000, `the stop delivered what was still waiting (before ${before}, after ${delivered}, dropped ${dropped})`);
+    assert.equal(delivered + dropped, calls * 100);
+  } finally {
+    gen.kill();
+    await c.close();
+  }
+});
