@@ -141,6 +141,8 @@ export function formatSummary(s: AgentStatus): string {
   lines.push('drops (stage kind reason: count):');
   if (s.drops.length === 0) lines.push('  none');
   for (const d of s.drops) lines.push(`  ${d.stage} ${d.kind} ${d.reason}: ${d.count}`);
+  const counters = s.collectors.flatMap((c) => Object.entries(c.counters ?? {}).filter(([, v]) => v > 0).map(([k, v]) => `  ${c.name} ${k}: ${v}`));
+  if (counters.length) lines.push('not losses, but worth knowing:', ...counters);
   lines.push('hooks:');
   for (const c of s.collectors) {
     for (const h of c.hooks) {

@@ -38,6 +38,10 @@ export abstract class RingCollector implements Collector {
   protected readonly usesLimits: boolean = false;
   /** Events made so far, per event name (for status). */
   protected abstract eventCounts(): Record<string, number>;
+  /** Counters that are not losses (evictions, unknown owners), for status and /metrics. */
+  protected counters(): Record<string, number> {
+    return {};
+  }
 
   async start(ctx: CollectorContext): Promise<void> {
     this.ctx = ctx;
@@ -58,7 +62,10 @@ export abstract class RingCollector implements Collector {
   }
 
   status(): CollectorStatus {
-    return { name: this.name, available: this.loaded?.available ?? false, hooks: this.loaded?.hooks ?? [], events: { ...this.eventCounts() } };
+    return {
+      name: this.name, available: this.loaded?.available ?? false, hooks: this.loaded?.hooks ?? [],
+      events: { ...this.eventCounts() }, counters: this.counters(),
+    };
   }
 
   kernelObjects(): LoadedCollector[] {

@@ -24,6 +24,8 @@ export interface CollectorStatus {
   hooks: HookStatus[];
   /** Events decoded so far, per event name. */
   events: Record<string, number>;
+  /** Things worth watching that are not losses (evictions, attributions that could not be made), by name. */
+  counters?: Record<string, number>;
 }
 
 export interface Collector {

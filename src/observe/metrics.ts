@@ -10,7 +10,7 @@ type Row = [Labels, number];
 /** Every metric the agent exports (besides prom-client's process_* and nodejs_* defaults); the alert test uses it. */
 export const METRIC_NAMES = [
   'tapio_ready', 'tapio_events_received_total', 'tapio_events_emitted_total', 'tapio_events_filtered_total',
-  'tapio_events_dropped_total', 'tapio_collector_up', 'tapio_hook_attached', 'tapio_hook_attempt_failed',
+  'tapio_events_dropped_total', 'tapio_collector_up', 'tapio_collector_counter_total', 'tapio_hook_attached', 'tapio_hook_attempt_failed',
   'tapio_bpf_program_run_seconds_total', 'tapio_bpf_program_runs_total', 'tapio_bpf_run_stats_enabled',
   'tapio_bpf_map_entries', 'tapio_bpf_map_max_entries', 'tapio_bpf_map_memory_bytes',
   'tapio_ring_records_total', 'tapio_ring_bytes_total', 'tapio_ring_queue_batches', 'tapio_ring_queue_high_water',
@@ -56,6 +56,8 @@ export function createMetrics(registry: Registry, status: () => ObserveStatus): 
     ...s.collectors.map((c): Row => [{ collector: c.name }, c.available ? 1 : 0]),
     ...s.failed.map((f): Row => [{ collector: f.name }, 0]),
   ]);
+  counter('tapio_collector_counter_total', 'Collector counters that are not losses: process table evictions, connections whose owner is unknown, ...',
+    ['collector', 'counter'], (s) => s.collectors.flatMap((c) => Object.entries(c.counters ?? {}).map(([k, v]): Row => [{ collector: c.name, counter: k }, v])));
   gauge('tapio_hook_attached', '1 for the implementation a hook runs with; 0 with implementation="none" when none works',
     ['collector', 'hook', 'implementation', 'program'], (s) => s.collectors.flatMap((c) => c.hooks.map((h): Row =>
       [{ collector: c.name, hook: h.name, implementation: h.chosen?.kind ?? 'none', program: h.chosen?.program ?? '' }, h.chosen ? 1 : 0])));

@@ -22,6 +22,8 @@ export interface CollectorReport {
   available: boolean;
   hooks: HookStatus[];
   events: Record<string, number>;
+  /** Counters that are not losses (evictions, unknown owners). */
+  counters: Record<string, number>;
   /** Programs outside any hook that failed to load, with the verifier's words. */
   programFailures: { program: string; error: string }[];
 }
@@ -118,7 +120,7 @@ export function buildStatus(sources: ObserveSources, kernel: KernelStats, resour
     uptimeSeconds: st.uptimeSeconds,
     kernel: st.kernel,
     ready: readiness(sources, st),
-    collectors: st.collectors.map((c) => ({ ...c, programFailures: programFailures.get(c.name) ?? [] })),
+    collectors: st.collectors.map((c) => ({ ...c, counters: c.counters ?? {}, programFailures: programFailures.get(c.name) ?? [] })),
     failed: st.failed,
     programs: guard([], () => kernel.programs(collectors)),
     runStats: kernel.runStats,

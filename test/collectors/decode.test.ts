@@ -57,7 +57,7 @@ function exitRecord(pid: number, status: number, start = 4_000_000_000n): Buffer
 
 function processDecoder(argvMaxCount = 16) {
   const drops = new DropCounters();
-  const table = new ProcessTable(4, () => drops.count('collector', 'process.exit', 'process_table_evicted'));
+  const table = new ProcessTable(4);
   return { drops, table, d: new ProcessDecoder({ argvMaxCount, table, drops, toUnixNano: identityClock }) };
 }
 
@@ -103,7 +103,8 @@ test('the process table is bounded and counts evictions', () => {
   const { d, drops, table } = processDecoder();
   for (let pid = 100; pid < 110; pid++) d.decode(view(execRecord(pid, '/bin/x', ['x'])), 0, EXEC_RECORD.size);
   assert.equal(table.size, 4);
-  assert.equal(drops.total({ reason: 'process_table_evicted' }), 6);
+  assert.equal(table.evictions, 6);
+  assert.equal(drops.total(), 0, 'an eviction is not a lost event');
 });
 
 test('fork names child and parent, and the child inherits the parent path for its exit', () => {
@@ -178,7 +179,7 @@ test('tcp close: addresses, ports, direction, bytes, lifetime; v4-mapped IPv6 is
   assert.equal(e.attributes['process.pid'], 300);
 });
 
-test('tcp connect_failed names the errno; owner-unknown records count the lost attribution', () => {
+test('tcp connect_failed names the errno; owner-unknown records are marked and counted, not dropped', () => {
   const drops = new DropCounters();
   const d = new NetworkDecoder({ drops, toUnixNano: identityClock });
   const e = d.decode(view(tcpRecord(KIND_CONNECT_FAILED, { family: 2, local: [127, 0, 0, 1], peer: [127, 0, 0, 1], error: 111 })), 0, TCP_RECORD.size)!;
@@ -186,7 +187,9 @@ test('tcp connect_failed names the errno; owner-unknown records count the lost a
   assert.equal(e.severity, 'WARN');
   const orphan = d.decode(view(tcpRecord(KIND_CLOSE, { family: 2, local: [1, 2, 3, 4], peer: [5, 6, 7, 8], flags: FLAG_OWNER_UNKNOWN })), 0, TCP_RECORD.size)!;
   assert.equal(orphan.attributes['process.pid'], undefined);
-  assert.equal(drops.total({ reason: 'owner_unknown' }), 1);
+  assert.equal(orphan.attributes['tapio.process.unknown'], true);
+  assert.equal(d.ownerUnknown, 1);
+  assert.equal(drops.total(), 0, 'the event was delivered: not a drop');
 });
 
 test('bad tcp records are counted and skipped', () => {

@@ -33,6 +33,8 @@ export function errnoName(n: number): string {
 
 export class NetworkDecoder {
   readonly counts: Record<string, number> = {};
+  /** Events whose owning process was not known (connection older than the agent, or its state evicted). */
+  ownerUnknown = 0;
 
   constructor(private readonly o: NetworkDecoderOptions) {}
 
@@ -65,8 +67,10 @@ export class NetworkDecoder {
       'tapio.cgroup.id': cgroupAttribute(h.cgroupId),
     };
     if (flags & FLAG_OWNER_UNKNOWN) {
-      // The connection predates the agent or its state was evicted: the event stands, its owner is lost.
-      this.o.drops.count('kernel', name, 'owner_unknown');
+      // The connection predates the agent or its state was evicted: the event stands (so it is not a drop), its
+      // owner is lost; say so on the event and count it for status.
+      a['tapio.process.unknown'] = true;
+      this.ownerUnknown++;
     } else if (h.pid !== 0) {
       a['process.pid'] = h.pid;
     }

@@ -55,4 +55,8 @@ export class NetworkCollector extends RingCollector {
   protected eventCounts(): Record<string, number> {
     return this.decoder?.counts ?? {};
   }
+
+  protected override counters(): Record<string, number> {
+    return { owner_unknown: this.decoder?.ownerUnknown ?? 0 };
+  }
 }

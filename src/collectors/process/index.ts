@@ -42,7 +42,8 @@ export class ProcessCollector extends RingCollector {
   protected prepare(loaded: LoadedCollector, ctx: CollectorContext): RecordHandler {
     const cfg = ctx.config.collectors.process;
     loaded.map('process_settings').update(u32Key(0), encodeSettings(cfg.forkSampleEvery, cfg.argvMaxBytes));
-    this.table = new ProcessTable(cfg.processTableSize, () => ctx.drops.count('collector', 'process.exit', 'process_table_evicted'));
+    // An evicted process still gets its exit event, only without the path: counted, not a drop.
+    this.table = new ProcessTable(cfg.processTableSize);
     // Programs are attached already: records queue in the ring meanwhile, and exec records overwrite seeded entries.
     this.table.seedFromProc();
     const decoder = new ProcessDecoder({ argvMaxCount: cfg.argvMaxCount, table: this.table, drops: ctx.drops, toUnixNano: bootNsToUnixNano });
@@ -52,5 +53,12 @@ export class ProcessCollector extends RingCollector {
 
   protected eventCounts(): Record<string, number> {
     return this.decoder?.counts ?? {};
+  }
+
+  protected override counters(): Record<string, number> {
+    return {
+      process_table_evictions: this.table?.evictions ?? 0,
+      exec_path_unresolved: this.decoder?.unresolvedExecutables ?? 0,
+    };
   }
 }
