@@ -116,11 +116,32 @@ int exec_tp(struct trace_event_raw_sched_process_exec *ctx)
 }
 
 /* Called for every exiting thread; reports only when it is the last one of its process. */
+/* Processes already reported as exited, keyed by (tgid, start time): see handle_exit. */
+struct exit_key {
+	__u32 tgid;
+	__u32 pad;
+	__u64 start_boot_ns;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct exit_key);
+	__type(value, __u8);
+} process_exit_reported SEC(".maps");
+
 static __always_inline void handle_exit(struct task_struct *task)
 {
 	/* do_exit decrements signal->live before this tracepoint: zero means the whole thread group is gone. The same
 	 * test as the 6.18 tracepoint's group_dead, but it also works on kernels whose tracepoint lacks it. */
 	if (BPF_CORE_READ(task, signal, live.counter) != 0)
+		return;
+	/* When exit_group kills several threads at once, every one that reaches this tracepoint after the last
+	 * decrement reads zero too. Only the first may report: an insert that finds the key already there is a later
+	 * thread of the same process (start time makes the key unique even when the pid is reused). */
+	struct exit_key key = { .tgid = BPF_CORE_READ(task, tgid), .start_boot_ns = BPF_CORE_READ(task, group_leader, start_boottime) };
+	__u8 one = 1;
+	if (bpf_map_update_elem(&process_exit_reported, &key, &one, BPF_NOEXIST) != 0)
 		return;
 	if (!tapio_admit(TAPIO_KIND_PROC_EXIT, bpf_get_current_cgroup_id()))
 		return;
