@@ -80,6 +80,11 @@ export async function runAgentCommand(argv: string[]): Promise<number> {
 
   // From here on a SIGINT/SIGTERM (Kubernetes stopping the pod) means: finish starting, then stop cleanly,
   // delivering what the kernel already handed over and printing the summary.
+  // A promise nobody awaited that fails is a bug to fix, but not a reason to stop watching the node: say it loudly
+  // (with the stack) and keep running. Uncaught exceptions still end the process (its state may be broken).
+  process.on('unhandledRejection', (reason) => {
+    process.stderr.write(`tapio: BUG: unhandled rejection (the agent keeps running): ${(reason as Error)?.stack ?? reason}\n`);
+  });
   let requestStop = (): void => undefined;
   const stopRequested = new Promise<void>((resolve) => { requestStop = resolve; });
   process.once('SIGINT', () => requestStop());

@@ -55,6 +55,10 @@ export class DeliveryLane {
     this.loopDone = ready.then(() => {
       if (this.spool.files > 0) this.spooling = true;
       return this.loop();
+    }).catch((e: Error) => {
+      // loop() guards each pass; this is the last line of defence: a lane that stopped is logged, never a crash.
+      this.lastError = `delivery stopped: ${e.message}`;
+      this.opts.log(`OTLP: delivery loop stopped: ${e.stack ?? e.message}`);
     });
   }
 
@@ -178,40 +182,53 @@ export class DeliveryLane {
 
   private async loop(): Promise<void> {
     while (!this.stopped) {
-      // A batch in memory is always older than anything in the spool: send it first.
-      const batch = this.memory[0];
-      if (batch) {
-        this.inFlight = batch;
-        const r = await this.attempt(batch);
-        this.inFlight = undefined;
-        if (r.kind === 'retry') {
-          if (!this.spooling) this.spill(); // the failed batch first, then everything behind it
-          await this.pause(r);
-          continue;
-        }
-        this.memory.shift();
-        this.memoryRecords -= batch.records;
-        continue;
+      try {
+        if ((await this.pass()) === 'done') return;
+      } catch (e) {
+        // A spool operation failed (read-only volume, EIO...): say so, wait like after a failed send, try again.
+        this.lastError = `spool: ${(e as Error).message}`;
+        this.opts.log(`OTLP: ${this.lastError}; retrying`);
+        await this.pause({ kind: 'retry', error: this.lastError });
       }
-      if (!this.spooling) {
-        if (this.stopping) return;
-        await this.waitForWork();
-        continue;
-      }
-      await this.spool.expire(Date.now());
-      if (this.stopping && this.retryingSince !== undefined) return; // collector down: keep the rest spooled
-      const head = await this.spool.peek();
-      if (!head) {
-        if (this.spoolPendingRecords > 0) {
-          await this.spoolWrites;
-          continue;
-        }
-        this.spooling = false; // spool drained and nothing on its way in: back to direct sending
-        continue;
-      }
-      const r = await this.attempt(head.batch);
-      if (r.kind === 'retry') await this.pause(r);
-      else await this.spool.remove(head.entry);
     }
+  }
+
+  /** One step of the delivery loop; 'done' when the lane is finished. */
+  private async pass(): Promise<'done' | 'again'> {
+    // A batch in memory is always older than anything in the spool: send it first.
+    const batch = this.memory[0];
+    if (batch) {
+      this.inFlight = batch;
+      const r = await this.attempt(batch);
+      this.inFlight = undefined;
+      if (r.kind === 'retry') {
+        if (!this.spooling) this.spill(); // the failed batch first, then everything behind it
+        await this.pause(r);
+        return 'again';
+      }
+      this.memory.shift();
+      this.memoryRecords -= batch.records;
+      return 'again';
+    }
+    if (!this.spooling) {
+      if (this.stopping) return 'done';
+      await this.waitForWork();
+      return 'again';
+    }
+    await this.spool.expire(Date.now());
+    if (this.stopping && this.retryingSince !== undefined) return 'done'; // collector down: keep the rest spooled
+    const head = await this.spool.peek();
+    if (!head) {
+      if (this.spoolPendingRecords > 0) {
+        await this.spoolWrites;
+        return 'again';
+      }
+      this.spooling = false; // spool drained and nothing on its way in: back to direct sending
+      return 'again';
+    }
+    const r = await this.attempt(head.batch);
+    if (r.kind === 'retry') await this.pause(r);
+    else await this.spool.remove(head.entry);
+    return 'again';
   }
 }

@@ -117,6 +117,7 @@ export function createOtlpExporter(config: OtlpConfig, deps: OtlpExporterDeps): 
       // A lane's spool holds only its own signal (an unreadable file's header may not say so).
       onGiveUp: (h: BatchHeader, reason: LaneDropReason, detail?: string) =>
         countDrop({ ...h, signal: s }, h.records, reason, detail),
+      log,
     };
     let ready: Promise<void> = Promise.resolve();
     if (spoolDir && key) {

@@ -19,6 +19,8 @@ export interface SpoolOptions {
   maxAgeMs: number;
   whenFull: 'drop_oldest' | 'drop_newest';
   onGiveUp: (header: BatchHeader, reason: GiveUpReason, detail?: string) => void;
+  /** Operational messages (a file that cannot be deleted). */
+  log?: (message: string) => void;
 }
 
 export interface SpoolEntry {
@@ -114,6 +116,9 @@ export class DiskSpool implements Spool {
 
   get files(): number { return this.entries.length; }
 
+  /** Files that were given up or delivered but could not be deleted (ignored until a restart indexes them). */
+  unremovable = 0;
+
   /** Open (creating) the directory and index what an earlier run left, oldest first. */
   static async open(dir: string, key: SpoolKey, fsync: boolean, opts: SpoolOptions): Promise<DiskSpool> {
     const s = new DiskSpool(dir, key, fsync, opts);
@@ -195,7 +200,7 @@ export class DiskSpool implements Spool {
     const e = entry as DiskEntry;
     if (e.gone) return;
     this.forget(e);
-    await fs.promises.rm(e.file, { force: true });
+    await this.unlink(e.file);
   }
 
   async expire(nowMs: number): Promise<void> {
@@ -219,7 +224,18 @@ export class DiskSpool implements Spool {
   private async giveUp(e: DiskEntry, reason: GiveUpReason): Promise<void> {
     this.forget(e);
     this.opts.onGiveUp(e.header, reason);
-    await fs.promises.rm(e.file, { force: true });
+    await this.unlink(e.file);
+  }
+
+  /** The entry is already forgotten (and counted when given up): a file we cannot delete (read-only volume, EIO)
+   *  must not stop delivery. It is ignored from now on; a restart indexes it again. */
+  private async unlink(file: string): Promise<void> {
+    try {
+      await fs.promises.rm(file, { force: true });
+    } catch (err) {
+      this.unremovable++;
+      this.opts.log?.(`spool: cannot delete ${file}: ${(err as Error).message}`);
+    }
   }
 
   /** Move an unreadable file aside (kept for a human to inspect), count it, say why. */
