@@ -50,14 +50,28 @@ export abstract class RingCollector implements Collector {
     this.loaded = await loadCollector(spec, this.loaderOptions);
     if (!this.loaded.available) {
       ctx.log(`${this.name} collector unavailable: ${this.loaded.unavailableReasons().join(' | ')}`);
+      // Hooks that did attach would fill a ring nobody reads: take everything down, keep the reasons for status.
+      await this.loaded.close();
       return;
     }
     const handle = this.prepare(this.loaded, ctx);
     const k = ctx.config.kernel;
+    const name = this.name;
     this.reader = this.loaded.openRing(this.ringName, (batch) => {
       const events: TapioEvent[] = [];
-      batch.forEach((view, offset, size) => handle(view, offset, size, events));
-      if (events.length) ctx.emit(events);
+      batch.forEach((view, offset, size) => {
+        try {
+          handle(view, offset, size, events);
+        } catch {
+          ctx.drops.count('decode', `${name}.record`, 'handler_error'); // one bad record, not the whole batch
+        }
+      });
+      if (events.length === 0) return;
+      try {
+        ctx.emit(events);
+      } catch {
+        for (const e of events) ctx.drops.count('pipeline', e.name, 'emit_failed');
+      }
     }, { coalesceMs: k.coalesceMs, batchRecords: k.batchRecords, queueBatches: k.queueBatches });
   }
 
@@ -73,7 +87,7 @@ export abstract class RingCollector implements Collector {
   }
 
   syncCounters(): void {
-    if (!this.loaded?.available || !this.ctx || this.stopped) return;
+    if (!this.loaded?.available || !this.ctx || this.stopped) return; // an unavailable collector was closed at start
     for (const d of this.loaded.readDrops()) this.ctx.drops.set('kernel', kindName(d.kind), reasonName(d.reason), d.count);
     if (this.reader && this.reader.handlerErrors > 0) {
       this.ctx.drops.set('decode', `${this.name}.batch`, 'handler_error', this.reader.handlerErrors);

@@ -262,6 +262,18 @@ export async function loadCollector(spec: CollectorSpec, options: LoaderOptions 
   const otherFailures = [...loadFailures].filter(([p]) => !hookPrograms.has(p)).map(([program, error]) => ({ program, error }));
   if (!obj) return new LoadedCollector(spec.name, hooks, undefined, otherFailures);
 
+  try {
+    await attachHooks(obj, candidates, hooks, loadFailures, retries, baseMs);
+  } catch (e) {
+    obj.close(); // nothing attached may outlive a loader that failed (a wrong program name, say)
+    throw e;
+  }
+  return new LoadedCollector(spec.name, hooks, obj, otherFailures);
+}
+
+/** Per hook, the first implementation that attaches; every failure before it recorded with the kernel's words. */
+async function attachHooks(obj: NativeBpfObject, candidates: HookImplementation[][], hooks: HookStatus[],
+  loadFailures: Map<string, string>, retries: number, baseMs: number): Promise<void> {
   for (const [i, cands] of candidates.entries()) {
     for (const impl of cands) {
       const loadError = loadFailures.get(impl.program);
@@ -288,5 +300,4 @@ export async function loadCollector(spec: CollectorSpec, options: LoaderOptions 
       hooks[i].attempts.push({ kind: impl.kind, program: impl.program, stage: 'attach', error: outcome.error ?? 'attach failed' });
     }
   }
-  return new LoadedCollector(spec.name, hooks, obj, otherFailures);
 }
