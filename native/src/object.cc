@@ -52,11 +52,14 @@ BpfObject::BpfObject(const Napi::CallbackInfo& info) : Napi::ObjectWrap<BpfObjec
 
 BpfObject::~BpfObject() { CloseAll(); }
 
+// Call after removing `tc` from tc_: the qdisc we created goes only when none of our other filters use it.
 void BpfObject::DetachTc(const TcAttachment& tc) {
   LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = tc.ifindex, .attach_point = tc.ingress ? BPF_TC_INGRESS : BPF_TC_EGRESS);
   LIBBPF_OPTS(bpf_tc_opts, opts, .handle = tc.handle, .priority = tc.priority);
   bpf_tc_detach(&hook, &opts);
-  if (tc.created_hook) {
+  bool still_used = false;
+  for (auto& [key, other] : tc_) still_used = still_used || other.ifindex == tc.ifindex;
+  if (tc.created_hook && !still_used) {
     // Leave the interface as we found it: no clsact qdisc of ours behind.
     hook.attach_point = static_cast<bpf_tc_attach_point>(BPF_TC_INGRESS | BPF_TC_EGRESS);
     bpf_tc_hook_destroy(&hook);
@@ -64,8 +67,11 @@ void BpfObject::DetachTc(const TcAttachment& tc) {
 }
 
 void BpfObject::DetachEverything() {
-  for (auto& [name, tc] : tc_) DetachTc(tc);
-  tc_.clear();
+  while (!tc_.empty()) {
+    TcAttachment tc = tc_.begin()->second;
+    tc_.erase(tc_.begin());
+    DetachTc(tc);
+  }
   for (auto& [name, link] : links_) bpf_link__destroy(link);
   links_.clear();
 }
@@ -254,7 +260,20 @@ Napi::Value BpfObject::AttachTc(const Napi::CallbackInfo& info) {
     if (err == 0) {
       LIBBPF_OPTS(bpf_tc_opts, opts, .prog_fd = bpf_program__fd(prog));
       err = bpf_tc_attach(&hook, &opts);
-      if (err == 0) tc_[name] = TcAttachment{ifindex, ingress, opts.handle, opts.priority, created};
+      if (err == 0) {
+        // One entry per (program, interface, direction); attaching the same one again replaces the old filter.
+        std::string key = name + "@" + std::to_string(ifindex) + (ingress ? "/ingress" : "/egress");
+        bool inherited = false;
+        auto old = tc_.find(key);
+        if (old != tc_.end()) {
+          TcAttachment prev = old->second;
+          tc_.erase(old);
+          inherited = prev.created_hook;
+          prev.created_hook = false;  // the qdisc stays: the new filter is on it
+          DetachTc(prev);
+        }
+        tc_[key] = TcAttachment{ifindex, ingress, opts.handle, opts.priority, created || inherited};
+      }
       else if (created) {
         hook.attach_point = static_cast<bpf_tc_attach_point>(BPF_TC_INGRESS | BPF_TC_EGRESS);
         bpf_tc_hook_destroy(&hook);
@@ -279,11 +298,15 @@ Napi::Value BpfObject::Detach(const Napi::CallbackInfo& info) {
     links_.erase(it);
     found = true;
   }
-  auto tc = tc_.find(name);
-  if (tc != tc_.end()) {
-    DetachTc(tc->second);
-    tc_.erase(tc);
-    found = true;
+  for (auto it = tc_.begin(); it != tc_.end();) {
+    if (it->first.compare(0, name.size() + 1, name + "@") == 0) {
+      TcAttachment tc = it->second;
+      it = tc_.erase(it);
+      DetachTc(tc);
+      found = true;
+    } else {
+      ++it;
+    }
   }
   return Napi::Boolean::New(env, found);
 }

@@ -48,7 +48,7 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
     unsigned priority;
     bool created_hook;  // we made the clsact qdisc, so we remove it again on detach
   };
-  static void DetachTc(const TcAttachment& tc);
+  void DetachTc(const TcAttachment& tc);
 
   std::vector<unsigned char> elf_;  // libbpf keeps pointing into this buffer until load
   bpf_object* obj_ = nullptr;
