@@ -157,6 +157,8 @@ export class IdentityResolver {
       return this.config.enabled && id !== 0n && id !== ROOT_CGROUP_ID && this.cgroups.pathOf(id) === undefined;
     }
     if (a['container.name'] !== undefined) return false;
+    const gaveUpAt = this.gaveUp.peek(event.cgroupId);
+    if (gaveUpAt !== undefined && Date.now() - gaveUpAt < this.config.runtimes.relistIntervalMs) return false;
     return this.runtimes.status().some((s) => s.state === 'connected');
   }
 
@@ -167,11 +169,18 @@ export class IdentityResolver {
   settle(cgroupId: bigint, pid?: number): Promise<void> {
     let p = this.settling.get(cgroupId);
     if (!p) {
-      p = this.resolve(cgroupId, pid).then(() => undefined, () => undefined).finally(() => this.settling.delete(cgroupId));
+      p = this.resolve(cgroupId, pid).then((attrs) => {
+        // Still no name (a runtime we do not watch, a container already gone): do not hold this cgroup's events
+        // again until the next periodic re-list could have changed that.
+        if (attrs['container.id'] !== undefined && attrs['container.name'] === undefined) this.gaveUp.set(cgroupId, Date.now());
+      }, () => undefined).finally(() => this.settling.delete(cgroupId));
       this.settling.set(cgroupId, p);
     }
     return p;
   }
+
+  /** Cgroups whose container no runtime could name at the last try, and when (bounded). */
+  private readonly gaveUp = new LruMap<bigint, number>(4096);
 
   /** Like attributesFor, but waits for a cgroup walk and a runtime re-list when something is unknown. For tests
    *  and start-up paths, never for the per-event path. */
