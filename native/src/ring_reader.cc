@@ -60,8 +60,11 @@ RingReader::RingReader(const Napi::CallbackInfo& info) : Napi::ObjectWrap<RingRe
   if (prod != MAP_FAILED) producer_pos_ = static_cast<const volatile unsigned long*>(prod);
 
   callback_ = Napi::Persistent(info[2].As<Napi::Function>());
-  tsfn_ = Napi::ThreadSafeFunction::New(env, info[2].As<Napi::Function>(), "tapio-ring-reader", 0, 1);
-  Ref();  // stay alive while the thread may still call into JS; released in Stop()
+  // Stay alive while a call into JS may still be queued: the reference is dropped by the tsfn's finalizer, which
+  // runs only after Stop() released it and every queued call has run.
+  Ref();
+  tsfn_ = Napi::ThreadSafeFunction::New(env, info[2].As<Napi::Function>(), "tapio-ring-reader", 0, 1,
+                                        [this](Napi::Env) { Unref(); });
   current_ = std::make_unique<Batch>();
   thread_ = std::thread([this] { Run(); });
 }
@@ -231,9 +234,8 @@ Napi::Value RingReader::Stop(const Napi::CallbackInfo& info) {
     ring_buffer__free(rb_);  // closes the epoll fd and unmaps the ring now, not at garbage collection
     rb_ = nullptr;
     stopped_ = true;
-    tsfn_.Release();
+    tsfn_.Release();  // its finalizer drops our reference once queued calls are done
     callback_.Reset();
-    Unref();
   }
   return Stats(info);
 }

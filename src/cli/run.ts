@@ -113,6 +113,7 @@ export async function runAgentCommand(argv: string[]): Promise<number> {
   await stopRequested;
   clearInterval(keepAlive);
   if (statsTimer) clearInterval(statsTimer);
+  await services.beforeAgentStop();
   await agent.stop();
   await services.stop();
   process.stderr.write(formatSummary(agent.status()));

@@ -22,6 +22,8 @@ export interface RuntimeServices {
   otlp?: OtlpExporter;
   observe?: ObserveServer;
   afterStart?: (agent: Agent) => Promise<void>;
+  /** Before the agent stops: what reads its kernel objects (limits controller, observe server) goes first. */
+  beforeAgentStop(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -37,11 +39,14 @@ export function nodeName(config: TapioConfig): string {
 export async function createRuntimeServices(config: TapioConfig, drops: DropCounters,
   log: (m: string) => void = (m) => process.stderr.write(`tapio: ${m}\n`)): Promise<RuntimeServices> {
   const stops: (() => Promise<void>)[] = [];
+  const earlyStops: (() => Promise<void>)[] = [];
+  const runAll = async (list: (() => Promise<void>)[]) => {
+    for (const s of list.splice(0).reverse()) await s().catch((e) => log(`stop: ${(e as Error).message}`));
+  };
   const services: RuntimeServices = {
     sinks: [],
-    async stop() {
-      for (const s of stops.reverse()) await s().catch((e) => log(`stop: ${(e as Error).message}`));
-    },
+    beforeAgentStop: () => runAll(earlyStops),
+    stop: async () => { await runAll(earlyStops); await runAll(stops); },
   };
 
   if (config.identity.enabled) {
@@ -77,7 +82,7 @@ export async function createRuntimeServices(config: TapioConfig, drops: DropCoun
       objects: agent.collectors.flatMap((c) => c.kernelObjects?.() ?? []),
       log: (m) => log(m),
     });
-    stops.push(async () => limits.stop());
+    earlyStops.push(async () => limits.stop());
     if (!config.observe.enabled) return;
     const readiness: ReadinessCheck[] = [];
     if (services.kubernetes) {
@@ -99,7 +104,7 @@ export async function createRuntimeServices(config: TapioConfig, drops: DropCoun
         },
       });
       services.observe = observe;
-      stops.push(() => observe.close());
+      earlyStops.push(() => observe.close());
       log(`metrics and health on ${observe.url} (/metrics /healthz /readyz /status)`);
     } catch (e) {
       // A taken port must not stop the agent from collecting; say so and carry on.

@@ -129,6 +129,7 @@ export class Pipeline {
     const pid = e.attributes['process.pid'];
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<'timeout'>((r) => { timer = setTimeout(() => r('timeout'), this.holdOptions.maxHoldMs); });
+    timer!.unref(); // a hold never keeps the process alive; flush() releases whatever is still held
     const settled = this.gate!.settle(cgroupId, typeof pid === 'number' ? pid : undefined).then(() => 'settled' as const, () => 'settled' as const);
     void Promise.race([settled, timeout]).then((how) => {
       clearTimeout(timer);
