@@ -21,6 +21,19 @@ export { cgroupOfPid, missingBinaries, removeCgroups, waitFor, type CgroupOfPid 
 /** A runtime cannot run here because a binary is missing; tests skip with this message. */
 export class HarnessSkip extends Error {}
 
+/** Start a harness, or skip the test with the harness's reason when a runtime binary is missing. */
+export async function startOrSkip<T>(t: { skip(message?: string): void }, start: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await start();
+  } catch (e) {
+    if (e instanceof HarnessSkip) {
+      t.skip(e.message);
+      return undefined;
+    }
+    throw e;
+  }
+}
+
 /** A running container as the tests see it. */
 export interface RunningContainer {
   id: string;

@@ -9,7 +9,7 @@ import { IdentityResolver } from '../../src/identity/index';
 import { identityConfigSchema } from '../../src/config/identity';
 import { detectCgroupLayout } from '../../src/identity/cgroups/layout';
 import { needsRoot } from '../helpers/root';
-import { DockerHarness, HarnessSkip } from '../harness/runtimes';
+import { DockerHarness, startOrSkip } from '../harness/runtimes';
 
 const mountinfo = fs.readFileSync('/proc/self/mountinfo', 'utf8');
 const hasV1 = mountinfo.split('\n').some((l) => / - cgroup /.test(l));
@@ -17,13 +17,8 @@ const hasV1 = mountinfo.split('\n').some((l) => / - cgroup /.test(l));
 test('v1-only layout: events resolve by pid, whatever cgroup id the kernel reports', { ...needsRoot, skip: needsRoot.skip || (!hasV1 && 'no cgroup v1 hierarchy mounted here'), timeout: 120_000 }, async (t) => {
   const v1Only = detectCgroupLayout(mountinfo.split('\n').filter((l) => !/ - cgroup2 /.test(l)).join('\n'));
   assert.equal(v1Only.mode, 'v1');
-  let h: DockerHarness;
-  try {
-    h = await DockerHarness.start();
-  } catch (e) {
-    if (e instanceof HarnessSkip) return t.skip(e.message);
-    throw e;
-  }
+  const h = await startOrSkip(t, () => DockerHarness.start());
+  if (!h) return;
   const identity = new IdentityResolver({
     layout: v1Only,
     config: identityConfigSchema.parse({ runtimes: { endpoints: [{ kind: 'docker', socket: h.socket }] } }),

@@ -9,16 +9,11 @@ import { identityConfigSchema } from '../../src/config/identity';
 import { detectCgroupLayout } from '../../src/kernel/features';
 import type { TapioEvent } from '../../src/pipeline/event';
 import { needsRoot } from '../helpers/root';
-import { DockerHarness, HarnessSkip } from '../harness/runtimes';
+import { DockerHarness, startOrSkip } from '../harness/runtimes';
 
 test('a container no connected runtime can name is held once, then let through', { ...needsRoot, timeout: 120_000 }, async (t) => {
-  let h: DockerHarness;
-  try {
-    h = await DockerHarness.start();
-  } catch (e) {
-    if (e instanceof HarnessSkip) return t.skip(e.message);
-    throw e;
-  }
+  const h = await startOrSkip(t, () => DockerHarness.start());
+  if (!h) return;
   const v2 = detectCgroupLayout().v2Mount!;
   const stranger = 'feed'.padEnd(64, '0'); // a docker-looking cgroup that dockerd knows nothing about
   const dir = path.join(v2, 'docker', stranger);

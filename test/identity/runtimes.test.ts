@@ -3,14 +3,13 @@
 // namespace from sandbox metadata; a runtime that is stopped and restarted is survived.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { TestContext } from 'node:test';
 import { IdentityResolver } from '../../src/identity/index';
 import { identityConfigSchema } from '../../src/config/identity';
 import { DropCounters } from '../../src/pipeline/drops';
 import type { TapioEvent } from '../../src/pipeline/event';
 import { needsRoot } from '../helpers/root';
 import {
-  ContainerdHarness, DockerHarness, HarnessSkip, PodmanHarness, newPodSpec, waitFor,
+  ContainerdHarness, DockerHarness, PodmanHarness, newPodSpec, startOrSkip, waitFor,
 } from '../harness/runtimes';
 
 type EndpointKind = 'cri' | 'docker' | 'podman';
@@ -25,18 +24,6 @@ function resolverFor(kind: EndpointKind, socket: string, drops = new DropCounter
   });
 }
 
-/** Start a harness, or skip the test with the harness's reason when a runtime binary is missing. */
-async function startOrSkip<T>(t: TestContext, start: () => Promise<T>): Promise<T | undefined> {
-  try {
-    return await start();
-  } catch (e) {
-    if (e instanceof HarnessSkip) {
-      t.skip(e.message);
-      return undefined;
-    }
-    throw e;
-  }
-}
 
 test('containerd CRI: a pod container resolves to container and pod identity from sandbox metadata', { ...needsRoot, timeout: 120_000 }, async (t) => {
   const h = await startOrSkip(t, () => ContainerdHarness.start());
