@@ -159,7 +159,10 @@ export class RuntimeEndpoint {
     if (this.state === 'stopped') return;
     const message = e instanceof Error ? e.message : String(e);
     this.counters.failures++;
-    if (message !== this.lastError) {
+    // A socket that has never existed is the normal case on a node (one runtime installed, several watched): the
+    // manager says so once, in one line; only real failures and lost connections are worth a line each.
+    const neverThere = this.counters.connects === 0 && /does not exist/.test(message);
+    if (message !== this.lastError && !neverThere) {
       this.on.log(`identity: ${this.config.kind} runtime at ${this.config.socket} unavailable: ${message}; ` +
         `using cgroup paths only for new containers, retrying in ${this.backoffMs} ms`);
     }

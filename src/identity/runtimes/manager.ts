@@ -37,6 +37,7 @@ export class RuntimeManager {
       deadlineMs: options.deadlineMs ?? 5000,
     };
     const log = options.log ?? (() => {});
+    this.log = log;
     const events = {
       changed: () => {
         this.generation++;
@@ -58,7 +59,14 @@ export class RuntimeManager {
   /** Start every endpoint; resolves once each has connected or failed its first attempt (failed ones retry). */
   async start(): Promise<void> {
     await Promise.all(this.endpoints.map((e) => e.start()));
+    const st = this.status();
+    const up = st.filter((s) => s.state === 'connected').map((s) => `${s.runtime} (${s.socket})`);
+    const absent = st.filter((s) => s.state !== 'connected').map((s) => s.socket);
+    this.log(`identity: container runtimes connected: ${up.length ? up.join(', ') : 'none'}` +
+      (absent.length ? `; watching for ${absent.join(', ')}` : ''));
   }
+
+  private readonly log: (message: string) => void;
 
   stop(): void {
     for (const e of this.endpoints) e.stop();
