@@ -85,9 +85,21 @@ export async function createRuntimeServices(config: TapioConfig, drops: DropCoun
     earlyStops.push(async () => limits.stop());
     if (!config.observe.enabled) return;
     const readiness: ReadinessCheck[] = [];
+    if (services.identity) {
+      // Informational: a node without any runtime is still ready (host processes are still attributed).
+      const id = services.identity;
+      readiness.push({ name: 'identity.runtimes', check: () => {
+        const st = id.stats().runtimes;
+        const up = st.filter((r) => r.state === 'connected').map((r) => `${r.runtime} ${r.socket} (${r.containers} containers)`);
+        return { ready: true, detail: up.length ? `connected: ${up.join(', ')}` : 'no runtime socket present (host processes only)' };
+      } });
+    }
     if (services.kubernetes) {
       const k = services.kubernetes;
-      readiness.push({ name: 'identity.kubernetes', check: () => ({ ready: k.synced(), detail: k.status().lastError }) });
+      readiness.push({ name: 'identity.kubernetes', check: () => {
+        const st = k.status();
+        return { ready: k.synced(), detail: st.lastError ?? `${st.mode}: ${st.source}` };
+      } });
     }
     try {
       const observe = await startObserveServer({
