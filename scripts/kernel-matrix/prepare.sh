@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Prepares one Debian kernel for booting under qemu and prints its ready folder.
+#   prepare.sh KVER-PATTERN        e.g. "6.1" or "6.12"
+# Picks the newest generic amd64 linux-image package whose version starts with the pattern, downloads it once into
+# $KM_CACHE (default /var/cache/tapio-kernels), and builds there:
+#   vmlinux         the uncompressed ELF kernel (qemu boots it through PVH, skipping slow xz under TCG)
+#   initrd.cpio.gz  busybox + the 9p/overlay modules (run.sh adds /init)
+# Everything is cached per kernel version; a second call only prints the folder.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+pattern="${1:?usage: prepare.sh KVER-PATTERN (e.g. 6.1 or 6.12)}"
+cache="${KM_CACHE:-/var/cache/tapio-kernels}"
+mkdir -p "$cache"
+
+bash "$here/setup.sh"
+PATH="$PATH:/sbin:/usr/sbin"
+
+# Newest generic (not cloud: it has no 9p; not rt) image whose version starts with the pattern. Package names come
+# as linux-image-6.1.0-56-amd64 (signed) and linux-image-6.12.111+deb12-amd64-unsigned; both hold the same kernel.
+esc="${pattern//./\\.}"
+pkg="$(apt-cache pkgnames linux-image- 2>/dev/null \
+  | grep -E "^linux-image-${esc}[.-].*-amd64(-unsigned)?\$" | grep -vE -- '-(cloud|rt)-amd64' \
+  | sort -V | tail -n 1 || true)"
+if [ -z "$pkg" ]; then
+  # Maybe the package lists are stale or empty: try once more after an update.
+  apt-get update -qq >&2 || true
+  pkg="$(apt-cache pkgnames linux-image- | grep -E "^linux-image-${esc}[.-].*-amd64(-unsigned)?\$" \
+    | grep -vE -- '-(cloud|rt)-amd64' | sort -V | tail -n 1 || true)"
+fi
+# A kernel downloaded earlier still works when its package has since left the archive.
+if [ -z "$pkg" ]; then
+  ready="$(ls -d "$cache"/"$pattern"[.-]*/ 2>/dev/null | sort -V | tail -n 1 || true)"
+  [ -n "$ready" ] && [ -f "$ready/initrd.cpio.gz" ] && { echo "${ready%/}"; exit 0; }
+  echo "prepare.sh: no linux-image package matches '$pattern'" >&2; exit 2
+fi
+kver="${pkg#linux-image-}"; kver="${kver%-unsigned}"
+dir="$cache/$kver"
+if [ -f "$dir/initrd.cpio.gz" ] && [ -f "$dir/vmlinux" ]; then echo "$dir"; exit 0; fi
+
+# One preparer at a time per kernel.
+exec 9>"$cache/.$kver.lock"
+flock -w 600 9
+if [ -f "$dir/initrd.cpio.gz" ] && [ -f "$dir/vmlinux" ]; then echo "$dir"; exit 0; fi
+
+echo "prepare.sh: preparing $pkg in $dir" >&2
+work="$(mktemp -d "$cache/.work.XXXXXX")"
+trap 'rm -rf "$work"' EXIT
+(cd "$work" && apt-get download -q "$pkg" >&2)
+dpkg-deb -x "$work"/*.deb "$work/root"
+depmod -b "$work/root" "$kver"
+
+# vmlinuz -> ELF vmlinux: find the xz stream inside the bzImage and decompress it (the approach of the kernel's
+# scripts/extract-vmlinux). Trailing bytes after the stream make xz complain; the ELF check below is what counts.
+vmlinuz="$work/root/boot/vmlinuz-$kver"
+for off in $(LC_ALL=C grep -obUaP '\xfd7zXZ\x00' "$vmlinuz" | cut -d: -f1); do
+  tail -c "+$((off + 1))" "$vmlinuz" | xz -dcq > "$work/vmlinux" 2>/dev/null || true
+  if [ "$(head -c 4 "$work/vmlinux" | od -An -tx1 | tr -d ' ')" = "7f454c46" ]; then break; fi
+  rm -f "$work/vmlinux"
+done
+[ -f "$work/vmlinux" ] || { echo "prepare.sh: no ELF vmlinux found inside $vmlinuz" >&2; exit 3; }
+
+# initramfs: busybox, the modules for virtio + 9p + overlay in dependency order, and our /init.
+ird="$work/initrd"
+mkdir -p "$ird"/{bin,dev,proc,sys,lower,upper,newroot,lib/modules}
+cp /bin/busybox "$ird/bin/busybox"
+for applet in $(/bin/busybox --list); do
+  [ "$applet" = busybox ] || ln -sf busybox "$ird/bin/$applet"
+done
+: > "$ird/lib/modules/order"
+for mod in virtio_pci 9pnet_virtio 9p overlay; do
+  modprobe -d "$work/root" -S "$kver" --show-depends "$mod" | while read -r kind path _; do
+    [ "$kind" = insmod ] || continue              # "builtin X" lines need nothing
+    name="$(basename "$path")"; name="${name%.xz}"
+    grep -qx "$name" "$ird/lib/modules/order" && continue
+    case "$path" in
+      *.xz) xz -dc "$path" > "$ird/lib/modules/$name" ;;
+      *.zst) zstd -dcq "$path" > "$ird/lib/modules/$name" ;;
+      *) cp "$path" "$ird/lib/modules/$name" ;;
+    esac
+    echo "$name" >> "$ird/lib/modules/order"
+  done
+done
+# /init itself is not here: run.sh appends it as a second cpio archive at each boot, so editing init.sh needs no
+# rebuild of this cache.
+(cd "$ird" && find . | cpio -o -H newc --quiet | gzip -9) > "$work/initrd.cpio.gz"
+
+mkdir -p "$dir"
+cp "$work/root/boot/config-$kver" "$dir/config"
+mv "$work/vmlinux" "$dir/vmlinux"
+echo "$pkg" > "$dir/package"
+mv "$work/initrd.cpio.gz" "$dir/initrd.cpio.gz"
+echo "$dir"
