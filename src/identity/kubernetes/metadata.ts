@@ -13,6 +13,10 @@ import {
   stripRuntimePrefix, type EndpointSlice, type KeyFilter, type Node, type Pod, type Service,
 } from './objects';
 import { OwnerResolver, type OwnerStatus } from './owners';
+import { LruMap } from '../../pipeline/lru';
+
+/** How long a deleted pod still names the events that arrive after its deletion. */
+const DELETED_POD_GRACE_MS = 60_000;
 import { ServiceIndex } from './services';
 
 export interface KubernetesMetadataOptions {
@@ -60,6 +64,8 @@ export class KubernetesMetadataSource implements KubernetesMetadata {
   private readonly podAnnotationAllowed: KeyFilter;
   private readonly nodeLabelAllowed: KeyFilter;
   private readonly pods = new Map<string, PodInfo>();
+  /** Pods deleted in the last DELETED_POD_GRACE_MS, still answering podByUid (bounded). */
+  private readonly recentlyDeleted = new LruMap<string, { pod: PodInfo; at: number }>(1024);
   private readonly podUidByContainer = new Map<string, string>();
   private readonly services = new ServiceIndex();
   private readonly owners: OwnerResolver;
@@ -158,7 +164,11 @@ export class KubernetesMetadataSource implements KubernetesMetadata {
   }
 
   podByUid(uid: string): PodInfo | undefined {
-    return this.pods.get(uid);
+    const live = this.pods.get(uid);
+    if (live) return live;
+    // A pod's last events (its containers' exits, final closes) often reach us after the API said it is gone.
+    const gone = this.recentlyDeleted.peek(uid);
+    return gone && Date.now() - gone.at < DELETED_POD_GRACE_MS ? gone.pod : undefined;
   }
 
   /** The pod running a container, by container id (with or without the `containerd://` prefix). */
@@ -241,6 +251,7 @@ export class KubernetesMetadataSource implements KubernetesMetadata {
     if (!old) return;
     for (const id of Object.values(old.containerIds)) this.podUidByContainer.delete(id);
     this.pods.delete(pod.metadata.uid);
+    this.recentlyDeleted.set(pod.metadata.uid, { pod: old, at: Date.now() });
   }
 
   private labelAttributes(pod: Pod): Attributes {
