@@ -31,7 +31,7 @@ test('an API server that stops and restarts is survived; changes made meanwhile 
     await h.fake.start();
 
     await waitFor(() => h.source.podByUid('uid-new') !== undefined, 'pod added during the outage');
-    await waitFor(() => h.source.podByUid('uid-goes') === undefined, 'pod deleted during the outage');
+    await waitFor(() => !h.source.podIsLive('uid-goes'), 'pod deleted during the outage');
     await waitFor(() => h.source.podByUid('uid-changes')?.attributes['k8s.pod.label.app'] === 'v2', 'pod changed during the outage');
     await waitFor(() => h.source.status().connected, 'reconnected');
     assert.equal(h.source.podByUid('uid-stays')?.name, 'stays');

@@ -35,7 +35,8 @@ test('pods on this node are added, changed and deleted while running; other node
     assert.equal(h.source.podByContainerId('cri-o://bbb222')?.namespace, 'shop');
 
     h.fake.remove('Pod', 'default', 'early');
-    await waitFor(() => h.source.status().objects.pods === 1, 'pod deleted while running');
+    await waitFor(() => !h.source.podIsLive('uid-early'), 'pod deleted while running');
+    assert.equal(h.source.status().objects.pods, 1);
     assert.equal(h.source.podByContainerId('aaa111'), undefined);
     // Events that arrive just after the deletion (the containers' exits) still get the pod's names for a while.
     assert.equal(h.source.podByUid('uid-early')?.name, 'early', 'a deleted pod still names late events');

@@ -163,6 +163,11 @@ export class KubernetesMetadataSource implements KubernetesMetadata {
     return this.synced();
   }
 
+  /** True while the API lists the pod (podByUid also answers for a minute after its deletion). */
+  podIsLive(uid: string): boolean {
+    return this.pods.has(uid);
+  }
+
   podByUid(uid: string): PodInfo | undefined {
     const live = this.pods.get(uid);
     if (live) return live;
