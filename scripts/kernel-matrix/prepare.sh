@@ -50,14 +50,19 @@ trap 'rm -rf "$work"' EXIT
 dpkg-deb -x "$work"/*.deb "$work/root"
 depmod -b "$work/root" "$kver"
 
-# vmlinuz -> ELF vmlinux: find the xz stream inside the bzImage and decompress it (the approach of the kernel's
-# scripts/extract-vmlinux). Trailing bytes after the stream make xz complain; the ELF check below is what counts.
+# vmlinuz -> ELF vmlinux: find the compressed stream inside the bzImage and decompress it (the approach of the
+# kernel's scripts/extract-vmlinux). 6.1 uses xz, 6.12 zstd. Trailing bytes after the stream make the decompressor
+# complain; the ELF check below is what counts.
 vmlinuz="$work/root/boot/vmlinuz-$kver"
-for off in $(LC_ALL=C grep -obUaP '\xfd7zXZ\x00' "$vmlinuz" | cut -d: -f1); do
-  tail -c "+$((off + 1))" "$vmlinuz" | xz -dcq > "$work/vmlinux" 2>/dev/null || true
-  if [ "$(head -c 4 "$work/vmlinux" | od -An -tx1 | tr -d ' ')" = "7f454c46" ]; then break; fi
-  rm -f "$work/vmlinux"
-done
+try_format() { # MAGIC-REGEX DECOMPRESS-CMD...
+  local magic="$1"; shift
+  for off in $(LC_ALL=C grep -obUaP "$magic" "$vmlinuz" | cut -d: -f1); do
+    tail -c "+$((off + 1))" "$vmlinuz" | "$@" > "$work/vmlinux" 2>/dev/null || true
+    if [ "$(head -c 4 "$work/vmlinux" | od -An -tx1 | tr -d ' ')" = "7f454c46" ]; then return 0; fi
+  done
+  rm -f "$work/vmlinux"; return 1
+}
+try_format '\xfd7zXZ\x00' xz -dcq || try_format '\x28\xb5\x2f\xfd' zstd -dcq || try_format '\x1f\x8b\x08' gzip -dcq || true
 [ -f "$work/vmlinux" ] || { echo "prepare.sh: no ELF vmlinux found inside $vmlinuz" >&2; exit 3; }
 
 # initramfs: busybox, the modules for virtio + 9p + overlay in dependency order, and our /init.

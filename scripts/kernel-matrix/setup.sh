@@ -9,6 +9,7 @@ command -v depmod >/dev/null || [ -x /sbin/depmod ] || need+=(kmod)
 [ -x /bin/busybox ] && /bin/busybox --list 2>/dev/null | grep -qx insmod || need+=(busybox-static)
 command -v xz >/dev/null || need+=(xz-utils)
 command -v cpio >/dev/null || need+=(cpio)
+command -v zstd >/dev/null || need+=(zstd)
 command -v dpkg-deb >/dev/null || need+=(dpkg)
 
 if [ ${#need[@]} -gt 0 ]; then
