@@ -73,8 +73,10 @@ for applet in $(/bin/busybox --list); do
   [ "$applet" = busybox ] || ln -sf busybox "$ird/bin/$applet"
 done
 : > "$ird/lib/modules/order"
-for mod in virtio_pci 9pnet_virtio 9p overlay; do
-  modprobe -d "$work/root" -S "$kver" --show-depends "$mod" | while read -r kind path _; do
+# virtio + 9p + overlay to reach the root; sch_ingress (clsact), cls_bpf, veth for the tc collector and network tests
+# (the kernel cannot autoload them: its modprobe would run in the initramfs, which holds no module tree).
+for mod in virtio_pci 9pnet_virtio 9p overlay sch_ingress cls_bpf act_bpf veth; do
+  { modprobe -d "$work/root" -S "$kver" --show-depends "$mod" || true; } | while read -r kind path _; do
     [ "$kind" = insmod ] || continue              # "builtin X" lines need nothing
     name="$(basename "$path")"; name="${name%.xz}"
     grep -qx "$name" "$ird/lib/modules/order" && continue
