@@ -2,8 +2,8 @@
 # Runs one command inside a Debian kernel under qemu and exits with that command's exit code.
 #   run.sh KVER-PATTERN CMD...        e.g. run.sh 6.1 node bin/tapio.js probe --json
 # The VM sees this machine's root read-only (with a throwaway tmpfs overlay), so dist/, the native addon, node and
-# libbpf are the host's own. CMD runs as root with cwd /work/main (or $KM_CWD). Its output is tee'd into a
-# read-write 9p share and printed here after the VM powers off; the serial console goes to $KM_LOG_DIR/console.log
+# libbpf are the host's own. CMD runs as root with cwd /work/main (or $KM_CWD). Its output is tee'd to the serial console and
+# a read-write 9p share, and printed here after the VM powers off; the serial console goes to $KM_LOG_DIR/console.log
 # (shown live on stderr with KM_VERBOSE=1).
 # Environment: KM_TIMEOUT (s, default 1800), KM_MEM (default 2G), KM_SMP (default 2), KM_CACHE, KM_CWD,
 # KM_LOG_DIR (keep console.log and output.log there; default: a temp dir removed at exit).
@@ -35,7 +35,7 @@ mkdir -p "$tmp/share" "$tmp/initroot"
   echo "export PATH=$(printf %q "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin") HOME=/root"
   echo "export TAPIO_KERNEL_MATRIX=$(printf %q "$kver")"
   echo "cd $(printf %q "$cwd") || exit 126"
-  printf '('; printf ' %q' "$@"; printf ' ) 2>&1 | tee /km/output.log\n'
+  printf '('; printf ' %q' "$@"; printf ' ) 2>&1 | tee /km/output.log /dev/console\n'
   echo 'rc=${PIPESTATUS[0]}'
   echo 'echo "$rc" > /km/rc; sync; exit "$rc"'
 } > "$tmp/share/inner.sh"
