@@ -46,7 +46,7 @@ if [ -f "$dir/initrd.cpio.gz" ] && [ -f "$dir/vmlinux" ]; then echo "$dir"; exit
 echo "prepare.sh: preparing $pkg in $dir" >&2
 work="$(mktemp -d "$cache/.work.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
-(cd "$work" && apt-get download -q "$pkg" >&2)
+(cd "$work" && apt-get download -q -o APT::Sandbox::User=root "$pkg" >&2)
 dpkg-deb -x "$work"/*.deb "$work/root"
 depmod -b "$work/root" "$kver"
 
