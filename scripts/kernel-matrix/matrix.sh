@@ -16,9 +16,9 @@ for k in "${kernels[@]}"; do
   echo "$k probe: $r ($(tail -n 1 "$out/probe-$k.log"))"
   # shellcheck disable=SC2086  # the test list is a space-separated list of files
   if KM_TIMEOUT="${KM_TEST_TIMEOUT:-1500}" bash "$here/run.sh" "$k" node --test --test-concurrency=1 --test-reporter=tap $tests \
-       > "$out/tests-$k.txt" 2> "$out/tests-$k.log"; then r=ok; else r="failed"; status=1; fi
+       > "$out/tests-$k.txt" 2> "$out/tests-$k.log"; then tr=ok; else tr="failed"; status=1; fi
   if KM_TIMEOUT=600 bash "$here/run.sh" "$k" node scripts/kernel-matrix/fallback-paths.js > "$out/fallback-$k.jsonl" 2> "$out/fallback-$k.log"; then r=ok; else r="failed"; status=1; fi
   echo "$k accept fallbacks: $r, $(grep -c '"ok":true' "$out/fallback-$k.jsonl" || true) of $(grep -c '"hook"' "$out/fallback-$k.jsonl" || true) implementations give the right accept event"
-  echo "$k tests: $r, $(grep -cE '^ *ok ' "$out/tests-$k.txt" || true) ok, $(grep -cE '^ *not ok ' "$out/tests-$k.txt" || true) not ok ($(tail -n 1 "$out/tests-$k.log"))"
+  echo "$k tests: $tr, $(grep -cE '^ *ok ' "$out/tests-$k.txt" || true) ok, $(grep -cE '^ *not ok ' "$out/tests-$k.txt" || true) not ok ($(tail -n 1 "$out/tests-$k.log"))"
 done
 exit "$status"

@@ -7,7 +7,8 @@
 # (shown live on stderr with KM_VERBOSE=1).
 # Environment: KM_TIMEOUT (s, default 1800), KM_MEM (default 2G), KM_SMP (default 2), KM_CACHE, KM_CWD,
 # KM_LOG_DIR (keep console.log and output.log there; default: a temp dir removed at exit).
-# Exit codes besides CMD's: 124 qemu timed out, 125 the VM gave no result (see the console log).
+# Exit codes besides CMD's: 2 no VM could be prepared (tools, kernel package), 124 qemu timed out, 125 the VM gave
+# no result (see the console log).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -16,7 +17,8 @@ pattern="$1"; shift
 timeout_s="${KM_TIMEOUT:-1800}"
 cwd="${KM_CWD:-$(cd "$here/../.." && pwd)}"
 
-kdir="$(bash "$here/prepare.sh" "$pattern")"
+# Anything that goes wrong before the VM runs (tools, package download) is "no VM here" (exit 2), not a test result.
+kdir="$(bash "$here/prepare.sh" "$pattern")" || { echo "run.sh: could not prepare a VM for kernel '$pattern'" >&2; exit 2; }
 kver="$(basename "$kdir")"
 
 tmp="$(mktemp -d /tmp/tapio-km.XXXXXX)"
