@@ -3,7 +3,7 @@
 import * as os from 'node:os';
 import type { TapioConfig } from '../config/schema';
 import { COLLECTORS, type CollectorEntry } from '../collectors';
-import type { Collector, CollectorStatus } from '../collectors/types';
+import type { Collector } from '../collectors/types';
 import { probeKernel, unavailableKinds, type KernelFeatures } from '../kernel/features';
 import { describeUnavailableHooks } from '../kernel/loader';
 import type { AgentStatus } from '../observe/sources';

@@ -279,7 +279,7 @@ export function createOtlpExporter(config: OtlpConfig, deps: OtlpExporterDeps): 
         await collectMetrics().catch((e: Error) => log(`OTLP metrics: ${e.message}`));
         await metrics.shutdown();
       }
-      await Promise.all(SIGNALS.map((s) => states[s].lane?.shutdown(config.shutdownTimeoutMs)));
+      await Promise.all(SIGNALS.map(async (s) => { await states[s].lane?.shutdown(config.shutdownTimeoutMs); }));
     },
   };
 }

@@ -4,7 +4,7 @@ import { describeUnavailableHooks, type HookStatus } from '../kernel/loader';
 import type { AdaptiveState } from '../pipeline/limits/adaptive';
 import type { BucketCounters } from '../pipeline/limits/kernel-limits';
 import type { ResourceSample } from '../core/resources';
-import { KernelStats, objectsOf, type MapRow, type ProgramRow, type RingRow } from './kernel-stats';
+import { type KernelStats, objectsOf, type MapRow, type ProgramRow, type RingRow } from './kernel-stats';
 import type { AgentStatus, ExporterHealth, ObserveSources } from './sources';
 
 export const STATUS_VERSION = 1;

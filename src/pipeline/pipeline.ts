@@ -168,10 +168,10 @@ export class Pipeline {
 
   async flush(): Promise<void> {
     for (const cgroupId of [...this.held.keys()]) this.release(cgroupId);
-    await Promise.all(this.sinks.map((s) => s.flush?.()));
+    await Promise.all(this.sinks.map(async (s) => { await s.flush?.(); }));
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.sinks.map((s) => s.close?.()));
+    await Promise.all(this.sinks.map(async (s) => { await s.close?.(); }));
   }
 }

@@ -70,7 +70,7 @@ export class CgroupPathResolver {
       return p;
     }
     this.counters.misses++;
-    this.scheduleScan();
+    void this.scheduleScan(); // the walk's result serves later lookups; scan() never rejects
     return undefined;
   }
 

@@ -7,7 +7,7 @@ import type { Attributes } from '../../core/event';
 import type { DropCounters } from '../../core/drops';
 import type { KubernetesMetadata, PodInfo } from '../types';
 import { ApiClient, discoverApiServer, message, type ConnectionMode, type TransferStats } from './connection';
-import { Informer, type InformerStatus } from './informer';
+import { Informer, type InformerStatus, type WatchedObject } from './informer';
 import {
   endpointSliceProjection, keyMatcher, namespaceProjection, nodeProjection, podProjection, serviceProjection,
   stripRuntimePrefix, type EndpointSlice, type KeyFilter, type Node, type Pod, type Service,
@@ -69,7 +69,8 @@ export class KubernetesMetadataSource implements KubernetesMetadata {
   private readonly podUidByContainer = new Map<string, string>();
   private readonly services = new ServiceIndex();
   private readonly owners: OwnerResolver;
-  private readonly informers: Array<Informer<any>> = [];
+  /** Only their lifecycle (start, stop, synced, status) is used here, whatever they watch. */
+  private readonly informers: Array<Pick<Informer<WatchedObject>, 'start' | 'stop' | 'synced' | 'status'>> = [];
   private podInformer: Informer<Pod> | undefined;
   private nodeInformer: Informer<Node> | undefined;
   private serviceInformer: Informer<Service> | undefined;

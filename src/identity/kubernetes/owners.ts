@@ -4,7 +4,7 @@
 // concurrent lookups of the same owner share one request, so a node with 110 pods of 20 Deployments costs 20 GETs
 // per TTL, not 110.
 import type { Attributes } from '../../core/event';
-import { ApiClient, ApiError, message } from './connection';
+import { type ApiClient, ApiError, message } from './connection';
 import { ownerObjectProjection, type OwnerReference, type Pod } from './objects';
 
 export interface OwnerResolverOptions {

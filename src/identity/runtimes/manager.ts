@@ -43,7 +43,7 @@ export class RuntimeManager {
         this.generation++;
         for (const l of this.listeners) l();
       },
-      malformed: (what: string) => options.drops?.count('identity', 'container', 'runtime_answer_malformed'),
+      malformed: (_what: string) => options.drops?.count('identity', 'container', 'runtime_answer_malformed'),
       log,
     };
     // The same socket listed twice (e.g. /var/run -> /run) would double every answer: keep the first.
