@@ -25,9 +25,6 @@ struct {
 	__type(value, struct tcp_conn);
 } tcp_conns SEC(".maps");
 
-/* Keep the record struct in the object's BTF for the layout test (see process.bpf.c). */
-const struct tcp_record *unused_tcp_record __attribute__((unused));
-
 static __always_inline __u64 sock_cgroup_id(struct sock *sk)
 {
 	/* The socket remembers the cgroup of the process that created it (accepted sockets: the listener's). */
@@ -299,3 +296,5 @@ int receive_reset_tp(struct trace_event_raw_tcp_event_sk *ctx)
 	mark_reset((struct sock *)ctx->skaddr, TCP_FLAG_RESET_RECEIVED);
 	return 0;
 }
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -37,3 +37,5 @@ int probe_cgroup_skb(struct __sk_buff *skb) { return 1; /* allow */ }
 
 SEC("tc")
 int probe_tc(struct __sk_buff *skb) { return 0; /* TC_ACT_OK */ }
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
