@@ -1,7 +1,7 @@
 // Reads struct layouts and enum constants from the BTF inside a compiled BPF object
 // (`bpftool btf dump file <obj> format raw -j`). The C headers in bpf/include are the source of truth:
 // src/kernel/layout-gen.ts uses this to generate src/kernel/layouts.generated.ts from bpf/testing/layouts.bpf.o,
-// the only TypeScript definition of the shared layouts. compareLayout checks a hand-written layout against BTF.
+// the only TypeScript definition of the shared layouts.
 import { execFileSync } from 'node:child_process';
 
 export interface FieldLayout {
@@ -93,28 +93,4 @@ export function structLayout(types: Map<number, BtfType>, name: string): StructL
   const fields: Record<string, FieldLayout> = {};
   flatten(types, struct, 0, '', fields);
   return { name, size: struct.size ?? 0, fields };
-}
-
-/** Every difference between what BTF says and what the TypeScript decoder assumes; [] when they agree.
- *  Fields the decoder does not declare are fine (it may ignore padding or unused fields); declared ones must exist
- *  with the same offset and size. */
-export function compareLayout(btf: StructLayout | undefined, ts: { name: string; size: number; fields: Record<string, FieldLayout> }): string[] {
-  if (!btf) return [`struct ${ts.name}: not found in the object's BTF`];
-  const problems: string[] = [];
-  if (btf.size !== ts.size) problems.push(`struct ${ts.name}: size is ${btf.size} in C, ${ts.size} in TypeScript`);
-  for (const [field, want] of Object.entries(ts.fields)) {
-    const got = btf.fields[field];
-    if (!got) {
-      problems.push(`struct ${ts.name}: field ${field} does not exist in C`);
-    } else if (got.offset !== want.offset || got.size !== want.size) {
-      problems.push(`struct ${ts.name}: field ${field} is at ${got.offset} (${got.size} bytes) in C, at ${want.offset} (${want.size} bytes) in TypeScript`);
-    }
-  }
-  return problems;
-}
-
-/** Convenience: read the object once and compare several layouts. */
-export function checkLayouts(objectPath: string, layouts: { name: string; size: number; fields: Record<string, FieldLayout> }[]): string[] {
-  const types = readBtfTypes(objectPath);
-  return layouts.flatMap((l) => compareLayout(structLayout(types, l.name), l));
 }
