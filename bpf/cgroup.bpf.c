@@ -8,9 +8,6 @@ struct {
 	__uint(max_entries, 1 << 20);
 } cgroup_events SEC(".maps");
 
-/* Keeps struct cgroup_record in the object's BTF for the layout test. */
-struct cgroup_record cgroup_record_btf_anchor;
-
 static __always_inline int finish(struct cgroup_record *r, long n)
 {
 	if (n < 0) {
@@ -78,3 +75,5 @@ int cgroup_rmdir_tp(struct trace_event_raw_cgroup *ctx)
 {
 	return emit_tp(ctx, TAPIO_KIND_CGROUP_RMDIR);
 }
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

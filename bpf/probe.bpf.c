@@ -73,3 +73,5 @@ int probe_tc(struct __sk_buff *skb)
 {
 	return 0; /* TC_ACT_OK */
 }
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -3,7 +3,12 @@
 #ifndef TAPIO_CGROUP_H
 #define TAPIO_CGROUP_H
 
-#define TAPIO_CGROUP_PATH_LEN 512
+#include "tapio.h"
+
+/* An enum constant, not a #define, so it is in BTF and reaches TypeScript (src/kernel/layouts.generated.ts). */
+enum tapio_cgroup_sizes {
+	TAPIO_CGROUP_PATH_LEN = 512,
+};
 
 struct cgroup_record {
 	struct tapio_header h;

@@ -1,6 +1,7 @@
 /* Shared by every Tapio BPF program: the common record header, event kinds, drop reasons, and the drop-counting
- * primitive. Record layouts live in bpf/include and only here; TypeScript decoders are checked against the BTF of the
- * compiled objects by a test. */
+ * primitive. Record layouts live in bpf/include and only here; everything userspace shares is declared in
+ * bpf/testing/layouts.bpf.c and generated into src/kernel/layouts.generated.ts (`npm run gen:layouts`). Each program
+ * file defines its own LICENSE (a global in a header would clash when objects are linked). */
 #ifndef TAPIO_H
 #define TAPIO_H
 
@@ -27,7 +28,7 @@ enum tapio_kind {
 	TAPIO_KIND_MAX = 32,
 };
 
-/* Why a program could not emit a record. Keep in sync with src/kernel/drops.ts (a test checks the BTF). */
+/* Why a program could not emit a record. src/kernel/drops.ts names them from the generated layouts. */
 enum tapio_drop_reason {
 	TAPIO_DROP_RINGBUF_FULL = 0, /* bpf_ringbuf_reserve failed: the consumer is behind */
 	TAPIO_DROP_SAMPLED = 1,	     /* sampled out on purpose (counted so totals still add up) */
@@ -97,7 +98,5 @@ static __always_inline void tapio_fill_header(struct tapio_header *h, __u32 kind
 						? BPF_RB_FORCE_WAKEUP                                           \
 						: BPF_RB_NO_WAKEUP);                                            \
 	})
-
-char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 #endif

@@ -34,3 +34,5 @@ int drop_syn(struct __sk_buff *skb)
 		return TC_ACT_OK;
 	return tcp->syn && !tcp->ack ? TC_ACT_SHOT : TC_ACT_OK;
 }
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

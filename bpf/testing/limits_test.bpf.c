@@ -58,3 +58,5 @@ int limits_emit(void *ctx)
 	bpf_loop(n, emit_one, &e, 0);
 	return 0;
 }
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -118,8 +118,5 @@ int spine_broken(void *ctx)
 	return buf[i];
 }
 
-/* Keep the shared enums and the header in this object's BTF, so a test can check src/kernel/drops.ts and
- * src/collectors/record-header.ts against them. */
-enum tapio_drop_reason spine_btf_anchor_reason;
-enum tapio_kind spine_btf_anchor_kind;
-struct tapio_header spine_btf_anchor_header;
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

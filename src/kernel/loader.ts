@@ -37,6 +37,8 @@ export interface CollectorSpec {
   hooks: HookSpec[];
   /** Set before load: LRU and hash sizes, ring buffer bytes. */
   mapMaxEntries?: Record<string, number>;
+  /** Set before load: `const volatile` globals (.rodata) by name, each value exactly the variable's size. */
+  rodata?: Record<string, Buffer>;
 }
 
 export interface HookAttempt {
@@ -245,7 +247,13 @@ export async function loadCollector(spec: CollectorSpec, options: LoaderOptions 
       const on = hookPrograms.has(p.name) ? wanted.has(p.name) && !loadFailures.has(p.name) : !loadFailures.has(p.name);
       o.setAutoload(p.name, on);
     }
-    for (const [m, n] of Object.entries(spec.mapMaxEntries ?? {})) o.setMapMaxEntries(m, n);
+    try {
+      for (const [m, n] of Object.entries(spec.mapMaxEntries ?? {})) o.setMapMaxEntries(m, n);
+      for (const [v, bytes] of Object.entries(spec.rodata ?? {})) o.setRodata(v, bytes);
+    } catch (e) {
+      o.close(); // a wrong name or size is the caller's bug: say so, leak nothing
+      throw e;
+    }
     const r = o.load();
     if (r.ok) {
       obj = o;
