@@ -101,7 +101,7 @@ export async function runAgentCommand(argv: string[]): Promise<number> {
     identityGate: services.identity,
     cgroupChanged: services.identity && ((c) => services.identity!.cgroupChanged(c)),
   });
-  if (output !== 'none') agent.pipeline.addSink(Object.assign(new ConsoleSink(process.stdout, output, agent.drops), { name: 'console' }));
+  if (output !== 'none') agent.pipeline.addSink(new ConsoleSink(process.stdout, output, agent.drops, undefined, services.resourceAttributes));
   await agent.start();
   await services.afterStart?.(agent);
 
