@@ -9,6 +9,7 @@ import { probeKernel, unavailableKinds, type KernelFeatures } from '../kernel/fe
 import { DropCounters } from '../pipeline/drops';
 import { Pipeline, type EventFilter, type EventSink, type IdentityGate } from '../pipeline/pipeline';
 import type { TapioEvent } from '../pipeline/event';
+import { securitySignalRules } from '../collectors/security-signals/rules';
 
 export interface AgentOptions {
   config: TapioConfig;
@@ -52,6 +53,7 @@ export class Agent {
     this.log = options.log ?? ((m) => process.stderr.write(`tapio: ${m}\n`));
     this.drops = options.drops ?? new DropCounters();
     this.pipeline = new Pipeline(this.drops, [...options.sinks], options.filter ?? {}, options.enrich, options.identityGate);
+    this.pipeline.addRule(securitySignalRules(options.config.securitySignals, this.drops));
   }
 
   async start(): Promise<void> {

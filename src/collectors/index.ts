@@ -5,6 +5,8 @@ import { registerCollector } from './registry';
 import { ProcessCollector, processCollectorSpec } from './process';
 import { NetworkCollector, networkCollectorSpec } from './network';
 import { CgroupCollector, cgroupCollectorSpec } from './cgroup';
+import { SecuritySignalsCollector, securitySignalsCollectorSpec } from './security-signals';
+import { AuditCollector } from './audit';
 
 const defaults = parseConfig('');
 
@@ -28,4 +30,19 @@ registerCollector({
   enabled: (c) => c.collectors.network.enabled,
   hooks: networkCollectorSpec({ ...defaults.kernel, connectionTableSize: defaults.collectors.network.connectionTableSize }).hooks,
   create: (loader) => new NetworkCollector(loader),
+});
+
+// Seccomp violations and netfilter policy drops (BPF), and LSM denials from the audit netlink socket.
+registerCollector({
+  name: 'security-signals',
+  enabled: (c) => c.securitySignals.seccomp.enabled || c.securitySignals.policyDrops.enabled,
+  hooks: securitySignalsCollectorSpec({ ringBufferBytes: defaults.kernel.ringBufferBytes, signals: defaults.securitySignals }).hooks,
+  create: (loader) => new SecuritySignalsCollector(loader),
+});
+
+registerCollector({
+  name: 'audit',
+  enabled: (c) => c.securitySignals.lsm.enabled,
+  hooks: [],
+  create: () => new AuditCollector(),
 });
