@@ -70,8 +70,9 @@ int BPF_PROG(sigsys_btf, int sig, struct kernel_siginfo *info, struct task_struc
 	struct seccomp_record *r = seccomp_reserve(TAPIO_KIND_SECCOMP_SIGNAL);
 	if (!r)
 		return 0;
-	r->syscall_nr = info->_sifields._sigsys._syscall;
-	r->arch = info->_sifields._sigsys._arch;
+	/* Probe reads: the siginfo union's members overlap, which direct (typed) access refuses. */
+	r->syscall_nr = BPF_CORE_READ(info, _sifields._sigsys._syscall);
+	r->arch = BPF_CORE_READ(info, _sifields._sigsys._arch);
 	r->value = info->si_errno;
 	r->seccomp_mode = task->seccomp.mode;
 	r->source = SECCOMP_SRC_SIGSYS_BTF;

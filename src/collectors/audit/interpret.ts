@@ -33,7 +33,7 @@ export interface InterpreterCounters {
 export function seccompAction(code: string | undefined): string {
   const n = code === undefined ? NaN : Number(code);
   if (!Number.isFinite(n)) return 'UNKNOWN';
-  switch ((n >>> 0) & 0xffff0000) {
+  switch (((n >>> 0) & 0xffff0000) >>> 0) {
     case 0x80000000: return 'KILL_PROCESS';
     case 0x00000000: return 'KILL_THREAD';
     case 0x00030000: return 'TRAP';
