@@ -1,6 +1,7 @@
 // Network namespace inode -> the container living in it, for packets dropped on their way in (no socket yet, and
-// the task that ran was whoever handled the softirq). Built from /proc/<pid>/ns/net; rescanned on a miss at most
-// once a second so a flood of drops from an unknown namespace cannot turn into a flood of /proc scans.
+// the task that ran was whoever handled the softirq). Built from /proc/<pid>/ns/net; rescanned on a miss (once at
+// once for a namespace not looked for before, then at most once a second) so a flood of drops from an unknown
+// namespace cannot turn into a flood of /proc scans.
 import * as fs from 'node:fs';
 import { cgroupIdOfPid } from './event';
 
@@ -12,6 +13,7 @@ export interface NetnsOwner {
 export class NetnsIndex {
   private owners = new Map<number, NetnsOwner>();
   private scannedAt = 0;
+  private readonly tried = new Set<number>();
   /** Lookups that found no process in the namespace (it was gone, or the scan was rate limited). */
   misses = 0;
   readonly hostNetns: number;
@@ -22,7 +24,10 @@ export class NetnsIndex {
 
   lookup(netnsIno: number): NetnsOwner | undefined {
     let owner = this.owners.get(netnsIno);
-    if (!owner && Date.now() - this.scannedAt >= this.minRescanMs) {
+    // A namespace never looked for gets one scan at once (a new pod); after that, at most one scan a second.
+    if (!owner && (!this.tried.has(netnsIno) || Date.now() - this.scannedAt >= this.minRescanMs)) {
+      if (this.tried.size >= 4096) this.tried.clear();
+      this.tried.add(netnsIno);
       this.scan();
       owner = this.owners.get(netnsIno);
     }
