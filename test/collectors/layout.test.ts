@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { checkLayouts, compareLayout, readBtfTypes, structLayout } from '../../src/kernel/btf-layout';
 import { EXEC_RECORD, EXIT_RECORD, FORK_RECORD, SETTINGS } from '../../src/collectors/process/layout';
 import { TCP_CONN, TCP_RECORD } from '../../src/collectors/network/layout';
+import { NETFILTER_DROP_RECORD, SECCOMP_RECORD } from '../../src/collectors/security-signals/layout';
 
 const OUT = path.join(__dirname, '..', '..', '..', 'bpf', '.output');
 
@@ -29,4 +30,8 @@ test('the layout check reports a drifted field, a wrong size and a missing struc
 
 test('a missing object file gives an error that names it', () => {
   assert.throws(() => readBtfTypes('/nonexistent/x.bpf.o'), /cannot read BTF of \/nonexistent\/x\.bpf\.o/);
+});
+
+test('security-signals records in TypeScript match security_signals.bpf.o BTF', () => {
+  assert.deepEqual(checkLayouts(path.join(OUT, 'security_signals.bpf.o'), [SECCOMP_RECORD, NETFILTER_DROP_RECORD]), []);
 });
