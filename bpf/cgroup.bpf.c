@@ -16,7 +16,8 @@ static __always_inline int finish(struct cgroup_record *r, long n)
 	if (n < 0) {
 		r->path_len = 0;
 		r->path[0] = 0;
-		tapio_count_drop(r->h.kind, TAPIO_DROP_READ_FAILED); /* counted, and still sent: id alone helps removal */
+		tapio_count_drop(r->h.kind,
+				 TAPIO_DROP_READ_FAILED); /* counted, and still sent: id alone helps removal */
 	} else {
 		r->path_len = n > 0 ? n - 1 : 0;
 		r->truncated = n >= TAPIO_CGROUP_PATH_LEN;

@@ -7,11 +7,11 @@
 #include "limits.h"
 #include <bpf/bpf_endian.h>
 
-#define AF_INET 2
-#define AF_INET6 10
+#define AF_INET	    2
+#define AF_INET6    10
 #define IPPROTO_TCP 6
-#define ECONNRESET 104
-#define EPIPE 32
+#define ECONNRESET  104
+#define EPIPE	    32
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -21,7 +21,7 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 65536); /* resized from collectors.network.connectionTableSize before load */
-	__type(key, __u64);         /* struct sock pointer */
+	__type(key, __u64);	    /* struct sock pointer */
 	__type(value, struct tcp_conn);
 } tcp_conns SEC(".maps");
 
@@ -153,7 +153,8 @@ static __always_inline void handle_state(struct sock *sk, int old_state, int new
 		__u8 extra = 0;
 		if (err == ECONNRESET || err == EPIPE)
 			extra = TCP_FLAG_RESET_RECEIVED;
-		else if (err == 0 && (old_state == TCP_ESTABLISHED || old_state == TCP_CLOSE_WAIT || old_state == TCP_FIN_WAIT1))
+		else if (err == 0 &&
+			 (old_state == TCP_ESTABLISHED || old_state == TCP_CLOSE_WAIT || old_state == TCP_FIN_WAIT1))
 			extra = TCP_FLAG_RESET_SENT;
 		emit(TAPIO_KIND_TCP_CLOSE, sk, conn, old_state, extra);
 	}

@@ -139,7 +139,8 @@ static __always_inline void handle_exit(struct task_struct *task)
 	/* When exit_group kills several threads at once, every one that reaches this tracepoint after the last
 	 * decrement reads zero too. Only the first may report: an insert that finds the key already there is a later
 	 * thread of the same process (start time makes the key unique even when the pid is reused). */
-	struct exit_key key = { .tgid = BPF_CORE_READ(task, tgid), .start_boot_ns = BPF_CORE_READ(task, group_leader, start_boottime) };
+	struct exit_key key = {.tgid = BPF_CORE_READ(task, tgid),
+			       .start_boot_ns = BPF_CORE_READ(task, group_leader, start_boottime)};
 	__u8 one = 1;
 	if (bpf_map_update_elem(&process_exit_reported, &key, &one, BPF_NOEXIST) != 0)
 		return;

@@ -10,14 +10,14 @@
 #include "limits.h"
 #include <bpf/bpf_endian.h>
 
-#define SIGSYS 31
-#define SYS_SECCOMP 1
+#define SIGSYS		  31
+#define SYS_SECCOMP	  1
 #define SECCOMP_MODE_DEAD 3
-#define AF_INET 2
-#define AF_INET6 10
-#define IPPROTO_TCP 6
-#define IPPROTO_UDP 17
-#define IPPROTO_SCTP 132
+#define AF_INET		  2
+#define AF_INET6	  10
+#define IPPROTO_TCP	  6
+#define IPPROTO_UDP	  17
+#define IPPROTO_SCTP	  132
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -136,18 +136,18 @@ static __always_inline void watched_exit(struct trace_event_raw_sys_exit *ctx)
 /* One enter/exit pair per syscall that container profiles commonly deny; src/collectors/security-signals/syscalls.ts
  * lists the same names. A syscall this kernel lacks (no module syscalls with CONFIG_MODULES=n) fails to attach and is
  * reported, never fatal. */
-#define WATCH_SYSCALL(name)                                                                  \
-	SEC("tracepoint/syscalls/sys_enter_" #name)                                          \
-	int enter_##name(void *ctx)                                                          \
-	{                                                                                    \
-		watched_enter();                                                             \
-		return 0;                                                                    \
-	}                                                                                    \
-	SEC("tracepoint/syscalls/sys_exit_" #name)                                           \
-	int exit_##name(struct trace_event_raw_sys_exit *ctx)                                \
-	{                                                                                    \
-		watched_exit(ctx);                                                           \
-		return 0;                                                                    \
+#define WATCH_SYSCALL(name)                                   \
+	SEC("tracepoint/syscalls/sys_enter_" #name)           \
+	int enter_##name(void *ctx)                           \
+	{                                                     \
+		watched_enter();                              \
+		return 0;                                     \
+	}                                                     \
+	SEC("tracepoint/syscalls/sys_exit_" #name)            \
+	int exit_##name(struct trace_event_raw_sys_exit *ctx) \
+	{                                                     \
+		watched_exit(ctx);                            \
+		return 0;                                     \
 	}
 
 WATCH_SYSCALL(unshare)
@@ -243,7 +243,8 @@ static __always_inline void handle_drop(struct sk_buff *skb, __u32 reason)
 		if (bpf_probe_read_kernel(&ip6, sizeof(ip6), head + nh) != 0)
 			__builtin_memset(&ip6, 0, sizeof(ip6));
 		r->family = AF_INET6;
-		r->protocol = ip6.nexthdr; /* extension headers are not walked: their drops show protocol = the header */
+		r->protocol =
+			ip6.nexthdr; /* extension headers are not walked: their drops show protocol = the header */
 		__builtin_memcpy(r->saddr, &ip6.saddr, 16);
 		__builtin_memcpy(r->daddr, &ip6.daddr, 16);
 		l4 = nh + sizeof(struct ipv6hdr);

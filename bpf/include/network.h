@@ -15,28 +15,29 @@ enum tcp_role {
 
 /* Flags on a record and on the per-connection state. */
 #define TCP_FLAG_RESET_RECEIVED 1 /* the peer reset the connection */
-#define TCP_FLAG_RESET_SENT 2     /* we reset the connection */
-#define TCP_FLAG_OWNER_UNKNOWN 4  /* no state for this socket: pid is 0, lifetime unknown (older than the agent, or evicted) */
+#define TCP_FLAG_RESET_SENT	2 /* we reset the connection */
+#define TCP_FLAG_OWNER_UNKNOWN \
+	4 /* no state for this socket: pid is 0, lifetime unknown (older than the agent, or evicted) */
 #define TCP_FLAG_ACCEPT_REPORTED 8 /* state only: the accept record was sent (two accept hooks may both fire) */
 
 /* One layout for every TCP record kind (connect, accept, close, connect_failed). h.pid/h.tid/h.cgroup_id are the
  * owning process (recorded at connect or accept time), not whoever ran the softirq that changed the state. */
 struct tcp_record {
 	struct tapio_header h;
-	__u64 start_ns;       /* connect() or establishment (server), boot clock; 0 when unknown */
+	__u64 start_ns;	      /* connect() or establishment (server), boot clock; 0 when unknown */
 	__u64 bytes_sent;     /* payload bytes sent, each once (retransmissions not counted twice) */
 	__u64 bytes_received; /* payload bytes received (the peer's FIN not counted) */
-	__u32 srtt_us;        /* smoothed RTT, microseconds */
+	__u32 srtt_us;	      /* smoothed RTT, microseconds */
 	__u32 retransmits;    /* tcp_sock.total_retrans */
-	__s32 error;          /* sk_err when the record was made: ECONNREFUSED, ETIMEDOUT, ECONNRESET, ... */
-	__u16 family;         /* AF_INET or AF_INET6 */
+	__s32 error;	      /* sk_err when the record was made: ECONNREFUSED, ETIMEDOUT, ECONNRESET, ... */
+	__u16 family;	      /* AF_INET or AF_INET6 */
 	__u16 local_port;
 	__u16 peer_port;
-	__u8 role;            /* enum tcp_role */
-	__u8 flags;           /* TCP_FLAG_* */
-	__u8 old_state;       /* TCP state before the transition that produced the record */
+	__u8 role;	/* enum tcp_role */
+	__u8 flags;	/* TCP_FLAG_* */
+	__u8 old_state; /* TCP state before the transition that produced the record */
 	__u8 pad[3];
-	__u8 local_addr[16];  /* IPv4 in the first 4 bytes, or IPv6 (possibly v4-mapped) */
+	__u8 local_addr[16]; /* IPv4 in the first 4 bytes, or IPv6 (possibly v4-mapped) */
 	__u8 peer_addr[16];
 };
 

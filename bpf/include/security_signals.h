@@ -20,11 +20,11 @@ enum seccomp_source {
 struct seccomp_record {
 	struct tapio_header h;
 	__s32 syscall_nr;   /* -1 when unknown (signal tracepoint fallback) */
-	__u32 arch;         /* AUDIT_ARCH_* (0xc000003e x86_64), 0 when unknown */
-	__s32 value;        /* SIGSYS: si_errno (the filter's data for TRAP); ERRNO: the syscall's return value */
+	__u32 arch;	    /* AUDIT_ARCH_* (0xc000003e x86_64), 0 when unknown */
+	__s32 value;	    /* SIGSYS: si_errno (the filter's data for TRAP); ERRNO: the syscall's return value */
 	__s32 seccomp_mode; /* task->seccomp.mode at the time: 2 filter (TRAP), 3 dead (KILL); -1 unknown */
 	__u32 uid;
-	__u8 source;        /* enum seccomp_source */
+	__u8 source; /* enum seccomp_source */
 	__u8 pad[3];
 	char comm[TAPIO_COMM_LEN];
 };
@@ -39,15 +39,15 @@ enum netfilter_direction {
 struct netfilter_drop_record {
 	struct tapio_header h;
 	__u64 current_cgroup_id; /* cgroup of the task that ran (to tell a process-context sender from a softirq) */
-	__u32 netns_ino;         /* network namespace of the socket or device */
-	__u32 reason;            /* enum skb_drop_reason */
-	__u32 ifindex;           /* skb->dev, 0 when none yet (local output before routing) */
-	__u16 family;            /* AF_INET or AF_INET6 */
-	__u16 src_port;          /* host order; 0 for protocols without ports */
+	__u32 netns_ino;	 /* network namespace of the socket or device */
+	__u32 reason;		 /* enum skb_drop_reason */
+	__u32 ifindex;		 /* skb->dev, 0 when none yet (local output before routing) */
+	__u16 family;		 /* AF_INET or AF_INET6 */
+	__u16 src_port;		 /* host order; 0 for protocols without ports */
 	__u16 dst_port;
-	__u8 protocol;           /* IPPROTO_* of the L4 header */
-	__u8 direction;          /* enum netfilter_direction */
-	__u8 saddr[16];          /* IPv4 in the first 4 bytes */
+	__u8 protocol;	/* IPPROTO_* of the L4 header */
+	__u8 direction; /* enum netfilter_direction */
+	__u8 saddr[16]; /* IPv4 in the first 4 bytes */
 	__u8 daddr[16];
 	char comm[TAPIO_COMM_LEN];
 };

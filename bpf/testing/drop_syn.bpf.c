@@ -3,9 +3,9 @@
 #include "tapio.h"
 #include <bpf/bpf_endian.h>
 
-#define ETH_P_IP 0x0800
-#define ETH_P_IPV6 0x86DD
-#define TC_ACT_OK 0
+#define ETH_P_IP    0x0800
+#define ETH_P_IPV6  0x86DD
+#define TC_ACT_OK   0
 #define TC_ACT_SHOT 2
 
 SEC("tc")

@@ -51,7 +51,7 @@ int limits_emit(void *ctx)
 	__u32 *burst = bpf_map_lookup_elem(&limits_test_targets, &tgid);
 	if (!burst)
 		return 0;
-	struct emit_ctx e = { .cgroup_id = bpf_get_current_cgroup_id() };
+	struct emit_ctx e = {.cgroup_id = bpf_get_current_cgroup_id()};
 	__u32 n = *burst ? *burst : 1;
 	if (n > 1000000)
 		n = 1000000;

@@ -65,7 +65,7 @@ static __always_inline int on_setpriority(int nice)
 	struct spine_test_settings *s = bpf_map_lookup_elem(&spine_test_settings, &zero);
 	if (!s || s->target_tgid != (bpf_get_current_pid_tgid() >> 32))
 		return 0;
-	struct emit_ctx ctx = { .nice = nice };
+	struct emit_ctx ctx = {.nice = nice};
 	__u32 burst = s->burst ? s->burst : 1;
 	if (burst > 1000000)
 		burst = 1000000;

@@ -122,7 +122,8 @@ void AuditReader::Run() {
           socket_overruns_.fetch_add(1, std::memory_order_relaxed);
           continue;
         }
-        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) recv_errors_.fetch_add(1, std::memory_order_relaxed);
+        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+          recv_errors_.fetch_add(1, std::memory_order_relaxed);
         break;
       }
       Batch& b = *current_;

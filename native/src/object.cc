@@ -50,7 +50,9 @@ BpfObject::BpfObject(const Napi::CallbackInfo& info) : Napi::ObjectWrap<BpfObjec
   }
 }
 
-BpfObject::~BpfObject() { CloseAll(); }
+BpfObject::~BpfObject() {
+  CloseAll();
+}
 
 // Call after removing `tc` from tc_: the qdisc we created goes only when none of our other filters use it.
 void BpfObject::DetachTc(const TcAttachment& tc) {
@@ -173,8 +175,8 @@ Napi::Value BpfObject::Load(const Napi::CallbackInfo& info) {
   return r;
 }
 
-Napi::Object BpfObject::AttachResult(Napi::Env env, bpf_program* prog, const std::string& name, bpf_link* link,
-                                     int err, const std::string& what, const std::string& log) {
+Napi::Object BpfObject::AttachResult(Napi::Env env, bpf_program* prog, const std::string& name, bpf_link* link, int err,
+                                     const std::string& what, const std::string& log) {
   Napi::Object r = Napi::Object::New(env);
   if (link != nullptr && err == 0) {
     auto old = links_.find(name);
@@ -217,8 +219,7 @@ Napi::Value BpfObject::AttachUprobe(const Napi::CallbackInfo& info) {
   LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = ret, .func_name = func.c_str());
   bpf_link* link = bpf_program__attach_uprobe_opts(prog, pid, path.c_str(), 0, &opts);
   int err = link ? 0 : -errno;
-  return AttachResult(env, prog, name, link, err, "attach uprobe " + name + " to " + path + ":" + func,
-                      capture.Text());
+  return AttachResult(env, prog, name, link, err, "attach uprobe " + name + " to " + path + ":" + func, capture.Text());
 }
 
 // attachCgroup(program, cgroupPath)
@@ -273,8 +274,7 @@ Napi::Value BpfObject::AttachTc(const Napi::CallbackInfo& info) {
           DetachTc(prev);
         }
         tc_[key] = TcAttachment{ifindex, ingress, opts.handle, opts.priority, created || inherited};
-      }
-      else if (created) {
+      } else if (created) {
         hook.attach_point = static_cast<bpf_tc_attach_point>(BPF_TC_INGRESS | BPF_TC_EGRESS);
         bpf_tc_hook_destroy(&hook);
       }

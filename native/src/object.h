@@ -38,8 +38,8 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
   bpf_program* FindProgram(Napi::Env env, const std::string& name);
   void CloseAll();
   void DetachEverything();
-  Napi::Object AttachResult(Napi::Env env, bpf_program* prog, const std::string& name, bpf_link* link,
-                            int err, const std::string& what, const std::string& log);
+  Napi::Object AttachResult(Napi::Env env, bpf_program* prog, const std::string& name, bpf_link* link, int err,
+                            const std::string& what, const std::string& log);
 
   struct TcAttachment {
     int ifindex;

@@ -2,7 +2,7 @@
 // netfilter policy drops and contact with the Kubernetes API server from pods. Every detection can be switched off;
 // allowlists and severity overrides apply to all four. Defaults are quiet on a normal node.
 import { z } from 'zod';
-import { WATCHABLE_SYSCALLS, DEFAULT_WATCHED_SYSCALLS } from '../collectors/security-signals/syscalls';
+import { WATCHABLE_SYSCALLS, DEFAULT_WATCHED_SYSCALLS } from '../core/syscalls';
 
 export const SECURITY_SIGNAL_DETECTIONS = ['seccomp', 'lsm', 'policy_drop', 'apiserver_contact'] as const;
 export const SECURITY_SEVERITIES = ['low', 'medium', 'high', 'critical'] as const;

@@ -121,7 +121,7 @@ let addon: NativeAddon | undefined;
 export function native(): NativeAddon {
   if (!addon) {
     try {
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
+       
       addon = require(ADDON_PATH) as NativeAddon;
     } catch (e) {
       throw new Error(`cannot load the native addon at ${ADDON_PATH}: ${(e as Error).message}\n` +

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import * as net from 'node:net';
 import { parseConfig } from '../../src/config/load';
 import { IdentityResolver } from '../../src/identity';
-import { enrichWith } from '../../src/cli/services';
+import { enrichWith } from '../../src/agent/services';
 import { makeService } from '../helpers/fake-apiserver';
 import { needsRoot } from '../helpers/root';
 import { startTestAgent, type TestAgent } from '../helpers/agent';

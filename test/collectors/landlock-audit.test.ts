@@ -6,7 +6,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseConfig } from '../../src/config/load';
 import { IdentityResolver } from '../../src/identity';
-import { enrichWith } from '../../src/cli/services';
+import { enrichWith } from '../../src/agent/services';
 import { needsRoot } from '../helpers/root';
 import { startTestAgent, type TestAgent } from '../helpers/agent';
 import { DockerHarness, startOrSkip } from '../harness/runtimes';

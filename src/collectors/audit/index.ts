@@ -5,7 +5,7 @@
 // cgroup id, looked up from the pid when the record arrives (counted when the process is already gone).
 import type { Collector, CollectorContext, CollectorStatus } from '../types';
 import type { HookStatus } from '../../kernel/loader';
-import { AuditReader } from './reader';
+import { AuditReader } from '../../kernel/audit-reader';
 import { parseAuditRecord, splitNetlink } from './parse';
 import { AuditInterpreter } from './interpret';
 import { cgroupIdOfPid, processAttributes } from '../security-signals/event';

@@ -8,10 +8,10 @@
 //                                1424 record (kept per domain id)
 // Everything else is ignored. Pure apart from the process lookups it is given, so tests feed it recorded lines.
 import { AUDIT, type AuditRecord } from './parse';
-import type { Attributes, TapioEvent } from '../../pipeline/event';
+import type { Attributes, TapioEvent } from '../../core/event';
 import { securityEvent, type KnownProcess, type SecuritySeverity } from '../security-signals/event';
 import { SECCOMP_EVENT, SECCOMP_SEVERITY, archName } from '../security-signals/decode';
-import { syscallName } from '../security-signals/syscalls';
+import { syscallName } from '../../core/syscalls';
 
 export const LSM_EVENT = 'security.lsm.denied';
 

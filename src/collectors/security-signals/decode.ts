@@ -1,8 +1,8 @@
 // Turns security-signals records (bpf/include/security_signals.h) into `security.seccomp.violation` and
 // `security.network.policy_drop` events. Never throws on bad bytes: such records are counted (stage 'decode') and
 // skipped. The process is read from /proc on arrival; when it is gone (a KILL), the record's comm and uid stand in.
-import type { DropCounters } from '../../pipeline/drops';
-import type { Attributes, TapioEvent } from '../../pipeline/event';
+import type { DropCounters } from '../../core/drops';
+import type { Attributes, TapioEvent } from '../../core/event';
 import { HEADER_SIZE, cgroupAttribute, readCString, readHeader, type RecordHeader } from '../record-header';
 import { formatAddress } from '../network/address';
 import { errnoName } from '../network/decode';
@@ -13,7 +13,7 @@ import {
   SECCOMP_MODE_DEAD, SECCOMP_RECORD, SRC_NO_ENTER,
 } from './layout';
 import type { NetnsIndex } from './netns';
-import { AUDIT_ARCH_X86_64, syscallName } from './syscalls';
+import { AUDIT_ARCH_X86_64, syscallName } from '../../core/syscalls';
 
 export const SECCOMP_EVENT = 'security.seccomp.violation';
 export const POLICY_DROP_EVENT = 'security.network.policy_drop';

@@ -4,8 +4,7 @@
 // process is already gone (counted by the caller).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { Attributes, TapioEvent } from '../../pipeline/event';
-import { detectHostCgroupLayout, directoryOf, pathFromProcCgroup, type CgroupLayout } from '../../identity/cgroups/layout';
+import type { Attributes, TapioEvent } from '../../core/event';
 
 export type SecuritySeverity = 'low' | 'medium' | 'high' | 'critical';
 export type SecuritySignalDetection = 'seccomp' | 'lsm' | 'policy_drop' | 'apiserver_contact';
@@ -80,19 +79,4 @@ export function processAttributes(pid: number, known: KnownProcess, procRoot = '
   return { attributes: a, live };
 }
 
-let layout: CgroupLayout | undefined | null;
-
-/** The kernel cgroup id (the id hierarchy's directory inode) of `pid` now; undefined when the process is gone. */
-export function cgroupIdOfPid(pid: number, procRoot = '/proc'): bigint | undefined {
-  if (layout === undefined) {
-    try { layout = detectHostCgroupLayout(); } catch { layout = null; }
-  }
-  if (!layout || pid <= 0) return undefined;
-  try {
-    const p = pathFromProcCgroup(fs.readFileSync(`${procRoot}/${pid}/cgroup`, 'utf8'), layout);
-    const dir = p === undefined ? undefined : directoryOf(p, layout.ids);
-    return dir === undefined ? undefined : fs.statSync(dir, { bigint: true }).ino;
-  } catch {
-    return undefined;
-  }
-}
+export { cgroupIdOfPid } from '../../kernel/cgroup-id';

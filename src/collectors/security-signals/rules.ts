@@ -4,9 +4,9 @@
 //    $KUBERNETES_SERVICE_HOST, or to a configured address, becomes a `security.k8s.apiserver_contact` event.
 //  - Allowlists (executable, namespace, image, workload) and severity overrides for the events of the security
 //    signals (seccomp, lsm, policy_drop, apiserver_contact). Allowlisted events are counted, not silently lost.
-import type { Attributes, TapioEvent } from '../../pipeline/event';
+import type { Attributes, TapioEvent } from '../../core/event';
 import type { SecuritySignalsConfig } from '../../config/security-signals';
-import type { DropCounters } from '../../pipeline/drops';
+import type { DropCounters } from '../../core/drops';
 import { logSeverity, securityEvent, type SecuritySeverity } from './event';
 
 export const APISERVER_CONTACT_EVENT = 'security.k8s.apiserver_contact';

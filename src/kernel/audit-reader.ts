@@ -1,8 +1,8 @@
 // The typed face of the addon's AuditReader (native/src/audit_reader.cc): read-only audit multicast, batches of
-// raw netlink datagrams in the RecordBatch format. Kept here rather than in src/kernel/native.ts because only the
-// audit collector uses it.
-import { native } from '../../kernel/native';
-import { RecordBatch } from '../../kernel/ring';
+// raw netlink datagrams in the RecordBatch format (parsed by src/collectors/audit). Kept apart from native.ts because
+// only the audit collector uses it.
+import { native } from './native';
+import { RecordBatch } from './ring';
 
 export interface AuditReaderStats {
   datagrams: number;
