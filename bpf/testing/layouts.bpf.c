@@ -11,6 +11,7 @@
 #include "process.h"
 #include "network.h"
 #include "cgroup.h"
+#include "security_signals.h"
 
 /* Kinds, drop reasons, the record header (tapio.h). */
 enum tapio_kind layout_tapio_kind;
@@ -39,5 +40,12 @@ struct tcp_conn layout_tcp_conn;
 /* Cgroup records (cgroup.h). */
 enum tapio_cgroup_sizes layout_tapio_cgroup_sizes;
 struct cgroup_record layout_cgroup_record;
+
+/* Security signals: seccomp violations and netfilter drops (security_signals.h). */
+enum security_signals_sizes layout_security_signals_sizes;
+enum seccomp_source layout_seccomp_source;
+enum netfilter_direction layout_netfilter_direction;
+struct seccomp_record layout_seccomp_record;
+struct netfilter_drop_record layout_netfilter_drop_record;
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

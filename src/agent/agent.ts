@@ -12,6 +12,7 @@ import { Pipeline, type EventFilter, type IdentityGate } from '../pipeline/pipel
 import type { TapioEvent } from '../core/event';
 import type { CgroupChange } from '../core/cgroup-change';
 import type { EventSink } from '../core/sink';
+import { securitySignalRules } from '../collectors/security-signals/rules';
 
 export interface AgentOptions {
   config: TapioConfig;
@@ -45,6 +46,7 @@ export class Agent {
     this.log = options.log ?? ((m) => process.stderr.write(`tapio: ${m}\n`));
     this.drops = options.drops ?? new DropCounters();
     this.pipeline = new Pipeline(this.drops, [...options.sinks], options.filter ?? {}, options.enrich, options.identityGate);
+    this.pipeline.addRule(securitySignalRules(options.config.securitySignals, this.drops));
   }
 
   async start(): Promise<void> {

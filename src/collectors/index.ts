@@ -6,6 +6,8 @@ import type { Collector } from './types';
 import { ProcessCollector, processCollectorSpec } from './process';
 import { NetworkCollector, networkCollectorSpec } from './network';
 import { CgroupCollector, cgroupCollectorSpec } from './cgroup';
+import { SecuritySignalsCollector, securitySignalsCollectorSpec } from './security-signals';
+import { AuditCollector } from './audit';
 
 export interface CollectorEntry {
   name: string;
@@ -35,5 +37,18 @@ export const COLLECTORS: readonly CollectorEntry[] = [
     enabled: (c) => c.collectors.network.enabled,
     hooks: (c) => networkCollectorSpec({ ...c.kernel, connectionTableSize: c.collectors.network.connectionTableSize }).hooks,
     create: (loader) => new NetworkCollector(loader),
+  },
+  // Seccomp violations and netfilter policy drops (BPF), and LSM denials from the audit netlink socket.
+  {
+    name: 'security-signals',
+    enabled: (c) => c.securitySignals.seccomp.enabled || c.securitySignals.policyDrops.enabled,
+    hooks: (c) => securitySignalsCollectorSpec({ ringBufferBytes: c.kernel.ringBufferBytes, signals: c.securitySignals }).hooks,
+    create: (loader) => new SecuritySignalsCollector(loader),
+  },
+  {
+    name: 'audit',
+    enabled: (c) => c.securitySignals.lsm.enabled,
+    hooks: () => [],
+    create: () => new AuditCollector(),
   },
 ];

@@ -26,6 +26,9 @@ export const KIND_NAMES: Record<number, string> = {
   [L.TAPIO_KIND_CGROUP_MKDIR]: 'tapio.cgroup.mkdir',
   [L.TAPIO_KIND_CGROUP_RMDIR]: 'tapio.cgroup.rmdir',
   [L.TAPIO_KIND_TEST]: 'test',
+  [L.TAPIO_KIND_SECCOMP_SIGNAL]: 'security.seccomp.violation',
+  [L.TAPIO_KIND_SECCOMP_ERRNO]: 'security.seccomp.violation.errno',
+  [L.TAPIO_KIND_NETFILTER_DROP]: 'security.network.policy_drop',
 };
 
 export interface KernelDropRow {

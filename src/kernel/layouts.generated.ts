@@ -167,6 +167,50 @@ export const STRUCTS = {
       path: { offset: 56, size: 512 },
     },
   },
+  seccomp_record: {
+    name: 'seccomp_record',
+    size: 72,
+    fields: {
+      'h.kind': { offset: 0, size: 4 },
+      'h.size': { offset: 4, size: 4 },
+      'h.ts_ns': { offset: 8, size: 8 },
+      'h.cgroup_id': { offset: 16, size: 8 },
+      'h.pid': { offset: 24, size: 4 },
+      'h.tid': { offset: 28, size: 4 },
+      syscall_nr: { offset: 32, size: 4 },
+      arch: { offset: 36, size: 4 },
+      value: { offset: 40, size: 4 },
+      seccomp_mode: { offset: 44, size: 4 },
+      uid: { offset: 48, size: 4 },
+      source: { offset: 52, size: 1 },
+      pad: { offset: 53, size: 3 },
+      comm: { offset: 56, size: 16 },
+    },
+  },
+  netfilter_drop_record: {
+    name: 'netfilter_drop_record',
+    size: 112,
+    fields: {
+      'h.kind': { offset: 0, size: 4 },
+      'h.size': { offset: 4, size: 4 },
+      'h.ts_ns': { offset: 8, size: 8 },
+      'h.cgroup_id': { offset: 16, size: 8 },
+      'h.pid': { offset: 24, size: 4 },
+      'h.tid': { offset: 28, size: 4 },
+      current_cgroup_id: { offset: 32, size: 8 },
+      netns_ino: { offset: 40, size: 4 },
+      reason: { offset: 44, size: 4 },
+      ifindex: { offset: 48, size: 4 },
+      family: { offset: 52, size: 2 },
+      src_port: { offset: 54, size: 2 },
+      dst_port: { offset: 56, size: 2 },
+      protocol: { offset: 58, size: 1 },
+      direction: { offset: 59, size: 1 },
+      saddr: { offset: 60, size: 16 },
+      daddr: { offset: 76, size: 16 },
+      comm: { offset: 92, size: 16 },
+    },
+  },
 } as const;
 
 /** C enums by name: every constant with its value. */
@@ -185,7 +229,10 @@ export const ENUMS = {
     TAPIO_KIND_CGROUP_MKDIR: 16,
     TAPIO_KIND_CGROUP_RMDIR: 17,
     TAPIO_KIND_TEST: 31,
-    TAPIO_KIND_MAX: 32,
+    TAPIO_KIND_SECCOMP_SIGNAL: 40,
+    TAPIO_KIND_SECCOMP_ERRNO: 41,
+    TAPIO_KIND_NETFILTER_DROP: 42,
+    TAPIO_KIND_MAX: 64,
   },
   tapio_drop_reason: {
     TAPIO_DROP_RINGBUF_FULL: 0,
@@ -224,6 +271,18 @@ export const ENUMS = {
   tapio_cgroup_sizes: {
     TAPIO_CGROUP_PATH_LEN: 512,
   },
+  security_signals_sizes: {
+    TAPIO_COMM_LEN: 16,
+  },
+  seccomp_source: {
+    SECCOMP_SRC_SIGSYS_BTF: 1,
+    SECCOMP_SRC_SIGSYS_TP: 2,
+    SECCOMP_SRC_NO_ENTER: 3,
+  },
+  netfilter_direction: {
+    NF_DIR_EGRESS: 1,
+    NF_DIR_INGRESS: 2,
+  },
 } as const;
 
 // enum tapio_kind
@@ -240,7 +299,10 @@ export const TAPIO_KIND_TCP_RESET = 13;
 export const TAPIO_KIND_CGROUP_MKDIR = 16;
 export const TAPIO_KIND_CGROUP_RMDIR = 17;
 export const TAPIO_KIND_TEST = 31;
-export const TAPIO_KIND_MAX = 32;
+export const TAPIO_KIND_SECCOMP_SIGNAL = 40;
+export const TAPIO_KIND_SECCOMP_ERRNO = 41;
+export const TAPIO_KIND_NETFILTER_DROP = 42;
+export const TAPIO_KIND_MAX = 64;
 
 // enum tapio_drop_reason
 export const TAPIO_DROP_RINGBUF_FULL = 0;
@@ -278,3 +340,15 @@ export const TCP_FLAG_ACCEPT_REPORTED = 8;
 
 // enum tapio_cgroup_sizes
 export const TAPIO_CGROUP_PATH_LEN = 512;
+
+// enum security_signals_sizes
+export const TAPIO_COMM_LEN = 16;
+
+// enum seccomp_source
+export const SECCOMP_SRC_SIGSYS_BTF = 1;
+export const SECCOMP_SRC_SIGSYS_TP = 2;
+export const SECCOMP_SRC_NO_ENTER = 3;
+
+// enum netfilter_direction
+export const NF_DIR_EGRESS = 1;
+export const NF_DIR_INGRESS = 2;
