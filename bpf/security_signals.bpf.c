@@ -272,3 +272,5 @@ int kfree_skb_tp(struct trace_event_raw_kfree_skb *ctx)
 	handle_drop((struct sk_buff *)ctx->skbaddr, ctx->reason);
 	return 0;
 }
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
