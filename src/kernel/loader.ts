@@ -54,6 +54,16 @@ export interface HookStatus {
   attempts: HookAttempt[];
 }
 
+/**
+ * Why each required hook has no implementation attached: one line per hook, every attempt in the kernel's own
+ * words (first line only). The one formatter the summary, /readyz, /status and the loader's errors all use.
+ */
+export function describeUnavailableHooks(hooks: readonly HookStatus[], opts: { programs?: boolean } = {}): string[] {
+  const attempt = (a: HookAttempt) => `${a.kind}${opts.programs ? ` (${a.program})` : ''} ${a.stage}: ${a.error.split('\n')[0]}`;
+  return hooks.filter((h) => !h.optional && !h.chosen).map((h) =>
+    `${h.name}: ${h.attempts.map(attempt).join('; ') || 'no implementation'}`);
+}
+
 export interface LoaderOptions {
   /** Hook kinds already known not to work here (from the probe), with the kernel's reason: skipped up front. */
   unavailableKinds?: Partial<Record<HookKind, string>>;
@@ -111,8 +121,7 @@ export class LoadedCollector {
 
   /** One line per unavailable required hook: the reasons each implementation failed. */
   unavailableReasons(): string[] {
-    return this.hooks.filter((h) => !h.optional && !h.chosen).map((h) =>
-      `${h.name}: ${h.attempts.map((a) => `${a.kind} (${a.program}) ${a.stage}: ${a.error.split('\n')[0]}`).join('; ') || 'no implementation'}`);
+    return describeUnavailableHooks(this.hooks, { programs: true });
   }
 
   private obj(): NativeBpfObject {

@@ -11,7 +11,7 @@ import { checkLayouts } from '../../src/kernel/btf-layout';
 import { detectCgroupLayout } from '../../src/kernel/features';
 import { IdentityResolver } from '../../src/identity';
 import { parseConfig } from '../../src/config/load';
-import { DropCounters } from '../../src/pipeline/drops';
+import { DropCounters } from '../../src/core/drops';
 
 const OUT = path.join(__dirname, '..', '..', '..', 'bpf', '.output');
 

@@ -3,6 +3,7 @@
 // its cgroup path (and the path parser's container id) instead of waiting for a walk of the tree.
 import { bootNsToUnixNano } from '../../kernel/clock';
 import type { CollectorSpec, LoadedCollector } from '../../kernel/loader';
+import type { CgroupChange } from '../../core/cgroup-change';
 import type { CollectorContext } from '../types';
 import { RingCollector, type RecordHandler } from '../ring-collector';
 import { HEADER_FIELDS, HEADER_SIZE, readCString, readHeader } from '../record-header';
@@ -27,14 +28,7 @@ export const CGROUP_RECORD = {
   },
 } as const;
 
-export interface CgroupChange {
-  op: 'mkdir' | 'rmdir';
-  /** Kernel cgroup id (cgroup v2: the directory's inode, what bpf_get_current_cgroup_id() reports). */
-  id: bigint;
-  /** Relative to the cgroup v2 root, e.g. /docker/<id>. */
-  path: string;
-  timeUnixNano: bigint;
-}
+export type { CgroupChange } from '../../core/cgroup-change';
 
 export function cgroupCollectorSpec(): CollectorSpec {
   return {
