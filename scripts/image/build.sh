@@ -108,6 +108,8 @@ DOCKER_BUILDKIT=0 docker build --quiet --network none --build-arg "BASE=$base_ta
   --label "org.opencontainers.image.revision=$(git rev-parse HEAD 2>/dev/null || echo unknown)" \
   -t "$image" "$ctx" > /dev/null
 
+# Earlier builds of the tag, now untagged, would only grow the cache.
+docker image prune -f > /dev/null
 id=$(docker image inspect -f '{{.Id}}' "$image")
 size=$(docker image inspect -f '{{.Size}}' "$image")
 archive=$cache/tapio-agent.tar
