@@ -49,6 +49,8 @@ export const TCP_CONN = {
     pid: { offset: 16, size: 4 },
     tid: { offset: 20, size: 4 },
     role: { offset: 24, size: 1 },
-    flags: { offset: 25, size: 1 },
+    accept_reported: { offset: 25, size: 1 },
+    reset_received: { offset: 26, size: 1 },
+    reset_sent: { offset: 27, size: 1 },
   },
 } as const;
