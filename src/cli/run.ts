@@ -5,6 +5,7 @@ import { ConsoleSink, type ConsoleFormat } from '../export/console';
 import { Agent, formatSummary } from './agent';
 import { createRuntimeServices } from './services';
 import { DropCounters } from '../pipeline/drops';
+import { exitSoonEvenIfBusy, startupFailure, withinDeadline } from '../agent/startup';
 
 const HELP = `Usage: tapio run [options]
 
@@ -90,7 +91,15 @@ export async function runAgentCommand(argv: string[]): Promise<number> {
   process.once('SIGINT', () => requestStop());
   process.once('SIGTERM', () => requestStop());
   const drops = new DropCounters();
-  const services = await createRuntimeServices(config, drops);
+  let services;
+  try {
+    services = await createRuntimeServices(config, drops);
+  } catch (e) {
+    const failure = startupFailure(e);
+    if (!failure) throw e;
+    process.stderr.write(`tapio run: ${failure.message}\n`);
+    return failure.exitCode;
+  }
   const agent = new Agent({
     config,
     drops,
@@ -113,9 +122,15 @@ export async function runAgentCommand(argv: string[]): Promise<number> {
   await stopRequested;
   clearInterval(keepAlive);
   if (statsTimer) clearInterval(statsTimer);
-  await services.beforeAgentStop();
-  await agent.stop();
-  await services.stop();
+  // Export gets its own shutdownTimeoutMs inside this; the rest is a margin for collectors and observe.
+  const deadlineMs = config.export.otlp.shutdownTimeoutMs + 10_000;
+  const clean = await withinDeadline(deadlineMs, async () => {
+    await services.beforeAgentStop();
+    await agent.stop();
+    await services.stop();
+  });
+  if (!clean) process.stderr.write(`tapio run: shutdown did not finish within ${deadlineMs} ms; exiting anyway\n`);
   process.stderr.write(formatSummary(agent.status()));
-  return 0;
+  exitSoonEvenIfBusy(clean ? 0 : 1);
+  return clean ? 0 : 1;
 }
