@@ -8,6 +8,8 @@ export type Signal = 'logs' | 'metrics' | 'traces';
 export type Protocol = 'grpc' | 'http/protobuf' | 'http/json';
 export const SIGNALS: readonly Signal[] = ['logs', 'metrics', 'traces'];
 
+import { redactUrl, redactUrlsIn } from './redact';
+
 export class ExportConfigError extends Error {}
 
 /** Everything a transport needs to reach the collector for one signal. */
@@ -96,10 +98,10 @@ export function resolveTarget(config: OtlpConfig, signal: Signal, env: Env = pro
   try {
     parsed = new URL(url);
   } catch {
-    throw new ExportConfigError(`export.otlp.${signal}: endpoint "${url}" is not a URL`);
+    throw new ExportConfigError(`export.otlp.${signal}: endpoint "${redactUrlsIn(url)}" is not a URL`);
   }
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
-    throw new ExportConfigError(`export.otlp.${signal}: endpoint "${url}" must be http:// or https://`);
+    throw new ExportConfigError(`export.otlp.${signal}: endpoint "${redactUrl(url)}" must be http:// or https://`);
   }
 
   const envHeaders = envFor(env, signal, 'HEADERS');
