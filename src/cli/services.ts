@@ -13,6 +13,7 @@ import { tapioResource } from '../export/resource';
 import { createLimits } from '../pipeline/limits';
 import { startObserveServer, otlpExporterHealth, type ObserveServer, type ReadinessCheck } from '../observe';
 import type { Agent } from './agent';
+import { registerRuntimeMetrics, runtimeReadiness } from '../observe/runtimes';
 
 export interface RuntimeServices {
   sinks: EventSink[];
@@ -88,11 +89,7 @@ export async function createRuntimeServices(config: TapioConfig, drops: DropCoun
     if (services.identity) {
       // Informational: a node without any runtime is still ready (host processes are still attributed).
       const id = services.identity;
-      readiness.push({ name: 'identity.runtimes', check: () => {
-        const st = id.stats().runtimes;
-        const up = st.filter((r) => r.state === 'connected').map((r) => `${r.runtime} ${r.socket} (${r.containers} containers)`);
-        return { ready: true, detail: up.length ? `connected: ${up.join(', ')}` : 'no runtime socket present (host processes only)' };
-      } });
+      readiness.push(runtimeReadiness(() => id.stats().runtimes));
     }
     if (services.kubernetes) {
       const k = services.kubernetes;
@@ -116,6 +113,7 @@ export async function createRuntimeServices(config: TapioConfig, drops: DropCoun
         },
       });
       services.observe = observe;
+      if (services.identity) registerRuntimeMetrics(observe.registry, () => services.identity!.stats().runtimes);
       earlyStops.push(() => observe.close());
       log(`metrics and health on ${observe.url} (/metrics /healthz /readyz /status)`);
     } catch (e) {
