@@ -6,6 +6,7 @@ import { Agent, formatSummary } from './agent';
 import { createRuntimeServices } from './services';
 import { DropCounters } from '../pipeline/drops';
 import { exitSoonEvenIfBusy, startupFailure, withinDeadline } from '../agent/startup';
+import { lockDirectory, type DirLock } from '../agent/lock';
 
 const HELP = `Usage: tapio run [options]
 
@@ -92,7 +93,9 @@ export async function runAgentCommand(argv: string[]): Promise<number> {
   process.once('SIGTERM', () => requestStop());
   const drops = new DropCounters();
   let services;
+  let spoolLock: DirLock | undefined;
   try {
+    if (config.export.otlp.spool.dir) spoolLock = lockDirectory(config.export.otlp.spool.dir, 'spool directory');
     services = await createRuntimeServices(config, drops);
   } catch (e) {
     const failure = startupFailure(e);
@@ -111,7 +114,17 @@ export async function runAgentCommand(argv: string[]): Promise<number> {
   });
   if (output !== 'none') agent.pipeline.addSink(Object.assign(new ConsoleSink(process.stdout, output, agent.drops), { name: 'console' }));
   await agent.start();
-  await services.afterStart?.(agent);
+  try {
+    await services.afterStart?.(agent);
+  } catch (e) {
+    const failure = startupFailure(e);
+    if (!failure) throw e;
+    process.stderr.write(`tapio run: ${failure.message}\n`);
+    await withinDeadline(10_000, async () => { await services.beforeAgentStop(); await agent.stop(); await services.stop(); });
+    spoolLock?.release();
+    exitSoonEvenIfBusy(failure.exitCode);
+    return failure.exitCode;
+  }
 
   let statsTimer: NodeJS.Timeout | undefined;
   if (statsEvery) statsTimer = setInterval(() => process.stderr.write(formatSummary(agent.status())), statsEvery * 1000);
@@ -130,6 +143,7 @@ export async function runAgentCommand(argv: string[]): Promise<number> {
     await services.stop();
   });
   if (!clean) process.stderr.write(`tapio run: shutdown did not finish within ${deadlineMs} ms; exiting anyway\n`);
+  spoolLock?.release();
   process.stderr.write(formatSummary(agent.status()));
   exitSoonEvenIfBusy(clean ? 0 : 1);
   return clean ? 0 : 1;

@@ -14,6 +14,8 @@ import { createLimits } from '../pipeline/limits';
 import { startObserveServer, otlpExporterHealth, type ObserveServer, type ReadinessCheck } from '../observe';
 import type { Agent } from './agent';
 import { registerRuntimeMetrics, runtimeReadiness } from '../observe/runtimes';
+import { observeAccess } from '../observe/listen';
+import { StartupError } from '../agent/startup';
 
 export interface RuntimeServices {
   sinks: EventSink[];
@@ -103,6 +105,7 @@ export async function createRuntimeServices(config: TapioConfig, drops: DropCoun
         address: config.observe.address,
         programRunStats: config.observe.programRunStats,
         mapFillIntervalMs: config.observe.mapFillIntervalMs,
+        ...observeAccess(config.observe),
         log: (m) => log(m),
         sources: {
           agent,
@@ -117,7 +120,8 @@ export async function createRuntimeServices(config: TapioConfig, drops: DropCoun
       earlyStops.push(() => observe.close());
       log(`metrics and health on ${observe.url} (/metrics /healthz /readyz /status)`);
     } catch (e) {
-      // A taken port must not stop the agent from collecting; say so and carry on.
+      if (e instanceof StartupError) throw e; // another agent holds the address, or it is unsafe: refuse to run
+      // Anything else must not stop the agent from collecting; say so and carry on.
       log(`observe server not started on ${config.observe.address}: ${(e as Error).message}`);
     }
   };
