@@ -7,6 +7,7 @@ import { createRuntimeServices } from './services';
 import { DropCounters } from '../pipeline/drops';
 import { exitSoonEvenIfBusy, startupFailure, withinDeadline } from '../agent/startup';
 import { lockDirectory, type DirLock } from '../agent/lock';
+import { checkCapabilities } from '../kernel/capabilities';
 
 const HELP = `Usage: tapio run [options]
 
@@ -65,10 +66,12 @@ export async function runAgentCommand(argv: string[]): Promise<number> {
     process.stderr.write('tapio run: --pid takes comma-separated process ids\n');
     return 2;
   }
-  if (process.getuid?.() !== 0) {
-    process.stderr.write('tapio run: needs root (CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN) to load BPF programs\n');
+  const caps = checkCapabilities();
+  if (!caps.canLoad) {
+    process.stderr.write(`tapio run: ${caps.error}\n`);
     return 1;
   }
+  for (const w of caps.warnings) process.stderr.write(`tapio: ${w}\n`);
   let config;
   try {
     config = loadConfig(values.config);
@@ -114,6 +117,15 @@ export async function runAgentCommand(argv: string[]): Promise<number> {
   });
   if (output !== 'none') agent.pipeline.addSink(Object.assign(new ConsoleSink(process.stdout, output, agent.drops), { name: 'console' }));
   await agent.start();
+  const loaded = agent.collectors.filter((c) => c.status().available).length;
+  if (loaded === 0) {
+    // Nothing to watch with: exit non-zero so the pod restarts and the reason shows, instead of a quiet agent.
+    process.stderr.write('tapio run: no collector could load (see the reasons above); exiting\n');
+    await withinDeadline(10_000, async () => { await agent.stop(); await services.stop(); });
+    spoolLock?.release();
+    exitSoonEvenIfBusy(1);
+    return 1;
+  }
   try {
     await services.afterStart?.(agent);
   } catch (e) {
