@@ -11,7 +11,7 @@ import { needsRoot } from '../helpers/root';
 
 const TAPIO = path.join(__dirname, '..', '..', '..', 'bin', 'tapio.js');
 
-export function runTapio(args: string[], env: NodeJS.ProcessEnv = {}, limitMs = 60_000): Promise<{ code: number | null; stderr: string; ms: number }> {
+function runTapio(args: string[], env: NodeJS.ProcessEnv = {}, limitMs = 60_000): Promise<{ code: number | null; stderr: string; ms: number }> {
   const started = Date.now();
   const child = spawn(process.execPath, [TAPIO, 'run', '--output', 'none', ...args], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
   let stderr = '';
