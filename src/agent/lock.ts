@@ -24,7 +24,17 @@ export interface DirLock {
 
 /** Claim `dir` for this process; a StartupError naming the other agent when a live one holds it. */
 export function lockDirectory(dir: string, what: string): DirLock {
-  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  // One level at a time (a recursive mkdir spins for ever under /proc). A directory that cannot be made cannot be
+  // shared either: the spool reports it and keeps batches in memory; nothing to lock.
+  try {
+    let at: string = path.sep;
+    for (const part of path.resolve(dir).split(path.sep).filter(Boolean)) {
+      at = path.join(at, part);
+      if (!fs.existsSync(at)) fs.mkdirSync(at, { mode: 0o700 });
+    }
+  } catch {
+    return { release: () => undefined };
+  }
   const file = path.join(dir, '.tapio.lock');
   const me = `${process.pid} ${startTimeOf(process.pid) ?? '?'}\n`;
   for (let tries = 0; tries < 3; tries++) {
