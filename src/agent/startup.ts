@@ -4,13 +4,10 @@
 // (a hung collector, a spool dir that never opens) keeps a stopping pod alive.
 import { ExportConfigError } from '../export/settings';
 import { SpoolKeyError } from '../export/spool-file';
+import { StartupError } from '../core/startup-error';
 
-/** A reason not to start that a person can act on; `tapio run` prints the message and exits with `exitCode`. */
-export class StartupError extends Error {
-  constructor(message: string, readonly exitCode = 2) {
-    super(message);
-  }
-}
+export { StartupError };
+
 
 /** The one-line message and exit code for an error that means "fix the setup", or undefined for a bug. */
 export function startupFailure(e: unknown): { message: string; exitCode: number } | undefined {

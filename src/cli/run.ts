@@ -2,9 +2,10 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../config/load';
 import { ConsoleSink, type ConsoleFormat } from '../export/console';
-import { Agent, formatSummary } from './agent';
-import { createRuntimeServices } from './services';
-import { DropCounters } from '../pipeline/drops';
+import { Agent } from '../agent/agent';
+import { formatSummary } from './summary';
+import { createRuntimeServices } from '../agent/services';
+import { DropCounters } from '../core/drops';
 import { exitSoonEvenIfBusy, startupFailure, withinDeadline } from '../agent/startup';
 import { lockDirectory, type DirLock } from '../agent/lock';
 import { checkCapabilities } from '../kernel/capabilities';
@@ -12,6 +13,7 @@ import { checkCapabilities } from '../kernel/capabilities';
 const HELP = `Usage: tapio run [options]
 
   --config <file>      YAML/JSON config (default: none; every setting has a safe default)
+  --check-config <file> only validate the config file and exit (0 and one OK line, or 2 and the errors)
   --output <format>    json (one object per line) | pretty (aligned lines; default on a terminal) | none
   --duration <s>       stop cleanly after this many seconds
   --events <names>     comma-separated event names or prefixes (e.g. process.exec,network)
@@ -24,6 +26,19 @@ function list(v: string | undefined): string[] | undefined {
   return v ? v.split(',').map((s) => s.trim()).filter(Boolean) : undefined;
 }
 
+/** `--check-config FILE`: what a ConfigMap change or a CI step runs before rolling a config out. */
+function checkConfigFile(file: string): number {
+  try {
+    loadConfig(file);
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    process.stderr.write(`tapio run: ${e.message}\n`);
+    return 2;
+  }
+  process.stdout.write(`tapio run: ${file}: configuration OK\n`);
+  return 0;
+}
+
 export async function runAgentCommand(argv: string[]): Promise<number> {
   let values;
   try {
@@ -31,6 +46,7 @@ export async function runAgentCommand(argv: string[]): Promise<number> {
       args: argv,
       options: {
         config: { type: 'string' },
+        'check-config': { type: 'string' },
         output: { type: 'string' },
         duration: { type: 'string' },
         events: { type: 'string' },
@@ -48,6 +64,7 @@ export async function runAgentCommand(argv: string[]): Promise<number> {
     process.stdout.write(HELP);
     return 0;
   }
+  if (values['check-config'] !== undefined) return checkConfigFile(values['check-config']);
   const output = (values.output ?? (process.stdout.isTTY ? 'pretty' : 'json')) as ConsoleFormat | 'none';
   if (!['json', 'pretty', 'none'].includes(output)) {
     process.stderr.write(`tapio run: --output must be json, pretty or none, not '${output}'\n`);
@@ -115,7 +132,7 @@ export async function runAgentCommand(argv: string[]): Promise<number> {
     identityGate: services.identity,
     cgroupChanged: services.identity && ((c) => services.identity!.cgroupChanged(c)),
   });
-  if (output !== 'none') agent.pipeline.addSink(Object.assign(new ConsoleSink(process.stdout, output, agent.drops), { name: 'console' }));
+  if (output !== 'none') agent.pipeline.addSink(new ConsoleSink(process.stdout, output, agent.drops, undefined, services.resourceAttributes));
   await agent.start();
   const loaded = agent.collectors.filter((c) => c.status().available).length;
   if (loaded === 0) {

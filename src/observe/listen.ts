@@ -3,7 +3,7 @@
 // socket means another agent serves it. An address beyond loopback must be asked for explicitly.
 import * as fs from 'node:fs';
 import * as net from 'node:net';
-import { StartupError } from '../agent/startup';
+import { StartupError } from '../core/startup-error';
 
 export function isLoopbackHost(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);

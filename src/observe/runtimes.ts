@@ -3,8 +3,19 @@
 // runtime never makes the agent unready: host processes and cgroup paths still give identity.
 import * as fs from 'node:fs';
 import { Gauge, type Registry } from 'prom-client';
-import type { EndpointStatus } from '../identity/runtimes/manager';
 import type { ReadinessCheck } from './sources';
+
+/** What observe reads of one runtime socket (identity's EndpointStatus has this shape). */
+export interface RuntimeSocketStatus {
+  kind: string;
+  socket: string;
+  runtime: string;
+  state: 'connecting' | 'connected' | 'waiting' | 'stopped';
+  containers: number;
+  failures: number;
+  lastError?: string;
+}
+type EndpointStatus = RuntimeSocketStatus;
 
 /** A socket is "present" when its path exists: then a failure is a real problem, not just "not installed". */
 const present = (r: EndpointStatus): boolean => fs.existsSync(r.socket);

@@ -3,7 +3,7 @@
 // The walk covers the whole schema, so a section added later without .strict() fails here.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { z } from 'zod';
+import type { z } from 'zod';
 import { ConfigError, parseConfig } from '../../src/config/load';
 import { configSchema } from '../../src/config/schema';
 

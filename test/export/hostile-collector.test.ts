@@ -10,7 +10,7 @@ import * as http from 'node:http';
 import * as path from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { createOtlpExporter } from '../../src/export/otlp';
-import { DropCounters } from '../../src/pipeline/drops';
+import { DropCounters } from '../../src/core/drops';
 import { config, event, tempDir, waitFor, writeKey } from './helpers';
 
 type Mode = 'ok' | 'trickle' | 'slow' | 'hang';

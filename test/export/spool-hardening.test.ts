@@ -9,8 +9,9 @@ import { test } from 'node:test';
 import { DiskSpool, SpoolBudget, type GiveUpReason } from '../../src/export/spool';
 import { capacityWarning, keyFileWarning, makeDirectory } from '../../src/export/spool-dir';
 import { encodeSpoolFile, keyFromBytes, SPOOL_MAGIC, type Batch, type BatchHeader } from '../../src/export/spool-file';
-import { formatSummary, type AgentStatus } from '../../src/cli/agent';
-import { DropCounters } from '../../src/pipeline/drops';
+import { formatSummary } from '../../src/cli/summary';
+import type { AgentStatus } from '../../src/observe/sources';
+import { DropCounters } from '../../src/core/drops';
 import { needsRoot } from '../helpers/root';
 import { tempDir, writeKey } from './helpers';
 

@@ -11,7 +11,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseConfig } from '../../src/config/load';
-import { Agent } from '../../src/cli/agent';
+import { Agent } from '../../src/agent/agent';
 import { startObserveServer, type ObserveServerOptions } from '../../src/observe';
 import { redactUrl, redactUrlsIn } from '../../src/export/redact';
 
