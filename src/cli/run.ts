@@ -6,6 +6,8 @@ import { Agent } from '../agent/agent';
 import { formatSummary } from './summary';
 import { createRuntimeServices } from '../agent/services';
 import { DropCounters } from '../core/drops';
+import { ConfigReloader } from '../agent/reload';
+import * as fs from 'node:fs';
 
 const HELP = `Usage: tapio run [options]
 
@@ -34,6 +36,11 @@ function checkConfigFile(file: string): number {
   }
   process.stdout.write(`tapio run: ${file}: configuration OK\n`);
   return 0;
+}
+
+/** The config text the agent started with (its hash tells a real change from a touch); '' if it vanished since. */
+function readOr(file: string): string {
+  try { return fs.readFileSync(file, 'utf8'); } catch { return ''; }
 }
 
 export async function runAgentCommand(argv: string[]): Promise<number> {
@@ -120,6 +127,12 @@ export async function runAgentCommand(argv: string[]): Promise<number> {
   if (output !== 'none') agent.pipeline.addSink(new ConsoleSink(process.stdout, output, agent.drops, undefined, services.resourceAttributes));
   await agent.start();
   await services.afterStart?.(agent);
+  if (values.config) {
+    // Hot reload: a changed file (a ConfigMap update) applies what can change live; SIGHUP re-reads it too.
+    services.configReload = new ConfigReloader({ file: values.config, config, text: readOr(values.config),
+      targets: { agent, limits: services.limits, budget: services.budget } }).start();
+    process.on('SIGHUP', () => services.configReload?.check());
+  }
 
   let statsTimer: NodeJS.Timeout | undefined;
   if (statsEvery) statsTimer = setInterval(() => process.stderr.write(formatSummary(agent.status())), statsEvery * 1000);
@@ -129,6 +142,7 @@ export async function runAgentCommand(argv: string[]): Promise<number> {
   if (duration) setTimeout(requestStop, duration * 1000).unref();
   await stopRequested;
   clearInterval(keepAlive);
+  services.configReload?.close();
   if (statsTimer) clearInterval(statsTimer);
   await services.beforeAgentStop();
   await agent.stop();
