@@ -96,6 +96,19 @@ test('a reload rewrites the kernel limit map and the controller budget; a bad fi
 
       cm.publish('limits:\n  sampling: {}\n  budget: { cpuPercent: 5 }\nkernel:\n  ringBufferBytes: 65536\n');
       await waitFor('sampling back to the kernel default', () => kernel.get(exec).sampleEvery === 1);
+
+      // The controller, over budget, samples retransmits 1/2; it keeps that across a reload, and a kind taken away from it
+      // gets its configured sampling back instead of keeping the controller's last N.
+      const retransmit = kindNumber('network.tcp.retransmit')!; // no rate limit configured: only the controller writes it
+      limits.controller!.tick({ cpuFraction: 1, rssBytes: 0, windowMs: 1000 });
+      assert.equal(kernel.get(retransmit).sampleEvery, 2);
+      cm.publish('limits:\n  sampling: { process.exec: 3 }\n  budget: { cpuPercent: 5 }\nkernel:\n  ringBufferBytes: 65536\n');
+      await waitFor('sampling 1/3', () => kernel.get(exec).sampleEvery === 3);
+      assert.equal(kernel.get(retransmit).sampleEvery, 2, 'the controller keeps where it stands');
+      cm.publish('limits:\n  sampling: { process.exec: 3 }\n  budget: { cpuPercent: 5 }\n  adaptive: { kinds: [network.tcp.connect] }\n' +
+        'kernel:\n  ringBufferBytes: 65536\n');
+      await waitFor('retransmits no longer sampled', () => kernel.get(retransmit).sampleEvery === 1);
+      assert.deepEqual(limits.controller!.sampleEvery(), { 'network.tcp.connect': 2 });
     } finally {
       reloader.close();
       limits.stop();

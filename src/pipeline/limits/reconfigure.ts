@@ -30,6 +30,8 @@ const UNLIMITED: KindLimit = { sampleEvery: 1, ratePerSec: 0, burst: 0 };
  */
 export function reconfigureLimits(handle: { kernels: KernelLimits[]; controller?: AdaptiveController }, prev: LimitsConfig, next: LimitsConfig,
   log: (message: string) => void = () => undefined): number {
+  // Kinds the controller managed before: one it no longer manages must get its configured N back, not keep its last.
+  const adaptiveBefore = Object.keys(handle.controller?.sampleEvery() ?? {});
   if (handle.controller) {
     handle.controller.reconfigure(adaptiveOptionsFrom(next));
     if (prev.adaptive.intervalMs !== next.adaptive.intervalMs) handle.controller.start(next.adaptive.intervalMs);
@@ -38,9 +40,13 @@ export function reconfigureLimits(handle: { kernels: KernelLimits[]; controller?
   const before = kindLimitsFromConfig(prev);
   const adaptive = handle.controller?.sampleEvery() ?? {};
   const adaptiveByNumber = new Map<number, number>();
-  for (const [num, name] of Object.entries(KIND_NAMES)) if (name in adaptive) adaptiveByNumber.set(Number(num), adaptive[name]!);
+  const touched = new Set<number>();
+  for (const [num, name] of Object.entries(KIND_NAMES)) {
+    if (name in adaptive) adaptiveByNumber.set(Number(num), adaptive[name]!);
+    if (adaptiveBefore.includes(name)) touched.add(Number(num));
+  }
   let failed = 0;
-  for (const kind of new Set([...before.keys(), ...wanted.keys(), ...adaptiveByNumber.keys()])) {
+  for (const kind of new Set([...before.keys(), ...wanted.keys(), ...adaptiveByNumber.keys(), ...touched])) {
     const limit = { ...(wanted.get(kind) ?? UNLIMITED) };
     const n = adaptiveByNumber.get(kind);
     if (n !== undefined) limit.sampleEvery = n;
