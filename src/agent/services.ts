@@ -14,6 +14,9 @@ import { createLimits, type LimitsHandle } from '../pipeline/limits';
 import { startObserveServer, type ObserveServer, type ReadinessCheck } from '../observe';
 import { otlpExporterHealth } from '../export/health';
 import type { Agent } from './agent';
+import { registerRuntimeMetrics, runtimeReadiness } from '../observe/runtimes';
+import { observeAccess } from '../observe/listen';
+import { StartupError } from '../agent/startup';
 import type { ConfigReloader } from './reload';
 
 export interface RuntimeServices {
@@ -114,11 +117,7 @@ export async function createRuntimeServices(config: TapioConfig, drops: DropCoun
     if (services.identity) {
       // Informational: a node without any runtime is still ready (host processes are still attributed).
       const id = services.identity;
-      readiness.push({ name: 'identity.runtimes', check: () => {
-        const st = id.stats().runtimes;
-        const up = st.filter((r) => r.state === 'connected').map((r) => `${r.runtime} ${r.socket} (${r.containers} containers)`);
-        return { ready: true, detail: up.length ? `connected: ${up.join(', ')}` : 'no runtime socket present (host processes only)' };
-      } });
+      readiness.push(runtimeReadiness(() => id.stats().runtimes));
     }
     if (services.kubernetes) {
       const k = services.kubernetes;
@@ -132,6 +131,7 @@ export async function createRuntimeServices(config: TapioConfig, drops: DropCoun
         address: config.observe.address,
         programRunStats: config.observe.programRunStats,
         mapFillIntervalMs: config.observe.mapFillIntervalMs,
+        ...observeAccess(config.observe),
         log: (m) => log(m),
         sources: {
           agent,
@@ -143,10 +143,12 @@ export async function createRuntimeServices(config: TapioConfig, drops: DropCoun
         },
       });
       services.observe = observe;
+      if (services.identity) registerRuntimeMetrics(observe.registry, () => services.identity!.stats().runtimes);
       earlyStops.push(() => observe.close());
       log(`metrics and health on ${observe.url} (/metrics /healthz /readyz /status)`);
     } catch (e) {
-      // A taken port must not stop the agent from collecting; say so and carry on.
+      if (e instanceof StartupError) throw e; // another agent holds the address, or it is unsafe: refuse to run
+      // Anything else must not stop the agent from collecting; say so and carry on.
       log(`observe server not started on ${config.observe.address}: ${(e as Error).message}`);
     }
   };

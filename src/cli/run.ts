@@ -6,6 +6,9 @@ import { Agent } from '../agent/agent';
 import { formatSummary } from './summary';
 import { createRuntimeServices } from '../agent/services';
 import { DropCounters } from '../core/drops';
+import { exitSoonEvenIfBusy, startupFailure, withinDeadline } from '../agent/startup';
+import { lockDirectory, type DirLock } from '../agent/lock';
+import { checkCapabilities } from '../kernel/capabilities';
 import { ConfigReloader } from '../agent/reload';
 import * as fs from 'node:fs';
 
@@ -87,10 +90,12 @@ export async function runAgentCommand(argv: string[]): Promise<number> {
     process.stderr.write('tapio run: --pid takes comma-separated process ids\n');
     return 2;
   }
-  if (process.getuid?.() !== 0) {
-    process.stderr.write('tapio run: needs root (CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN) to load BPF programs\n');
+  const caps = checkCapabilities();
+  if (!caps.canLoad) {
+    process.stderr.write(`tapio run: ${caps.error}\n`);
     return 1;
   }
+  for (const w of caps.warnings) process.stderr.write(`tapio: ${w}\n`);
   let config;
   try {
     config = loadConfig(values.config);
@@ -114,7 +119,17 @@ export async function runAgentCommand(argv: string[]): Promise<number> {
   process.once('SIGINT', () => requestStop());
   process.once('SIGTERM', () => requestStop());
   const drops = new DropCounters();
-  const services = await createRuntimeServices(config, drops);
+  let services;
+  let spoolLock: DirLock | undefined;
+  try {
+    if (config.export.otlp.spool.dir) spoolLock = lockDirectory(config.export.otlp.spool.dir, 'spool directory');
+    services = await createRuntimeServices(config, drops);
+  } catch (e) {
+    const failure = startupFailure(e);
+    if (!failure) throw e;
+    process.stderr.write(`tapio run: ${failure.message}\n`);
+    return failure.exitCode;
+  }
   const agent = new Agent({
     config,
     drops,
@@ -126,7 +141,26 @@ export async function runAgentCommand(argv: string[]): Promise<number> {
   });
   if (output !== 'none') agent.pipeline.addSink(new ConsoleSink(process.stdout, output, agent.drops, undefined, services.resourceAttributes));
   await agent.start();
-  await services.afterStart?.(agent);
+  const loaded = agent.collectors.filter((c) => c.status().available).length;
+  if (loaded === 0) {
+    // Nothing to watch with: exit non-zero so the pod restarts and the reason shows, instead of a quiet agent.
+    process.stderr.write('tapio run: no collector could load (see the reasons above); exiting\n');
+    await withinDeadline(10_000, async () => { await agent.stop(); await services.stop(); });
+    spoolLock?.release();
+    exitSoonEvenIfBusy(1);
+    return 1;
+  }
+  try {
+    await services.afterStart?.(agent);
+  } catch (e) {
+    const failure = startupFailure(e);
+    if (!failure) throw e;
+    process.stderr.write(`tapio run: ${failure.message}\n`);
+    await withinDeadline(10_000, async () => { await services.beforeAgentStop(); await agent.stop(); await services.stop(); });
+    spoolLock?.release();
+    exitSoonEvenIfBusy(failure.exitCode);
+    return failure.exitCode;
+  }
   if (values.config) {
     // Hot reload: a changed file (a ConfigMap update) applies what can change live; SIGHUP re-reads it too.
     services.configReload = new ConfigReloader({ file: values.config, config, text: readOr(values.config),
@@ -144,9 +178,16 @@ export async function runAgentCommand(argv: string[]): Promise<number> {
   clearInterval(keepAlive);
   services.configReload?.close();
   if (statsTimer) clearInterval(statsTimer);
-  await services.beforeAgentStop();
-  await agent.stop();
-  await services.stop();
+  // Export gets its own shutdownTimeoutMs inside this; the rest is a margin for collectors and observe.
+  const deadlineMs = config.export.otlp.shutdownTimeoutMs + 10_000;
+  const clean = await withinDeadline(deadlineMs, async () => {
+    await services.beforeAgentStop();
+    await agent.stop();
+    await services.stop();
+  });
+  if (!clean) process.stderr.write(`tapio run: shutdown did not finish within ${deadlineMs} ms; exiting anyway\n`);
+  spoolLock?.release();
   process.stderr.write(formatSummary(agent.status()));
-  return 0;
+  exitSoonEvenIfBusy(clean ? 0 : 1);
+  return clean ? 0 : 1;
 }

@@ -12,10 +12,10 @@ export const configSchema = z.object({
   node: z.object({
     /** Kubernetes node name; defaults to $NODE_NAME, then the hostname. */
     name: z.string().min(1).optional(),
-  }).prefault({}),
+  }).strict().prefault({}),
   cluster: z.object({
     name: z.string().min(1).optional(),
-  }).prefault({}),
+  }).strict().prefault({}),
   kernel: kernelConfigSchema,
   collectors: collectorsConfigSchema,
   identity: identityConfigSchema,

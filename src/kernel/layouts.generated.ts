@@ -144,8 +144,10 @@ export const STRUCTS = {
       pid: { offset: 16, size: 4 },
       tid: { offset: 20, size: 4 },
       role: { offset: 24, size: 1 },
-      flags: { offset: 25, size: 1 },
-      pad: { offset: 26, size: 6 },
+      accept_reported: { offset: 25, size: 1 },
+      reset_received: { offset: 26, size: 1 },
+      reset_sent: { offset: 27, size: 1 },
+      pad: { offset: 28, size: 4 },
     },
   },
   cgroup_record: {
@@ -266,7 +268,6 @@ export const ENUMS = {
     TCP_FLAG_RESET_RECEIVED: 1,
     TCP_FLAG_RESET_SENT: 2,
     TCP_FLAG_OWNER_UNKNOWN: 4,
-    TCP_FLAG_ACCEPT_REPORTED: 8,
   },
   tapio_cgroup_sizes: {
     TAPIO_CGROUP_PATH_LEN: 512,
@@ -336,7 +337,6 @@ export const TCP_ROLE_SERVER = 2;
 export const TCP_FLAG_RESET_RECEIVED = 1;
 export const TCP_FLAG_RESET_SENT = 2;
 export const TCP_FLAG_OWNER_UNKNOWN = 4;
-export const TCP_FLAG_ACCEPT_REPORTED = 8;
 
 // enum tapio_cgroup_sizes
 export const TAPIO_CGROUP_PATH_LEN = 512;
