@@ -10,13 +10,14 @@ import { IdentityResolver } from '../identity';
 import { createKubernetesMetadata, type KubernetesMetadataSource } from '../identity/kubernetes';
 import { createOtlpExporter, type OtlpExporter } from '../export/otlp';
 import { tapioResource } from '../export/resource';
-import { createLimits } from '../pipeline/limits';
+import { createLimits, type LimitsHandle } from '../pipeline/limits';
 import { startObserveServer, type ObserveServer, type ReadinessCheck } from '../observe';
 import { otlpExporterHealth } from '../export/health';
 import type { Agent } from './agent';
 import { registerRuntimeMetrics, runtimeReadiness } from '../observe/runtimes';
 import { observeAccess } from '../observe/listen';
 import { StartupError } from '../agent/startup';
+import type { ConfigReloader } from './reload';
 
 export interface RuntimeServices {
   sinks: EventSink[];
@@ -28,6 +29,11 @@ export interface RuntimeServices {
   otlp?: OtlpExporter;
   observe?: ObserveServer;
   afterStart?: (agent: Agent) => Promise<void>;
+  /** Set by afterStart; a config reload rewrites them (src/agent/reload.ts). */
+  limits?: LimitsHandle;
+  budget?: { cpuFraction: number; memoryBytes: number };
+  /** Set by `tapio run --config FILE` once the file is watched; /status shows its last reload. */
+  configReload?: ConfigReloader;
   /** Before the agent stops: what reads its kernel objects (limits controller, observe server) goes first. */
   beforeAgentStop(): Promise<void>;
   stop(): Promise<void>;
@@ -104,6 +110,8 @@ export async function createRuntimeServices(config: TapioConfig, drops: DropCoun
       log: (m) => log(m),
     });
     earlyStops.push(async () => limits.stop());
+    services.limits = limits;
+    const budget = services.budget = { cpuFraction: config.limits.budget.cpuPercent / 100, memoryBytes: config.limits.budget.memoryMiB * 1048576 };
     if (!config.observe.enabled) return;
     const readiness: ReadinessCheck[] = [];
     if (services.identity) {
@@ -130,7 +138,8 @@ export async function createRuntimeServices(config: TapioConfig, drops: DropCoun
           limits,
           readiness,
           exporters: () => (services.otlp ? [otlpExporterHealth('otlp', services.otlp)] : []),
-          budget: { cpuFraction: config.limits.budget.cpuPercent / 100, memoryBytes: config.limits.budget.memoryMiB * 1048576 },
+          budget,
+          configReload: () => services.configReload?.status(),
         },
       });
       services.observe = observe;

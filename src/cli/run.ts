@@ -9,6 +9,8 @@ import { DropCounters } from '../core/drops';
 import { exitSoonEvenIfBusy, startupFailure, withinDeadline } from '../agent/startup';
 import { lockDirectory, type DirLock } from '../agent/lock';
 import { checkCapabilities } from '../kernel/capabilities';
+import { ConfigReloader } from '../agent/reload';
+import * as fs from 'node:fs';
 
 const HELP = `Usage: tapio run [options]
 
@@ -37,6 +39,11 @@ function checkConfigFile(file: string): number {
   }
   process.stdout.write(`tapio run: ${file}: configuration OK\n`);
   return 0;
+}
+
+/** The config text the agent started with (its hash tells a real change from a touch); '' if it vanished since. */
+function readOr(file: string): string {
+  try { return fs.readFileSync(file, 'utf8'); } catch { return ''; }
 }
 
 export async function runAgentCommand(argv: string[]): Promise<number> {
@@ -154,6 +161,12 @@ export async function runAgentCommand(argv: string[]): Promise<number> {
     exitSoonEvenIfBusy(failure.exitCode);
     return failure.exitCode;
   }
+  if (values.config) {
+    // Hot reload: a changed file (a ConfigMap update) applies what can change live; SIGHUP re-reads it too.
+    services.configReload = new ConfigReloader({ file: values.config, config, text: readOr(values.config),
+      targets: { agent, limits: services.limits, budget: services.budget } }).start();
+    process.on('SIGHUP', () => services.configReload?.check());
+  }
 
   let statsTimer: NodeJS.Timeout | undefined;
   if (statsEvery) statsTimer = setInterval(() => process.stderr.write(formatSummary(agent.status())), statsEvery * 1000);
@@ -163,6 +176,7 @@ export async function runAgentCommand(argv: string[]): Promise<number> {
   if (duration) setTimeout(requestStop, duration * 1000).unref();
   await stopRequested;
   clearInterval(keepAlive);
+  services.configReload?.close();
   if (statsTimer) clearInterval(statsTimer);
   // Export gets its own shutdownTimeoutMs inside this; the rest is a margin for collectors and observe.
   const deadlineMs = config.export.otlp.shutdownTimeoutMs + 10_000;
