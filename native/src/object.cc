@@ -1,13 +1,16 @@
 #include "object.h"
 
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <fcntl.h>
 #include <net/if.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 
+#include "fd_registry.h"
 #include "log_capture.h"
 
 namespace tapio {
@@ -19,6 +22,8 @@ Napi::Function BpfObject::Init(Napi::Env env) {
                          InstanceMethod("maps", &BpfObject::Maps),
                          InstanceMethod("setAutoload", &BpfObject::SetAutoload),
                          InstanceMethod("setMapMaxEntries", &BpfObject::SetMapMaxEntries),
+                         InstanceMethod("setMapShape", &BpfObject::SetMapShape),
+                         InstanceMethod("setGlobal", &BpfObject::SetGlobal),
                          InstanceMethod("load", &BpfObject::Load),
                          InstanceMethod("attach", &BpfObject::Attach),
                          InstanceMethod("attachUprobe", &BpfObject::AttachUprobe),
@@ -32,17 +37,25 @@ Napi::Function BpfObject::Init(Napi::Env env) {
                      });
 }
 
-// new BpfObject(elf: Buffer, name: string)
+// new BpfObject(elf: Buffer, name: string, { btfPath? }): btfPath is a BTF file describing the running kernel, for
+// CO-RE relocation on kernels without /sys/kernel/btf/vmlinux (BTFHub-style files).
 BpfObject::BpfObject(const Napi::CallbackInfo& info) : Napi::ObjectWrap<BpfObject>(info) {
   Napi::Env env = info.Env();
   if (info.Length() < 2 || !info[0].IsBuffer() || !info[1].IsString()) {
-    throw Napi::TypeError::New(env, "BpfObject(elf: Buffer, name: string)");
+    throw Napi::TypeError::New(env, "BpfObject(elf: Buffer, name: string, options?: { btfPath?: string })");
   }
   auto buf = info[0].As<Napi::Buffer<unsigned char>>();
   elf_.assign(buf.Data(), buf.Data() + buf.Length());
   std::string name = info[1].As<Napi::String>();
+  std::string btf_path;
+  if (info.Length() > 2 && info[2].IsObject()) {
+    Napi::Value p = info[2].As<Napi::Object>().Get("btfPath");
+    if (p.IsString()) btf_path = p.As<Napi::String>();
+    else if (!p.IsUndefined()) throw Napi::TypeError::New(env, "BpfObject: btfPath must be a string");
+  }
   LogCapture capture;
-  LIBBPF_OPTS(bpf_object_open_opts, opts, .object_name = name.c_str());
+  LIBBPF_OPTS(bpf_object_open_opts, opts, .object_name = name.c_str(),
+              .btf_custom_path = btf_path.empty() ? nullptr : btf_path.c_str());
   obj_ = bpf_object__open_mem(elf_.data(), elf_.size(), &opts);
   if (obj_ == nullptr) {
     int err = -errno;
@@ -79,6 +92,12 @@ void BpfObject::DetachEverything() {
 void BpfObject::CloseAll() {
   DetachEverything();
   if (obj_ != nullptr) {
+    // The map fds close with the object: forget them first, so a later fd with the same number is not mistaken
+    // for one of these maps.
+    bpf_map* map;
+    bpf_object__for_each_map(map, obj_) {
+      if (bpf_map__fd(map) >= 0) ForgetMapFd(bpf_map__fd(map));
+    }
     bpf_object__close(obj_);
     obj_ = nullptr;
   }
@@ -153,6 +172,71 @@ Napi::Value BpfObject::SetMapMaxEntries(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// setMapShape(map, { type, keySize, valueSize, maxEntries }): before load only. Used to turn a ring buffer map into a
+// perf event array (maxEntries 0: libbpf makes one slot per possible CPU) on kernels without ring buffers.
+Napi::Value BpfObject::SetMapShape(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (obj_ == nullptr) throw Napi::Error::New(env, "BPF object is closed");
+  if (loaded_) throw Napi::Error::New(env, "setMapShape after load");
+  std::string name = info[0].As<Napi::String>();
+  bpf_map* map = bpf_object__find_map_by_name(obj_, name.c_str());
+  if (map == nullptr) throw Napi::Error::New(env, "no BPF map named '" + name + "' in this object");
+  Napi::Object o = info[1].As<Napi::Object>();
+  std::string type = o.Get("type").As<Napi::String>();
+  int t = -1;
+  for (int i = 0; i < 64 && t < 0; i++) {
+    const char* s = libbpf_bpf_map_type_str(static_cast<bpf_map_type>(i));
+    if (s != nullptr && type == s) t = i;
+  }
+  if (t < 0) throw Napi::Error::New(env, "libbpf does not know map type '" + type + "'");
+  int err = bpf_map__set_type(map, static_cast<bpf_map_type>(t));
+  if (!err) err = bpf_map__set_key_size(map, o.Get("keySize").As<Napi::Number>().Uint32Value());
+  if (!err) err = bpf_map__set_value_size(map, o.Get("valueSize").As<Napi::Number>().Uint32Value());
+  if (!err) err = bpf_map__set_max_entries(map, o.Get("maxEntries").As<Napi::Number>().Uint32Value());
+  if (err) throw Napi::Error::New(env, ErrorText("set shape of map " + name, err, ""));
+  return env.Undefined();
+}
+
+// setGlobal(name, bytes): before load, sets the initial value of a global variable (a `const volatile` in .rodata,
+// which the verifier then treats as a constant, or a .data/.bss variable). Returns false when the object has no
+// such variable; throws when the size differs.
+Napi::Value BpfObject::SetGlobal(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (obj_ == nullptr) throw Napi::Error::New(env, "BPF object is closed");
+  if (loaded_) throw Napi::Error::New(env, "setGlobal after load");
+  std::string name = info[0].As<Napi::String>();
+  if (info.Length() < 2 || !info[1].IsBuffer()) throw Napi::TypeError::New(env, "setGlobal(name, bytes: Buffer)");
+  auto bytes = info[1].As<Napi::Buffer<unsigned char>>();
+  const btf* b = bpf_object__btf(obj_);
+  if (b == nullptr) return Napi::Boolean::New(env, false);
+  bpf_map* map;
+  bpf_object__for_each_map(map, obj_) {
+    if (!bpf_map__is_internal(map)) continue;
+    const char* mname = bpf_map__name(map);
+    const char* dot = strchr(mname, '.');
+    if (dot == nullptr) continue;  // internal maps are named "<object prefix>.<section>"
+    int sec_id = btf__find_by_name_kind(b, dot, BTF_KIND_DATASEC);
+    if (sec_id < 0) continue;
+    const btf_type* sec = btf__type_by_id(b, sec_id);
+    const btf_var_secinfo* vs = btf_var_secinfos(sec);
+    for (unsigned i = 0; i < btf_vlen(sec); i++, vs++) {
+      const btf_type* var = btf__type_by_id(b, vs->type);
+      const char* vname = btf__name_by_offset(b, var->name_off);
+      if (vname == nullptr || name != vname) continue;
+      if (vs->size != bytes.Length())
+        throw Napi::RangeError::New(env, "setGlobal: " + name + " is " + std::to_string(vs->size) + " bytes, got " +
+                                             std::to_string(bytes.Length()));
+      size_t size = 0;
+      // libbpf 1.1 returns a const pointer, but before load the internal map is its writable mmap (as in skeletons).
+      auto* data = static_cast<unsigned char*>(const_cast<void*>(static_cast<const void*>(bpf_map__initial_value(map, &size))));
+      if (data == nullptr || vs->offset + vs->size > size) throw Napi::Error::New(env, "setGlobal: no initial value for " + name);
+      memcpy(data + vs->offset, bytes.Data(), bytes.Length());
+      return Napi::Boolean::New(env, true);
+    }
+  }
+  return Napi::Boolean::New(env, false);
+}
+
 // load(): { ok: boolean, error?: string, errno?: number, log: string }. Never throws for a load failure: the
 // caller (src/kernel/loader.ts) reads which program failed from the log and retries without it.
 Napi::Value BpfObject::Load(const Napi::CallbackInfo& info) {
@@ -175,11 +259,14 @@ Napi::Value BpfObject::Load(const Napi::CallbackInfo& info) {
 
 Napi::Object BpfObject::AttachResult(Napi::Env env, bpf_program* prog, const std::string& name, bpf_link* link,
                                      int err, const std::string& what, const std::string& log) {
-  Napi::Object r = Napi::Object::New(env);
   if (link != nullptr && err == 0) {
+    // Owned by links_ before anything below can throw, so a failed JS allocation cannot leak the link.
     auto old = links_.find(name);
     if (old != links_.end()) bpf_link__destroy(old->second);
     links_[name] = link;
+  }
+  Napi::Object r = Napi::Object::New(env);
+  if (link != nullptr && err == 0) {
     r.Set("ok", true);
   } else {
     r.Set("ok", false);
@@ -323,7 +410,11 @@ Napi::Value BpfObject::MapFd(const Napi::CallbackInfo& info) {
   std::string name = info[0].As<Napi::String>();
   bpf_map* map = bpf_object__find_map_by_name(obj_, name.c_str());
   if (map == nullptr) throw Napi::Error::New(env, "no BPF map named '" + name + "' in this object");
-  return Napi::Number::New(env, bpf_map__fd(map));
+  int fd = bpf_map__fd(map);
+  if (fd < 0) throw Napi::Error::New(env, "map '" + name + "' has no fd yet (load the object first)");
+  int err = RegisterMapFd(fd);  // the map calls take its key and value sizes from here
+  if (err) throw Napi::Error::New(env, ErrorText("map info of " + name, err, ""));
+  return Napi::Number::New(env, fd);
 }
 
 Napi::Value BpfObject::ProgramFd(const Napi::CallbackInfo& info) {

@@ -24,6 +24,8 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
   Napi::Value Maps(const Napi::CallbackInfo& info);
   Napi::Value SetAutoload(const Napi::CallbackInfo& info);
   Napi::Value SetMapMaxEntries(const Napi::CallbackInfo& info);
+  Napi::Value SetMapShape(const Napi::CallbackInfo& info);
+  Napi::Value SetGlobal(const Napi::CallbackInfo& info);
   Napi::Value Load(const Napi::CallbackInfo& info);
   Napi::Value Attach(const Napi::CallbackInfo& info);
   Napi::Value AttachUprobe(const Napi::CallbackInfo& info);
