@@ -11,6 +11,7 @@ import { RingReader, type BatchHandler } from './ring';
 import type { RingReaderOptions } from './native';
 import { readKernelDrops, type KernelDropRow } from './drops';
 import { ensureTracefs } from './tracefs';
+import { chooseTransport, prepareTransport, type TransportChoice } from './transport';
 
 export type HookKind = 'fentry' | 'fexit' | 'kprobe' | 'kretprobe' | 'tracepoint' | 'raw_tracepoint' | 'tp_btf'
   | 'uprobe' | 'uretprobe' | 'lsm' | 'cgroup_skb' | 'tc' | 'iter';
@@ -60,6 +61,10 @@ export interface LoaderOptions {
   /** Attempts for transient failures (EAGAIN, EBUSY, EINTR), with exponential backoff from `retryBaseMs`. */
   retries?: number;
   retryBaseMs?: number;
+  /** kernel.transport: how records leave the kernel (src/kernel/transport.ts). Default 'auto'. */
+  transport?: TransportChoice;
+  /** kernel.btfPath: an external BTF file for CO-RE relocation, for kernels without /sys/kernel/btf/vmlinux. */
+  btfPath?: string;
 }
 
 const TRANSIENT_ERRNOS = new Set([4 /* EINTR */, 11 /* EAGAIN */, 16 /* EBUSY */]);
@@ -102,7 +107,14 @@ export class LoadedCollector {
     private readonly object: NativeBpfObject | undefined,
     /** Programs that failed to load and are not part of any hook, with reasons. */
     readonly otherFailures: { program: string; error: string }[],
+    /** Ring maps that became perf event arrays (perf transport), with their pages per CPU. */
+    private readonly perfRings: ReadonlyMap<string, number> = new Map(),
   ) {}
+
+  /** How this object's records reach userspace. */
+  get transport(): 'ringbuf' | 'perf' {
+    return this.perfRings.size > 0 ? 'perf' : 'ringbuf';
+  }
 
   /** True when every required hook has an attached implementation. */
   get available(): boolean {
@@ -134,7 +146,9 @@ export class LoadedCollector {
   }
 
   openRing(mapName: string, onBatch: BatchHandler, options?: RingReaderOptions): RingReader {
-    const reader = new RingReader(mapName, this.obj().mapFd(mapName), onBatch, options);
+    const pages = this.perfRings.get(mapName);
+    const opts: RingReaderOptions = pages ? { ...options, transport: 'perf', perfPagesPerCpu: pages } : { ...options };
+    const reader = new RingReader(mapName, this.obj().mapFd(mapName), onBatch, opts);
     this.readers.push(reader);
     return reader;
   }
@@ -227,16 +241,24 @@ export async function loadCollector(spec: CollectorSpec, options: LoaderOptions 
   const wanted = new Set(candidates.flat().map((c) => c.program));
   const loadFailures = new Map<string, string>();
 
+  const transport = chooseTransport(options.transport).transport;
+  let perfRings = new Map<string, number>();
   let obj: NativeBpfObject | undefined;
   const maxRounds = wanted.size + 16;
   for (let round = 0, transient = 0; round < maxRounds; round++) {
-    const o = new (native().BpfObject)(elf, spec.name);
+    const o = new (native().BpfObject)(elf, spec.name, options.btfPath ? { btfPath: options.btfPath } : undefined);
     for (const p of o.programs()) {
       // Hook programs load only while they are candidates; helper programs outside any hook load unless they failed.
       const on = hookPrograms.has(p.name) ? wanted.has(p.name) && !loadFailures.has(p.name) : !loadFailures.has(p.name);
       o.setAutoload(p.name, on);
     }
     for (const [m, n] of Object.entries(spec.mapMaxEntries ?? {})) o.setMapMaxEntries(m, n);
+    try {
+      perfRings = prepareTransport(o, transport);
+    } catch (e) {
+      o.close();
+      throw e;
+    }
     const r = o.load();
     if (r.ok) {
       obj = o;
@@ -268,7 +290,7 @@ export async function loadCollector(spec: CollectorSpec, options: LoaderOptions 
     obj.close(); // nothing attached may outlive a loader that failed (a wrong program name, say)
     throw e;
   }
-  return new LoadedCollector(spec.name, hooks, obj, otherFailures);
+  return new LoadedCollector(spec.name, hooks, obj, otherFailures, perfRings);
 }
 
 /** Per hook, the first implementation that attaches; every failure before it recorded with the kernel's words. */

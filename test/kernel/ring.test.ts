@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { needsRoot } from '../helpers/root';
-import { loadSpine, processResources, setSpineTarget, spineKernelDrops, startGenerator } from '../helpers/spine';
+import { loadSpine, processResources, setSpineTarget, spineKernelDrops, stallUntilExited, startGenerator } from '../helpers/spine';
 
 function busyWait(ms: number): void {
   const end = Date.now() + ms;
@@ -112,19 +112,24 @@ test('stopping a reader that is behind still delivers everything the ring holds'
   try {
     setSpineTarget(c, gen.pid, 100);
     let delivered = 0;
-    let stalled = false;
-    // JS stalls on the first batch while the generator runs to its end: the queue (1 batch) and the kernel ring
-    // fill up, and the reader is far behind when it is stopped.
+    let waitingInKernel = -1;
+    // JS stalls on the first batch until the generator has finished (not for a fixed time: on a loaded machine the
+    // generator may take longer): the queue (1 batch) and the kernel ring fill up, and the reader is far behind
+    // when it is stopped.
     const reader = c.openRing('spine_events', (b) => {
       delivered += b.count;
-      if (!stalled) { stalled = true; busyWait(2000); }
+      if (waitingInKernel < 0) {
+        stallUntilExited(gen.pid);
+        waitingInKernel = 3000 * 100 - spineKernelDrops(c) - reader.stats().records;
+      }
     }, { queueBatches: 1, batchRecords: 1024 });
     const calls = await gen.run();
     c.detachAll();
-    const before = delivered;
-    reader.stop();
+    const st = reader.stop();
     const dropped = spineKernelDrops(c);
-    assert.ok(delivered - before > 50_000, `the stop delivered what was still waiting (before ${before}, after ${delivered}, dropped ${dropped})`);
+    assert.equal(calls, 3000);
+    assert.ok(waitingInKernel > 50_000, `the reader was behind: ${waitingInKernel} records still in the ring`);
+    assert.equal(delivered, st.records, 'everything the reader took reached JS');
     assert.equal(delivered + dropped, calls * 100);
   } finally {
     gen.kill();
