@@ -69,6 +69,10 @@ export interface LoaderOptions {
 
 const TRANSIENT_ERRNOS = new Set([4 /* EINTR */, 11 /* EAGAIN */, 16 /* EBUSY */]);
 
+/** Program sections that attach by the kernel's BTF ids: they need the kernel's own BTF, not just CO-RE data. */
+const NEEDS_KERNEL_BTF = /^(tp_btf|fentry|fexit|fmod_ret|lsm|iter|struct_ops)(\.s)?\//;
+const KERNEL_BTF_MISSING = /Error loading vmlinux BTF|failed to find valid kernel BTF/;
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Which program a failed bpf_object__load was about, from libbpf's log. */
@@ -264,9 +268,18 @@ export async function loadCollector(spec: CollectorSpec, options: LoaderOptions 
       obj = o;
       break;
     }
+    const programs = o.programs();
     o.close();
     if (r.errno !== undefined && TRANSIENT_ERRNOS.has(r.errno) && transient < retries) {
       await sleep(baseMs * 2 ** transient++);
+      continue;
+    }
+    // No kernel BTF (and none found elsewhere): libbpf refuses the whole object while any program that attaches
+    // by BTF id is on, even when kernel.btfPath serves the CO-RE relocations. Switch those off, with the reason.
+    const btfBound = KERNEL_BTF_MISSING.test(r.log)
+      ? programs.filter((p) => p.autoload && NEEDS_KERNEL_BTF.test(p.section) && !loadFailures.has(p.name)) : [];
+    if (btfBound.length > 0) {
+      for (const p of btfBound) loadFailures.set(p.name, `${p.section.split('/')[0]} needs the kernel's own BTF (/sys/kernel/btf/vmlinux), which this kernel does not have`);
       continue;
     }
     const failed = failedProgramFromLog(r.log);
