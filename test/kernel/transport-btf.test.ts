@@ -14,9 +14,38 @@ import { NetworkCollector } from '../../src/collectors/network';
 import { ProcessCollector } from '../../src/collectors/process';
 import type { Collector } from '../../src/collectors/types';
 import { loadCollector } from '../../src/kernel/loader';
-import { detectCgroupLayout } from '../../src/kernel/features';
+import { btfFeature, detectCgroupLayout } from '../../src/kernel/features';
+import { parseConfig } from '../../src/config/load';
 import { needsRoot } from '../helpers/root';
 import { runCollector } from '../collectors/collect';
+
+test('kernel.transport and kernel.btfPath in the config: defaults, values, and a clear error for a bad one', () => {
+  const d = parseConfig('');
+  assert.equal(d.kernel.transport, 'auto');
+  assert.equal(d.kernel.btfPath, undefined);
+  const c = parseConfig('kernel:\n  transport: perf\n  btfPath: /var/lib/tapio/vmlinux.btf\n');
+  assert.equal(c.kernel.transport, 'perf');
+  assert.equal(c.kernel.btfPath, '/var/lib/tapio/vmlinux.btf');
+  assert.throws(() => parseConfig('kernel:\n  transport: ring\n'), /kernel\.transport: .*"auto"\|"ringbuf"\|"perf"|kernel\.transport: Invalid/);
+});
+
+test('the BTF verdict: the kernel\'s own, kernel.btfPath, or what to do when neither is there', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tapio-btf-'));
+  try {
+    const missing = btfFeature(undefined, path.join(dir, 'vmlinux'), '5.4.0-42-generic');
+    assert.equal(missing.available, false);
+    assert.match(missing.reason!, /vmlinux does not exist .*set kernel\.btfPath to a BTF file for exactly this kernel \(5\.4\.0-42-generic\), e\.g\. BTFHub's .*5\.4\.0-42-generic\.btf/);
+    const btf = path.join(dir, 'ok.btf');
+    fs.writeFileSync(btf, Buffer.from([0x9f, 0xeb, 1, 0]));
+    assert.deepEqual(btfFeature(btf, path.join(dir, 'vmlinux')), { available: true, detail: `${btf} (kernel.btfPath)` });
+    const packed = path.join(dir, 'packed.btf.tar.xz');
+    fs.writeFileSync(packed, Buffer.from([0xfd, 0x37, 0x7a, 0x58]));
+    assert.match(btfFeature(packed).reason!, /is not a BTF file .*unpack/);
+    assert.match(btfFeature(path.join(dir, 'absent.btf')).reason!, /kernel\.btfPath .*absent\.btf: ENOENT/);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
 
 function withBtfCopy(): { btfPath: string; cleanup(): void } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tapio-btf-'));
