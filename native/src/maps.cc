@@ -94,7 +94,8 @@ static Napi::Value MapUpdate(const Napi::CallbackInfo& info) {
   MapShape map = MapArg(info, 0, "mapUpdate");
   auto key = SizedBufArg(info, 1, map, "mapUpdate", "key", map.key_size);
   auto value = SizedBufArg(info, 2, map, "mapUpdate", "value", map.value_bytes);
-  uint64_t flags = info.Length() > 3 && info[3].IsNumber() ? info[3].As<Napi::Number>().Int64Value() : static_cast<int64_t>(BPF_ANY);
+  uint64_t flags =
+      info.Length() > 3 && info[3].IsNumber() ? info[3].As<Napi::Number>().Int64Value() : static_cast<int64_t>(BPF_ANY);
   int err = bpf_map_update_elem(FdArg(info, 0), key.Data(), value.Data(), flags);
   if (err) throw Errno(env, "map update", -errno);
   return env.Undefined();
@@ -111,8 +112,9 @@ static Napi::Value MapLookupBatch(const Napi::CallbackInfo& info) {
     if (!info[1].IsNumber()) throw Napi::TypeError::New(env, "mapLookupBatch: maxEntries must be a number");
     int64_t want = info[1].As<Napi::Number>().Int64Value();
     if (want < 1 || want > map.max_entries)
-      throw Napi::RangeError::New(env, "mapLookupBatch on map '" + map.name + "': maxEntries is " + std::to_string(want) +
-                                           ", the map holds 1 to " + std::to_string(map.max_entries));
+      throw Napi::RangeError::New(env, "mapLookupBatch on map '" + map.name + "': maxEntries is " +
+                                           std::to_string(want) + ", the map holds 1 to " +
+                                           std::to_string(map.max_entries));
     max = static_cast<uint32_t>(want);
   }
   auto keys = Napi::Buffer<unsigned char>::New(env, static_cast<size_t>(map.key_size) * max);
@@ -198,7 +200,9 @@ static Napi::Value EnableRunStats(const Napi::CallbackInfo& info) {
 static Napi::Value CloseFd(const Napi::CallbackInfo& info) {
   int fd = FdArg(info, 0);
   if (!TakeClosableFd(fd))
-    throw Napi::Error::New(info.Env(), "closeFd: fd " + std::to_string(fd) + " was not handed out by the addon to be closed (only enableRunStats fds are)");
+    throw Napi::Error::New(info.Env(),
+                           "closeFd: fd " + std::to_string(fd) +
+                               " was not handed out by the addon to be closed (only enableRunStats fds are)");
   close(fd);
   return info.Env().Undefined();
 }
@@ -220,7 +224,8 @@ static Napi::Value ProbeProgramType(const Napi::CallbackInfo& info) {
     LogCapture capture;
     int res = libbpf_probe_bpf_prog_type(static_cast<bpf_prog_type>(t), nullptr);
     r.Set("ok", res == 1);
-    if (res != 1) r.Set("error", res == 0 ? "program type not supported by this kernel" : ErrorText("probe", res, capture.Text()));
+    if (res != 1)
+      r.Set("error", res == 0 ? "program type not supported by this kernel" : ErrorText("probe", res, capture.Text()));
     return r;
   }
   r.Set("ok", false);
@@ -239,7 +244,8 @@ static Napi::Value ProbeMapType(const Napi::CallbackInfo& info) {
     LogCapture capture;
     int res = libbpf_probe_bpf_map_type(static_cast<bpf_map_type>(t), nullptr);
     r.Set("ok", res == 1);
-    if (res != 1) r.Set("error", res == 0 ? "map type not supported by this kernel" : ErrorText("probe", res, capture.Text()));
+    if (res != 1)
+      r.Set("error", res == 0 ? "map type not supported by this kernel" : ErrorText("probe", res, capture.Text()));
     return r;
   }
   r.Set("ok", false);

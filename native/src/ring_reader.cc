@@ -43,12 +43,14 @@ RingReader::RingReader(const Napi::CallbackInfo& info) : Napi::ObjectWrap<RingRe
   if (batch_records_ < 1) batch_records_ = 1;
   if (queue_batches_ < 1) queue_batches_ = 1;
   std::string transport = o.Has("transport") && o.Get("transport").IsString()
-                              ? o.Get("transport").As<Napi::String>().Utf8Value() : "ringbuf";
+                              ? o.Get("transport").As<Napi::String>().Utf8Value()
+                              : "ringbuf";
   uint32_t pages = num("perfPagesPerCpu", 64);
   if (transport != "ringbuf" && transport != "perf")
     throw Napi::TypeError::New(env, "RingReader: transport must be 'ringbuf' or 'perf', not '" + transport + "'");
   if (transport == "perf" && (pages == 0 || (pages & (pages - 1)) != 0))
-    throw Napi::RangeError::New(env, "RingReader: perfPagesPerCpu must be a power of two, not " + std::to_string(pages));
+    throw Napi::RangeError::New(env,
+                                "RingReader: perfPagesPerCpu must be a power of two, not " + std::to_string(pages));
 
   try {
     source_ = transport == "perf" ? OpenPerfSource(fd, pages, &RingReader::Append, this)

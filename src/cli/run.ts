@@ -2,9 +2,10 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../config/load';
 import { ConsoleSink, type ConsoleFormat } from '../export/console';
-import { Agent, formatSummary } from './agent';
-import { createRuntimeServices } from './services';
-import { DropCounters } from '../pipeline/drops';
+import { Agent } from '../agent/agent';
+import { formatSummary } from './summary';
+import { createRuntimeServices } from '../agent/services';
+import { DropCounters } from '../core/drops';
 
 const HELP = `Usage: tapio run [options]
 
@@ -100,7 +101,7 @@ export async function runAgentCommand(argv: string[]): Promise<number> {
     identityGate: services.identity,
     cgroupChanged: services.identity && ((c) => services.identity!.cgroupChanged(c)),
   });
-  if (output !== 'none') agent.pipeline.addSink(Object.assign(new ConsoleSink(process.stdout, output, agent.drops), { name: 'console' }));
+  if (output !== 'none') agent.pipeline.addSink(new ConsoleSink(process.stdout, output, agent.drops, undefined, services.resourceAttributes));
   await agent.start();
   await services.afterStart?.(agent);
 

@@ -6,6 +6,7 @@ import { identityConfigSchema } from './identity';
 import { exportConfigSchema } from './export';
 import { limitsConfigSchema } from './limits';
 import { observeConfigSchema } from './observe';
+import { securitySignalsConfigSchema } from './security-signals';
 
 export const configSchema = z.object({
   node: z.object({
@@ -21,6 +22,7 @@ export const configSchema = z.object({
   export: exportConfigSchema,
   limits: limitsConfigSchema,
   observe: observeConfigSchema,
+  securitySignals: securitySignalsConfigSchema,
 }).strict();
 
 export type TapioConfig = z.infer<typeof configSchema>;

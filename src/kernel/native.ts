@@ -42,8 +42,8 @@ export interface NativeBpfObject {
   setMapMaxEntries(map: string, n: number): void;
   /** Before load: change a map's type and sizes (a ring buffer map becomes a perf event array). */
   setMapShape(map: string, shape: { type: string; keySize: number; valueSize: number; maxEntries: number }): void;
-  /** Before load: the initial value of a global (`const volatile` in .rodata); false when there is no such variable. */
-  setGlobal(name: string, bytes: Buffer): boolean;
+  /** Sets a `const volatile` global in .rodata before load; throws when there is none by that name or the size differs. */
+  setRodata(name: string, value: Buffer): void;
   load(): LoadOutcome;
   attach(program: string): AttachOutcome;
   attachUprobe(program: string, o: { binaryPath: string; functionName: string; pid?: number; retprobe?: boolean }): AttachOutcome;
@@ -144,7 +144,7 @@ let addon: NativeAddon | undefined;
 export function native(): NativeAddon {
   if (!addon) {
     try {
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
+       
       addon = require(ADDON_PATH) as NativeAddon;
     } catch (e) {
       throw new Error(`cannot load the native addon at ${ADDON_PATH}: ${(e as Error).message}\n` +

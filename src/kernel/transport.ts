@@ -57,8 +57,10 @@ export function prepareTransport(obj: NativeBpfObject, transport: Transport): Ma
   if (rings.length === 0) return perfRings;
   const one = Buffer.alloc(4);
   one.writeUInt32LE(1);
-  if (!obj.setGlobal('tapio_use_perf', one)) {
-    throw new Error('perf transport: this BPF object has no tapio_use_perf constant (built without bpf/include/tapio.h?)');
+  try {
+    obj.setRodata('tapio_use_perf', one);
+  } catch (e) {
+    throw new Error(`perf transport: cannot set tapio_use_perf (built without bpf/include/tapio.h?): ${(e as Error).message}`);
   }
   for (const m of rings) {
     perfRings.set(m.name, perfPagesPerCpu(m.maxEntries));

@@ -1,14 +1,8 @@
 // The pipeline between collectors and exporters: filter what the user asked for, attach identity, hand each batch
 // to every sink, and count what passed and what was lost. One direction only: a sink never calls back upstream.
-import type { DropCounters } from './drops';
-import type { TapioEvent } from './event';
-
-export interface EventSink {
-  readonly name: string;
-  write(events: TapioEvent[]): void;
-  flush?(): Promise<void>;
-  close?(): Promise<void>;
-}
+import type { DropCounters } from '../core/drops';
+import type { TapioEvent } from '../core/event';
+import type { EventSink } from '../core/sink';
 
 export interface EventFilter {
   /** Event names or prefixes (`process` matches `process.exec`, `process.exit`, ...). */
@@ -68,6 +62,7 @@ export class Pipeline {
   private heldCount = 0;
   private readonly hold = { releasedResolved: 0, releasedTimeout: 0, releasedOverflow: 0 };
   private readonly holdOptions: HoldOptions;
+  private readonly rules: ((events: TapioEvent[]) => TapioEvent[])[] = [];
 
   constructor(
     private readonly drops: DropCounters,
@@ -84,6 +79,12 @@ export class Pipeline {
 
   addSink(sink: EventSink): void {
     this.sinks.push(sink);
+  }
+
+  /** A rule sees each batch of enriched events just before the sinks and returns the batch to send: it may leave
+   *  events out (counting them itself) or add events it derived (src/collectors/security-signals/rules.ts). */
+  addRule(rule: (events: TapioEvent[]) => TapioEvent[]): void {
+    this.rules.push(rule);
   }
 
   push(events: TapioEvent[]): void {
@@ -151,6 +152,13 @@ export class Pipeline {
   }
 
   private deliver(out: TapioEvent[]): void {
+    for (const rule of this.rules) {
+      try {
+        out = rule(out);
+      } catch {
+        this.enrichErrors++; // a failing rule leaves the batch as it was
+      }
+    }
     if (out.length === 0) return;
     for (const e of out) this.emitted.set(e.name, (this.emitted.get(e.name) ?? 0) + 1);
     for (const s of this.sinks) {
@@ -174,10 +182,10 @@ export class Pipeline {
 
   async flush(): Promise<void> {
     for (const cgroupId of [...this.held.keys()]) this.release(cgroupId);
-    await Promise.all(this.sinks.map((s) => s.flush?.()));
+    await Promise.all(this.sinks.map(async (s) => { await s.flush?.(); }));
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.sinks.map((s) => s.close?.()));
+    await Promise.all(this.sinks.map(async (s) => { await s.close?.(); }));
   }
 }

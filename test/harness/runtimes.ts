@@ -12,7 +12,6 @@ import { CriClient, type CriMessage } from '../../src/identity/runtimes/cri';
 import { buildTestImage, type TestImage } from './image';
 import {
   Daemon, cgroupOfPid, killProcessesMentioning, missingBinaries, removeCgroups, run, unmountBelow, waitFor,
-  type CgroupOfPid,
 } from './processes';
 
 export { buildTestImage, TEST_IMAGE_NAME, type TestImage } from './image';
@@ -288,7 +287,7 @@ export class DockerHarness extends DockerLikeHarness {
       const image = buildTestImage(path.join(dir, 'image'));
       h = new DockerHarness(dir, image);
       await h.daemon.start(h.socket);
-      await waitFor(() => { h!.cli(['version']); return true; }, 20_000, 'dockerd to answer');
+      await waitFor('dockerd to answer', () => { h!.cli(['version']); return true; }, 20_000);
       h.cli(['load', '-i', image.dockerArchive]);
       return h;
     } catch (e) {

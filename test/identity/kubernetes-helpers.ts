@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { kubernetesConfigSchema } from '../../src/config/kubernetes';
-import { DropCounters } from '../../src/pipeline/drops';
+import { DropCounters } from '../../src/core/drops';
 import { createKubernetesMetadata, type KubernetesMetadataSource } from '../../src/identity/kubernetes';
 import { FakeApiServer, makeNamespace, makeNode } from '../helpers/fake-apiserver';
 
@@ -22,14 +22,7 @@ export function writeKubeconfig(dir: string, server: string): string {
   return file;
 }
 
-/** Poll `cond` until it holds; fails with `what` after a bounded number of tries (never asserts on timing). */
-export async function waitFor(cond: () => boolean, what: string, tries = 250): Promise<void> {
-  for (let i = 0; i < tries; i++) {
-    if (cond()) return;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`gave up waiting for: ${what}`);
-}
+export { waitFor } from '../helpers/wait';
 
 export interface Harness {
   fake: FakeApiServer;

@@ -3,7 +3,7 @@
 // (a Map kept in use order); every eviction is counted. Seeded from /proc at start for processes older than the agent.
 import * as fs from 'node:fs';
 import { clockTicksPerSecond as kernelClockTicksPerSecond } from '../../kernel/clock';
-import { LruMap } from '../../pipeline/lru';
+import { LruMap } from '../../core/lru';
 
 export interface ProcessInfo {
   path: string;
