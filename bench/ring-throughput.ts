@@ -1,12 +1,14 @@
 // Ring buffer -> JS throughput of the native bridge (needs root). A generator child makes the spine test program
 // emit records at a set rate (or as fast as it can); we measure, in one run: records/s delivered into JS, this
 // process's CPU (reader thread + JS) as % of one core, kernel drops, and delivery latency p50/p99 (kernel
-// timestamp -> JS callback). Prints a table; no assertions.
+// timestamp -> JS callback). Each scenario runs on the ring buffer and on the perf buffer transport (one perf buffer
+// per CPU, the fallback for kernels without ring buffers), same total buffer bytes. Prints a table; no assertions.
 import { bootNowNs } from '../src/kernel/clock';
 import { loadSpine, setSpineTarget, spineKernelDrops, startGenerator } from '../test/helpers/spine';
 
 interface Row {
   scenario: string;
+  transport: 'ringbuf' | 'perf';
   coalesceMs: number;
   generated: number;
   delivered: number;
@@ -23,8 +25,9 @@ function percentile(sorted: Float64Array, p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
 }
 
-async function scenario(name: string, calls: number, perSecond: number | undefined, burst: number, coalesceMs: number): Promise<Row> {
-  const c = await loadSpine({ ringBytes: 16 << 20 });
+async function scenario(name: string, calls: number, perSecond: number | undefined, burst: number, coalesceMs: number,
+  transport: 'ringbuf' | 'perf' = 'ringbuf'): Promise<Row> {
+  const c = await loadSpine({ ringBytes: 16 << 20, transport });
   const gen = await startGenerator(calls, perSecond);
   try {
     setSpineTarget(c, gen.pid, burst);
@@ -54,7 +57,7 @@ async function scenario(name: string, calls: number, perSecond: number | undefin
     const sorted = lat.subarray(0, nLat).sort();
     const spanS = Number(lastNs - firstNs) / 1e9 || wallUs / 1e6;
     return {
-      scenario: name, coalesceMs, generated: calls * burst, delivered, drops,
+      scenario: name, transport, coalesceMs, generated: calls * burst, delivered, drops,
       recordsPerSec: delivered / spanS,
       cpuPct: ((cpu.user + cpu.system) / wallUs) * 100,
       p50ms: percentile(sorted, 0.5), p99ms: percentile(sorted, 0.99),
@@ -73,16 +76,18 @@ async function main(): Promise<void> {
   }
   const rows: Row[] = [];
   // 100k records/s: 1000 setpriority() calls/s x 100 records, 5 s.
-  rows.push(await scenario('100k/s', 5000, 1000, 100, 5));
-  rows.push(await scenario('100k/s', 5000, 1000, 100, 1));
-  rows.push(await scenario('1M/s', 5000, 1000, 1000, 5));
-  // As fast as the kernel side can produce (bpf_loop fan-out, 2000 records per call).
-  rows.push(await scenario('max', 3000, undefined, 2000, 5));
+  for (const transport of ['ringbuf', 'perf'] as const) {
+    rows.push(await scenario('100k/s', 5000, 1000, 100, 5, transport));
+    rows.push(await scenario('100k/s', 5000, 1000, 100, 1, transport));
+    rows.push(await scenario('1M/s', 5000, 1000, 1000, 5, transport));
+    // As fast as the kernel side can produce (bpf_loop fan-out, 2000 records per call).
+    rows.push(await scenario('max', 3000, undefined, 2000, 5, transport));
+  }
   console.log('\nRing buffer -> JS (native reader thread, batched callbacks); CPU = this process (reader + JS), % of one core');
-  console.log('| scenario | coalesce ms | generated | delivered | kernel drops | records/s into JS | CPU % | p50 ms | p99 ms | JS callbacks |');
-  console.log('|---|---|---|---|---|---|---|---|---|---|');
+  console.log('| scenario | transport | coalesce ms | generated | delivered | kernel drops | records/s into JS | CPU % | p50 ms | p99 ms | JS callbacks |');
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|');
   for (const r of rows) {
-    console.log(`| ${r.scenario} | ${r.coalesceMs} | ${r.generated} | ${r.delivered} | ${r.drops} | ${Math.round(r.recordsPerSec).toLocaleString('en')} | ${r.cpuPct.toFixed(1)} | ${r.p50ms.toFixed(2)} | ${r.p99ms.toFixed(2)} | ${r.callbacks} |`);
+    console.log(`| ${r.scenario} | ${r.transport} | ${r.coalesceMs} | ${r.generated} | ${r.delivered} | ${r.drops} | ${Math.round(r.recordsPerSec).toLocaleString('en')} | ${r.cpuPct.toFixed(1)} | ${r.p50ms.toFixed(2)} | ${r.p99ms.toFixed(2)} | ${r.callbacks} |`);
   }
 }
 

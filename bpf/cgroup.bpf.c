@@ -8,7 +8,7 @@ struct {
 	__uint(max_entries, 1 << 20);
 } cgroup_events SEC(".maps");
 
-static __always_inline int finish(struct cgroup_record *r, long n)
+static __always_inline int finish(void *ctx, struct cgroup_record *r, long n)
 {
 	if (n < 0) {
 		r->path_len = 0;
@@ -19,11 +19,11 @@ static __always_inline int finish(struct cgroup_record *r, long n)
 		r->path_len = n > 0 ? n - 1 : 0;
 		r->truncated = n >= TAPIO_CGROUP_PATH_LEN;
 	}
-	tapio_submit(&cgroup_events, r);
+	tapio_submit(ctx, &cgroup_events, r);
 	return 0;
 }
 
-static __always_inline int emit_btf(struct cgroup *cgrp, const char *path, __u32 kind)
+static __always_inline int emit_btf(void *ctx, struct cgroup *cgrp, const char *path, __u32 kind)
 {
 	struct cgroup_record *r = tapio_reserve(&cgroup_events, struct cgroup_record, kind);
 	if (!r)
@@ -34,19 +34,19 @@ static __always_inline int emit_btf(struct cgroup *cgrp, const char *path, __u32
 	r->level = BPF_CORE_READ(cgrp, level);
 	r->truncated = 0;
 	r->pad = 0;
-	return finish(r, bpf_probe_read_kernel_str(r->path, sizeof(r->path), path));
+	return finish(ctx, r, bpf_probe_read_kernel_str(r->path, sizeof(r->path), path));
 }
 
 SEC("tp_btf/cgroup_mkdir")
 int BPF_PROG(cgroup_mkdir_btf, struct cgroup *cgrp, const char *path)
 {
-	return emit_btf(cgrp, path, TAPIO_KIND_CGROUP_MKDIR);
+	return emit_btf(ctx, cgrp, path, TAPIO_KIND_CGROUP_MKDIR);
 }
 
 SEC("tp_btf/cgroup_rmdir")
 int BPF_PROG(cgroup_rmdir_btf, struct cgroup *cgrp, const char *path)
 {
-	return emit_btf(cgrp, path, TAPIO_KIND_CGROUP_RMDIR);
+	return emit_btf(ctx, cgrp, path, TAPIO_KIND_CGROUP_RMDIR);
 }
 
 static __always_inline int emit_tp(struct trace_event_raw_cgroup *ctx, __u32 kind)
@@ -61,7 +61,7 @@ static __always_inline int emit_tp(struct trace_event_raw_cgroup *ctx, __u32 kin
 	r->truncated = 0;
 	r->pad = 0;
 	__u32 loc = ctx->__data_loc_path;
-	return finish(r, bpf_probe_read_kernel_str(r->path, sizeof(r->path), (void *)ctx + (loc & 0xffff)));
+	return finish(ctx, r, bpf_probe_read_kernel_str(r->path, sizeof(r->path), (void *)ctx + (loc & 0xffff)));
 }
 
 SEC("tracepoint/cgroup/cgroup_mkdir")

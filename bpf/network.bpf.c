@@ -49,11 +49,17 @@ static __always_inline void fill_tuple(struct tcp_record *r, struct sock *sk)
 	}
 }
 
+#define emit(ctx, kind, sk, conn, old_state, extra_flags) \
+	emit_record(ctx, kind, sk, conn, ((__u32)(old_state)&0xffff) | ((__u32)(extra_flags) << 16))
+
 /* Send one record for `sk`. `conn` is its state (NULL when unknown); the owner comes from there. A BPF-to-BPF call,
  * not inlined: handle_state calls it three times and handle_accept twice, and one copy keeps the programs (and the
  * verifier's work) smaller; the verifier still checks it at each call site, with that site's `conn`. */
-static __noinline void emit(__u32 kind, struct sock *sk, struct tcp_conn *conn, int old_state, __u8 extra_flags)
+static __noinline void emit_record(void *ctx, __u32 kind, struct sock *sk, struct tcp_conn *conn, __u32 state_and_flags)
 {
+	/* A BPF-to-BPF call takes at most five arguments: the old state (low 16 bits) and the extra flags share one. */
+	int old_state = state_and_flags & 0xffff;
+	__u8 extra_flags = state_and_flags >> 16;
 	/* Limits apply to the connection's owner, not to whoever runs when the state changes (often a softirq). */
 	__u64 owner_cgroup = conn && conn->cgroup_id ? conn->cgroup_id : sock_cgroup_id(sk);
 	if (!tapio_admit(kind, owner_cgroup))
@@ -94,7 +100,7 @@ static __noinline void emit(__u32 kind, struct sock *sk, struct tcp_conn *conn, 
 	r->retransmits = BPF_CORE_READ(tp, total_retrans);
 	r->error = BPF_CORE_READ(sk, sk_err);
 	fill_tuple(r, sk);
-	tapio_submit(&network_events, r);
+	tapio_submit(ctx, &network_events, r);
 }
 
 static __always_inline void remember_owner(__u64 key, __u8 role, __u64 cgroup_id, __u32 kind)
@@ -111,7 +117,7 @@ static __always_inline void remember_owner(__u64 key, __u8 role, __u64 cgroup_id
 		tapio_count_drop(kind, TAPIO_DROP_MAP_FULL);
 }
 
-static __always_inline void handle_state(struct sock *sk, int old_state, int new_state)
+static __always_inline void handle_state(void *ctx, struct sock *sk, int old_state, int new_state)
 {
 	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
 	if (family != AF_INET && family != AF_INET6)
@@ -126,7 +132,7 @@ static __always_inline void handle_state(struct sock *sk, int old_state, int new
 	struct tcp_conn *conn = bpf_map_lookup_elem(&tcp_conns, &key);
 	if (new_state == TCP_ESTABLISHED) {
 		if (old_state == TCP_SYN_SENT) {
-			emit(TAPIO_KIND_TCP_CONNECT, sk, conn, old_state, 0);
+			emit(ctx, TAPIO_KIND_TCP_CONNECT, sk, conn, old_state, 0);
 		} else if (old_state == TCP_SYN_RECV && !conn) {
 			/* Server side, usually in softirq: the owner is set when accept() hands the socket out. */
 			struct tcp_conn c = {
@@ -142,7 +148,7 @@ static __always_inline void handle_state(struct sock *sk, int old_state, int new
 	if (new_state != TCP_CLOSE)
 		return;
 	if (old_state == TCP_SYN_SENT) {
-		emit(TAPIO_KIND_TCP_CONNECT_FAILED, sk, conn, old_state, 0);
+		emit(ctx, TAPIO_KIND_TCP_CONNECT_FAILED, sk, conn, old_state, 0);
 	} else if (old_state != TCP_LISTEN && old_state != TCP_SYN_RECV && old_state != TCP_CLOSE &&
 		   old_state != TCP_NEW_SYN_RECV) {
 		/* A reset from the peer sets sk_err before the close (EPIPE when it came in CLOSE_WAIT). Our own abort
@@ -156,7 +162,7 @@ static __always_inline void handle_state(struct sock *sk, int old_state, int new
 		else if (err == 0 &&
 			 (old_state == TCP_ESTABLISHED || old_state == TCP_CLOSE_WAIT || old_state == TCP_FIN_WAIT1))
 			extra = TCP_FLAG_RESET_SENT;
-		emit(TAPIO_KIND_TCP_CLOSE, sk, conn, old_state, extra);
+		emit(ctx, TAPIO_KIND_TCP_CLOSE, sk, conn, old_state, extra);
 	}
 	if (conn)
 		bpf_map_delete_elem(&tcp_conns, &key);
@@ -167,7 +173,7 @@ int BPF_PROG(state_btf, const struct sock *sk, const int old_state, const int ne
 {
 	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
 		return 0;
-	handle_state((struct sock *)sk, old_state, new_state);
+	handle_state(ctx, (struct sock *)sk, old_state, new_state);
 	return 0;
 }
 
@@ -176,12 +182,12 @@ int state_tp(struct trace_event_raw_inet_sock_set_state *ctx)
 {
 	if (ctx->protocol != IPPROTO_TCP)
 		return 0;
-	handle_state((struct sock *)ctx->skaddr, ctx->oldstate, ctx->newstate);
+	handle_state(ctx, (struct sock *)ctx->skaddr, ctx->oldstate, ctx->newstate);
 	return 0;
 }
 
 /* accept() returned `sk` to the current process: that process owns the connection from now on. */
-static __always_inline void handle_accept(struct sock *sk)
+static __always_inline void handle_accept(void *ctx, struct sock *sk)
 {
 	if (!sk)
 		return;
@@ -198,7 +204,7 @@ static __always_inline void handle_accept(struct sock *sk)
 		conn->tid = (__u32)pid_tgid;
 		conn->cgroup_id = bpf_get_current_cgroup_id();
 		conn->accept_reported = 1; /* two accept hooks may both fire: report once */
-		emit(TAPIO_KIND_TCP_ACCEPT, sk, conn, TCP_SYN_RECV, 0);
+		emit(ctx, TAPIO_KIND_TCP_ACCEPT, sk, conn, TCP_SYN_RECV, 0);
 		return;
 	}
 	/* Established before we started (or evicted): adopt it now so its close has an owner. */
@@ -208,7 +214,7 @@ static __always_inline void handle_accept(struct sock *sk)
 		conn->accept_reported = 1; /* two accept hooks may both fire: report once */
 		conn->start_ns = 0;	   /* the real start is unknown */
 	}
-	emit(TAPIO_KIND_TCP_ACCEPT, sk, conn, TCP_SYN_RECV, 0);
+	emit(ctx, TAPIO_KIND_TCP_ACCEPT, sk, conn, TCP_SYN_RECV, 0);
 }
 
 /* Preferred where kernel-function hooks exist: fires only for TCP accepts, with the accepting process current. */
@@ -217,14 +223,14 @@ int accept_fexit(__u64 *ctx)
 {
 	__u64 ret = 0;
 	bpf_get_func_ret(ctx, &ret); /* independent of the function's argument count, which changed in 6.10 */
-	handle_accept((struct sock *)ret);
+	handle_accept(ctx, (struct sock *)ret);
 	return 0;
 }
 
 SEC("kretprobe/inet_csk_accept")
 int BPF_KRETPROBE(accept_kretprobe, struct sock *ret)
 {
-	handle_accept(ret);
+	handle_accept(ctx, ret);
 	return 0;
 }
 
@@ -251,14 +257,14 @@ static __always_inline struct sock *sock_from_fd(long fd)
 SEC("tracepoint/syscalls/sys_exit_accept4")
 int accept4_exit_tp(struct trace_event_raw_sys_exit *ctx)
 {
-	handle_accept(sock_from_fd(ctx->ret));
+	handle_accept(ctx, sock_from_fd(ctx->ret));
 	return 0;
 }
 
 SEC("tracepoint/syscalls/sys_exit_accept")
 int accept_exit_tp(struct trace_event_raw_sys_exit *ctx)
 {
-	handle_accept(sock_from_fd(ctx->ret));
+	handle_accept(ctx, sock_from_fd(ctx->ret));
 	return 0;
 }
 

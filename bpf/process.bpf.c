@@ -72,7 +72,7 @@ int BPF_PROG(exec_btf, struct task_struct *p, pid_t old_pid, struct linux_binprm
 		return 0;
 	fill_exec(r, p, old_pid);
 	set_path_length(r, bpf_probe_read_kernel_str(r->path, sizeof(r->path), BPF_CORE_READ(bprm, filename)));
-	tapio_submit(&process_events, r);
+	tapio_submit(ctx, &process_events, r);
 	return 0;
 }
 
@@ -88,7 +88,7 @@ int exec_tp(struct trace_event_raw_sched_process_exec *ctx)
 	/* __data_loc: the low 16 bits are the string's offset from the start of the record. */
 	unsigned int off = ctx->__data_loc_filename & 0xffff;
 	set_path_length(r, bpf_probe_read_kernel_str(r->path, sizeof(r->path), (void *)ctx + off));
-	tapio_submit(&process_events, r);
+	tapio_submit(ctx, &process_events, r);
 	return 0;
 }
 
@@ -107,7 +107,7 @@ struct {
 	__type(value, __u8);
 } process_exit_reported SEC(".maps");
 
-static __always_inline void handle_exit(struct task_struct *task)
+static __always_inline void handle_exit(void *ctx, struct task_struct *task)
 {
 	/* do_exit decrements signal->live before this tracepoint: zero means the whole thread group is gone. The same
 	 * test as the 6.18 tracepoint's group_dead, but it also works on kernels whose tracepoint lacks it. */
@@ -132,24 +132,24 @@ static __always_inline void handle_exit(struct task_struct *task)
 	r->start_boot_ns = BPF_CORE_READ(task, group_leader, start_boottime);
 	struct task_struct *leader = BPF_CORE_READ(task, group_leader);
 	bpf_probe_read_kernel_str(r->comm, sizeof(r->comm), &leader->comm);
-	tapio_submit(&process_events, r);
+	tapio_submit(ctx, &process_events, r);
 }
 
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(exit_btf, struct task_struct *p)
 {
-	handle_exit(p);
+	handle_exit(ctx, p);
 	return 0;
 }
 
 SEC("tracepoint/sched/sched_process_exit")
 int exit_tp(void *ctx)
 {
-	handle_exit((struct task_struct *)bpf_get_current_task());
+	handle_exit(ctx, (struct task_struct *)bpf_get_current_task());
 	return 0;
 }
 
-static __always_inline void handle_fork(struct task_struct *parent, struct task_struct *child)
+static __always_inline void handle_fork(void *ctx, struct task_struct *parent, struct task_struct *child)
 {
 	/* New threads also pass here; only new processes (their own thread group) are process.fork. */
 	__u32 child_pid = BPF_CORE_READ(child, pid);
@@ -166,13 +166,13 @@ static __always_inline void handle_fork(struct task_struct *parent, struct task_
 	r->child_pid = child_tgid;
 	r->parent_tid = BPF_CORE_READ(parent, pid);
 	bpf_probe_read_kernel_str(r->comm, sizeof(r->comm), &child->comm);
-	tapio_submit(&process_events, r);
+	tapio_submit(ctx, &process_events, r);
 }
 
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(fork_btf, struct task_struct *parent, struct task_struct *child)
 {
-	handle_fork(parent, child);
+	handle_fork(ctx, parent, child);
 	return 0;
 }
 
@@ -181,7 +181,7 @@ int BPF_PROG(fork_btf, struct task_struct *parent, struct task_struct *child)
 SEC("raw_tracepoint/sched_process_fork")
 int fork_raw(struct bpf_raw_tracepoint_args *ctx)
 {
-	handle_fork((struct task_struct *)ctx->args[0], (struct task_struct *)ctx->args[1]);
+	handle_fork(ctx, (struct task_struct *)ctx->args[0], (struct task_struct *)ctx->args[1]);
 	return 0;
 }
 

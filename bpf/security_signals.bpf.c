@@ -76,7 +76,7 @@ int BPF_PROG(sigsys_btf, int sig, struct kernel_siginfo *info, struct task_struc
 	r->value = info->si_errno;
 	r->seccomp_mode = task->seccomp.mode;
 	r->source = SECCOMP_SRC_SIGSYS_BTF;
-	tapio_submit(&security_signal_events, r);
+	tapio_submit(ctx, &security_signal_events, r);
 	return 0;
 }
 
@@ -98,7 +98,7 @@ int sigsys_tp(struct trace_event_raw_signal_generate *ctx)
 	r->value = ctx->errno;
 	r->seccomp_mode = BPF_CORE_READ(task, seccomp.mode);
 	r->source = SECCOMP_SRC_SIGSYS_TP;
-	tapio_submit(&security_signal_events, r);
+	tapio_submit(ctx, &security_signal_events, r);
 	return 0;
 }
 
@@ -130,7 +130,7 @@ static __always_inline void watched_exit(struct trace_event_raw_sys_exit *ctx)
 	r->value = (__s32)ret;
 	r->seccomp_mode = task->seccomp.mode;
 	r->source = SECCOMP_SRC_NO_ENTER;
-	tapio_submit(&security_signal_events, r);
+	tapio_submit(ctx, &security_signal_events, r);
 }
 
 /* One enter/exit pair per syscall that container profiles commonly deny; src/collectors/security-signals/syscalls.ts
@@ -187,7 +187,7 @@ static __always_inline __u32 netns_of_sock(struct sock *sk)
 	return BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
 }
 
-static __always_inline void handle_drop(struct sk_buff *skb, __u32 reason)
+static __always_inline void handle_drop(void *ctx, struct sk_buff *skb, __u32 reason)
 {
 	if (reason != bpf_core_enum_value(enum skb_drop_reason, SKB_DROP_REASON_NETFILTER_DROP))
 		return;
@@ -256,20 +256,20 @@ static __always_inline void handle_drop(struct sk_buff *skb, __u32 reason)
 		r->dst_port = bpf_ntohs(ports[1]);
 	}
 	bpf_get_current_comm(r->comm, sizeof(r->comm));
-	tapio_submit(&security_signal_events, r);
+	tapio_submit(ctx, &security_signal_events, r);
 }
 
 SEC("tp_btf/kfree_skb")
 int BPF_PROG(kfree_skb_btf, struct sk_buff *skb, void *location, enum skb_drop_reason reason)
 {
-	handle_drop(skb, reason);
+	handle_drop(ctx, skb, reason);
 	return 0;
 }
 
 SEC("tracepoint/skb/kfree_skb")
 int kfree_skb_tp(struct trace_event_raw_kfree_skb *ctx)
 {
-	handle_drop((struct sk_buff *)ctx->skbaddr, ctx->reason);
+	handle_drop(ctx, (struct sk_buff *)ctx->skbaddr, ctx->reason);
 	return 0;
 }
 

@@ -80,13 +80,77 @@ static __always_inline void tapio_fill_header(struct tapio_header *h, __u32 kind
 	h->tid = (__u32)pid_tgid;
 }
 
-/* Reserve a record in `ring`, counting a drop when the ring is full. */
-#define tapio_reserve(ring, type, kind)                                  \
-	({                                                               \
-		type *__r = bpf_ringbuf_reserve(ring, sizeof(type), 0);  \
-		if (!__r)                                                \
-			tapio_count_drop(kind, TAPIO_DROP_RINGBUF_FULL); \
-		__r;                                                     \
+/* How records leave the kernel. Ring buffers need 5.8; before that (and on some vendor kernels) the loader turns
+ * every ring buffer map into a perf event array (one perf buffer per CPU) and sets this to 1 before load
+ * (src/kernel/transport.ts). A .rodata constant: the verifier knows its value and checks only the path taken, so
+ * each kernel sees only the helpers of its own transport. */
+const volatile __u32 tapio_use_perf = 0;
+
+/* The perf transport has no reserve: a record is built in a per-CPU scratch slot, then copied out. A program
+ * interrupted on its CPU (by an IRQ-time program of the same object) must not have its record overwritten, so each
+ * nesting level gets its own slot. Nesting is strictly LIFO where BPF runs with preemption off (all kernels without
+ * ring buffers), which is what makes the plain depth counter below safe. */
+#define TAPIO_SCRATCH_BYTES 8192
+#define TAPIO_SCRATCH_NEST  4
+
+struct tapio_scratch_slot {
+	__u8 bytes[TAPIO_SCRATCH_BYTES];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, TAPIO_SCRATCH_NEST); /* shrunk to 1 by the loader on the ring buffer path */
+	__type(key, __u32);
+	__type(value, struct tapio_scratch_slot);
+} tapio_scratch SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} tapio_scratch_depth SEC(".maps");
+
+static __always_inline void *tapio_perf_reserve(__u32 kind)
+{
+	__u32 zero = 0;
+	__u32 *depth = bpf_map_lookup_elem(&tapio_scratch_depth, &zero);
+	if (!depth)
+		return NULL;
+	__u32 d = *depth;
+	void *slot = d < TAPIO_SCRATCH_NEST ? bpf_map_lookup_elem(&tapio_scratch, &d) : NULL;
+	if (!slot) {
+		tapio_count_drop(kind, TAPIO_DROP_RINGBUF_FULL);
+		return NULL;
+	}
+	*depth = d + 1;
+	return slot;
+}
+
+static __always_inline void tapio_perf_submit(void *ctx, void *map, void *rec, __u32 size, __u32 kind)
+{
+	/* Fails when this CPU's perf buffer is full (perf also counts it as a lost sample) or nobody reads it. */
+	if (bpf_perf_event_output(ctx, map, BPF_F_CURRENT_CPU, rec, size) != 0)
+		tapio_count_drop(kind, TAPIO_DROP_RINGBUF_FULL);
+	__u32 zero = 0;
+	__u32 *depth = bpf_map_lookup_elem(&tapio_scratch_depth, &zero);
+	if (depth && *depth > 0)
+		*depth -= 1;
+}
+
+/* Reserve a record in `ring`, counting a drop when the ring is full. Every reserved record must be submitted. */
+#define tapio_reserve(ring, type, kind)                                                                            \
+	({                                                                                                         \
+		_Static_assert(sizeof(type) <= TAPIO_SCRATCH_BYTES, "record too large for the perf scratch slot"); \
+		type *__r;                                                                                         \
+		if (tapio_use_perf) {                                                                              \
+			__r = tapio_perf_reserve(kind);                                                            \
+		} else {                                                                                           \
+			__r = bpf_ringbuf_reserve(ring, sizeof(type), 0);                                          \
+			if (!__r)                                                                                  \
+				tapio_count_drop(kind, TAPIO_DROP_RINGBUF_FULL);                                   \
+		}                                                                                                  \
+		__r;                                                                                               \
 	})
 
 /* Submit without waking the reader for every record: a wakeup per record is the largest cost of a busy ring
@@ -94,13 +158,20 @@ static __always_inline void tapio_fill_header(struct tapio_header *h, __u32 kind
  * there is work and that record waits no longer than the reader's coalescing delay. Records after it ride along
  * with that wakeup. The reader watches the fill level itself while it lets records accumulate and drains early
  * at 1/8 full; past half full (a reader that is behind) every record wakes it, as a last resort. */
-#define tapio_submit(ring, rec)                                                                                 \
-	({                                                                                                      \
-		__u64 __avail = bpf_ringbuf_query(ring, BPF_RB_AVAIL_DATA);                                     \
-		bpf_ringbuf_submit(rec, __avail <= sizeof(*(rec)) + 8 ||                                        \
-							__avail > bpf_ringbuf_query(ring, BPF_RB_RING_SIZE) / 2 \
-						? BPF_RB_FORCE_WAKEUP                                           \
-						: BPF_RB_NO_WAKEUP);                                            \
+/* `ctx` is the program's context (bpf_perf_event_output needs it); `rec` starts with a struct tapio_header `h`.
+ * On the perf transport the wakeups are the perf buffer's own (the reader sets a watermark). */
+#define tapio_submit(ctx, ring, rec)                                                                               \
+	({                                                                                                         \
+		if (tapio_use_perf) {                                                                              \
+			tapio_perf_submit(ctx, ring, rec, sizeof(*(rec)), (rec)->h.kind);                          \
+		} else {                                                                                           \
+			__u64 __avail = bpf_ringbuf_query(ring, BPF_RB_AVAIL_DATA);                                \
+			bpf_ringbuf_submit(rec,                                                                    \
+					   __avail <= sizeof(*(rec)) + 8 ||                                        \
+							   __avail > bpf_ringbuf_query(ring, BPF_RB_RING_SIZE) / 2 \
+						   ? BPF_RB_FORCE_WAKEUP                                           \
+						   : BPF_RB_NO_WAKEUP);                                            \
+		}                                                                                                  \
 	})
 
 #endif

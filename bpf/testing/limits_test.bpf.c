@@ -26,6 +26,7 @@ struct {
 } limits_seq SEC(".maps");
 
 struct emit_ctx {
+	void *prog_ctx; /* the program's context, for the perf transport */
 	__u64 cgroup_id;
 };
 
@@ -40,7 +41,7 @@ static long emit_one(__u32 index, struct emit_ctx *ctx)
 	__u64 *seq = bpf_map_lookup_elem(&limits_seq, &zero);
 	tapio_fill_header(&r->h, TAPIO_KIND_TEST, sizeof(*r));
 	r->seq = seq ? __sync_fetch_and_add(seq, 1) : 0;
-	tapio_submit(&limits_events, r);
+	tapio_submit(ctx->prog_ctx, &limits_events, r);
 	return 0;
 }
 
@@ -51,7 +52,7 @@ int limits_emit(void *ctx)
 	__u32 *burst = bpf_map_lookup_elem(&limits_test_targets, &tgid);
 	if (!burst)
 		return 0;
-	struct emit_ctx e = {.cgroup_id = bpf_get_current_cgroup_id()};
+	struct emit_ctx e = {.prog_ctx = ctx, .cgroup_id = bpf_get_current_cgroup_id()};
 	__u32 n = *burst ? *burst : 1;
 	if (n > 1000000)
 		n = 1000000;

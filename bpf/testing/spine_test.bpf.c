@@ -41,6 +41,7 @@ struct {
 } spine_hash SEC(".maps");
 
 struct emit_ctx {
+	void *prog_ctx; /* the program's context, for the perf transport */
 	__s32 nice;
 };
 
@@ -55,17 +56,17 @@ static long emit_one(__u32 index, struct emit_ctx *ctx)
 	r->seq = seq ? __sync_fetch_and_add(seq, 1) : 0;
 	r->burst_index = index;
 	r->nice = ctx->nice;
-	tapio_submit(&spine_events, r);
+	tapio_submit(ctx->prog_ctx, &spine_events, r);
 	return 0;
 }
 
-static __always_inline int on_setpriority(int nice)
+static __always_inline int on_setpriority(void *prog_ctx, int nice)
 {
 	__u32 zero = 0;
 	struct spine_test_settings *s = bpf_map_lookup_elem(&spine_test_settings, &zero);
 	if (!s || s->target_tgid != (bpf_get_current_pid_tgid() >> 32))
 		return 0;
-	struct emit_ctx ctx = {.nice = nice};
+	struct emit_ctx ctx = {.prog_ctx = prog_ctx, .nice = nice};
 	__u32 burst = s->burst ? s->burst : 1;
 	if (burst > 1000000)
 		burst = 1000000;
@@ -84,7 +85,7 @@ static __always_inline void mark_fired(__u32 which)
 SEC("tracepoint/syscalls/sys_enter_setpriority")
 int spine_emit(struct trace_event_raw_sys_enter *ctx)
 {
-	return on_setpriority((int)ctx->args[2]);
+	return on_setpriority(ctx, (int)ctx->args[2]);
 }
 
 /* The fallback hook, preferred first to last: fentry, kprobe, tracepoint. */

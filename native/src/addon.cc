@@ -3,6 +3,7 @@
 #include <napi.h>
 
 #include "audit_reader.h"
+#include "clock.h"
 #include "log_capture.h"
 #include "maps.h"
 #include "object.h"
@@ -14,6 +15,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("RingReader", tapio::RingReader::Init(env));
   exports.Set("AuditReader", tapio::AuditReader::Init(env));
   tapio::InitMaps(env, exports);
+  tapio::InitClock(env, exports);
   return exports;
 }
 

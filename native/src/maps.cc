@@ -8,6 +8,7 @@
 #include <cstring>
 #include <vector>
 
+#include "fd_registry.h"
 #include "log_capture.h"
 
 namespace tapio {
@@ -50,14 +51,36 @@ static Napi::Value MapInfo(const Napi::CallbackInfo& info) {
   return o;
 }
 
-// mapLookup(fd, key, valueBytes) -> Buffer | null (valueBytes is per-CPU size * possible CPUs for per-CPU maps)
+// The registered shape of the map behind argument i; a TypeError when it is not a map fd the addon handed out
+// (BpfObject.mapFd), so a stale or made-up fd never reaches the kernel with buffers sized for something else.
+static MapShape MapArg(const Napi::CallbackInfo& info, size_t i, const char* call) {
+  int fd = FdArg(info, i);
+  MapShape shape;
+  if (!FindMap(fd, &shape))
+    throw Napi::TypeError::New(info.Env(), std::string(call) + ": fd " + std::to_string(fd) +
+                                               " is not a map fd handed out by BpfObject.mapFd");
+  return shape;
+}
+
+// A Buffer of exactly `want` bytes, or a RangeError naming the map, the call, and both sizes.
+static Napi::Buffer<unsigned char> SizedBufArg(const Napi::CallbackInfo& info, size_t i, const MapShape& map,
+                                               const char* call, const char* what, uint32_t want) {
+  auto buf = BufArg(info, i, what);
+  if (buf.Length() != want)
+    throw Napi::RangeError::New(info.Env(), std::string(call) + " on map '" + map.name + "': " + what + " is " +
+                                                std::to_string(buf.Length()) + " bytes, the map's " + what +
+                                                " size is " + std::to_string(want));
+  return buf;
+}
+
+// mapLookup(fd, key) -> Buffer | null. The value size comes from the map (per-CPU maps: one 8-byte aligned slot
+// per possible CPU).
 static Napi::Value MapLookup(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  int fd = FdArg(info, 0);
-  auto key = BufArg(info, 1, "key");
-  uint32_t size = info[2].As<Napi::Number>().Uint32Value();
-  auto value = Napi::Buffer<unsigned char>::New(env, size);
-  int err = bpf_map_lookup_elem(fd, key.Data(), value.Data());
+  MapShape map = MapArg(info, 0, "mapLookup");
+  auto key = SizedBufArg(info, 1, map, "mapLookup", "key", map.key_size);
+  auto value = Napi::Buffer<unsigned char>::New(env, map.value_bytes);
+  int err = bpf_map_lookup_elem(FdArg(info, 0), key.Data(), value.Data());
   if (err) {
     if (errno == ENOENT) return env.Null();
     throw Errno(env, "map lookup", -errno);
@@ -65,34 +88,41 @@ static Napi::Value MapLookup(const Napi::CallbackInfo& info) {
   return value;
 }
 
-// mapUpdate(fd, key, value, flags = BPF_ANY)
+// mapUpdate(fd, key, value, flags = BPF_ANY): value is exactly the map's value bytes (per-CPU: every CPU's slot).
 static Napi::Value MapUpdate(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  int fd = FdArg(info, 0);
-  auto key = BufArg(info, 1, "key");
-  auto value = BufArg(info, 2, "value");
+  MapShape map = MapArg(info, 0, "mapUpdate");
+  auto key = SizedBufArg(info, 1, map, "mapUpdate", "key", map.key_size);
+  auto value = SizedBufArg(info, 2, map, "mapUpdate", "value", map.value_bytes);
   uint64_t flags =
       info.Length() > 3 && info[3].IsNumber() ? info[3].As<Napi::Number>().Int64Value() : static_cast<int64_t>(BPF_ANY);
-  int err = bpf_map_update_elem(fd, key.Data(), value.Data(), flags);
+  int err = bpf_map_update_elem(FdArg(info, 0), key.Data(), value.Data(), flags);
   if (err) throw Errno(env, "map update", -errno);
   return env.Undefined();
 }
 
-// mapLookupBatch(fd, keySize, valueBytes, maxEntries) -> { keys: Buffer, values: Buffer, count } | null:
-// every entry in one syscall (BPF_MAP_LOOKUP_BATCH); null when the kernel or map type does not support it.
-// valueBytes is per entry (per-CPU maps: the rounded value size x possible CPUs).
+// mapLookupBatch(fd, maxEntries = the map's max_entries) -> { keys: Buffer, values: Buffer, count } | null: every
+// entry in one syscall (BPF_MAP_LOOKUP_BATCH); null when the kernel or map type does not support it. Entries are
+// the map's key size and value bytes each.
 static Napi::Value MapLookupBatch(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  int fd = FdArg(info, 0);
-  uint32_t key_size = info[1].As<Napi::Number>().Uint32Value();
-  uint32_t value_bytes = info[2].As<Napi::Number>().Uint32Value();
-  uint32_t max = info[3].As<Napi::Number>().Uint32Value();
-  auto keys = Napi::Buffer<unsigned char>::New(env, static_cast<size_t>(key_size) * max);
-  auto values = Napi::Buffer<unsigned char>::New(env, static_cast<size_t>(value_bytes) * max);
+  MapShape map = MapArg(info, 0, "mapLookupBatch");
+  uint32_t max = map.max_entries;
+  if (info.Length() > 1 && !info[1].IsUndefined()) {
+    if (!info[1].IsNumber()) throw Napi::TypeError::New(env, "mapLookupBatch: maxEntries must be a number");
+    int64_t want = info[1].As<Napi::Number>().Int64Value();
+    if (want < 1 || want > map.max_entries)
+      throw Napi::RangeError::New(env, "mapLookupBatch on map '" + map.name + "': maxEntries is " +
+                                           std::to_string(want) + ", the map holds 1 to " +
+                                           std::to_string(map.max_entries));
+    max = static_cast<uint32_t>(want);
+  }
+  auto keys = Napi::Buffer<unsigned char>::New(env, static_cast<size_t>(map.key_size) * max);
+  auto values = Napi::Buffer<unsigned char>::New(env, static_cast<size_t>(map.value_bytes) * max);
   __u32 count = max;
   __u64 out_batch = 0;
   LIBBPF_OPTS(bpf_map_batch_opts, opts);
-  int err = bpf_map_lookup_batch(fd, nullptr, &out_batch, keys.Data(), values.Data(), &count, &opts);
+  int err = bpf_map_lookup_batch(FdArg(info, 0), nullptr, &out_batch, keys.Data(), values.Data(), &count, &opts);
   if (err && errno != ENOENT) {
     if (errno == EINVAL || errno == ENOTSUP || errno == EOPNOTSUPP) return env.Null();
     throw Errno(env, "map lookup batch", -errno);
@@ -101,15 +131,17 @@ static Napi::Value MapLookupBatch(const Napi::CallbackInfo& info) {
   r.Set("keys", keys);
   r.Set("values", values);
   r.Set("count", count);
+  r.Set("keySize", map.key_size);
+  r.Set("valueBytes", map.value_bytes);
   return r;
 }
 
 // mapDelete(fd, key) -> boolean (false when the key was not there)
 static Napi::Value MapDelete(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  int fd = FdArg(info, 0);
-  auto key = BufArg(info, 1, "key");
-  int err = bpf_map_delete_elem(fd, key.Data());
+  MapShape map = MapArg(info, 0, "mapDelete");
+  auto key = SizedBufArg(info, 1, map, "mapDelete", "key", map.key_size);
+  int err = bpf_map_delete_elem(FdArg(info, 0), key.Data());
   if (err) {
     if (errno == ENOENT) return Napi::Boolean::New(env, false);
     throw Errno(env, "map delete", -errno);
@@ -117,14 +149,15 @@ static Napi::Value MapDelete(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(env, true);
 }
 
-// mapNextKey(fd, key | null, keySize) -> Buffer | null (null at the end)
+// mapNextKey(fd, key | null) -> Buffer | null (null at the end)
 static Napi::Value MapNextKey(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  int fd = FdArg(info, 0);
-  uint32_t size = info[2].As<Napi::Number>().Uint32Value();
-  auto next = Napi::Buffer<unsigned char>::New(env, size);
-  const void* cur = info[1].IsBuffer() ? info[1].As<Napi::Buffer<unsigned char>>().Data() : nullptr;
-  int err = bpf_map_get_next_key(fd, cur, next.Data());
+  MapShape map = MapArg(info, 0, "mapNextKey");
+  const void* cur = nullptr;
+  if (info.Length() > 1 && !info[1].IsNull() && !info[1].IsUndefined())
+    cur = SizedBufArg(info, 1, map, "mapNextKey", "key", map.key_size).Data();
+  auto next = Napi::Buffer<unsigned char>::New(env, map.key_size);
+  int err = bpf_map_get_next_key(FdArg(info, 0), cur, next.Data());
   if (err) {
     if (errno == ENOENT) return env.Null();
     throw Errno(env, "map next key", -errno);
@@ -158,11 +191,19 @@ static Napi::Value EnableRunStats(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
   if (fd < 0) throw Errno(env, "enable BPF run-time stats", -errno);
+  RegisterClosableFd(fd);
   return Napi::Number::New(env, fd);
 }
 
+// closeFd(fd): only fds the addon handed out to be closed by JS (enableRunStats); anything else (a map or program
+// fd that its BpfObject owns, an fd of Node's own) is refused, so JS cannot pull an fd from under its owner.
 static Napi::Value CloseFd(const Napi::CallbackInfo& info) {
-  close(FdArg(info, 0));
+  int fd = FdArg(info, 0);
+  if (!TakeClosableFd(fd))
+    throw Napi::Error::New(info.Env(),
+                           "closeFd: fd " + std::to_string(fd) +
+                               " was not handed out by the addon to be closed (only enableRunStats fds are)");
+  close(fd);
   return info.Env().Undefined();
 }
 

@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "fd_registry.h"
 #include "log_capture.h"
 
 namespace tapio {
@@ -21,6 +22,7 @@ Napi::Function BpfObject::Init(Napi::Env env) {
                          InstanceMethod("maps", &BpfObject::Maps),
                          InstanceMethod("setAutoload", &BpfObject::SetAutoload),
                          InstanceMethod("setMapMaxEntries", &BpfObject::SetMapMaxEntries),
+                         InstanceMethod("setMapShape", &BpfObject::SetMapShape),
                          InstanceMethod("setRodata", &BpfObject::SetRodata),
                          InstanceMethod("load", &BpfObject::Load),
                          InstanceMethod("attach", &BpfObject::Attach),
@@ -35,17 +37,27 @@ Napi::Function BpfObject::Init(Napi::Env env) {
                      });
 }
 
-// new BpfObject(elf: Buffer, name: string)
+// new BpfObject(elf: Buffer, name: string, { btfPath? }): btfPath is a BTF file describing the running kernel, for
+// CO-RE relocation on kernels without /sys/kernel/btf/vmlinux (BTFHub-style files).
 BpfObject::BpfObject(const Napi::CallbackInfo& info) : Napi::ObjectWrap<BpfObject>(info) {
   Napi::Env env = info.Env();
   if (info.Length() < 2 || !info[0].IsBuffer() || !info[1].IsString()) {
-    throw Napi::TypeError::New(env, "BpfObject(elf: Buffer, name: string)");
+    throw Napi::TypeError::New(env, "BpfObject(elf: Buffer, name: string, options?: { btfPath?: string })");
   }
   auto buf = info[0].As<Napi::Buffer<unsigned char>>();
   elf_.assign(buf.Data(), buf.Data() + buf.Length());
   std::string name = info[1].As<Napi::String>();
+  std::string btf_path;
+  if (info.Length() > 2 && info[2].IsObject()) {
+    Napi::Value p = info[2].As<Napi::Object>().Get("btfPath");
+    if (p.IsString())
+      btf_path = p.As<Napi::String>();
+    else if (!p.IsUndefined())
+      throw Napi::TypeError::New(env, "BpfObject: btfPath must be a string");
+  }
   LogCapture capture;
-  LIBBPF_OPTS(bpf_object_open_opts, opts, .object_name = name.c_str());
+  LIBBPF_OPTS(bpf_object_open_opts, opts, .object_name = name.c_str(),
+              .btf_custom_path = btf_path.empty() ? nullptr : btf_path.c_str());
   obj_ = bpf_object__open_mem(elf_.data(), elf_.size(), &opts);
   if (obj_ == nullptr) {
     int err = -errno;
@@ -84,6 +96,12 @@ void BpfObject::DetachEverything() {
 void BpfObject::CloseAll() {
   DetachEverything();
   if (obj_ != nullptr) {
+    // The map fds close with the object: forget them first, so a later fd with the same number is not mistaken
+    // for one of these maps.
+    bpf_map* map;
+    bpf_object__for_each_map(map, obj_) {
+      if (bpf_map__fd(map) >= 0) ForgetMapFd(bpf_map__fd(map));
+    }
     bpf_object__close(obj_);
     obj_ = nullptr;
   }
@@ -219,11 +237,14 @@ Napi::Value BpfObject::Load(const Napi::CallbackInfo& info) {
 
 Napi::Object BpfObject::AttachResult(Napi::Env env, bpf_program* prog, const std::string& name, bpf_link* link, int err,
                                      const std::string& what, const std::string& log) {
-  Napi::Object r = Napi::Object::New(env);
   if (link != nullptr && err == 0) {
+    // Owned by links_ before anything below can throw, so a failed JS allocation cannot leak the link.
     auto old = links_.find(name);
     if (old != links_.end()) bpf_link__destroy(old->second);
     links_[name] = link;
+  }
+  Napi::Object r = Napi::Object::New(env);
+  if (link != nullptr && err == 0) {
     r.Set("ok", true);
   } else {
     r.Set("ok", false);
@@ -365,7 +386,11 @@ Napi::Value BpfObject::MapFd(const Napi::CallbackInfo& info) {
   std::string name = info[0].As<Napi::String>();
   bpf_map* map = bpf_object__find_map_by_name(obj_, name.c_str());
   if (map == nullptr) throw Napi::Error::New(env, "no BPF map named '" + name + "' in this object");
-  return Napi::Number::New(env, bpf_map__fd(map));
+  int fd = bpf_map__fd(map);
+  if (fd < 0) throw Napi::Error::New(env, "map '" + name + "' has no fd yet (load the object first)");
+  int err = RegisterMapFd(fd);  // the map calls take its key and value sizes from here
+  if (err) throw Napi::Error::New(env, ErrorText("map info of " + name, err, ""));
+  return Napi::Number::New(env, fd);
 }
 
 Napi::Value BpfObject::ProgramFd(const Napi::CallbackInfo& info) {

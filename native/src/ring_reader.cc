@@ -1,15 +1,10 @@
 #include "ring_reader.h"
 
-#include <bpf/bpf.h>
-#include <bpf/libbpf.h>
-#include <sys/mman.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
-
-#include "log_capture.h"
+#include <string>
 
 namespace tapio {
 
@@ -19,15 +14,17 @@ static uint64_t NowNs() {
   return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + ts.tv_nsec;
 }
 
-// Returned by OnSample when the current batch is full: libbpf stops consuming (after this record) so we can flush.
-static constexpr int kBatchFull = -ENOBUFS;
-
 Napi::Function RingReader::Init(Napi::Env env) {
   return DefineClass(env, "RingReader",
                      {InstanceMethod("stop", &RingReader::Stop), InstanceMethod("stats", &RingReader::Stats)});
 }
 
-// new RingReader(mapFd, { coalesceMs, batchRecords, batchBytes, queueBatches }, onBatch(buffer, count))
+// new RingReader(mapFd, { coalesceMs, batchRecords, batchBytes, queueBatches, transport, perfPagesPerCpu },
+//                onBatch(buffer, count)). transport is 'ringbuf' (default) or 'perf' (mapFd is a perf event array).
+//
+// A constructor that throws runs no destructor, so everything is acquired in an order that cleans up by itself:
+// the source is owned by a unique_ptr; the thread waits for a start signal, and a guard stops and joins it if a
+// later step throws; the reference that keeps us alive for queued calls is taken last, with the tsfn.
 RingReader::RingReader(const Napi::CallbackInfo& info) : Napi::ObjectWrap<RingReader>(info) {
   Napi::Env env = info.Env();
   if (info.Length() < 3 || !info[0].IsNumber() || !info[1].IsObject() || !info[2].IsFunction()) {
@@ -45,43 +42,74 @@ RingReader::RingReader(const Napi::CallbackInfo& info) : Napi::ObjectWrap<RingRe
   if (coalesce_ms_ < 1) coalesce_ms_ = 1;
   if (batch_records_ < 1) batch_records_ = 1;
   if (queue_batches_ < 1) queue_batches_ = 1;
+  std::string transport = o.Has("transport") && o.Get("transport").IsString()
+                              ? o.Get("transport").As<Napi::String>().Utf8Value()
+                              : "ringbuf";
+  uint32_t pages = num("perfPagesPerCpu", 64);
+  if (transport != "ringbuf" && transport != "perf")
+    throw Napi::TypeError::New(env, "RingReader: transport must be 'ringbuf' or 'perf', not '" + transport + "'");
+  if (transport == "perf" && (pages == 0 || (pages & (pages - 1)) != 0))
+    throw Napi::RangeError::New(env,
+                                "RingReader: perfPagesPerCpu must be a power of two, not " + std::to_string(pages));
 
-  LogCapture capture;
-  rb_ = ring_buffer__new(fd, &RingReader::OnSample, this, nullptr);
-  if (rb_ == nullptr) throw Napi::Error::New(env, ErrorText("open ring buffer", -errno, capture.Text()));
-  bpf_map_info info_;
-  memset(&info_, 0, sizeof(info_));
-  __u32 info_len = sizeof(info_);
-  page_size_ = static_cast<size_t>(sysconf(_SC_PAGESIZE));
-  if (bpf_obj_get_info_by_fd(fd, &info_, &info_len) == 0) ring_bytes_ = info_.max_entries;
-  void* cons = mmap(nullptr, page_size_, PROT_READ, MAP_SHARED, fd, 0);
-  void* prod = mmap(nullptr, page_size_, PROT_READ, MAP_SHARED, fd, static_cast<off_t>(page_size_));
-  if (cons != MAP_FAILED) consumer_pos_ = static_cast<const volatile unsigned long*>(cons);
-  if (prod != MAP_FAILED) producer_pos_ = static_cast<const volatile unsigned long*>(prod);
-
-  callback_ = Napi::Persistent(info[2].As<Napi::Function>());
-  // Stay alive while a call into JS may still be queued: the reference is dropped by the tsfn's finalizer, which
-  // runs only after Stop() released it and every queued call has run.
-  Ref();
-  tsfn_ = Napi::ThreadSafeFunction::New(env, info[2].As<Napi::Function>(), "tapio-ring-reader", 0, 1,
-                                        [this](Napi::Env) { Unref(); });
+  try {
+    source_ = transport == "perf" ? OpenPerfSource(fd, pages, &RingReader::Append, this)
+                                  : OpenRingSource(fd, &RingReader::Append, this);
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(env, e.what());
+  }
+  transport_ = source_->Transport();
   current_ = std::make_unique<Batch>();
-  thread_ = std::thread([this] { Run(); });
+  callback_ = Napi::Persistent(info[2].As<Napi::Function>());
+
+  thread_ = std::thread([this] {
+    {
+      std::unique_lock<std::mutex> lock(start_mu_);
+      start_cv_.wait(lock, [this] { return started_; });
+    }
+    if (!stop_.load()) Run();
+  });
+  struct JoinUnlessStarted {
+    RingReader* self;
+    bool done = false;
+    ~JoinUnlessStarted() {
+      if (done) return;
+      self->stop_.store(true);
+      {
+        std::lock_guard<std::mutex> lock(self->start_mu_);
+        self->started_ = true;
+      }
+      self->start_cv_.notify_all();
+      self->thread_.join();
+    }
+  } guard{this};
+
+  // Stay alive while a call into JS may still be queued: the reference is dropped by the tsfn's finalizer, which
+  // runs only after Stop() (or the destructor) released it and every queued call has run.
+  Ref();
+  try {
+    tsfn_ = Napi::ThreadSafeFunction::New(env, info[2].As<Napi::Function>(), "tapio-ring-reader", 0, 1,
+                                          [this](Napi::Env) { Unref(); });
+  } catch (...) {
+    Unref();
+    throw;
+  }
+  guard.done = true;
+  {
+    std::lock_guard<std::mutex> lock(start_mu_);
+    started_ = true;
+  }
+  start_cv_.notify_all();
 }
 
 RingReader::~RingReader() {
+  // Only reached once the tsfn finalizer dropped our reference, i.e. after Release(); a reader never stopped by JS
+  // stays alive (and running) until the environment goes away.
   StopThread();
-  if (rb_ != nullptr) ring_buffer__free(rb_);
-  if (consumer_pos_) munmap(const_cast<unsigned long*>(consumer_pos_), page_size_);
-  if (producer_pos_) munmap(const_cast<unsigned long*>(producer_pos_), page_size_);
 }
 
-uint64_t RingReader::Available() const {
-  if (consumer_pos_ == nullptr || producer_pos_ == nullptr) return ring_bytes_;  // unknown: assume full
-  return __atomic_load_n(producer_pos_, __ATOMIC_ACQUIRE) - __atomic_load_n(consumer_pos_, __ATOMIC_ACQUIRE);
-}
-
-int RingReader::OnSample(void* ctx, void* data, size_t size) {
+// The sink of the record source: copies one record into the current batch; true when the batch is full.
+bool RingReader::Append(void* ctx, const void* data, size_t size) {
   auto* self = static_cast<RingReader*>(ctx);
   Batch& b = *self->current_;
   if (b.count == 0) b.first_ns = NowNs();
@@ -95,11 +123,11 @@ int RingReader::OnSample(void* ctx, void* data, size_t size) {
   b.count++;
   self->records_.fetch_add(1, std::memory_order_relaxed);
   self->bytes_.fetch_add(size, std::memory_order_relaxed);
-  if (b.count >= self->batch_records_ || b.bytes.size() >= self->batch_bytes_) return kBatchFull;
-  return 0;
+  return b.count >= self->batch_records_ || b.bytes.size() >= self->batch_bytes_;
 }
 
-// Move the current batch to the queue, waiting (without draining the kernel ring) while the queue is full.
+// Move the current batch to the queue, waiting (without draining the kernel buffers) while the queue is full. When
+// stopping, the wait ends at once: the batch is still queued, and Stop() delivers it.
 void RingReader::Flush() {
   if (current_->count == 0) return;
   std::unique_lock<std::mutex> lock(mu_);
@@ -109,9 +137,6 @@ void RingReader::Flush() {
       space_cv_.wait_for(lock, std::chrono::milliseconds(50));
     }
     stalled_ns_.fetch_add(NowNs() - start, std::memory_order_relaxed);
-    if (stop_.load()) {
-      // Stopping: keep the batch so Stop() can still deliver it.
-    }
   }
   queue_.push_back(std::move(current_));
   if (queue_.size() > queue_high_water_.load()) queue_high_water_.store(static_cast<uint32_t>(queue_.size()));
@@ -124,61 +149,63 @@ void RingReader::Flush() {
   }
 }
 
+// Takes everything waiting in the kernel buffers, flushing each batch that fills, until nothing is left or we stop.
+void RingReader::DrainSource() {
+  for (;;) {
+    int err = 0;
+    bool full = source_->Drain(&err);
+    if (full) {
+      Flush();
+      if (stop_.load()) return;
+      continue;
+    }
+    if (err < 0 && err != -EINTR) poll_errors_.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+}
+
 void RingReader::Run() {
   const uint64_t coalesce_ns = static_cast<uint64_t>(coalesce_ms_) * 1000000ull;
-  auto drain = [this] {
-    for (;;) {
-      int n = ring_buffer__consume(rb_);
-      if (n == kBatchFull) {
-        Flush();
-        if (stop_.load()) return;
-        continue;
-      }
-      if (n < 0) poll_errors_.fetch_add(1, std::memory_order_relaxed);
-      return;
-    }
-  };
-  // Programs wake us for the first record in an empty ring (and when it fills past a threshold). So: with nothing to
-  // do, sleep in epoll (the timeout only bounds how long stop() waits). Once records arrive, let them accumulate in
-  // the ring for the coalescing delay (not polling, so the producers' wakeups cost nothing and none are caused),
-  // peeking at the fill level twice per delay (draining early at 1/8 full, well before the programs' half-full
-  // wakeups) so a burst cannot overflow the ring meanwhile; then drain and flush.
-  // A record thus waits about coalesceMs at most, and JS gets one batch per interval.
+  // Ring producers wake us for the first record in an empty ring (and when it fills past a threshold). So: with
+  // nothing to do, sleep in epoll (the timeout only bounds how long stop() waits). Perf producers wake us only at
+  // 1/8 full, so there the idle wait is the coalescing delay. Once records arrive, let them accumulate in the kernel
+  // for the coalescing delay (not polling, so the producers' wakeups cost nothing and none are caused), peeking at
+  // the fill level twice per delay (draining early at 1/8 full) so a burst cannot overflow meanwhile; then drain
+  // and flush. A record thus waits about coalesceMs (perf: up to twice that), and JS gets one batch per interval.
   //
   // "First record in an empty ring" is decided by each producer at submit time; two CPUs submitting into an empty
   // ring at once can both see the other's record and both skip the wakeup. epoll then never hears of them, so every
-  // idle timeout also drains the ring directly: such records wait at most idle_timeout_ms, never forever.
-  const int idle_timeout_ms = 50;
+  // idle timeout also drains directly: such records wait at most the idle timeout, never forever.
+  const int idle_timeout_ms = source_->WakesOnFirstRecord() ? 50 : static_cast<int>(coalesce_ms_);
   const uint64_t slice_ns = coalesce_ns / 2 > 1000000 ? coalesce_ns / 2 : 1000000;
   while (!stop_.load()) {
     if (current_->count == 0) {
-      int n = ring_buffer__poll(rb_, idle_timeout_ms);
-      if (n == kBatchFull)
-        Flush();
-      else if (n < 0 && n != -EINTR)
-        poll_errors_.fetch_add(1, std::memory_order_relaxed);
-      if (n == 0) drain();
+      int n = source_->Wait(idle_timeout_ms);
+      if (n < 0 && n != -EINTR) poll_errors_.fetch_add(1, std::memory_order_relaxed);
+      DrainSource();
       continue;
     }
     uint64_t age = NowNs() - current_->first_ns;
-    if (age < coalesce_ns && Available() < ring_bytes_ / 8) {
+    if (age < coalesce_ns && !source_->FillingUp()) {
       uint64_t wait = coalesce_ns - age < slice_ns ? coalesce_ns - age : slice_ns;
       timespec ts{0, static_cast<long>(wait)};
       nanosleep(&ts, nullptr);
       continue;
     }
-    drain();
+    DrainSource();
     if (NowNs() - current_->first_ns >= coalesce_ns) Flush();
   }
   // Stopping: take everything submitted before now, however many batches that is (the queue bound is waived: the
-  // caller is about to deliver them). Bounded by the producer position seen now, so a producer that keeps going
+  // caller is about to deliver them). Bounded by the producer positions seen now, so a producer that keeps going
   // cannot keep us here; what it adds later is the caller's to avoid (detach programs first, see LoadedCollector).
-  const uint64_t until = producer_pos_ ? __atomic_load_n(producer_pos_, __ATOMIC_ACQUIRE) : 0;
+  source_->MarkEnd();
   for (int guard = 0; guard < 1 << 20; guard++) {
-    int n = ring_buffer__consume(rb_);
-    if (n == kBatchFull) Flush();
-    if (n != kBatchFull || consumer_pos_ == nullptr || __atomic_load_n(consumer_pos_, __ATOMIC_ACQUIRE) >= until) break;
+    int err = 0;
+    bool full = source_->Drain(&err);
+    if (full) Flush();
+    if (!full || source_->ReachedEnd()) break;
   }
+  lost_.store(source_->Lost());
 }
 
 // Delivers the batches queued when called (all of them when `all`, at stop). Bounded on purpose: the reader thread
@@ -221,23 +248,38 @@ void RingReader::StopThread() {
   thread_.join();
 }
 
-// stop(): stops the thread (returns within about coalesceMs), delivers what is still queued, releases the
-// callback. Returns the final stats.
+// Frees the kernel side and lets go of JS: runs exactly once, whatever happened while delivering.
+void RingReader::Release() {
+  if (released_) return;
+  released_ = true;
+  source_.reset();  // closes the epoll fd and unmaps the buffers now, not at garbage collection
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto& b : queue_) abandoned_.fetch_add(b->count, std::memory_order_relaxed);
+    queue_.clear();
+  }
+  tsfn_.Release();  // its finalizer drops our reference once queued calls are done
+  callback_.Reset();
+}
+
+// stop(): stops the thread (returns within about coalesceMs), delivers what is still queued, releases the kernel
+// buffers and the callback. Returns the final stats. When the callback throws while the last batches are delivered,
+// everything is still released (the batches not delivered are counted as `abandoned`) and the error goes to JS.
 Napi::Value RingReader::Stop(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!stopped_) {
+    stopped_ = true;  // queued tsfn calls now return at once: we deliver here
     StopThread();
+    struct ReleaseOnExit {
+      RingReader* self;
+      ~ReleaseOnExit() { self->Release(); }
+    } release{this};
     if (current_ && current_->count > 0) {
       std::lock_guard<std::mutex> lock(mu_);
       queue_.push_back(std::move(current_));
       current_ = std::make_unique<Batch>();
     }
     DeliverQueued(env, callback_.Value(), true);
-    ring_buffer__free(rb_);  // closes the epoll fd and unmaps the ring now, not at garbage collection
-    rb_ = nullptr;
-    stopped_ = true;
-    tsfn_.Release();  // its finalizer drops our reference once queued calls are done
-    callback_.Reset();
   }
   return Stats(info);
 }
@@ -245,12 +287,16 @@ Napi::Value RingReader::Stop(const Napi::CallbackInfo& info) {
 Napi::Value RingReader::Stats(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object o = Napi::Object::New(env);
+  o.Set("transport", transport_);
   o.Set("records", Napi::Number::New(env, static_cast<double>(records_.load())));
   o.Set("bytes", Napi::Number::New(env, static_cast<double>(bytes_.load())));
   o.Set("batches", Napi::Number::New(env, static_cast<double>(batches_.load())));
   o.Set("callbacks", Napi::Number::New(env, static_cast<double>(callbacks_.load())));
   o.Set("stalledMs", Napi::Number::New(env, static_cast<double>(stalled_ns_.load()) / 1e6));
   o.Set("pollErrors", Napi::Number::New(env, static_cast<double>(poll_errors_.load())));
+  uint64_t lost = source_ ? source_->Lost() : lost_.load();
+  o.Set("lostSamples", Napi::Number::New(env, static_cast<double>(lost)));
+  o.Set("abandoned", Napi::Number::New(env, static_cast<double>(abandoned_.load())));
   o.Set("queueHighWater", queue_high_water_.load());
   size_t depth;
   {

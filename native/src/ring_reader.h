@@ -1,7 +1,8 @@
-// RingReader: drains one BPF ring buffer on a background thread and hands JS one batch of many records per
-// callback. Wakeups are coalesced (a batch waits at most `coalesceMs`), and batches wait for JS in a bounded queue:
-// when JS falls behind, the thread stops draining, the kernel ring fills, and the BPF programs count the records
-// they cannot reserve as drops. Memory never grows without bound.
+// RingReader: drains one BPF ring buffer (or, on kernels without one, a perf event array: see record_source.h) on
+// a background thread and hands JS one batch of many records per callback. Wakeups are coalesced (a batch waits
+// at most about `coalesceMs`), and batches wait for JS in a bounded queue: when JS falls behind, the thread stops
+// draining, the kernel buffers fill, and the BPF programs count the records they cannot send as drops. Memory never
+// grows without bound.
 //
 // Batch format (one ArrayBuffer): for each record, a u32 length, 4 bytes of padding, the record bytes, then padding
 // to the next 8-byte boundary.
@@ -17,7 +18,7 @@
 #include <thread>
 #include <vector>
 
-struct ring_buffer;
+#include "record_source.h"
 
 namespace tapio {
 
@@ -37,39 +38,41 @@ class RingReader : public Napi::ObjectWrap<RingReader> {
   Napi::Value Stop(const Napi::CallbackInfo& info);
   Napi::Value Stats(const Napi::CallbackInfo& info);
 
-  static int OnSample(void* ctx, void* data, size_t size);
+  static bool Append(void* ctx, const void* data, size_t size);
   static void CallJs(Napi::Env env, Napi::Function callback, RingReader* self);
   void Run();
+  void DrainSource();
   void Flush();
   void DeliverQueued(Napi::Env env, Napi::Function callback, bool all);
   void StopThread();
+  void Release();
 
-  ring_buffer* rb_ = nullptr;
-  // Our own read-only views of the ring's consumer and producer positions, to see how full it is while we let
-  // records accumulate during the coalescing delay (libbpf 1.1 has no API for it).
-  const volatile unsigned long* consumer_pos_ = nullptr;
-  const volatile unsigned long* producer_pos_ = nullptr;
-  size_t page_size_ = 0;
-  uint64_t ring_bytes_ = 0;
-  uint64_t Available() const;
   uint32_t coalesce_ms_;
   uint32_t batch_records_;
   uint32_t batch_bytes_;
   uint32_t queue_batches_;
 
-  std::unique_ptr<Batch> current_;
+  std::unique_ptr<RecordSource> source_;  // freed at stop: closes the epoll fd and unmaps the kernel buffers
+  std::unique_ptr<Batch> current_;        // owned by the reader thread while it runs
   std::mutex mu_;
   std::condition_variable space_cv_;
   std::deque<std::unique_ptr<Batch>> queue_;
   std::atomic<bool> stop_{false};
   std::atomic<bool> call_pending_{false};
+  // The thread waits for `started_` so the constructor can still fail (and join it) after creating it.
+  std::mutex start_mu_;
+  std::condition_variable start_cv_;
+  bool started_ = false;
   bool stopped_ = false;
+  bool released_ = false;
   std::thread thread_;
   Napi::ThreadSafeFunction tsfn_;
   Napi::FunctionReference callback_;
+  const char* transport_ = "";
 
   // Statistics (read from JS while the thread runs).
   std::atomic<uint64_t> records_{0}, bytes_{0}, batches_{0}, callbacks_{0}, stalled_ns_{0}, poll_errors_{0};
+  std::atomic<uint64_t> lost_{0}, abandoned_{0};
   std::atomic<uint32_t> queue_high_water_{0};
 };
 

@@ -58,7 +58,7 @@ export class Agent {
   }
 
   async start(): Promise<void> {
-    this.features = await probeKernel();
+    this.features = await probeKernel(this.options.config.kernel);
     const skip = unavailableKinds(this.features);
     const { config } = this.options;
     for (const entry of this.options.collectors ?? COLLECTORS) {

@@ -38,6 +38,7 @@ export function formatProbe(f: KernelFeatures, collectors: { collector: string; 
   let out = `Kernel ${f.kernelRelease}, libbpf ${f.libbpfVersion}\n\nFeatures:\n`;
   out += line('BTF', f.btf.available, f.btf.detail ?? firstLine(f.btf.reason));
   out += line('ring buffer', f.ringBuffer.available, firstLine(f.ringBuffer.reason));
+  out += `  ->   ${'transport'.padEnd(16)} ${f.transport.transport} (${f.transport.reason})\n`;
   out += line('tracefs', f.tracefs.available, f.tracefs.detail ?? firstLine(f.tracefs.reason));
   out += line('bpf_stats', f.bpfStats.available, firstLine(f.bpfStats.reason));
   out += `  cgroups: ${f.cgroups.layout}${f.cgroups.v2Mount ? ` (cgroup2 at ${f.cgroups.v2Mount})` : ''}` +

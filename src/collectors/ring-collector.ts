@@ -47,7 +47,7 @@ export abstract class RingCollector implements Collector {
     this.ctx = ctx;
     const spec = this.spec(ctx);
     if (this.usesLimits) spec.mapMaxEntries = { ...spec.mapMaxEntries, tapio_limits_state: ctx.config.limits.bucketTableSize };
-    this.loaded = await loadCollector(spec, this.loaderOptions);
+    this.loaded = await loadCollector(spec, { transport: ctx.config.kernel.transport, btfPath: ctx.config.kernel.btfPath, ...this.loaderOptions });
     if (!this.loaded.available) {
       ctx.log(`${this.name} collector unavailable: ${this.loaded.unavailableReasons().join(' | ')}`);
       // Hooks that did attach would fill a ring nobody reads: take everything down, keep the reasons for status.

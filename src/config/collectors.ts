@@ -25,4 +25,10 @@ export const kernelConfigSchema = z.object({
   batchRecords: z.number().int().min(1).max(1_000_000).default(8192),
   /** Batches waiting for JS before the reader stops draining the kernel ring (which then counts drops). */
   queueBatches: z.number().int().min(1).max(1024).default(16),
+  /** How records leave the kernel: 'auto' takes the BPF ring buffer where the kernel has one (5.8+), else perf
+   *  buffers (one per CPU, ringBufferBytes shared out over them); 'ringbuf' or 'perf' force one. */
+  transport: z.enum(['auto', 'ringbuf', 'perf']).default('auto'),
+  /** A BTF file describing this exact kernel (BTFHub-style), for CO-RE relocation on kernels without
+   *  /sys/kernel/btf/vmlinux. */
+  btfPath: z.string().min(1).optional(),
 }).strict().prefault({});

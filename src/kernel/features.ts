@@ -6,6 +6,7 @@ import { native } from './native';
 import { loadCollector, type HookKind, type HookSpec } from './loader';
 import { ensureTracefs } from './tracefs';
 import { cgroupMounts } from '../core/mountinfo';
+import { chooseTransport, ringBufferSupport, type TransportChoice, type TransportDecision } from './transport';
 
 export interface FeatureResult {
   available: boolean;
@@ -27,6 +28,8 @@ export interface KernelFeatures {
   libbpfVersion: string;
   btf: FeatureResult;
   ringBuffer: FeatureResult;
+  /** How records leave the kernel here (kernel.transport, or the ring buffer when the kernel has one). */
+  transport: TransportDecision;
   tracefs: FeatureResult;
   bpfStats: FeatureResult;
   cgroups: { layout: CgroupLayout; v2Mount?: string; v1Controllers: string[] };
@@ -67,10 +70,45 @@ function libcPath(): string | undefined {
   return ['/lib/x86_64-linux-gnu/libc.so.6', '/usr/lib/x86_64-linux-gnu/libc.so.6', '/lib64/libc.so.6'].find((p) => fs.existsSync(p));
 }
 
-export async function probeKernel(): Promise<KernelFeatures> {
+const KERNEL_BTF = '/sys/kernel/btf/vmlinux';
+
+/** BTF for CO-RE relocation: the kernel's own, or kernel.btfPath; when neither, what to do about it. */
+export function btfFeature(btfPath?: string, kernelBtf = KERNEL_BTF, release = os.release()): FeatureResult {
+  if (btfPath) {
+    let magic = -1;
+    try {
+      const fd = fs.openSync(btfPath, 'r');
+      try {
+        const b = Buffer.alloc(2);
+        if (fs.readSync(fd, b, 0, 2, 0) === 2) magic = b.readUInt16LE(0);
+      } finally {
+        fs.closeSync(fd);
+      }
+    } catch (e) {
+      return { available: false, reason: `kernel.btfPath ${btfPath}: ${(e as Error).message}` };
+    }
+    if (magic !== 0xeb9f) return { available: false, reason: `kernel.btfPath ${btfPath} is not a BTF file (no 0xeB9F magic; unpack .btf.tar.xz files first)` };
+    return { available: true, detail: `${btfPath} (kernel.btfPath)` };
+  }
+  if (fs.existsSync(kernelBtf)) return { available: true, detail: kernelBtf };
+  return {
+    available: false,
+    reason: `${kernelBtf} does not exist (kernel built without CONFIG_DEBUG_INFO_BTF): set kernel.btfPath to a BTF ` +
+      `file for exactly this kernel (${release}), e.g. BTFHub's <distro>/<version>/${os.arch() === 'arm64' ? 'arm64' : 'x86_64'}/${release}.btf ` +
+      '(unpacked); tp_btf, fentry and LSM hooks stay unavailable, tracepoint and kprobe forms are used',
+  };
+}
+
+export interface ProbeOptions {
+  /** kernel.transport */
+  transport?: TransportChoice;
+  /** kernel.btfPath */
+  btfPath?: string;
+}
+
+export async function probeKernel(opts: ProbeOptions = {}): Promise<KernelFeatures> {
   const n = native();
-  const btfOk = fs.existsSync('/sys/kernel/btf/vmlinux');
-  const ring = n.probeMapType('ringbuf');
+  const ring = ringBufferSupport();
   const tracefs = ensureTracefs();
 
   let bpfStats: FeatureResult;
@@ -95,7 +133,8 @@ export async function probeKernel(): Promise<KernelFeatures> {
     }],
   }));
   const programs: Record<string, FeatureResult> = {};
-  const loaded = await loadCollector({ name: 'tapio_probe', object: 'probe.bpf.o', hooks }, { retries: 1 });
+  const loaded = await loadCollector({ name: 'tapio_probe', object: 'probe.bpf.o', hooks },
+    { retries: 1, transport: opts.transport, btfPath: opts.btfPath });
   try {
     for (const h of loaded.hooks) {
       if (h.chosen) programs[h.name] = { available: true, state: 'available' };
@@ -111,8 +150,9 @@ export async function probeKernel(): Promise<KernelFeatures> {
   return {
     kernelRelease: os.release(),
     libbpfVersion: n.libbpfVersion(),
-    btf: btfOk ? { available: true, detail: '/sys/kernel/btf/vmlinux' } : { available: false, reason: '/sys/kernel/btf/vmlinux does not exist (kernel built without CONFIG_DEBUG_INFO_BTF)' },
+    btf: btfFeature(opts.btfPath),
     ringBuffer: ring.ok ? { available: true } : { available: false, reason: ring.error },
+    transport: chooseTransport(opts.transport),
     tracefs: tracefs.ok ? { available: true, detail: tracefs.mountedByUs ? `mounted by tapio at ${tracefs.path}` : tracefs.path } : { available: false, reason: tracefs.error },
     bpfStats,
     cgroups,

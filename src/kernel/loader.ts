@@ -11,6 +11,7 @@ import { RingReader, type BatchHandler } from './ring';
 import type { RingReaderOptions } from './native';
 import { readKernelDrops, type KernelDropRow } from './drops';
 import { ensureTracefs } from './tracefs';
+import { chooseTransport, prepareTransport, type TransportChoice } from './transport';
 
 export type HookKind = 'fentry' | 'fexit' | 'kprobe' | 'kretprobe' | 'tracepoint' | 'raw_tracepoint' | 'tp_btf'
   | 'uprobe' | 'uretprobe' | 'lsm' | 'cgroup_skb' | 'tc' | 'iter';
@@ -72,9 +73,17 @@ export interface LoaderOptions {
   /** Attempts for transient failures (EAGAIN, EBUSY, EINTR), with exponential backoff from `retryBaseMs`. */
   retries?: number;
   retryBaseMs?: number;
+  /** kernel.transport: how records leave the kernel (src/kernel/transport.ts). Default 'auto'. */
+  transport?: TransportChoice;
+  /** kernel.btfPath: an external BTF file for CO-RE relocation, for kernels without /sys/kernel/btf/vmlinux. */
+  btfPath?: string;
 }
 
 const TRANSIENT_ERRNOS = new Set([4 /* EINTR */, 11 /* EAGAIN */, 16 /* EBUSY */]);
+
+/** Program sections that attach by the kernel's BTF ids: they need the kernel's own BTF, not just CO-RE data. */
+const NEEDS_KERNEL_BTF = /^(tp_btf|fentry|fexit|fmod_ret|lsm|iter|struct_ops)(\.s)?\//;
+const KERNEL_BTF_MISSING = /Error loading vmlinux BTF|failed to find valid kernel BTF/;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -114,7 +123,14 @@ export class LoadedCollector {
     private readonly object: NativeBpfObject | undefined,
     /** Programs that failed to load and are not part of any hook, with reasons. */
     readonly otherFailures: { program: string; error: string }[],
+    /** Ring maps that became perf event arrays (perf transport), with their pages per CPU. */
+    private readonly perfRings: ReadonlyMap<string, number> = new Map(),
   ) {}
+
+  /** How this object's records reach userspace. */
+  get transport(): 'ringbuf' | 'perf' {
+    return this.perfRings.size > 0 ? 'perf' : 'ringbuf';
+  }
 
   /** True when every required hook has an attached implementation. */
   get available(): boolean {
@@ -145,7 +161,9 @@ export class LoadedCollector {
   }
 
   openRing(mapName: string, onBatch: BatchHandler, options?: RingReaderOptions): RingReader {
-    const reader = new RingReader(mapName, this.obj().mapFd(mapName), onBatch, options);
+    const pages = this.perfRings.get(mapName);
+    const opts: RingReaderOptions = pages ? { ...options, transport: 'perf', perfPagesPerCpu: pages } : { ...options };
+    const reader = new RingReader(mapName, this.obj().mapFd(mapName), onBatch, opts);
     this.readers.push(reader);
     return reader;
   }
@@ -238,10 +256,12 @@ export async function loadCollector(spec: CollectorSpec, options: LoaderOptions 
   const wanted = new Set(candidates.flat().map((c) => c.program));
   const loadFailures = new Map<string, string>();
 
+  const transport = chooseTransport(options.transport).transport;
+  let perfRings = new Map<string, number>();
   let obj: NativeBpfObject | undefined;
   const maxRounds = wanted.size + 16;
   for (let round = 0, transient = 0; round < maxRounds; round++) {
-    const o = new (native().BpfObject)(elf, spec.name);
+    const o = new (native().BpfObject)(elf, spec.name, options.btfPath ? { btfPath: options.btfPath } : undefined);
     for (const p of o.programs()) {
       // Hook programs load only while they are candidates; helper programs outside any hook load unless they failed.
       const on = hookPrograms.has(p.name) ? wanted.has(p.name) && !loadFailures.has(p.name) : !loadFailures.has(p.name);
@@ -250,6 +270,7 @@ export async function loadCollector(spec: CollectorSpec, options: LoaderOptions 
     try {
       for (const [m, n] of Object.entries(spec.mapMaxEntries ?? {})) o.setMapMaxEntries(m, n);
       for (const [v, bytes] of Object.entries(spec.rodata ?? {})) o.setRodata(v, bytes);
+      perfRings = prepareTransport(o, transport);
     } catch (e) {
       o.close(); // a wrong name or size is the caller's bug: say so, leak nothing
       throw e;
@@ -259,9 +280,18 @@ export async function loadCollector(spec: CollectorSpec, options: LoaderOptions 
       obj = o;
       break;
     }
+    const programs = o.programs();
     o.close();
     if (r.errno !== undefined && TRANSIENT_ERRNOS.has(r.errno) && transient < retries) {
       await sleep(baseMs * 2 ** transient++);
+      continue;
+    }
+    // No kernel BTF (and none found elsewhere): libbpf refuses the whole object while any program that attaches
+    // by BTF id is on, even when kernel.btfPath serves the CO-RE relocations. Switch those off, with the reason.
+    const btfBound = KERNEL_BTF_MISSING.test(r.log)
+      ? programs.filter((p) => p.autoload && NEEDS_KERNEL_BTF.test(p.section) && !loadFailures.has(p.name)) : [];
+    if (btfBound.length > 0) {
+      for (const p of btfBound) loadFailures.set(p.name, `${p.section.split('/')[0]} needs the kernel's own BTF (/sys/kernel/btf/vmlinux), which this kernel does not have`);
       continue;
     }
     const failed = failedProgramFromLog(r.log);
@@ -285,7 +315,7 @@ export async function loadCollector(spec: CollectorSpec, options: LoaderOptions 
     obj.close(); // nothing attached may outlive a loader that failed (a wrong program name, say)
     throw e;
   }
-  return new LoadedCollector(spec.name, hooks, obj, otherFailures);
+  return new LoadedCollector(spec.name, hooks, obj, otherFailures, perfRings);
 }
 
 /** Per hook, the first implementation that attaches; every failure before it recorded with the kernel's words. */

@@ -30,15 +30,19 @@ export class BpfMap {
 
   private checkKey(key: Buffer): void {
     if (key.length !== this.keySize) {
-      throw new Error(`map ${this.name}: key is ${key.length} bytes, the map wants ${this.keySize}`);
+      throw new RangeError(`map ${this.name}: key is ${key.length} bytes, the map wants ${this.keySize}`);
     }
+  }
+
+  /** Bytes of one value as the kernel copies it (per-CPU maps: every CPU's slot). */
+  get valueBytes(): number {
+    return this.perCpu ? this.perCpuStride * this.cpus : this.valueSize;
   }
 
   /** The value (for per-CPU maps: all CPUs' values concatenated, use perCpuValues), or undefined. */
   lookup(key: Buffer): Buffer | undefined {
     this.checkKey(key);
-    const size = this.perCpu ? this.perCpuStride * this.cpus : this.valueSize;
-    return native().mapLookup(this.fd, key, size) ?? undefined;
+    return native().mapLookup(this.fd, key) ?? undefined;
   }
 
   /** One Buffer per possible CPU. */
@@ -65,8 +69,8 @@ export class BpfMap {
    * For per-CPU maps each value holds all CPUs' values (use perCpuSlices to split).
    */
   lookupAll(): { key: Buffer; value: Buffer }[] {
-    const bytes = this.perCpu ? this.perCpuStride * this.cpus : this.valueSize;
-    const r = native().mapLookupBatch(this.fd, this.keySize, bytes, this.maxEntries);
+    const bytes = this.valueBytes;
+    const r = native().mapLookupBatch(this.fd);
     if (!r) return [...this.entries()].map(([key, value]) => ({ key, value }));
     const out: { key: Buffer; value: Buffer }[] = [];
     for (let i = 0; i < r.count; i++) {
@@ -82,9 +86,14 @@ export class BpfMap {
     return sum;
   }
 
+  /** value: the map's value size, or for per-CPU maps either one value (written to every CPU) or all slots. */
   update(key: Buffer, value: Buffer, flags: number = MapUpdateFlags.ANY): void {
     this.checkKey(key);
-    if (this.perCpu && value.length === this.valueSize) {
+    if (value.length !== this.valueSize && value.length !== this.valueBytes) {
+      throw new RangeError(`map ${this.name}: value is ${value.length} bytes, the map wants ${this.valueSize}` +
+        (this.perCpu ? ` (or ${this.valueBytes}: one ${this.perCpuStride}-byte slot per possible CPU)` : ''));
+    }
+    if (this.perCpu && value.length === this.valueSize && value.length !== this.valueBytes) {
       // Same value on every CPU: the kernel wants one slot per possible CPU.
       const all = Buffer.alloc(this.perCpuStride * this.cpus);
       for (let c = 0; c < this.cpus; c++) value.copy(all, c * this.perCpuStride);
@@ -103,7 +112,7 @@ export class BpfMap {
     let key: Buffer | null = null;
     // Bounded: a hash map being modified while we walk can restart iteration; never walk more than 2x its size.
     for (let i = 0; i < this.maxEntries * 2 + 1; i++) {
-      key = n.mapNextKey(this.fd, key, this.keySize);
+      key = n.mapNextKey(this.fd, key);
       if (!key) return;
       yield key;
     }

@@ -40,6 +40,8 @@ export interface NativeBpfObject {
   maps(): MapDescription[];
   setAutoload(program: string, on: boolean): void;
   setMapMaxEntries(map: string, n: number): void;
+  /** Before load: change a map's type and sizes (a ring buffer map becomes a perf event array). */
+  setMapShape(map: string, shape: { type: string; keySize: number; valueSize: number; maxEntries: number }): void;
   /** Sets a `const volatile` global in .rodata before load; throws when there is none by that name or the size differs. */
   setRodata(name: string, value: Buffer): void;
   load(): LoadOutcome;
@@ -56,6 +58,8 @@ export interface NativeBpfObject {
 }
 
 export interface RingReaderStats {
+  /** Where records come from: the BPF ring buffer, or perf buffers (one per CPU) on kernels without it. */
+  transport: 'ringbuf' | 'perf';
   records: number;
   bytes: number;
   batches: number;
@@ -63,6 +67,10 @@ export interface RingReaderStats {
   /** Time the reader thread spent waiting for JS to take batches (the kernel ring was filling meanwhile). */
   stalledMs: number;
   pollErrors: number;
+  /** Perf only: records the kernel reported lost. The BPF side counts each of them as a drop (by kind) already. */
+  lostSamples: number;
+  /** Records still queued when the callback threw during stop(): not delivered, counted here. */
+  abandoned: number;
   queueHighWater: number;
   queueDepth: number;
   running: boolean;
@@ -75,6 +83,10 @@ export interface RingReaderOptions {
   batchBytes?: number;
   /** Batches waiting for JS before the reader stops draining the kernel ring. */
   queueBatches?: number;
+  /** 'perf' when mapFd is a perf event array (kernels without ring buffers); default 'ringbuf'. */
+  transport?: 'ringbuf' | 'perf';
+  /** Perf only: pages of each CPU's buffer (a power of two). */
+  perfPagesPerCpu?: number;
 }
 
 export interface NativeRingReader {
@@ -98,22 +110,31 @@ export interface ProbeOutcome {
 }
 
 export interface NativeAddon {
-  BpfObject: new (elf: Buffer, name: string) => NativeBpfObject;
+  /** btfPath: an external BTF file for CO-RE relocation (kernels without /sys/kernel/btf/vmlinux). */
+  BpfObject: new (elf: Buffer, name: string, options?: { btfPath?: string }) => NativeBpfObject;
   RingReader: new (mapFd: number, options: RingReaderOptions,
     onBatch: (batch: ArrayBuffer, count: number) => void) => NativeRingReader;
   mapInfo(fd: number): { type: string; name: string; keySize: number; valueSize: number; maxEntries: number; id: number; flags: number };
-  mapLookup(fd: number, key: Buffer, valueBytes: number): Buffer | null;
+  // The map calls take key and value sizes from the map itself (fd from BpfObject.mapFd) and throw a RangeError
+  // naming the map and both sizes for a Buffer of any other size. Per-CPU values: one 8-byte aligned slot per CPU.
+  mapLookup(fd: number, key: Buffer): Buffer | null;
   mapUpdate(fd: number, key: Buffer, value: Buffer, flags?: number): void;
   mapDelete(fd: number, key: Buffer): boolean;
-  mapLookupBatch(fd: number, keySize: number, valueBytes: number, maxEntries: number): { keys: Buffer; values: Buffer; count: number } | null;
-  mapNextKey(fd: number, key: Buffer | null, keySize: number): Buffer | null;
+  mapLookupBatch(fd: number, maxEntries?: number): { keys: Buffer; values: Buffer; count: number; keySize: number; valueBytes: number } | null;
+  mapNextKey(fd: number, key: Buffer | null): Buffer | null;
   programInfo(fd: number): ProgramRunInfo;
   enableRunStats(): number;
+  /** Closes an fd the addon handed out to be closed (enableRunStats); throws for any other fd. */
   closeFd(fd: number): void;
   numPossibleCpus(): number;
   probeProgramType(type: string): ProbeOutcome;
   probeMapType(type: string): ProbeOutcome;
   libbpfVersion(): string;
+  /** CLOCK_REALTIME between two CLOCK_BOOTTIME reads (the midpoint), the closest of a few tries. */
+  clockPair(): { realtimeNs: bigint; boottimeNs: bigint; gapNs: number };
+  boottimeNs(): bigint;
+  /** sysconf(_SC_CLK_TCK): the unit of /proc/<pid>/stat times. */
+  clockTicksPerSecond(): number;
 }
 
 const ADDON_PATH = path.join(__dirname, '..', '..', '..', 'native', 'build', 'Release', 'tapio_native.node');

@@ -24,6 +24,7 @@ test('tapio probe --json is right for this machine', needsRoot, () => {
   assert.equal(r.cgroups.layout, expectedCgroupLayout());
   assert.equal(r.tracefs.available, true);
   assert.equal(r.ringBuffer.available, true);
+  assert.deepEqual(r.transport, { transport: 'ringbuf', reason: 'the kernel has BPF ring buffers' });
   assert.equal(r.programs.tracepoint.available, true, r.programs.tracepoint.reason);
   assert.equal(r.programs.raw_tracepoint.available, true);
   // kprobes exist exactly when the kernel has kprobe_events; when absent the reason is the kernel's error.

@@ -3,18 +3,19 @@
 // ground truth is exactly triggers * burst records, each either delivered or counted as a kernel drop.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import * as fs from 'node:fs';
 import { loadCollector, u32Key, type LoadedCollector } from '../../src/kernel';
 import { TAPIO_DROP_RINGBUF_FULL, TAPIO_KIND_TEST } from '../../src/kernel/layouts.generated';
 
 export const SPINE_RECORD_SIZE = 48;
 
-export async function loadSpine(opts: { ringBytes?: number } = {}): Promise<LoadedCollector> {
+export async function loadSpine(opts: { ringBytes?: number; transport?: 'ringbuf' | 'perf' } = {}): Promise<LoadedCollector> {
   return loadCollector({
     name: 'spine_test',
     object: 'testing/spine_test.bpf.o',
     hooks: [{ name: 'emit', implementations: [{ kind: 'tracepoint', program: 'spine_emit' }] }],
     mapMaxEntries: opts.ringBytes ? { spine_events: opts.ringBytes } : undefined,
-  });
+  }, { transport: opts.transport });
 }
 
 /** Only setpriority() calls from `pid` emit, `burst` records each. */
@@ -94,4 +95,15 @@ export function processResources(): { threads: number; fds: number } {
     }
   });
   return { threads: fs.readdirSync('/proc/self/task').length, fds: anon.length };
+}
+
+/** Blocks the JS thread until process `pid` has exited (a zombie counts: libuv cannot reap it while we block). */
+export function stallUntilExited(pid: number, limitMs = 30_000): void {
+  const end = Date.now() + limitMs;
+  while (Date.now() < end) {
+    let state = 'Z';
+    try { state = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '')[0]; } catch { /* gone */ }
+    if (state === 'Z') return;
+  }
+  throw new Error(`process ${pid} still running after ${limitMs} ms`);
 }

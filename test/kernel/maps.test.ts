@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as os from 'node:os';
 import { u32Key } from '../../src/kernel';
+import { native } from '../../src/kernel/native';
 import { needsRoot } from '../helpers/root';
 import { loadSpine } from '../helpers/spine';
 
@@ -76,4 +77,88 @@ test('lookupAll reads a whole map in one call and agrees with entry-by-entry rea
   } finally {
     await c.close();
   }
+});
+
+// The addon takes key and value sizes from the map itself: a Buffer of any other size is refused with an error that
+// names the call, the map and both sizes, before the kernel could write past it or read past it.
+test('native map calls refuse a wrong-sized key or value, naming the map and both sizes', needsRoot, async (t) => {
+  const c = await loadSpine();
+  try {
+    const n = native();
+    const hash = c.map('spine_hash'); // key u32, value u64
+    const fired = c.map('spine_fired'); // per-CPU array: value u64 per possible CPU
+    const cpus = n.numPossibleCpus();
+    const refused = (call: string, what: string, given: number, want: number) =>
+      (e: unknown) => e instanceof RangeError &&
+        e.message === `${call} on map 'spine_hash': ${what} is ${given} bytes, the map's ${what} size is ${want}`;
+
+    await t.test('lookup', () => {
+      assert.throws(() => n.mapLookup(hash.fd, Buffer.alloc(2)), refused('mapLookup', 'key', 2, 4));
+      assert.throws(() => n.mapLookup(hash.fd, Buffer.alloc(64)), refused('mapLookup', 'key', 64, 4));
+      hash.update(u32Key(5), u64(55n));
+      assert.equal(n.mapLookup(hash.fd, u32Key(5))!.length, 8, 'the value is the map\'s size, whatever JS thinks');
+      assert.equal(n.mapLookup(fired.fd, u32Key(0))!.length, 8 * cpus, 'per-CPU: one 8-byte slot per possible CPU');
+    });
+    await t.test('update', () => {
+      assert.throws(() => n.mapUpdate(hash.fd, Buffer.alloc(3), u64(1n)), refused('mapUpdate', 'key', 3, 4));
+      assert.throws(() => n.mapUpdate(hash.fd, u32Key(1), Buffer.alloc(4)), refused('mapUpdate', 'value', 4, 8));
+      assert.throws(() => n.mapUpdate(hash.fd, u32Key(1), Buffer.alloc(4096)), refused('mapUpdate', 'value', 4096, 8));
+      assert.throws(() => n.mapUpdate(fired.fd, u32Key(1), u64(1n)),
+        (e: unknown) => e instanceof RangeError && (e as Error).message.includes(`value is 8 bytes, the map's value size is ${8 * cpus}`));
+      assert.equal(hash.lookup(u32Key(1)), undefined, 'nothing was written by the refused calls');
+    });
+    await t.test('delete', () => {
+      assert.throws(() => n.mapDelete(hash.fd, Buffer.alloc(8)), refused('mapDelete', 'key', 8, 4));
+      assert.equal(hash.lookup(u32Key(5))!.readBigUInt64LE(0), 55n, 'the entry is still there');
+    });
+    await t.test('next key', () => {
+      assert.throws(() => n.mapNextKey(hash.fd, Buffer.alloc(1)), refused('mapNextKey', 'key', 1, 4));
+      assert.equal(n.mapNextKey(hash.fd, null)!.length, 4, 'the first key is the map\'s key size');
+    });
+    await t.test('batch lookup', () => {
+      assert.throws(() => n.mapLookupBatch(hash.fd, 9),
+        (e: unknown) => e instanceof RangeError && (e as Error).message === "mapLookupBatch on map 'spine_hash': maxEntries is 9, the map holds 1 to 8");
+      assert.throws(() => n.mapLookupBatch(hash.fd, 0), RangeError);
+      const r = n.mapLookupBatch(fired.fd)!;
+      assert.equal(r.keySize, 4);
+      assert.equal(r.valueBytes, 8 * cpus);
+      assert.equal(r.values.length, fired.maxEntries * 8 * cpus, 'buffers sized from the map, not from JS');
+    });
+    await t.test('an fd that is not a map the addon handed out', () => {
+      const stats = n.enableRunStats();
+      try {
+        assert.throws(() => n.mapLookup(stats, u32Key(0)), /mapLookup: fd \d+ is not a map fd handed out by BpfObject.mapFd/);
+      } finally {
+        n.closeFd(stats);
+      }
+      assert.throws(() => n.mapLookup(0, u32Key(0)), TypeError, 'stdin is no map');
+    });
+    await t.test('BpfMap.update checks the value length too', () => {
+      assert.throws(() => hash.update(u32Key(2), Buffer.alloc(4)), /map spine_hash: value is 4 bytes, the map wants 8/);
+      assert.throws(() => fired.update(u32Key(2), Buffer.alloc(12)), /map spine_fired: value is 12 bytes, the map wants 8 \(or \d+: one 8-byte slot per possible CPU\)/);
+      const all = Buffer.alloc(8 * cpus);
+      for (let i = 0; i < cpus; i++) all.writeBigUInt64LE(BigInt(i + 1), i * 8);
+      fired.update(u32Key(2), all); // every CPU's slot given
+      assert.equal(fired.sumU64(u32Key(2)), BigInt((cpus * (cpus + 1)) / 2));
+    });
+  } finally {
+    await c.close();
+  }
+});
+
+test('closeFd closes only fds the addon handed out to be closed; a closed object\'s maps are forgotten', needsRoot, async () => {
+  const n = native();
+  const c = await loadSpine();
+  const mapFd = c.map('spine_hash').fd;
+  try {
+    assert.throws(() => n.closeFd(mapFd), /closeFd: fd \d+ was not handed out by the addon to be closed/);
+    assert.throws(() => n.closeFd(1), /closeFd: fd 1 was not handed out/, 'not even stdout');
+    assert.equal(n.mapLookup(mapFd, u32Key(1)), null, 'the map fd still works: closeFd left it alone');
+    const stats = n.enableRunStats();
+    n.closeFd(stats);
+    assert.throws(() => n.closeFd(stats), /was not handed out/, 'an fd is closed once');
+  } finally {
+    await c.close();
+  }
+  assert.throws(() => n.mapLookup(mapFd, u32Key(1)), /is not a map fd handed out/, 'the fd number of a closed map is no longer trusted');
 });

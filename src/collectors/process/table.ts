@@ -2,6 +2,7 @@
 // process.exit event, whose kernel record carries only the pid, can still say which program ended. Bounded LRU
 // (a Map kept in use order); every eviction is counted. Seeded from /proc at start for processes older than the agent.
 import * as fs from 'node:fs';
+import { clockTicksPerSecond as kernelClockTicksPerSecond } from '../../kernel/clock';
 import { LruMap } from '../../core/lru';
 
 export interface ProcessInfo {
@@ -77,7 +78,7 @@ export class ProcessTable {
   }
 }
 
-/** USER_HZ: 100 on every Linux architecture we run on (getconf CLK_TCK); not exposed to Node otherwise. */
+/** USER_HZ (sysconf(_SC_CLK_TCK), read by the addon). */
 function clockTicksPerSecond(): bigint {
-  return 100n;
+  return BigInt(kernelClockTicksPerSecond());
 }
