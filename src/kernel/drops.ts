@@ -20,6 +20,11 @@ export const KIND_NAMES: Record<number, string> = {
   13: 'network.tcp.reset',
   16: 'tapio.cgroup.mkdir',
   17: 'tapio.cgroup.rmdir',
+  20: 'security.namespace',
+  21: 'security.host',
+  22: 'security.privilege',
+  23: 'security.file',
+  24: 'security.exec',
   31: 'test',
 };
 
