@@ -310,3 +310,5 @@ int fork_raw(struct bpf_raw_tracepoint_args *ctx)
 }
 
 #include "security_hooks.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

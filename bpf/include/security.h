@@ -6,14 +6,16 @@
 
 #include "tapio.h"
 
-#define SEC_COMM_LEN 16
-#define SEC_PATH_LEN 256     /* resolved or user-given path in a record; longer ones are cut and flagged */
-#define SEC_ANCESTORS 6      /* parents reported, up to the container's first process */
-#define SEC_NS_COUNT 7       /* mnt, pid, net, uts, ipc, cgroup, user (enum sec_ns) */
-#define SEC_MAX_RULES 64     /* path rules in security_path_rules */
-#define SEC_RULE_LEN 64      /* bytes of one rule's pattern */
-#define SEC_WALK_DEPTH 40    /* path components resolved (deeper paths are cut at the root end and flagged) */
-#define SEC_SCRATCH 1024     /* per-CPU path buffer: SEC_PATH_LEN plus room for the bounded writes */
+enum sec_sizes {
+	SEC_COMM_LEN = 16,
+	SEC_PATH_LEN = 256,   /* resolved or user-given path in a record; longer ones are cut and flagged */
+	SEC_ANCESTORS = 6,    /* parents reported, up to the container's first process */
+	SEC_NS_COUNT = 7,     /* mnt, pid, net, uts, ipc, cgroup, user (enum sec_ns) */
+	SEC_MAX_RULES = 64,   /* path rules in security_path_rules */
+	SEC_RULE_LEN = 64,    /* bytes of one rule's pattern */
+	SEC_WALK_DEPTH = 40,  /* path components resolved (deeper paths are cut and flagged) */
+	SEC_SCRATCH = 1024,   /* per-CPU path buffer: SEC_PATH_LEN plus room for the bounded writes */
+};
 
 /* What fired. Userspace turns these into event names (src/collectors/security/detections.ts). */
 enum sec_detection {
@@ -56,22 +58,26 @@ enum sec_op {
 
 enum sec_ns { SEC_NS_MNT = 0, SEC_NS_PID = 1, SEC_NS_NET = 2, SEC_NS_UTS = 3, SEC_NS_IPC = 4, SEC_NS_CGROUP = 5, SEC_NS_USER = 6 };
 
-/* Record flags. */
-#define SEC_F_CONTAINER 1        /* the task's mnt or pid namespace is not the host's (settings.host_ns) */
-#define SEC_F_NO_ENTER 2         /* sys_exit without sys_enter: refused before the syscall ran (seccomp) */
-#define SEC_F_PATH_RESOLVED 4    /* path is the kernel's resolved path (fd -> dentry walk), not the caller's string */
-#define SEC_F_PATH_TRUNCATED 8
-#define SEC_F_EXE_TRUNCATED 16
-#define SEC_F_LSM 32             /* seen by an LSM hook (the kernel's decision point) */
+/* Record flags (struct sec_record.flags). */
+enum sec_flag {
+	SEC_F_CONTAINER = 1,      /* the task's mnt or pid namespace is not the host's (settings.host_ns) */
+	SEC_F_NO_ENTER = 2,       /* sys_exit without sys_enter: refused before the syscall ran (seccomp) */
+	SEC_F_PATH_RESOLVED = 4,  /* path is the kernel's resolved path (fd -> dentry walk), not the caller's string */
+	SEC_F_PATH_TRUNCATED = 8,
+	SEC_F_EXE_TRUNCATED = 16,
+	SEC_F_LSM = 32,           /* seen by an LSM hook (the kernel's decision point) */
+};
 
 /* Path rule flags (struct sec_path_rule.flags). */
-#define SEC_RULE_PREFIX 1
-#define SEC_RULE_SUFFIX 2
-#define SEC_RULE_READ 4          /* matches opens for reading (and link targets) */
-#define SEC_RULE_WRITE 8         /* matches opens for writing, creating or truncating */
-#define SEC_RULE_EXEC 16         /* matches the executable at exec */
-#define SEC_RULE_CONNECT 32      /* matches unix socket paths at connect */
-#define SEC_RULE_HOST 64         /* applies to processes in the host namespaces too (else only containers) */
+enum sec_rule_flag {
+	SEC_RULE_PREFIX = 1,
+	SEC_RULE_SUFFIX = 2,
+	SEC_RULE_READ = 4,    /* matches opens for reading (and link targets) */
+	SEC_RULE_WRITE = 8,   /* matches opens for writing, creating or truncating */
+	SEC_RULE_EXEC = 16,   /* matches the executable at exec */
+	SEC_RULE_CONNECT = 32,/* matches unix socket paths at connect */
+	SEC_RULE_HOST = 64,   /* applies to processes in the host namespaces too (else only containers) */
+};
 
 struct sec_path_rule {
 	__u32 len;   /* pattern bytes in use; 0 ends the list */

@@ -3,12 +3,12 @@
 // process, its ancestry and what was touched, and applies scope and allowlists. Never throws on bad bytes: a record
 // that does not fit is counted (stage 'decode') and skipped.
 import * as fs from 'node:fs';
-import type { DropCounters } from '../../pipeline/drops';
-import type { Attributes, TapioEvent } from '../../pipeline/event';
+import type { DropCounters } from '../../core/drops';
+import type { Attributes, TapioEvent } from '../../core/event';
 import { HEADER_SIZE, cgroupAttribute, readCString, readHeader } from '../record-header';
 import { DET } from './detections';
 import {
-  ANCESTORS, COMM_LEN, F_CONTAINER, F_LSM, F_NO_ENTER, F_PATH_RESOLVED, F_PATH_TRUNCATED, NS_COUNT, NS_NAMES, OP_LSM,
+  ANCESTORS, ANCESTOR_COMM_OFFSET, ANCESTOR_SIZE, COMM_LEN, F_CONTAINER, F_LSM, F_NO_ENTER, F_PATH_RESOLVED, F_PATH_TRUNCATED, NS_COUNT, NS_NAMES, OP_LSM,
   OP_NAMES, PATH_LEN, SECURITY_KINDS, SEC_RECORD,
 } from './layout';
 import type { SecurityPolicy } from './policy';
@@ -181,11 +181,11 @@ export class SecurityDecoder {
     const pids: number[] = [];
     const names: string[] = [];
     for (let i = 0; i < n; i++) {
-      const base = at + F.ancestors.offset + 24 * i;
+      const base = at + F.ancestors.offset + ANCESTOR_SIZE * i;
       const pid = view.getUint32(base, true);
       pids.push(pid);
       const exe = (this.o.procInfo ?? readProc)(pid).exe;
-      names.push(exe ?? readCString(view, base + 8, COMM_LEN));
+      names.push(exe ?? readCString(view, base + ANCESTOR_COMM_OFFSET, COMM_LEN));
     }
     a['tapio.process.ancestors.pids'] = pids;
     a['tapio.process.ancestors.executables'] = names;

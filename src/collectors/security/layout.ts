@@ -1,105 +1,48 @@
 // Byte layouts of the security collector's record, settings and path rules (bpf/include/security.h), and their
-// encoders. test/collectors/security-layout.test.ts checks each one against the BTF of bpf/.output/security.bpf.o.
-import { HEADER_FIELDS } from '../record-header';
+// encoders. Every number comes from the generated layouts (src/kernel/layouts.generated.ts).
+import * as L from '../../kernel/layouts.generated';
 
-export const KIND_SEC_NAMESPACE = 20;
-export const KIND_SEC_HOST = 21;
-export const KIND_SEC_PRIVILEGE = 22;
-export const KIND_SEC_FILE = 23;
-export const KIND_SEC_EXEC = 24;
-export const SECURITY_KINDS = [KIND_SEC_NAMESPACE, KIND_SEC_HOST, KIND_SEC_PRIVILEGE, KIND_SEC_FILE, KIND_SEC_EXEC];
+export const KIND_SEC_NAMESPACE = L.TAPIO_KIND_SEC_NAMESPACE;
+export const KIND_SEC_HOST = L.TAPIO_KIND_SEC_HOST;
+export const KIND_SEC_PRIVILEGE = L.TAPIO_KIND_SEC_PRIVILEGE;
+export const KIND_SEC_FILE = L.TAPIO_KIND_SEC_FILE;
+export const KIND_SEC_EXEC = L.TAPIO_KIND_SEC_EXEC;
+export const SECURITY_KINDS: number[] = [KIND_SEC_NAMESPACE, KIND_SEC_HOST, KIND_SEC_PRIVILEGE, KIND_SEC_FILE, KIND_SEC_EXEC];
 
-export const COMM_LEN = 16;
-export const PATH_LEN = 256;
-export const ANCESTORS = 6;
-export const NS_COUNT = 7;
-export const MAX_RULES = 64;
-export const RULE_LEN = 64;
+export const COMM_LEN = L.SEC_COMM_LEN;
+export const PATH_LEN = L.SEC_PATH_LEN;
+export const ANCESTORS = L.SEC_ANCESTORS;
+export const NS_COUNT = L.SEC_NS_COUNT;
+export const MAX_RULES = L.SEC_MAX_RULES;
+export const RULE_LEN = L.SEC_RULE_LEN;
 /** enum sec_ns order. */
 export const NS_NAMES = ['mnt', 'pid', 'net', 'uts', 'ipc', 'cgroup', 'user'] as const;
 
-export const F_CONTAINER = 1;
-export const F_NO_ENTER = 2;
-export const F_PATH_RESOLVED = 4;
-export const F_PATH_TRUNCATED = 8;
-export const F_EXE_TRUNCATED = 16;
-export const F_LSM = 32;
+export const F_CONTAINER = L.SEC_F_CONTAINER;
+export const F_NO_ENTER = L.SEC_F_NO_ENTER;
+export const F_PATH_RESOLVED = L.SEC_F_PATH_RESOLVED;
+export const F_PATH_TRUNCATED = L.SEC_F_PATH_TRUNCATED;
+export const F_EXE_TRUNCATED = L.SEC_F_EXE_TRUNCATED;
+export const F_LSM = L.SEC_F_LSM;
 
-export const RULE_PREFIX = 1;
-export const RULE_SUFFIX = 2;
-export const RULE_READ = 4;
-export const RULE_WRITE = 8;
-export const RULE_EXEC = 16;
-export const RULE_CONNECT = 32;
-export const RULE_HOST = 64;
+export const RULE_PREFIX = L.SEC_RULE_PREFIX;
+export const RULE_SUFFIX = L.SEC_RULE_SUFFIX;
+export const RULE_READ = L.SEC_RULE_READ;
+export const RULE_WRITE = L.SEC_RULE_WRITE;
+export const RULE_EXEC = L.SEC_RULE_EXEC;
+export const RULE_CONNECT = L.SEC_RULE_CONNECT;
+export const RULE_HOST = L.SEC_RULE_HOST;
 
-/** enum sec_op, by number: the syscall (or LSM hook) that made a record. */
-export const OP_NAMES: Record<number, string> = {
-  1: 'mount', 2: 'fsopen', 3: 'fsmount', 4: 'move_mount', 5: 'mount_setattr', 6: 'open_tree', 7: 'chroot', 8: 'pivot_root',
-  9: 'setuid', 10: 'setreuid', 11: 'setresuid', 12: 'setgid', 13: 'setregid', 14: 'setresgid', 15: 'capset',
-  16: 'symlink', 17: 'link', 18: 'open', 19: 'exec', 20: 'connect', 21: 'ptrace', 22: 'chmod', 23: 'bpf', 24: 'setns',
-  25: 'unshare', 26: 'clone', 27: 'finit_module', 28: 'init_module',
-};
-export const OP_LSM = 0x80;
+/** enum sec_op by number (SEC_OP_MOUNT -> 'mount'): the syscall, or LSM hook, that made a record. */
+export const OP_NAMES: Record<number, string> = Object.fromEntries(Object.entries(L.ENUMS.sec_op)
+  .filter(([c]) => c !== 'SEC_OP_NONE' && c !== 'SEC_OP_LSM').map(([c, v]) => [v, c.replace(/^SEC_OP_/, '').toLowerCase()]));
+export const OP_LSM = L.SEC_OP_LSM;
 
-export const SEC_RECORD = {
-  name: 'sec_record',
-  size: 872,
-  fields: {
-    ...HEADER_FIELDS,
-    detection: { offset: 32, size: 2 },
-    op: { offset: 34, size: 2 },
-    flags: { offset: 36, size: 4 },
-    ret: { offset: 40, size: 8 },
-    arg0: { offset: 48, size: 8 },
-    arg1: { offset: 56, size: 8 },
-    rule: { offset: 64, size: 4 },
-    target_pid: { offset: 68, size: 4 },
-    ppid: { offset: 72, size: 4 },
-    uid: { offset: 76, size: 4 },
-    euid: { offset: 80, size: 4 },
-    gid: { offset: 84, size: 4 },
-    egid: { offset: 88, size: 4 },
-    old_uid: { offset: 92, size: 4 },
-    old_euid: { offset: 96, size: 4 },
-    old_gid: { offset: 100, size: 4 },
-    old_egid: { offset: 104, size: 4 },
-    ancestor_count: { offset: 108, size: 4 },
-    cap_effective: { offset: 112, size: 8 },
-    old_cap_effective: { offset: 120, size: 8 },
-    start_boot_ns: { offset: 128, size: 8 },
-    ns_before: { offset: 136, size: 4 * NS_COUNT },
-    ns_after: { offset: 164, size: 4 * NS_COUNT },
-    path_len: { offset: 192, size: 2 },
-    exe_len: { offset: 194, size: 2 },
-    comm: { offset: 196, size: COMM_LEN },
-    ancestors: { offset: 212, size: 24 * ANCESTORS },
-    path: { offset: 356, size: PATH_LEN },
-    exe: { offset: 612, size: PATH_LEN },
-  },
-} as const;
-
-export const ANCESTOR = { name: 'sec_ancestor', size: 24, fields: { pid: { offset: 0, size: 4 }, _pad: { offset: 4, size: 4 }, comm: { offset: 8, size: COMM_LEN } } } as const;
-
-export const SETTINGS = {
-  name: 'sec_settings',
-  size: 56,
-  fields: {
-    enabled_mask: { offset: 0, size: 4 },
-    host_scope_mask: { offset: 4, size: 4 },
-    agent_tgid: { offset: 8, size: 4 },
-    lsm_mask: { offset: 12, size: 4 },
-    host_ns: { offset: 16, size: 4 * NS_COUNT },
-    _pad: { offset: 44, size: 4 },
-    boot_to_wall_ns: { offset: 48, size: 8 },
-  },
-} as const;
-
-export const PATH_RULE = {
-  name: 'sec_path_rule',
-  size: 72,
-  fields: { len: { offset: 0, size: 4 }, flags: { offset: 4, size: 4 }, pattern: { offset: 8, size: RULE_LEN } },
-} as const;
+export const SEC_RECORD = L.STRUCTS.sec_record;
+export const SETTINGS = L.STRUCTS.sec_settings;
+export const PATH_RULE = L.STRUCTS.sec_path_rule;
+export const ANCESTOR_SIZE = L.STRUCTS.sec_ancestor.size;
+export const ANCESTOR_COMM_OFFSET = L.STRUCTS.sec_ancestor.fields.comm.offset;
 
 export interface KernelSettings {
   enabledMask: number;

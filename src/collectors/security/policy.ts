@@ -1,7 +1,7 @@
 // What the security config means, compiled once: which detections run (and so which kernel detections and hooks),
 // their severities and scopes, the kernel path rules in order, and the allowlist as a predicate over events.
 import type { SecurityConfig, PathRuleConfig, AllowRuleConfig } from '../../config/security';
-import type { TapioEvent } from '../../pipeline/event';
+import type { TapioEvent } from '../../core/event';
 import { DETECTIONS, detectionByName, type Detection, type Severity, type Scope } from './detections';
 import {
   RULE_CONNECT, RULE_EXEC, RULE_HOST, RULE_PREFIX, RULE_READ, RULE_SUFFIX, RULE_WRITE, encodePathRule,

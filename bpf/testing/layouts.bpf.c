@@ -1,0 +1,56 @@
+/* The layout anchor: one instance of every struct and enum that userspace shares with the BPF programs, so all of
+ * them are in this one object's BTF. It has no programs and is never loaded; scripts/gen-layouts.js reads its BTF and
+ * writes src/kernel/layouts.generated.ts, the only TypeScript definition of these offsets, sizes and constants, and
+ * test/kernel/layouts.test.ts fails when that file is stale.
+ *
+ * To share a new struct or enum with userspace: define it in a header in bpf/include (flags and sizes as enum
+ * constants, not #defines, which BTF cannot see), include the header here, add one line below, then run
+ * `npm run gen:layouts` and commit the regenerated file. */
+#include "tapio.h"
+#include "limits.h"
+#include "process.h"
+#include "network.h"
+#include "cgroup.h"
+#include "security.h"
+
+/* Kinds, drop reasons, the record header (tapio.h). */
+enum tapio_kind layout_tapio_kind;
+enum tapio_drop_reason layout_tapio_drop_reason;
+struct tapio_header layout_tapio_header;
+
+/* Limits maps: tapio_limits_config value, tapio_limits_state key and value, tapio_limits_counters slots (limits.h). */
+struct tapio_kind_limit layout_tapio_kind_limit;
+struct tapio_limit_key layout_tapio_limit_key;
+struct tapio_limit_state layout_tapio_limit_state;
+enum tapio_limits_counter layout_tapio_limits_counter;
+
+/* Process records (process.h). */
+enum proc_sizes layout_proc_sizes;
+enum proc_exec_flag layout_proc_exec_flag;
+struct proc_exec_record layout_proc_exec_record;
+struct proc_exit_record layout_proc_exit_record;
+struct proc_fork_record layout_proc_fork_record;
+
+/* Network records and per-connection state (network.h). */
+enum tcp_role layout_tcp_role;
+enum tcp_flag layout_tcp_flag;
+struct tcp_record layout_tcp_record;
+struct tcp_conn layout_tcp_conn;
+
+/* Cgroup records (cgroup.h). */
+enum tapio_cgroup_sizes layout_tapio_cgroup_sizes;
+struct cgroup_record layout_cgroup_record;
+
+/* Security records, settings and path rules (security.h). */
+enum sec_sizes layout_sec_sizes;
+enum sec_detection layout_sec_detection;
+enum sec_op layout_sec_op;
+enum sec_ns layout_sec_ns;
+enum sec_flag layout_sec_flag;
+enum sec_rule_flag layout_sec_rule_flag;
+struct sec_path_rule layout_sec_path_rule;
+struct sec_settings layout_sec_settings;
+struct sec_ancestor layout_sec_ancestor;
+struct sec_record layout_sec_record;
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

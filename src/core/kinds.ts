@@ -1,0 +1,20 @@
+// The event kinds the kernel side can produce, by name: the vocabulary config validates against (rate limits and
+// sampling are keyed by these names). Their numbers are the kernel's business (src/kernel/drops.ts maps enum
+// tapio_kind to these names, and a test keeps both lists equal).
+export const KERNEL_EVENT_KINDS = [
+  'process.exec',
+  'process.exit',
+  'process.fork',
+  'network.tcp.connect',
+  'network.tcp.accept',
+  'network.tcp.close',
+  'network.tcp.connect_failed',
+  'network.tcp.retransmit',
+  'network.tcp.reset',
+  'tapio.cgroup.mkdir',
+  'tapio.cgroup.rmdir',
+  /** The project's own kernel tests (bpf/testing). */
+  'test',
+] as const;
+
+export type KernelEventKind = (typeof KERNEL_EVENT_KINDS)[number];
