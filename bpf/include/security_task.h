@@ -117,10 +117,19 @@ static long sec_walk_up(__u32 i, void *arg)
 		return 1;
 	struct dentry *mnt_root = BPF_CORE_READ(vmnt, mnt_root);
 	struct dentry *parent = BPF_CORE_READ(dentry, d_parent);
-	if (dentry == mnt_root || dentry == parent) {
+	if (dentry == parent && dentry != mnt_root) {
+		/* A pseudo file (memfd, pipe, anon inode) is its own parent: its name is all there is. */
+		__u32 k = sc->n;
+		if (k < SEC_WALK_DEPTH) {
+			sc->dentries[k] = (__u64)dentry;
+			sc->n = k + 1;
+		}
+		return 1;
+	}
+	if (dentry == mnt_root) {
 		struct mount *m = (void *)vmnt - bpf_core_field_offset(struct mount, mnt);
 		struct mount *pm = BPF_CORE_READ(m, mnt_parent);
-		if (dentry != mnt_root || pm == m || !pm)
+		if (pm == m || !pm)
 			return 1; /* the root of everything (or of an internal mount: memfd, pipes) */
 		w->dentry = BPF_CORE_READ(m, mnt_mountpoint);
 		w->mnt = (void *)pm + bpf_core_field_offset(struct mount, mnt);
