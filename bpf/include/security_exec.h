@@ -70,8 +70,12 @@ static __always_inline void sec_exec(struct task_struct *t)
 	}
 	if ((want & (1u << SEC_DET_EXEC_FILELESS)) && nlink == 0)
 		sec_exec_emit(t, SEC_DET_EXEC_FILELESS, container, nlink, 0, -1);
-	if (container && nlink != 0 && (want & (1u << SEC_DET_EXEC_DROPPED))) {
-		struct task_struct *reaper = BPF_CORE_READ(sec_active_pid_ns(t), child_reaper);
+	struct pid_namespace *pidns = sec_active_pid_ns(t);
+	/* Needs the container's own pid namespace (its first process tells when it started); the first process's own
+	 * exec (the entrypoint, from the image) is not a dropped binary. */
+	if (container && nlink != 0 && (want & (1u << SEC_DET_EXEC_DROPPED)) && BPF_CORE_READ(pidns, ns.inum) != s->host_ns[SEC_NS_PID] &&
+	    BPF_CORE_READ(pidns, child_reaper, tgid) != BPF_CORE_READ(t, tgid)) {
+		struct task_struct *reaper = BPF_CORE_READ(pidns, child_reaper);
 		__u64 started = BPF_CORE_READ(reaper, start_boottime) + s->boot_to_wall_ns;
 		__u64 ctime = sec_inode_ctime(ino);
 		if (reaper && ctime > started)

@@ -129,8 +129,19 @@ static long sec_walk_up(__u32 i, void *arg)
 	if (dentry == mnt_root) {
 		struct mount *m = (void *)vmnt - bpf_core_field_offset(struct mount, mnt);
 		struct mount *pm = BPF_CORE_READ(m, mnt_parent);
-		if (pm == m || !pm)
-			return 1; /* the root of everything (or of an internal mount: memfd, pipes) */
+		if (pm == m || !pm) {
+			/* The root of everything, or of a detached mount. A file bind-mounted on its own and detached (runc's
+			 * cloned binary) is that mount's root: keep its name, or the path would say only "/". */
+			__u32 k = sc->n;
+			if (k == 0 && dentry != w->root_dentry) {
+				struct dentry *fsroot = BPF_CORE_READ(dentry, d_sb, s_root);
+				if (dentry != fsroot) {
+					sc->dentries[0] = (__u64)dentry;
+					sc->n = 1;
+				}
+			}
+			return 1;
+		}
 		w->dentry = BPF_CORE_READ(m, mnt_mountpoint);
 		w->mnt = (void *)pm + bpf_core_field_offset(struct mount, mnt);
 		return 0;

@@ -81,7 +81,8 @@ export class SecurityDecoder {
     const rule = view.getUint32(at + F.rule.offset, true);
     const nsBefore = u32s(view, at + F.ns_before.offset, NS_COUNT);
     const nsAfter = u32s(view, at + F.ns_after.offset, NS_COUNT);
-    const inContainer = (flags & F_CONTAINER) !== 0;
+    // A setns is judged by where the process was before it: one that left a container for the host was in one.
+    const inContainer = (flags & F_CONTAINER) !== 0 || (det === DET.SETNS && (nsBefore[0] !== this.o.hostNs[0] || nsBefore[1] !== this.o.hostNs[1]));
     const extra: Attributes = {};
 
     let name: string | undefined = FIXED[det];
