@@ -85,7 +85,10 @@ test('docker, default seccomp: files, exec, ptrace, shells, and refused attempts
     assert.equal(ns.status, 0, String(ns.stderr));
     const enter = await expectEvent(run!, 'namespace.enter', attr('process.pid', ns.pid), 'nsenter into the docker container');
     assert.equal(enter.attributes['tapio.security.severity'], 'low');
-    assert.ok((enter.attributes['tapio.security.namespaces.entered'] as string[]).includes('mnt'));
+    // One setns per namespace: together they entered the container's mount and UTS namespaces.
+    await run!.waitFor(() => find(run!, 'namespace.enter', attr('process.pid', ns.pid)).length >= 2);
+    const entered = find(run!, 'namespace.enter', attr('process.pid', ns.pid)).flatMap((e) => e.attributes['tapio.security.namespaces.entered'] as string[]);
+    assert.ok(entered.includes('mnt') && entered.includes('uts'), entered.join(','));
   } finally {
     await h.teardown();
   }
