@@ -32,38 +32,49 @@ const struct sec_record *unused_sec_record __attribute__((unused));
 const struct sec_settings *unused_sec_settings __attribute__((unused));
 const struct sec_path_rule *unused_sec_rule __attribute__((unused));
 
-#define S_IFMT 00170000
-#define S_IFSOCK 0140000
-#define S_IFCHR 0020000
-#define S_ISUID 0004000
-#define S_ISGID 0002000
-#define FMODE_READ 0x1
-#define FMODE_WRITE 0x2
-#define O_ACCMODE 3
-#define O_CREAT 0100
-#define O_TRUNC 01000
-#define O_APPEND 02000
-#define CLONE_NEWNS 0x00020000
-#define CLONE_NEWCGROUP 0x02000000
-#define CLONE_NEWUTS 0x04000000
-#define CLONE_NEWIPC 0x08000000
-#define CLONE_NEWUSER 0x10000000
-#define CLONE_NEWPID 0x20000000
-#define CLONE_NEWNET 0x40000000
-#define AF_UNIX 1
+#define S_IFMT		  00170000
+#define S_IFSOCK	  0140000
+#define S_IFCHR		  0020000
+#define S_ISUID		  0004000
+#define S_ISGID		  0002000
+#define FMODE_READ	  0x1
+#define FMODE_WRITE	  0x2
+#define O_ACCMODE	  3
+#define O_CREAT		  0100
+#define O_TRUNC		  01000
+#define O_APPEND	  02000
+#define CLONE_NEWNS	  0x00020000
+#define CLONE_NEWCGROUP	  0x02000000
+#define CLONE_NEWUTS	  0x04000000
+#define CLONE_NEWIPC	  0x08000000
+#define CLONE_NEWUSER	  0x10000000
+#define CLONE_NEWPID	  0x20000000
+#define CLONE_NEWNET	  0x40000000
+#define AF_UNIX		  1
 #define BPF_PROG_LOAD_CMD 5
-#define OPEN_TREE_CLONE 1
+#define OPEN_TREE_CLONE	  1
 
 static __always_inline __u32 sec_kind(__u32 det)
 {
 	switch (det) {
-	case SEC_DET_SETNS: case SEC_DET_UNSHARE: case SEC_DET_CLONE_NS:
+	case SEC_DET_SETNS:
+	case SEC_DET_UNSHARE:
+	case SEC_DET_CLONE_NS:
 		return TAPIO_KIND_SEC_NAMESPACE;
-	case SEC_DET_MOUNT: case SEC_DET_CHROOT: case SEC_DET_MODULE_LOAD: case SEC_DET_BPF_LOAD: case SEC_DET_RUNTIME_SOCKET:
+	case SEC_DET_MOUNT:
+	case SEC_DET_CHROOT:
+	case SEC_DET_MODULE_LOAD:
+	case SEC_DET_BPF_LOAD:
+	case SEC_DET_RUNTIME_SOCKET:
 		return TAPIO_KIND_SEC_HOST;
-	case SEC_DET_FILE_OPEN: case SEC_DET_FILE_LINK:
+	case SEC_DET_FILE_OPEN:
+	case SEC_DET_FILE_LINK:
 		return TAPIO_KIND_SEC_FILE;
-	case SEC_DET_SETUID_EXEC: case SEC_DET_CRED_CHANGE: case SEC_DET_PTRACE: case SEC_DET_SETUID_BIT: case SEC_DET_USERNS:
+	case SEC_DET_SETUID_EXEC:
+	case SEC_DET_CRED_CHANGE:
+	case SEC_DET_PTRACE:
+	case SEC_DET_SETUID_BIT:
+	case SEC_DET_USERNS:
 		return TAPIO_KIND_SEC_PRIVILEGE;
 	default:
 		return TAPIO_KIND_SEC_EXEC;
@@ -75,7 +86,8 @@ static __always_inline struct pt_regs *sec_regs(void)
 	return (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
 }
 
-static __always_inline void sec_read_creds(struct task_struct *t, __u32 *uid, __u32 *euid, __u32 *gid, __u32 *egid, __u64 *cap)
+static __always_inline void sec_read_creds(struct task_struct *t, __u32 *uid, __u32 *euid, __u32 *gid, __u32 *egid,
+					   __u64 *cap)
 {
 	const struct cred *c = BPF_CORE_READ(t, real_cred);
 	*uid = BPF_CORE_READ(c, uid.val);
@@ -255,13 +267,25 @@ static __always_inline int sec_ns_exit(__u32 op, long ret)
 }
 
 SEC("tracepoint/syscalls/sys_enter_setns")
-int setns_enter(void *ctx) { return sec_save_enter(); }
+int setns_enter(void *ctx)
+{
+	return sec_save_enter();
+}
 SEC("tracepoint/syscalls/sys_exit_setns")
-int setns_exit(struct trace_event_raw_sys_exit *ctx) { return sec_ns_exit(SEC_OP_SETNS, ctx->ret); }
+int setns_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	return sec_ns_exit(SEC_OP_SETNS, ctx->ret);
+}
 SEC("tracepoint/syscalls/sys_enter_unshare")
-int unshare_enter(void *ctx) { return sec_save_enter(); }
+int unshare_enter(void *ctx)
+{
+	return sec_save_enter();
+}
 SEC("tracepoint/syscalls/sys_exit_unshare")
-int unshare_exit(struct trace_event_raw_sys_exit *ctx) { return sec_ns_exit(SEC_OP_UNSHARE, ctx->ret); }
+int unshare_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	return sec_ns_exit(SEC_OP_UNSHARE, ctx->ret);
+}
 
 /* A new process whose namespaces are not its parent's: clone(CLONE_NEW*). */
 static __always_inline void sec_fork(struct task_struct *parent, struct task_struct *child)
@@ -271,8 +295,8 @@ static __always_inline void sec_fork(struct task_struct *parent, struct task_str
 	__u32 pns[SEC_NS_COUNT], cns[SEC_NS_COUNT];
 	sec_read_ns(parent, pns);
 	sec_read_ns(child, cns);
-	static const __u32 flag_of[SEC_NS_COUNT] = { CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWNET, CLONE_NEWUTS, CLONE_NEWIPC,
-						    CLONE_NEWCGROUP, CLONE_NEWUSER };
+	static const __u32 flag_of[SEC_NS_COUNT] = {CLONE_NEWNS,  CLONE_NEWPID,	   CLONE_NEWNET, CLONE_NEWUTS,
+						    CLONE_NEWIPC, CLONE_NEWCGROUP, CLONE_NEWUSER};
 	__u64 changed = 0;
 	for (int i = 0; i < SEC_NS_COUNT; i++)
 		if (pns[i] != cns[i])
@@ -281,7 +305,8 @@ static __always_inline void sec_fork(struct task_struct *parent, struct task_str
 		return;
 	struct sec_settings *s = sec_settings();
 	struct task_struct *t = bpf_get_current_task_btf();
-	__u32 det = (changed & CLONE_NEWUSER) && BPF_CORE_READ(parent, real_cred, euid.val) != 0 ? SEC_DET_USERNS : SEC_DET_CLONE_NS;
+	__u32 det = (changed & CLONE_NEWUSER) && BPF_CORE_READ(parent, real_cred, euid.val) != 0 ? SEC_DET_USERNS
+												 : SEC_DET_CLONE_NS;
 	bool container = false;
 	if (!sec_wanted(s, det, t, &container))
 		return;

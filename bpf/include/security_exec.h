@@ -5,9 +5,16 @@
 #ifndef TAPIO_SECURITY_EXEC_H
 #define TAPIO_SECURITY_EXEC_H
 
-struct inode___v611 { time64_t i_ctime_sec; u32 i_ctime_nsec; } __attribute__((preserve_access_index));
-struct inode___v66 { struct timespec64 __i_ctime; } __attribute__((preserve_access_index));
-struct inode___old { struct timespec64 i_ctime; } __attribute__((preserve_access_index));
+struct inode___v611 {
+	time64_t i_ctime_sec;
+	u32 i_ctime_nsec;
+} __attribute__((preserve_access_index));
+struct inode___v66 {
+	struct timespec64 __i_ctime;
+} __attribute__((preserve_access_index));
+struct inode___old {
+	struct timespec64 i_ctime;
+} __attribute__((preserve_access_index));
 
 /* Inode change time, wall clock ns, across the three layouts the kernel has had. */
 static __always_inline __u64 sec_inode_ctime(struct inode *ino)
@@ -24,10 +31,12 @@ static __always_inline __u64 sec_inode_ctime(struct inode *ino)
 	return BPF_CORE_READ(i, i_ctime.tv_sec) * 1000000000ULL + BPF_CORE_READ(i, i_ctime.tv_nsec);
 }
 
-#define SEC_EXEC_BITS ((1u << SEC_DET_SETUID_EXEC) | (1u << SEC_DET_EXEC_FILELESS) | (1u << SEC_DET_EXEC_DROPPED) | \
-		       (1u << SEC_DET_EXEC_PATH) | (1u << SEC_DET_SHELL_TTY) | (1u << SEC_DET_SHELL_SOCKET))
+#define SEC_EXEC_BITS                                                                                 \
+	((1u << SEC_DET_SETUID_EXEC) | (1u << SEC_DET_EXEC_FILELESS) | (1u << SEC_DET_EXEC_DROPPED) | \
+	 (1u << SEC_DET_EXEC_PATH) | (1u << SEC_DET_SHELL_TTY) | (1u << SEC_DET_SHELL_SOCKET))
 
-static __always_inline void sec_exec_emit(struct task_struct *t, __u32 det, bool container, __u64 a0, __u64 a1, int rule)
+static __always_inline void sec_exec_emit(struct task_struct *t, __u32 det, bool container, __u64 a0, __u64 a1,
+					  int rule)
 {
 	struct sec_record *r = sec_begin(t, det, SEC_OP_EXEC, container);
 	if (!r)
@@ -65,7 +74,8 @@ static __always_inline void sec_exec(struct task_struct *t)
 
 	if ((want & (1u << SEC_DET_SETUID_EXEC)) && (mode & (S_ISUID | S_ISGID))) {
 		const struct cred *c = BPF_CORE_READ(t, real_cred);
-		if (BPF_CORE_READ(c, uid.val) != BPF_CORE_READ(c, euid.val) || BPF_CORE_READ(c, gid.val) != BPF_CORE_READ(c, egid.val))
+		if (BPF_CORE_READ(c, uid.val) != BPF_CORE_READ(c, euid.val) ||
+		    BPF_CORE_READ(c, gid.val) != BPF_CORE_READ(c, egid.val))
 			sec_exec_emit(t, SEC_DET_SETUID_EXEC, container, mode, 0, -1);
 	}
 	if ((want & (1u << SEC_DET_EXEC_FILELESS)) && nlink == 0)
@@ -73,7 +83,8 @@ static __always_inline void sec_exec(struct task_struct *t)
 	struct pid_namespace *pidns = sec_active_pid_ns(t);
 	/* Needs the container's own pid namespace (its first process tells when it started); the first process's own
 	 * exec (the entrypoint, from the image) is not a dropped binary. */
-	if (container && nlink != 0 && (want & (1u << SEC_DET_EXEC_DROPPED)) && BPF_CORE_READ(pidns, ns.inum) != s->host_ns[SEC_NS_PID] &&
+	if (container && nlink != 0 && (want & (1u << SEC_DET_EXEC_DROPPED)) &&
+	    BPF_CORE_READ(pidns, ns.inum) != s->host_ns[SEC_NS_PID] &&
 	    BPF_CORE_READ(pidns, child_reaper, tgid) != BPF_CORE_READ(t, tgid)) {
 		struct task_struct *reaper = BPF_CORE_READ(pidns, child_reaper);
 		__u64 started = BPF_CORE_READ(reaper, start_boottime) + s->boot_to_wall_ns;
@@ -183,7 +194,8 @@ int BPF_PROG(lsm_ptrace, struct task_struct *child, unsigned int mode)
 }
 
 SEC("lsm/sb_mount")
-int BPF_PROG(lsm_sb_mount, const char *dev_name, const struct path *path, const char *type, unsigned long flags, void *data)
+int BPF_PROG(lsm_sb_mount, const char *dev_name, const struct path *path, const char *type, unsigned long flags,
+	     void *data)
 {
 	struct sec_settings *s = sec_settings();
 	struct task_struct *t = bpf_get_current_task_btf();

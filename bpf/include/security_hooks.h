@@ -33,19 +33,29 @@ static __always_inline int sec_simple(__u32 det, __u32 op, long ret, __u64 a0, _
 
 SEC("tracepoint/syscalls/sys_exit_mount")
 int mount_exit(struct trace_event_raw_sys_exit *ctx)
-{ return sec_simple(SEC_DET_MOUNT, SEC_OP_MOUNT, ctx->ret, ARG4, 0, (const char *)ARG2); }
+{
+	return sec_simple(SEC_DET_MOUNT, SEC_OP_MOUNT, ctx->ret, ARG4, 0, (const char *)ARG2);
+}
 SEC("tracepoint/syscalls/sys_exit_fsopen")
 int fsopen_exit(struct trace_event_raw_sys_exit *ctx)
-{ return sec_simple(SEC_DET_MOUNT, SEC_OP_FSOPEN, ctx->ret, ARG2, 0, (const char *)ARG1); }
+{
+	return sec_simple(SEC_DET_MOUNT, SEC_OP_FSOPEN, ctx->ret, ARG2, 0, (const char *)ARG1);
+}
 SEC("tracepoint/syscalls/sys_exit_fsmount")
 int fsmount_exit(struct trace_event_raw_sys_exit *ctx)
-{ return sec_simple(SEC_DET_MOUNT, SEC_OP_FSMOUNT, ctx->ret, ARG2, ARG3, NULL); }
+{
+	return sec_simple(SEC_DET_MOUNT, SEC_OP_FSMOUNT, ctx->ret, ARG2, ARG3, NULL);
+}
 SEC("tracepoint/syscalls/sys_exit_move_mount")
 int move_mount_exit(struct trace_event_raw_sys_exit *ctx)
-{ return sec_simple(SEC_DET_MOUNT, SEC_OP_MOVE_MOUNT, ctx->ret, ARG5, 0, (const char *)ARG4); }
+{
+	return sec_simple(SEC_DET_MOUNT, SEC_OP_MOVE_MOUNT, ctx->ret, ARG5, 0, (const char *)ARG4);
+}
 SEC("tracepoint/syscalls/sys_exit_mount_setattr")
 int mount_setattr_exit(struct trace_event_raw_sys_exit *ctx)
-{ return sec_simple(SEC_DET_MOUNT, SEC_OP_MOUNT_SETATTR, ctx->ret, ARG3, 0, (const char *)ARG2); }
+{
+	return sec_simple(SEC_DET_MOUNT, SEC_OP_MOUNT_SETATTR, ctx->ret, ARG3, 0, (const char *)ARG2);
+}
 SEC("tracepoint/syscalls/sys_exit_open_tree")
 int open_tree_exit(struct trace_event_raw_sys_exit *ctx)
 {
@@ -56,17 +66,25 @@ int open_tree_exit(struct trace_event_raw_sys_exit *ctx)
 }
 SEC("tracepoint/syscalls/sys_exit_chroot")
 int chroot_exit(struct trace_event_raw_sys_exit *ctx)
-{ return sec_simple(SEC_DET_CHROOT, SEC_OP_CHROOT, ctx->ret, 0, 0, (const char *)ARG1); }
+{
+	return sec_simple(SEC_DET_CHROOT, SEC_OP_CHROOT, ctx->ret, 0, 0, (const char *)ARG1);
+}
 SEC("tracepoint/syscalls/sys_exit_pivot_root")
 int pivot_root_exit(struct trace_event_raw_sys_exit *ctx)
-{ return sec_simple(SEC_DET_CHROOT, SEC_OP_PIVOT_ROOT, ctx->ret, 0, 0, (const char *)ARG1); }
+{
+	return sec_simple(SEC_DET_CHROOT, SEC_OP_PIVOT_ROOT, ctx->ret, 0, 0, (const char *)ARG1);
+}
 /* No tracepoints where CONFIG_MODULES=n: these then fail to attach and the hook reports why. */
 SEC("tracepoint/syscalls/sys_exit_finit_module")
 int finit_module_exit(struct trace_event_raw_sys_exit *ctx)
-{ return sec_simple(SEC_DET_MODULE_LOAD, SEC_OP_FINIT_MODULE, ctx->ret, ARG1, ARG3, NULL); }
+{
+	return sec_simple(SEC_DET_MODULE_LOAD, SEC_OP_FINIT_MODULE, ctx->ret, ARG1, ARG3, NULL);
+}
 SEC("tracepoint/syscalls/sys_exit_init_module")
 int init_module_exit(struct trace_event_raw_sys_exit *ctx)
-{ return sec_simple(SEC_DET_MODULE_LOAD, SEC_OP_INIT_MODULE, ctx->ret, ARG2, 0, NULL); }
+{
+	return sec_simple(SEC_DET_MODULE_LOAD, SEC_OP_INIT_MODULE, ctx->ret, ARG2, 0, NULL);
+}
 
 SEC("tracepoint/syscalls/sys_exit_bpf")
 int bpf_exit(struct trace_event_raw_sys_exit *ctx)
@@ -144,11 +162,17 @@ static __always_inline int sec_cred_exit(__u32 op, long ret)
 	return 0;
 }
 
-#define SEC_CRED_PAIR(name, op)                                                        \
-	SEC("tracepoint/syscalls/sys_enter_" #name)                                    \
-	int name##_enter(void *ctx) { return sec_save_enter(); }                      \
-	SEC("tracepoint/syscalls/sys_exit_" #name)                                     \
-	int name##_exit(struct trace_event_raw_sys_exit *ctx) { return sec_cred_exit(op, ctx->ret); }
+#define SEC_CRED_PAIR(name, op)                               \
+	SEC("tracepoint/syscalls/sys_enter_" #name)           \
+	int name##_enter(void *ctx)                           \
+	{                                                     \
+		return sec_save_enter();                      \
+	}                                                     \
+	SEC("tracepoint/syscalls/sys_exit_" #name)            \
+	int name##_exit(struct trace_event_raw_sys_exit *ctx) \
+	{                                                     \
+		return sec_cred_exit(op, ctx->ret);           \
+	}
 
 SEC_CRED_PAIR(setuid, SEC_OP_SETUID)
 SEC_CRED_PAIR(setreuid, SEC_OP_SETREUID)
@@ -161,9 +185,9 @@ SEC_CRED_PAIR(capset, SEC_OP_CAPSET)
 /* ptrace: attach, seize and writes into another process. */
 #define PTRACE_POKETEXT 4
 #define PTRACE_POKEDATA 5
-#define PTRACE_POKEUSR 6
-#define PTRACE_ATTACH 16
-#define PTRACE_SEIZE 0x4206
+#define PTRACE_POKEUSR	6
+#define PTRACE_ATTACH	16
+#define PTRACE_SEIZE	0x4206
 
 SEC("tracepoint/syscalls/sys_exit_ptrace")
 int ptrace_exit(struct trace_event_raw_sys_exit *ctx)
@@ -219,13 +243,25 @@ static __always_inline int sec_chmod(long ret, __u64 mode, const char *user, int
 }
 
 SEC("tracepoint/syscalls/sys_exit_chmod")
-int chmod_exit(struct trace_event_raw_sys_exit *ctx) { return sec_chmod(ctx->ret, ARG2, (const char *)ARG1, -1); }
+int chmod_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	return sec_chmod(ctx->ret, ARG2, (const char *)ARG1, -1);
+}
 SEC("tracepoint/syscalls/sys_exit_fchmod")
-int fchmod_exit(struct trace_event_raw_sys_exit *ctx) { return sec_chmod(ctx->ret, ARG2, NULL, (int)ARG1); }
+int fchmod_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	return sec_chmod(ctx->ret, ARG2, NULL, (int)ARG1);
+}
 SEC("tracepoint/syscalls/sys_exit_fchmodat")
-int fchmodat_exit(struct trace_event_raw_sys_exit *ctx) { return sec_chmod(ctx->ret, ARG3, (const char *)ARG2, -1); }
+int fchmodat_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	return sec_chmod(ctx->ret, ARG3, (const char *)ARG2, -1);
+}
 SEC("tracepoint/syscalls/sys_exit_fchmodat2")
-int fchmodat2_exit(struct trace_event_raw_sys_exit *ctx) { return sec_chmod(ctx->ret, ARG3, (const char *)ARG2, -1); }
+int fchmodat2_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	return sec_chmod(ctx->ret, ARG3, (const char *)ARG2, -1);
+}
 
 /* --- sensitive files ------------------------------------------------------------------------------------------- */
 
@@ -287,10 +323,15 @@ static __always_inline int sec_open_exit(long ret, __u64 flags, const char *user
 }
 
 SEC("tracepoint/syscalls/sys_exit_openat")
-int openat_exit(struct trace_event_raw_sys_exit *ctx) { return sec_open_exit(ctx->ret, ARG3, (const char *)ARG2); }
+int openat_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	return sec_open_exit(ctx->ret, ARG3, (const char *)ARG2);
+}
 SEC("tracepoint/syscalls/sys_exit_open")
 int open_exit(struct trace_event_raw_sys_exit *ctx)
-{ return sec_open_exit(ctx->ret, ARG2, (const char *)ARG1); }
+{
+	return sec_open_exit(ctx->ret, ARG2, (const char *)ARG1);
+}
 SEC("tracepoint/syscalls/sys_exit_openat2")
 int openat2_exit(struct trace_event_raw_sys_exit *ctx)
 {
@@ -323,13 +364,25 @@ static __always_inline int sec_link(__u32 op, long ret, const char *target)
 }
 
 SEC("tracepoint/syscalls/sys_exit_symlink")
-int symlink_exit(struct trace_event_raw_sys_exit *ctx) { return sec_link(SEC_OP_SYMLINK, ctx->ret, (const char *)ARG1); }
+int symlink_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	return sec_link(SEC_OP_SYMLINK, ctx->ret, (const char *)ARG1);
+}
 SEC("tracepoint/syscalls/sys_exit_symlinkat")
-int symlinkat_exit(struct trace_event_raw_sys_exit *ctx) { return sec_link(SEC_OP_SYMLINK, ctx->ret, (const char *)ARG1); }
+int symlinkat_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	return sec_link(SEC_OP_SYMLINK, ctx->ret, (const char *)ARG1);
+}
 SEC("tracepoint/syscalls/sys_exit_link")
-int link_exit(struct trace_event_raw_sys_exit *ctx) { return sec_link(SEC_OP_LINK, ctx->ret, (const char *)ARG1); }
+int link_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	return sec_link(SEC_OP_LINK, ctx->ret, (const char *)ARG1);
+}
 SEC("tracepoint/syscalls/sys_exit_linkat")
-int linkat_exit(struct trace_event_raw_sys_exit *ctx) { return sec_link(SEC_OP_LINK, ctx->ret, (const char *)ARG2); }
+int linkat_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	return sec_link(SEC_OP_LINK, ctx->ret, (const char *)ARG2);
+}
 
 #include "security_exec.h"
 

@@ -32,8 +32,8 @@ struct {
 struct sec_scratch {
 	char buf[SEC_SCRATCH];
 	__u64 dentries[SEC_WALK_DEPTH];
-	__u32 n;         /* dentries remembered */
-	__u32 pos;       /* bytes of buf in use */
+	__u32 n;   /* dentries remembered */
+	__u32 pos; /* bytes of buf in use */
 	__u32 truncated;
 	__u32 _pad;
 };
@@ -269,7 +269,7 @@ static long sec_match_rule(__u32 i, void *arg)
 /* Index of the first rule with one of the `access` flags that matches the path in sc, or -1. */
 static __always_inline int sec_match_path(struct sec_scratch *sc, int len, __u32 access)
 {
-	struct sec_match m = { .sc = sc, .len = len, .access = access, .hit = -1 };
+	struct sec_match m = {.sc = sc, .len = len, .access = access, .hit = -1};
 	if (len <= 0)
 		return -1;
 	bpf_loop(SEC_MAX_RULES, sec_match_rule, &m, 0);

@@ -3,7 +3,14 @@
 // package installs, builds, web servers and operator shells on the host, container starts and stops and the agent
 // itself give no alert (docs/security.md says what each default is for).
 import { z } from 'zod';
-import { DETECTION_NAMES } from '../collectors/security/detections';
+
+/** Every detection by name (the catalog with severities and techniques is src/collectors/security/detections.ts;
+ *  a test keeps the two lists equal). */
+export const DETECTION_NAMES = ['namespace.escape', 'namespace.enter', 'namespace.change', 'host.mount', 'host.chroot',
+  'host.escape_lever', 'host.module_load', 'host.bpf_load', 'host.runtime_socket', 'privilege.setuid_exec',
+  'privilege.cred_change', 'privilege.ptrace', 'privilege.userns', 'privilege.setuid_bit', 'file.credential_read',
+  'file.system_write', 'file.link', 'exec.fileless', 'exec.dropped_binary', 'exec.temp_dir', 'exec.interactive_shell',
+  'exec.reverse_shell'] as const;
 
 const detectionName = z.enum(DETECTION_NAMES);
 const severity = z.enum(['low', 'medium', 'high', 'critical']);

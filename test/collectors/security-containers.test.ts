@@ -14,11 +14,10 @@ import { buildTrigger, expectEvent, find, startSecurity } from './security/helpe
 
 let run: Running | undefined;
 let dir = '';
-let trigger = '';
 
 before(async () => {
   if (needsRoot.skip) return;
-  ({ dir, bin: trigger } = buildTrigger());
+  ({ dir } = buildTrigger());
   fs.chmodSync(dir, 0o755);
   ({ run } = await startSecurity({})); // the defaults: what a user gets
 });

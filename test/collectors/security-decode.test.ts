@@ -7,7 +7,8 @@ import { randomBytes } from 'node:crypto';
 import { configSchema } from '../../src/config/schema';
 import { DropCounters } from '../../src/core/drops';
 import { SecurityDecoder } from '../../src/collectors/security/decode';
-import { DET, hooksFor } from '../../src/collectors/security/detections';
+import { DET, DETECTIONS, hooksFor } from '../../src/collectors/security/detections';
+import { DETECTION_NAMES } from '../../src/config/security';
 import { F_CONTAINER, NS_COUNT, SEC_RECORD, KIND_SEC_NAMESPACE, KIND_SEC_FILE } from '../../src/collectors/security/layout';
 import { compilePolicy, globToRegExp } from '../../src/collectors/security/policy';
 
@@ -52,6 +53,10 @@ test('config: defaults parse; bad entries are named with what is wrong', () => {
   assert.match(JSON.stringify(bad({ extraAllow: [{ where: 'host' }] }).error?.issues), /needs at least one of/);
   assert.match(JSON.stringify(bad({ paths: [{ path: 'x'.repeat(64), access: ['read'], detection: 'file.credential_read' }] }).error?.issues), /63/);
   assert.equal(bad({ unknownKey: 1 }).success, false, 'strict: unknown keys are errors');
+});
+
+test('the config knows every detection of the catalog, and no other', () => {
+  assert.deepEqual([...DETECTION_NAMES].sort(), DETECTIONS.map((d) => d.name).sort());
 });
 
 test('policy: only enabled detections bring hooks; scope "all" reaches host processes', () => {

@@ -74,7 +74,6 @@ export const DETECTIONS: Detection[] = [
     summary: 'a shell whose stdin or stdout is a socket' },
 ];
 
-export const DETECTION_NAMES = DETECTIONS.map((d) => d.name) as [string, ...string[]];
 export const detectionByName = new Map(DETECTIONS.map((d) => [d.name, d]));
 
 const tp = (program: string) => ({ kind: 'tracepoint' as const, program });

@@ -77,7 +77,7 @@ export function compilePolicy(cfg: SecurityConfig): SecurityPolicy {
   let hostScopeMask = 0;
   const rules = [...cfg.paths, ...cfg.extraPaths];
   for (const d of DETECTIONS) {
-    const o = cfg.detections[d.name] ?? {};
+    const o = (cfg.detections as Record<string, { enabled?: boolean; severity?: Severity; scope?: Scope }>)[d.name] ?? {};
     let enabledHere = o.enabled ?? true;
     // A path-rule detection with no rules has nothing to watch.
     const ruleBased = rules.some((r) => r.detection === d.name);
