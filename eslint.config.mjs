@@ -5,7 +5,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'native/build/**', 'bpf/**', 'deploy/**', '**/*.generated.ts'] },
+  { ignores: ['dist/**', '.cache/**', 'node_modules/**', 'native/build/**', 'bpf/**', 'deploy/**', '**/*.generated.ts'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

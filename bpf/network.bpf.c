@@ -68,7 +68,8 @@ static __noinline void emit(__u32 kind, struct sock *sk, struct tcp_conn *conn, 
 		r->h.cgroup_id = owner_cgroup;
 		r->start_ns = conn->start_ns;
 		r->role = conn->role;
-		r->flags = conn->flags & (TCP_FLAG_RESET_RECEIVED | TCP_FLAG_RESET_SENT);
+		r->flags = (conn->reset_received ? TCP_FLAG_RESET_RECEIVED : 0) |
+			   (conn->reset_sent ? TCP_FLAG_RESET_SENT : 0);
 	} else {
 		r->h.pid = 0;
 		r->h.tid = 0;
@@ -190,13 +191,13 @@ static __always_inline void handle_accept(struct sock *sk)
 	__u64 key = (__u64)sk;
 	struct tcp_conn *conn = bpf_map_lookup_elem(&tcp_conns, &key);
 	if (conn) {
-		if (conn->flags & TCP_FLAG_ACCEPT_REPORTED)
+		if (conn->accept_reported)
 			return;
 		__u64 pid_tgid = bpf_get_current_pid_tgid();
 		conn->pid = pid_tgid >> 32;
 		conn->tid = (__u32)pid_tgid;
 		conn->cgroup_id = bpf_get_current_cgroup_id();
-		conn->flags |= TCP_FLAG_ACCEPT_REPORTED;
+		conn->accept_reported = 1; /* two accept hooks may both fire: report once */
 		emit(TAPIO_KIND_TCP_ACCEPT, sk, conn, TCP_SYN_RECV, 0);
 		return;
 	}
@@ -204,8 +205,8 @@ static __always_inline void handle_accept(struct sock *sk)
 	remember_owner(key, TCP_ROLE_SERVER, bpf_get_current_cgroup_id(), TAPIO_KIND_TCP_ACCEPT);
 	conn = bpf_map_lookup_elem(&tcp_conns, &key);
 	if (conn) {
-		conn->flags |= TCP_FLAG_ACCEPT_REPORTED;
-		conn->start_ns = 0; /* the real start is unknown */
+		conn->accept_reported = 1; /* two accept hooks may both fire: report once */
+		conn->start_ns = 0;	   /* the real start is unknown */
 	}
 	emit(TAPIO_KIND_TCP_ACCEPT, sk, conn, TCP_SYN_RECV, 0);
 }
@@ -268,8 +269,12 @@ static __always_inline void mark_reset(struct sock *sk, __u8 flag)
 		return;
 	__u64 key = (__u64)sk;
 	struct tcp_conn *conn = bpf_map_lookup_elem(&tcp_conns, &key);
-	if (conn)
-		conn->flags |= flag;
+	if (!conn)
+		return;
+	if (flag == TCP_FLAG_RESET_SENT)
+		conn->reset_sent = 1;
+	else
+		conn->reset_received = 1;
 }
 
 SEC("tp_btf/tcp_send_reset")

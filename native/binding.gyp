@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "tapio_native",
-      "sources": ["src/addon.cc", "src/object.cc", "src/maps.cc", "src/ring_reader.cc", "src/log_capture.cc"],
+      "sources": ["src/addon.cc", "src/object.cc", "src/maps.cc", "src/ring_reader.cc", "src/log_capture.cc", "src/audit_reader.cc"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "libraries": ["-lbpf", "-lelf", "-lz", "-lpthread"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],

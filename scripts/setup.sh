@@ -7,8 +7,10 @@ cd "$(dirname "$0")/.."
 
 # Build needs: clang/llvm for CO-RE BPF, libbpf + libelf + zlib for the addon, bpftool for vmlinux.h.
 # Test and benchmark needs: real container runtimes, peers to compare against (libbpf-tools, bpftrace), wrk.
+# Image needs (`npm run image`, test/deploy): debootstrap makes the Debian base of the agent image.
 DEBS=(clang llvm libbpf-dev libelf-dev zlib1g-dev bpftool make g++ python3 iproute2
-      bpftrace libbpf-tools containerd runc docker.io podman busybox-static wrk clang-format)
+      bpftrace libbpf-tools containerd runc docker.io podman busybox-static wrk clang-format iptables
+      debootstrap)
 
 missing=()
 for pkg in "${DEBS[@]}"; do

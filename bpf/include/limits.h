@@ -136,25 +136,30 @@ static __always_inline struct tapio_limit_state *tapio_limit_bucket(__u32 kind, 
 static __always_inline bool tapio_admit(__u32 kind, __u64 cgroup_id)
 {
 	__u32 k = kind;
-	struct tapio_kind_limit *cfg = bpf_map_lookup_elem(&tapio_limits_config, &k);
-	if (!cfg || (cfg->rate_per_sec == 0 && cfg->sample_every <= 1))
+	struct tapio_kind_limit *live = bpf_map_lookup_elem(&tapio_limits_config, &k);
+	if (!live)
+		return true;
+	/* One copy per event: userspace may rewrite the entry at any time (the adaptive controller does), and a value
+	 * read twice could change in between, e.g. to 0 after the non-zero check, and then divide by zero. */
+	struct tapio_kind_limit cfg = *live;
+	if (cfg.rate_per_sec == 0 && cfg.sample_every <= 1)
 		return true; /* nothing configured for this kind: the fast path */
 
 	__u64 now = bpf_ktime_get_ns();
-	struct tapio_limit_state *s = tapio_limit_bucket(kind, cgroup_id, cfg, now);
+	struct tapio_limit_state *s = tapio_limit_bucket(kind, cgroup_id, &cfg, now);
 	if (!s)
 		return true; /* fail open, counted as BUCKET_INSERT_FAILED */
 
-	if (cfg->rate_per_sec && !tapio_take_token(s, cfg, now)) {
+	if (cfg.rate_per_sec && !tapio_take_token(s, &cfg, now)) {
 		__sync_fetch_and_add(&s->rate_limited, 1);
 		tapio_count_drop(kind, TAPIO_DROP_RATE_LIMITED);
 		return false;
 	}
-	if (cfg->sample_every > 1) {
+	if (cfg.sample_every > 1) {
 		__u64 *tick = bpf_map_lookup_elem(&tapio_sample_tick, &k);
 		if (tick) {
 			__u64 n = (*tick)++;
-			if (n % cfg->sample_every != 0) {
+			if (n % cfg.sample_every != 0) {
 				__sync_fetch_and_add(&s->sampled, 1);
 				tapio_count_drop(kind, TAPIO_DROP_SAMPLED);
 				return false;

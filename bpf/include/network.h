@@ -19,7 +19,6 @@ enum tcp_flag {
 	TCP_FLAG_RESET_SENT = 2,     /* we reset the connection */
 	TCP_FLAG_OWNER_UNKNOWN =
 		4, /* no state for this socket: pid is 0, lifetime unknown (older than the agent, or evicted) */
-	TCP_FLAG_ACCEPT_REPORTED = 8, /* state only: the accept record was sent (two accept hooks may both fire) */
 };
 
 /* One layout for every TCP record kind (connect, accept, close, connect_failed). h.pid/h.tid/h.cgroup_id are the
@@ -50,8 +49,13 @@ struct tcp_conn {
 	__u32 pid;
 	__u32 tid;
 	__u8 role;
-	__u8 flags;
-	__u8 pad[6];
+	/* One byte per mark, each only ever set to 1 by a single byte store: CPUs marking the same connection at once
+	 * cannot undo each other's mark (a shared `flags |= x` read-modify-write could). Atomic OR would need kernel
+	 * 5.12 and -mcpu=v3; separate bytes work on every kernel we load on. */
+	__u8 accept_reported;
+	__u8 reset_received;
+	__u8 reset_sent;
+	__u8 pad[4];
 };
 
 #endif

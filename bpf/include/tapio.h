@@ -31,7 +31,11 @@ enum tapio_kind {
 	TAPIO_KIND_SEC_PRIVILEGE = 22,
 	TAPIO_KIND_SEC_FILE = 23,
 	TAPIO_KIND_SEC_EXEC = 24,
-	TAPIO_KIND_MAX = 32,
+	/* 40..: seccomp and policy-drop signals (bpf/security_signals.bpf.c) */
+	TAPIO_KIND_SECCOMP_SIGNAL = 40,
+	TAPIO_KIND_SECCOMP_ERRNO = 41,
+	TAPIO_KIND_NETFILTER_DROP = 42,
+	TAPIO_KIND_MAX = 64,
 };
 
 /* Why a program could not emit a record. src/kernel/drops.ts names them from the generated layouts. */

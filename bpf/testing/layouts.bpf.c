@@ -12,6 +12,7 @@
 #include "network.h"
 #include "cgroup.h"
 #include "security.h"
+#include "security_signals.h"
 
 /* Kinds, drop reasons, the record header (tapio.h). */
 enum tapio_kind layout_tapio_kind;
@@ -52,5 +53,11 @@ struct sec_path_rule layout_sec_path_rule;
 struct sec_settings layout_sec_settings;
 struct sec_ancestor layout_sec_ancestor;
 struct sec_record layout_sec_record;
+/* Security signals: seccomp violations and netfilter drops (security_signals.h). */
+enum security_signals_sizes layout_security_signals_sizes;
+enum seccomp_source layout_seccomp_source;
+enum netfilter_direction layout_netfilter_direction;
+struct seccomp_record layout_seccomp_record;
+struct netfilter_drop_record layout_netfilter_drop_record;
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -118,5 +118,4 @@ int spine_broken(void *ctx)
 	return buf[i];
 }
 
-
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -2,6 +2,7 @@
 // The typed TypeScript face is src/kernel/native.ts.
 #include <napi.h>
 
+#include "audit_reader.h"
 #include "log_capture.h"
 #include "maps.h"
 #include "object.h"
@@ -11,6 +12,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   tapio::InstallLibbpfLogger();
   exports.Set("BpfObject", tapio::BpfObject::Init(env));
   exports.Set("RingReader", tapio::RingReader::Init(env));
+  exports.Set("AuditReader", tapio::AuditReader::Init(env));
   tapio::InitMaps(env, exports);
   return exports;
 }

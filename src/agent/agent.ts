@@ -12,6 +12,8 @@ import { Pipeline, type EventFilter, type IdentityGate } from '../pipeline/pipel
 import type { TapioEvent } from '../core/event';
 import type { CgroupChange } from '../core/cgroup-change';
 import type { EventSink } from '../core/sink';
+import { securitySignalRules, type EventRule } from '../collectors/security-signals/rules';
+import type { SecuritySignalsConfig } from '../config/security-signals';
 
 export interface AgentOptions {
   config: TapioConfig;
@@ -40,11 +42,19 @@ export class Agent {
   private readonly started = new Date();
   private syncTimer?: NodeJS.Timeout;
   private readonly log: (m: string) => void;
+  private securityRule: EventRule;
 
   constructor(private readonly options: AgentOptions) {
     this.log = options.log ?? ((m) => process.stderr.write(`tapio: ${m}\n`));
     this.drops = options.drops ?? new DropCounters();
     this.pipeline = new Pipeline(this.drops, [...options.sinks], options.filter ?? {}, options.enrich, options.identityGate);
+    this.securityRule = securitySignalRules(options.config.securitySignals, this.drops);
+    this.pipeline.addRule((events) => this.securityRule(events)); // through a field: a config reload swaps it
+  }
+
+  /** Config reload: new allowlists, severity overrides and API server contact settings for the events that follow. */
+  setSecuritySignals(config: SecuritySignalsConfig): void {
+    this.securityRule = securitySignalRules(config, this.drops);
   }
 
   async start(): Promise<void> {

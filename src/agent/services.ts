@@ -5,24 +5,35 @@ import * as os from 'node:os';
 import type { TapioConfig } from '../config/schema';
 import type { DropCounters } from '../core/drops';
 import type { EventSink } from '../core/sink';
-import type { TapioEvent } from '../core/event';
+import type { Attributes, TapioEvent } from '../core/event';
 import { IdentityResolver } from '../identity';
 import { createKubernetesMetadata, type KubernetesMetadataSource } from '../identity/kubernetes';
 import { createOtlpExporter, type OtlpExporter } from '../export/otlp';
 import { tapioResource } from '../export/resource';
-import { createLimits } from '../pipeline/limits';
+import { createLimits, type LimitsHandle } from '../pipeline/limits';
 import { startObserveServer, type ObserveServer, type ReadinessCheck } from '../observe';
 import { otlpExporterHealth } from '../export/health';
 import type { Agent } from './agent';
+import { registerRuntimeMetrics, runtimeReadiness } from '../observe/runtimes';
+import { observeAccess } from '../observe/listen';
+import { StartupError } from '../agent/startup';
+import type { ConfigReloader } from './reload';
 
 export interface RuntimeServices {
   sinks: EventSink[];
+  /** Who sends: the node and cluster (and its uid, node labels when Kubernetes says so), shared by every event. */
+  resourceAttributes: Attributes;
   enrich?: (e: TapioEvent) => void;
   identity?: IdentityResolver;
   kubernetes?: KubernetesMetadataSource;
   otlp?: OtlpExporter;
   observe?: ObserveServer;
   afterStart?: (agent: Agent) => Promise<void>;
+  /** Set by afterStart; a config reload rewrites them (src/agent/reload.ts). */
+  limits?: LimitsHandle;
+  budget?: { cpuFraction: number; memoryBytes: number };
+  /** Set by `tapio run --config FILE` once the file is watched; /status shows its last reload. */
+  configReload?: ConfigReloader;
   /** Before the agent stops: what reads its kernel objects (limits controller, observe server) goes first. */
   beforeAgentStop(): Promise<void>;
   stop(): Promise<void>;
@@ -32,6 +43,9 @@ export interface RuntimeServices {
 export function otlpWanted(config: TapioConfig, env: NodeJS.ProcessEnv = process.env): boolean {
   return config.export.otlp.enabled || ['', 'LOGS_', 'METRICS_', 'TRACES_'].some((s) => !!env[`OTEL_EXPORTER_OTLP_${s}ENDPOINT`]);
 }
+
+/** How long start-up waits for the Kubernetes API before building the resource without what it would have said. */
+const KUBERNETES_RESOURCE_WAIT_MS = 3000;
 
 export function nodeName(config: TapioConfig): string {
   return config.node.name ?? process.env.NODE_NAME ?? os.hostname();
@@ -46,6 +60,7 @@ export async function createRuntimeServices(config: TapioConfig, drops: DropCoun
   };
   const services: RuntimeServices = {
     sinks: [],
+    resourceAttributes: {},
     beforeAgentStop: () => runAll(earlyStops),
     stop: async () => { await runAll(earlyStops); await runAll(stops); },
   };
@@ -60,14 +75,25 @@ export async function createRuntimeServices(config: TapioConfig, drops: DropCoun
     stops.push(async () => identity.stop());
     services.identity = identity;
     services.kubernetes = kubernetes;
-    services.enrich = enrichWith(identity, kubernetes, nodeName(config), config.cluster.name);
+    services.enrich = enrichWith(identity, kubernetes);
+    // The resource is fixed for the agent's life (as OpenTelemetry resources are): give the API server a moment to
+    // tell the cluster uid and node labels before it is built. Events are not waiting: collectors start after.
+    if (kubernetes && !(await kubernetes.whenSynced(KUBERNETES_RESOURCE_WAIT_MS))) {
+      log(`kubernetes: not synced within ${KUBERNETES_RESOURCE_WAIT_MS} ms; the resource goes out without the cluster uid and node labels`);
+    }
   }
+  services.resourceAttributes = {
+    'k8s.node.name': nodeName(config),
+    ...(config.cluster.name ? { 'k8s.cluster.name': config.cluster.name } : {}),
+    ...(services.kubernetes?.resourceAttributes() ?? {}),
+  };
 
   if (otlpWanted(config)) {
     // Resource: the agent and its node/cluster; per-event identity stays on each record.
     const otlp = createOtlpExporter(config.export.otlp, {
       drops,
-      resource: tapioResource({ nodeName: nodeName(config), clusterName: config.cluster.name, configured: config.export.otlp.resourceAttributes }),
+      resource: tapioResource({ nodeName: nodeName(config), clusterName: config.cluster.name, attributes: services.resourceAttributes,
+        configured: config.export.otlp.resourceAttributes }),
       log: (m) => log(`export: ${m}`),
     });
     services.otlp = otlp;
@@ -84,16 +110,14 @@ export async function createRuntimeServices(config: TapioConfig, drops: DropCoun
       log: (m) => log(m),
     });
     earlyStops.push(async () => limits.stop());
+    services.limits = limits;
+    const budget = services.budget = { cpuFraction: config.limits.budget.cpuPercent / 100, memoryBytes: config.limits.budget.memoryMiB * 1048576 };
     if (!config.observe.enabled) return;
     const readiness: ReadinessCheck[] = [];
     if (services.identity) {
       // Informational: a node without any runtime is still ready (host processes are still attributed).
       const id = services.identity;
-      readiness.push({ name: 'identity.runtimes', check: () => {
-        const st = id.stats().runtimes;
-        const up = st.filter((r) => r.state === 'connected').map((r) => `${r.runtime} ${r.socket} (${r.containers} containers)`);
-        return { ready: true, detail: up.length ? `connected: ${up.join(', ')}` : 'no runtime socket present (host processes only)' };
-      } });
+      readiness.push(runtimeReadiness(() => id.stats().runtimes));
     }
     if (services.kubernetes) {
       const k = services.kubernetes;
@@ -107,20 +131,24 @@ export async function createRuntimeServices(config: TapioConfig, drops: DropCoun
         address: config.observe.address,
         programRunStats: config.observe.programRunStats,
         mapFillIntervalMs: config.observe.mapFillIntervalMs,
+        ...observeAccess(config.observe),
         log: (m) => log(m),
         sources: {
           agent,
           limits,
           readiness,
           exporters: () => (services.otlp ? [otlpExporterHealth('otlp', services.otlp)] : []),
-          budget: { cpuFraction: config.limits.budget.cpuPercent / 100, memoryBytes: config.limits.budget.memoryMiB * 1048576 },
+          budget,
+          configReload: () => services.configReload?.status(),
         },
       });
       services.observe = observe;
+      if (services.identity) registerRuntimeMetrics(observe.registry, () => services.identity!.stats().runtimes);
       earlyStops.push(() => observe.close());
       log(`metrics and health on ${observe.url} (/metrics /healthz /readyz /status)`);
     } catch (e) {
-      // A taken port must not stop the agent from collecting; say so and carry on.
+      if (e instanceof StartupError) throw e; // another agent holds the address, or it is unsafe: refuse to run
+      // Anything else must not stop the agent from collecting; say so and carry on.
       log(`observe server not started on ${config.observe.address}: ${(e as Error).message}`);
     }
   };
@@ -128,33 +156,17 @@ export async function createRuntimeServices(config: TapioConfig, drops: DropCoun
 }
 
 /**
- * Per-event identity: the container/pod/workload of the task (IdentityResolver), the node and cluster on every
- * event, and the Service name of a network peer when its IP belongs to one.
+ * Per-event identity: the container/pod/workload of the task (IdentityResolver) and the Service name of a network
+ * peer when its IP belongs to one. The node and cluster are not copied onto events: they are the resource.
  */
-export function enrichWith(identity: IdentityResolver, kubernetes: KubernetesMetadataSource | undefined,
-  node: string, clusterName: string | undefined): (e: TapioEvent) => void {
-  let resource: ReturnType<KubernetesMetadataSource['resourceAttributes']> = {};
-  let resourceAt = 0;
+export function enrichWith(identity: IdentityResolver, kubernetes: KubernetesMetadataSource | undefined): (e: TapioEvent) => void {
   return (e) => {
     identity.enrich(e);
-    const a = e.attributes;
-    a['k8s.node.name'] = node;
-    if (kubernetes) {
-      const now = Date.now();
-      if (now - resourceAt > 1000) { // the node and cluster change rarely: refresh once a second, not per event
-        resource = kubernetes.resourceAttributes();
-        resourceAt = now;
-      }
-      const r = resource;
-      if (r['k8s.cluster.uid'] !== undefined) a['k8s.cluster.uid'] = r['k8s.cluster.uid'];
-      if (r['k8s.cluster.name'] !== undefined) a['k8s.cluster.name'] = r['k8s.cluster.name'];
-      const peer = a['network.peer.address'];
-      if (typeof peer === 'string') {
-        const svc = kubernetes.serviceForIp(peer);
-        if (svc) a['tapio.network.peer.service'] = svc;
-      }
-    } else if (clusterName) {
-      a['k8s.cluster.name'] = clusterName;
+    if (!kubernetes) return;
+    const peer = e.attributes['network.peer.address'];
+    if (typeof peer === 'string') {
+      const svc = kubernetes.serviceForIp(peer);
+      if (svc) e.attributes['tapio.network.peer.service'] = svc;
     }
   };
 }

@@ -43,7 +43,7 @@ export function formatProbe(f: KernelFeatures, collectors: { collector: string; 
   out += `  cgroups: ${f.cgroups.layout}${f.cgroups.v2Mount ? ` (cgroup2 at ${f.cgroups.v2Mount})` : ''}` +
     `${f.cgroups.v1Controllers.length ? `, v1: ${f.cgroups.v1Controllers.join(',')}` : ''}\n\nProgram types (load + attach):\n`;
   for (const [kind, r] of Object.entries(f.programs)) {
-    out += line(kind, r.available, firstLine(r.reason));
+    out += line(kind, r.available, r.state === 'inconclusive' ? `inconclusive (hooks on other targets still try it): ${firstLine(r.reason)}` : firstLine(r.reason));
   }
   out += '\nCollectors:\n';
   for (const c of collectors) {

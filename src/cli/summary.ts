@@ -1,6 +1,9 @@
 // The summary `tapio run` prints on stderr on exit and with --stats: events per kind, drops per reason, hook modes.
 import type { AgentStatus } from '../observe/sources';
 
+/** A label as one line of plain text: anything else (a newline from a crafted name) is shown JSON-quoted. */
+const printable = (v: string): string => (/^[\x21-\x7e]*$/.test(v) ? v : JSON.stringify(v));
+
 export function formatSummary(s: AgentStatus): string {
   const lines: string[] = [];
   const kinds = Object.keys(s.pipeline.received).sort();
@@ -10,7 +13,7 @@ export function formatSummary(s: AgentStatus): string {
   if (s.pipeline.filteredOut) lines.push(`  (${s.pipeline.filteredOut} filtered out by --events/--pid/--comm)`);
   lines.push('drops (stage kind reason: count):');
   if (s.drops.length === 0) lines.push('  none');
-  for (const d of s.drops) lines.push(`  ${d.stage} ${d.kind} ${d.reason}: ${d.count}`);
+  for (const d of s.drops) lines.push(`  ${printable(d.stage)} ${printable(d.kind)} ${printable(d.reason)}: ${d.count}`);
   const counters = s.collectors.flatMap((c) => Object.entries(c.counters ?? {}).filter(([, v]) => v > 0).map(([k, v]) => `  ${c.name} ${k}: ${v}`));
   if (counters.length) lines.push('not losses, but worth knowing:', ...counters);
   lines.push('hooks:');

@@ -7,6 +7,8 @@ import { ProcessCollector, processCollectorSpec } from './process';
 import { NetworkCollector, networkCollectorSpec } from './network';
 import { CgroupCollector, cgroupCollectorSpec } from './cgroup';
 import { SecurityCollector, securityCollectorSpec } from './security';
+import { SecuritySignalsCollector, securitySignalsCollectorSpec } from './security-signals';
+import { AuditCollector } from './audit';
 
 export interface CollectorEntry {
   name: string;
@@ -42,5 +44,18 @@ export const COLLECTORS: readonly CollectorEntry[] = [
     enabled: (c) => c.collectors.security.enabled,
     hooks: (c) => securityCollectorSpec(c.collectors.security).hooks,
     create: (loader) => new SecurityCollector(loader),
+  },
+  // Seccomp violations and netfilter policy drops (BPF), and LSM denials from the audit netlink socket.
+  {
+    name: 'security-signals',
+    enabled: (c) => c.securitySignals.seccomp.enabled || c.securitySignals.policyDrops.enabled,
+    hooks: (c) => securitySignalsCollectorSpec({ ringBufferBytes: c.kernel.ringBufferBytes, signals: c.securitySignals }).hooks,
+    create: (loader) => new SecuritySignalsCollector(loader),
+  },
+  {
+    name: 'audit',
+    enabled: (c) => c.securitySignals.lsm.enabled,
+    hooks: () => [],
+    create: () => new AuditCollector(),
   },
 ];

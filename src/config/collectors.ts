@@ -9,13 +9,13 @@ export const collectorsConfigSchema = z.object({
     argvMaxCount: z.number().int().min(1).max(64).default(16),
     argvMaxBytes: z.number().int().min(16).max(4096).default(1024),
     processTableSize: z.number().int().min(128).max(1_000_000).default(32768),
-  }).prefault({}),
+  }).strict().prefault({}),
   network: z.object({
     enabled: z.boolean().default(true),
     connectionTableSize: z.number().int().min(128).max(1_000_000).default(65536),
-  }).prefault({}),
+  }).strict().prefault({}),
   security: securityConfigSchema,
-}).prefault({});
+}).strict().prefault({});
 
 export const kernelConfigSchema = z.object({
   /** Kernel ring buffer size per collector, bytes (a power of two, at least one page). */
@@ -27,4 +27,4 @@ export const kernelConfigSchema = z.object({
   batchRecords: z.number().int().min(1).max(1_000_000).default(8192),
   /** Batches waiting for JS before the reader stops draining the kernel ring (which then counts drops). */
   queueBatches: z.number().int().min(1).max(1024).default(16),
-}).prefault({});
+}).strict().prefault({});

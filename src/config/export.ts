@@ -53,14 +53,14 @@ export const exportConfigSchema = z.object({
       maxRecords: z.number().int().min(1).max(100_000).default(2048),
       /** Longest a record waits for its batch to fill, milliseconds. */
       delayMs: z.number().int().min(1).max(60_000).default(1000),
-    }).prefault({}),
+    }).strict().prefault({}),
     /** Records held in memory (waiting to be batched or sent) per signal; past it they go to the spool or are
      *  dropped as `queue_full`. */
     queueMaxRecords: z.number().int().min(1).max(10_000_000).default(100_000),
     retry: z.object({
       initialBackoffMs: z.number().int().min(10).max(600_000).default(1000),
       maxBackoffMs: z.number().int().min(10).max(3_600_000).default(30_000),
-    }).prefault({}),
+    }).strict().prefault({}),
     /** Where batches wait while the collector is down. Without `dir`, they wait in memory (bounded by
      *  `maxBytes`) and do not survive a restart. */
     spool: z.object({
@@ -79,7 +79,7 @@ export const exportConfigSchema = z.object({
     /** How long shutdown may spend delivering what is queued before spooling the rest, milliseconds. */
     shutdownTimeoutMs: z.number().int().min(0).max(600_000).default(5000),
   }).strict().prefault({}),
-}).prefault({});
+}).strict().prefault({});
 
 export type ExportConfig = z.infer<typeof exportConfigSchema>;
 export type OtlpConfig = ExportConfig['otlp'];

@@ -27,12 +27,12 @@ export const kubernetesConfigSchema = z.object({
     ttlSeconds: z.number().int().min(1).max(86_400).default(600),
     /** At most this many owners are cached; the least recently used goes first. */
     maxEntries: z.number().int().min(10).max(100_000).default(2000),
-  }).prefault({}),
+  }).strict().prefault({}),
   /** Reconnect backoff after the API server fails: doubles from initial up to max, with jitter. */
   backoff: z.object({
     initialMs: z.number().int().min(10).max(60_000).default(500),
     maxMs: z.number().int().min(100).max(600_000).default(30_000),
-  }).prefault({}),
+  }).strict().prefault({}),
   /** Server-side watch timeout; the API server ends the watch after this and the informer re-watches. */
   watchTimeoutSeconds: z.number().int().min(1).max(3600).default(300),
   /** Timeout of one list or get request. */

@@ -15,6 +15,14 @@ export const observeConfigSchema = z.object({
   programRunStats: z.boolean().default(true),
   /** Least time between two walks of the BPF maps for fill metrics, ms (a walk is one syscall per entry). */
   mapFillIntervalMs: z.number().int().min(1000).max(3_600_000).default(30_000),
+  /** Listen beyond loopback (e.g. 0.0.0.0:9464); refused unless set. Pair it with bearerTokenFile and/or tls. */
+  allowRemote: z.boolean().default(false),
+  /** File holding a token every request but /healthz must send as `Authorization: Bearer <token>`. */
+  bearerTokenFile: z.string().min(1).optional(),
+  /** Serve HTTPS with this PEM certificate and key. */
+  tls: z.object({ certFile: z.string().min(1), keyFile: z.string().min(1) }).strict().optional(),
+  /** Most connections open at once to the observe server. */
+  maxConnections: z.number().int().min(1).max(100_000).default(64),
 }).strict().prefault({});
 
 export type ObserveConfig = z.infer<typeof observeConfigSchema>;

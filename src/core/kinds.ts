@@ -15,6 +15,10 @@ export const KERNEL_EVENT_KINDS = [
   'tapio.cgroup.rmdir',
   /** The project's own kernel tests (bpf/testing). */
   'test',
+  /** bpf/security_signals.bpf.c: SIGSYS from seccomp, ERRNO denials of watched syscalls, netfilter drops. */
+  'security.seccomp.violation',
+  'security.seccomp.violation.errno',
+  'security.network.policy_drop',
 ] as const;
 
 export type KernelEventKind = (typeof KERNEL_EVENT_KINDS)[number];

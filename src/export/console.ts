@@ -4,7 +4,8 @@
 // excess is counted as dropped, never buffered without bound.
 import type { Writable } from 'node:stream';
 import type { DropCounters } from '../core/drops';
-import { formatTime, toFlatRecord, type TapioEvent } from '../core/event';
+import { formatTime, toFlatRecord, type Attributes, type TapioEvent } from '../core/event';
+import type { EventSink } from '../core/sink';
 
 export type ConsoleFormat = 'json' | 'pretty';
 
@@ -12,8 +13,16 @@ function jsonReplacer(_k: string, v: unknown): unknown {
   return typeof v === 'bigint' ? v.toString() : v;
 }
 
-export function formatJson(e: TapioEvent): string {
-  return JSON.stringify(toFlatRecord(e), jsonReplacer);
+/** One JSON line; `resource` (the node and cluster every event shares) is printed after the event's own attributes. */
+export function formatJson(e: TapioEvent, resource?: Attributes): string {
+  const flat = toFlatRecord(e);
+  return JSON.stringify(resource ? { ...flat, ...withoutKeysOf(resource, flat) } : flat, jsonReplacer);
+}
+
+function withoutKeysOf(resource: Attributes, flat: Record<string, unknown>): Attributes {
+  const out: Attributes = {};
+  for (const [k, v] of Object.entries(resource)) if (!(k in flat)) out[k] = v;
+  return out;
 }
 
 // Shown in the fixed columns, or too low-level for a line a person reads (the JSON output keeps everything).
@@ -49,7 +58,12 @@ export function formatPretty(e: TapioEvent): string {
   return `${time} ${e.name.padEnd(26)} ${who.padEnd(24)} ${summary}${rest ? `  ${rest}` : ''}`;
 }
 
-export class ConsoleSink {
+/**
+ * Events on a terminal or a pipe. The node and cluster are the resource (as in OTLP), not per-event attributes: the
+ * JSON format adds them to every line so a line read alone still says where it happened.
+ */
+export class ConsoleSink implements EventSink {
+  readonly name = 'console';
   private pending: string[] = [];
   private pendingBytes = 0;
   private blocked = false;
@@ -61,6 +75,8 @@ export class ConsoleSink {
     private readonly drops: DropCounters,
     /** Most bytes waiting for a slow stdout before lines are dropped (and counted). */
     private readonly maxPendingBytes = 16 << 20,
+    /** Resource attributes (k8s.node.name, k8s.cluster.*) for the JSON lines. */
+    private readonly resource?: Attributes,
   ) {
     out.on('drain', () => this.flushPending());
     out.on('error', () => { /* a closed pipe (e.g. `| head`) must not crash the agent */ });
@@ -68,7 +84,7 @@ export class ConsoleSink {
 
   write(events: TapioEvent[]): void {
     if (events.length === 0) return;
-    const fmt = this.format === 'json' ? formatJson : formatPretty;
+    const fmt = this.format === 'json' ? (e: TapioEvent) => formatJson(e, this.resource) : formatPretty;
     let chunk = '';
     let kept = 0;
     for (const e of events) {

@@ -7,6 +7,7 @@
 import type { Batch, BatchHeader } from './spool-file';
 import type { GiveUpReason, Spool } from './spool';
 import type { SendResult, Transport } from './transport';
+import { redactUrlsIn } from './redact';
 
 export type LaneDropReason = GiveUpReason | 'rejected' | 'rejected_partial' | 'shutdown';
 
@@ -46,6 +47,9 @@ export class DeliveryLane {
   private readonly counters = { sentBatches: 0, sentRecords: 0, failedAttempts: 0 };
   private retryingSince: number | undefined;
   private lastError: string | undefined;
+  /** The last request may have been processed without us hearing back: before resending a batch, an empty request
+   *  must be answered in time, so a slow collector sees each batch at most twice per interruption, not once per try. */
+  private probeFirst = false;
 
   constructor(private readonly transport: Transport, private readonly spool: Spool, private readonly opts: LaneOptions,
     ready: Promise<void> = Promise.resolve()) {
@@ -98,10 +102,11 @@ export class DeliveryLane {
     this.stopped = true;
     this.poke();
     this.endPause?.();
-    // An attempt still in flight gets its own deadline to finish; its batch stays queued until acknowledged.
+    // An attempt still in flight gets its own deadline to finish; after it, its batch goes to the spool with the
+    // rest (it may arrive twice: at-least-once), or, with a memory spool, is counted as given up at shutdown.
     await Promise.race([this.loopDone, new Promise<void>((r) => { timer = setTimeout(r, 2000); })]);
     clearTimeout(timer);
-    this.spill();
+    this.spill(true);
     await this.spoolWrites;
     await this.spool.close();
     this.transport.close();
@@ -119,9 +124,9 @@ export class DeliveryLane {
 
   /** Move everything in memory to the spool, in order, and keep spooling from now on. A batch whose send is in
    *  flight stays in memory, ahead of the spool, and is retried from there until the collector takes it. */
-  private spill(): void {
+  private spill(includingInFlight = false): void {
     this.spooling = true;
-    const keep = this.inFlight !== undefined && this.memory[0] === this.inFlight ? 1 : 0;
+    const keep = !includingInFlight && this.inFlight !== undefined && this.memory[0] === this.inFlight ? 1 : 0;
     const moved = this.memory.splice(keep);
     for (const b of moved) {
       this.memoryRecords -= b.records;
@@ -141,6 +146,11 @@ export class DeliveryLane {
   }
 
   private async attempt(batch: Batch): Promise<SendResult> {
+    if (this.probeFirst) {
+      const probe = await this.transport.send(emptyLike(batch));
+      if (probe.kind === 'retry') return this.failed(batch, probe);
+      this.probeFirst = false; // answered in time (even a refusal is an answer): the batch itself may go again
+    }
     const r = await this.transport.send(batch);
     if (r.kind === 'ok') {
       this.counters.sentBatches++;
@@ -152,15 +162,21 @@ export class DeliveryLane {
       this.retryingSince = undefined;
       this.backoffMs = this.opts.initialBackoffMs;
     } else if (r.kind === 'permanent') {
-      this.lastError = r.error;
-      this.opts.onDrop(batch, batch.records, 'rejected', r.error);
+      this.lastError = redactUrlsIn(r.error);
+      this.opts.onDrop(batch, batch.records, 'rejected', this.lastError);
     } else {
-      this.counters.failedAttempts++;
-      this.lastError = r.error;
-      if (this.retryingSince === undefined) {
-        this.retryingSince = Date.now();
-        this.opts.log(`OTLP ${batch.signal}: ${r.error}; keeping batches in the spool and retrying`);
-      }
+      this.failed(batch, r);
+    }
+    return r;
+  }
+
+  private failed(batch: Batch, r: SendResult & { kind: 'retry' }): SendResult {
+    this.counters.failedAttempts++;
+    this.lastError = redactUrlsIn(r.error);
+    if (r.ambiguous) this.probeFirst = true;
+    if (this.retryingSince === undefined) {
+      this.retryingSince = Date.now();
+      this.opts.log(`OTLP ${batch.signal}: ${this.lastError}; keeping batches in the spool and retrying`);
     }
     return r;
   }
@@ -201,6 +217,7 @@ export class DeliveryLane {
       this.inFlight = batch;
       const r = await this.attempt(batch);
       this.inFlight = undefined;
+      if (this.memory[0] !== batch) return 'again'; // spilled by shutdown meanwhile: the spool has it now
       if (r.kind === 'retry') {
         if (!this.spooling) this.spill(); // the failed batch first, then everything behind it
         await this.pause(r);
@@ -231,4 +248,9 @@ export class DeliveryLane {
     else await this.spool.remove(head.entry);
     return 'again';
   }
+}
+
+/** An export request with no records, of the batch's signal and encoding: asks "are you answering in time?". */
+function emptyLike(batch: Batch): Batch {
+  return { ...batch, records: 0, kinds: {}, payload: batch.encoding === 'json' ? Buffer.from('{}') : new Uint8Array(0) };
 }

@@ -16,6 +16,7 @@ import { tapioResource } from './resource';
 import { ExportConfigError, metricIntervalMs, resolveTarget, SIGNALS, type Signal, type SignalTarget } from './settings';
 import { DiskSpool, MemorySpool, SpoolBudget, type Spool } from './spool';
 import { loadSpoolKey, type Batch, type BatchHeader } from './spool-file';
+import { capacityWarning, keyFileWarning } from './spool-dir';
 import { createTransport } from './transport';
 
 export interface OtlpExporterDeps {
@@ -91,6 +92,8 @@ export function createOtlpExporter(config: OtlpConfig, deps: OtlpExporterDeps): 
       'rest; mount a Kubernetes Secret holding 32 random bytes (head -c 32 /dev/urandom | base64) and point keyFile at it');
   }
   const key = spoolDir ? loadSpoolKey(config.spool.keyFile!) : undefined;
+  const keyWarning = spoolDir ? keyFileWarning(config.spool.keyFile!) : undefined;
+  if (keyWarning) log(keyWarning);
   const budget = new SpoolBudget(config.spool.maxBytes);
 
   const countDrop = (header: BatchHeader, n: number, reason: LaneDropReason, detail?: string): void => {
@@ -221,8 +224,13 @@ export function createOtlpExporter(config: OtlpConfig, deps: OtlpExporterDeps): 
   let logsExcluded = 0;
   let shutDown = false;
 
+  const ready = Promise.all(readyParts).then(async () => {
+    const warning = spoolDir ? await capacityWarning(spoolDir, budget.maxBytes, budget.used) : undefined;
+    if (warning) log(warning);
+  });
+
   return {
-    ready: Promise.all(readyParts).then(() => undefined),
+    ready,
 
     export(events) {
       if (events.length === 0) return;
@@ -272,7 +280,10 @@ export function createOtlpExporter(config: OtlpConfig, deps: OtlpExporterDeps): 
       if (shutDown) return;
       shutDown = true;
       clearInterval(metricsTimer);
-      await Promise.all(readyParts);
+      // A spool directory that never finishes opening must not hold shutdown: its lane counts what it cannot keep.
+      let waited: NodeJS.Timeout | undefined;
+      await Promise.race([ready, new Promise<void>((r) => { waited = setTimeout(r, config.shutdownTimeoutMs); })]);
+      clearTimeout(waited);
       flush('logs');
       flush('traces');
       if (metrics) {

@@ -8,6 +8,8 @@ export type Signal = 'logs' | 'metrics' | 'traces';
 export type Protocol = 'grpc' | 'http/protobuf' | 'http/json';
 export const SIGNALS: readonly Signal[] = ['logs', 'metrics', 'traces'];
 
+import { redactUrl, redactUrlsIn } from './redact';
+
 export class ExportConfigError extends Error {}
 
 /** Everything a transport needs to reach the collector for one signal. */
@@ -48,6 +50,12 @@ function envFor(env: Env, signal: Signal, name: string): string | undefined {
   return shared !== undefined && shared !== '' ? shared : undefined;
 }
 
+/** The name of the variable envFor() took its value from, for messages that name what the user set. */
+function envNameFor(env: Env, signal: Signal, name: string): string {
+  const specific = `OTEL_EXPORTER_OTLP_${signal.toUpperCase()}_${name}`;
+  return env[specific] ? specific : `OTEL_EXPORTER_OTLP_${name}`;
+}
+
 function readPem(path: string | undefined, what: string): Buffer | undefined {
   if (!path) return undefined;
   try {
@@ -68,7 +76,8 @@ export function resolveTarget(config: OtlpConfig, signal: Signal, env: Env = pro
   const upper = signal.toUpperCase();
 
   const protocolText = own.protocol ?? config.protocol ?? envFor(env, signal, 'PROTOCOL') ?? 'http/protobuf';
-  const protocol = parseProtocol(protocolText, `export.otlp.${signal}.protocol / OTEL_EXPORTER_OTLP_${upper}_PROTOCOL`);
+  const protocol = parseProtocol(protocolText, own.protocol ?? config.protocol ? `export.otlp.${signal}.protocol`
+    : envNameFor(env, signal, 'PROTOCOL'));
 
   // Endpoint: a per-signal HTTP endpoint is used as-is; a shared one gets /v1/<signal> appended (OTLP spec).
   let url: string;
@@ -89,10 +98,10 @@ export function resolveTarget(config: OtlpConfig, signal: Signal, env: Env = pro
   try {
     parsed = new URL(url);
   } catch {
-    throw new ExportConfigError(`export.otlp.${signal}: endpoint "${url}" is not a URL`);
+    throw new ExportConfigError(`export.otlp.${signal}: endpoint "${redactUrlsIn(url)}" is not a URL`);
   }
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
-    throw new ExportConfigError(`export.otlp.${signal}: endpoint "${url}" must be http:// or https://`);
+    throw new ExportConfigError(`export.otlp.${signal}: endpoint "${redactUrl(url)}" must be http:// or https://`);
   }
 
   const envHeaders = envFor(env, signal, 'HEADERS');
@@ -104,13 +113,14 @@ export function resolveTarget(config: OtlpConfig, signal: Signal, env: Env = pro
 
   const compressionText = own.compression ?? config.compression ?? envFor(env, signal, 'COMPRESSION') ?? 'none';
   if (compressionText !== 'gzip' && compressionText !== 'none') {
-    throw new ExportConfigError(`OTEL_EXPORTER_OTLP_${upper}_COMPRESSION: "${compressionText}" (use gzip or none)`);
+    const what = own.compression ?? config.compression ? `export.otlp.${signal}.compression` : envNameFor(env, signal, 'COMPRESSION');
+    throw new ExportConfigError(`${what}: "${compressionText}" (use gzip or none)`);
   }
 
   const timeoutText = envFor(env, signal, 'TIMEOUT');
   const timeoutMs = own.timeoutMs ?? config.timeoutMs ?? (timeoutText ? Number(timeoutText) : 10_000);
   if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) {
-    throw new ExportConfigError(`OTEL_EXPORTER_OTLP_${upper}_TIMEOUT: "${timeoutText}" is not a positive number of ms`);
+    throw new ExportConfigError(`${envNameFor(env, signal, 'TIMEOUT')}: "${timeoutText}" is not a positive number of ms`);
   }
 
   const tlsWhat = `export.otlp.${signal}.tls`;

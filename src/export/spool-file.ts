@@ -12,6 +12,8 @@ import type { Signal } from './settings';
 export const SPOOL_MAGIC = Buffer.from('TAPIOSP1', 'latin1');
 const NONCE_BYTES = 12;
 const TAG_BYTES = 16;
+/** What an event name looks like (process.exec, http.request): anything else in a header is not used as a label. */
+const KIND_NAME = /^[A-Za-z0-9_.:-]{1,100}$/;
 
 /** One export request's worth of records, already serialized in the wire encoding. */
 export interface Batch {
@@ -116,10 +118,21 @@ export function readSpoolHeader(data: Buffer): { header: BatchHeader; keyId: str
       typeof h.createdAtMs !== 'number' || typeof h.keyId !== 'string' || typeof h.kinds !== 'object' || !h.kinds) {
     throw new SpoolFileError('corrupt spool file header (missing or bad fields)');
   }
-  const kinds: Record<string, number> = {};
-  for (const [k, v] of Object.entries(h.kinds as Record<string, unknown>)) if (typeof v === 'number') kinds[k] = v;
+  // The header is only authenticated once the file is decrypted (decodeSpoolFile); until then it is what anyone
+  // with write access made it. What it says is used only for drop accounting of a file that cannot be read, so it is
+  // bounded here: no more records than the file has ciphertext bytes, and event names that are names.
+  const payloadBytes = data.length - headerEnd - NONCE_BYTES - TAG_BYTES;
+  const records = Number.isSafeInteger(h.records) && (h.records as number) >= 0 ? Math.min(h.records as number, payloadBytes) : 0;
+  let kinds: Record<string, number> = {};
+  let sum = 0;
+  for (const [k, v] of Object.entries(h.kinds as Record<string, unknown>)) {
+    if (!KIND_NAME.test(k) || !Number.isSafeInteger(v) || (v as number) < 0) continue;
+    kinds[k] = v as number;
+    sum += v as number;
+  }
+  if (sum !== records) kinds = {}; // inconsistent: counted under otlp.<signal> instead of per event name
   return {
-    header: { signal, encoding, records: h.records, createdAtMs: h.createdAtMs, kinds },
+    header: { signal, encoding, records, createdAtMs: h.createdAtMs, kinds },
     keyId: h.keyId,
     headerEnd,
   };

@@ -5,6 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { decodeSpoolFile, encodeSpoolFile, readSpoolHeader, type SpoolFileError, type Batch, type BatchHeader,
   type SpoolKey } from './spool-file';
+import { makeDirectory } from './spool-dir';
 
 export type GiveUpReason = 'spool_full' | 'retention_expired' | 'spool_unreadable' | 'spool_write_failed' | 'shutdown';
 
@@ -122,7 +123,7 @@ export class DiskSpool implements Spool {
   /** Open (creating) the directory and index what an earlier run left, oldest first. */
   static async open(dir: string, key: SpoolKey, fsync: boolean, opts: SpoolOptions): Promise<DiskSpool> {
     const s = new DiskSpool(dir, key, fsync, opts);
-    await fs.promises.mkdir(dir, { recursive: true, mode: 0o700 });
+    await makeDirectory(dir, 0o700);
     const names = (await fs.promises.readdir(dir)).sort();
     for (const name of names) {
       const full = path.join(dir, name);
@@ -160,9 +161,28 @@ export class DiskSpool implements Spool {
       return;
     }
     const file = path.join(this.dir, `${seq.toString().padStart(20, '0')}.spool`);
+    for (;;) {
+      const error = await this.write(file, data);
+      if (!error) break;
+      // The disk filled before maxBytes did: the same rule as a full budget applies (give up the oldest batch of
+      // this signal to make room and try again), not "drop whatever comes next".
+      const diskFull = error.code === 'ENOSPC' || error.code === 'EDQUOT';
+      if (diskFull && this.opts.whenFull === 'drop_oldest' && this.entries.length > 0) {
+        await this.giveUp(this.entries[0]!, 'spool_full');
+        continue;
+      }
+      this.opts.onGiveUp(headerOf(batch), diskFull ? 'spool_full' : 'spool_write_failed', error.message);
+      return;
+    }
+    this.entries.push({ seq, file, header: headerOf(batch), bytes: data.length });
+    this.bytes += data.length;
+    budget.used += data.length;
+  }
+
+  /** Write then rename: a crash mid-write leaves a .tmp (removed at the next start), never a half file. */
+  private async write(file: string, data: Buffer): Promise<NodeJS.ErrnoException | undefined> {
     const tmp = `${file}.tmp`;
     try {
-      // Write then rename: a crash mid-write leaves a .tmp (removed at the next start), never a half file.
       const fh = await fs.promises.open(tmp, 'w', 0o600);
       try {
         await fh.writeFile(data);
@@ -171,14 +191,11 @@ export class DiskSpool implements Spool {
         await fh.close();
       }
       await fs.promises.rename(tmp, file);
+      return undefined;
     } catch (e) {
       await fs.promises.rm(tmp, { force: true }).catch(() => undefined);
-      this.opts.onGiveUp(headerOf(batch), 'spool_write_failed', (e as Error).message);
-      return;
+      return e as NodeJS.ErrnoException;
     }
-    this.entries.push({ seq, file, header: headerOf(batch), bytes: data.length });
-    this.bytes += data.length;
-    budget.used += data.length;
   }
 
   async peek(): Promise<{ entry: SpoolEntry; batch: Batch } | undefined> {

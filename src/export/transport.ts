@@ -12,12 +12,15 @@ import { JsonLogsSerializer, JsonMetricsSerializer, JsonTraceSerializer, Protobu
 import { Reader } from 'protobufjs';
 import type { Batch } from './spool-file';
 import type { Signal, SignalTarget } from './settings';
+import { redactUrl } from './redact';
 
 const gzipAsync = promisify(gzip);
 
 export type SendResult =
   | { kind: 'ok'; rejected: number; message?: string }
-  | { kind: 'retry'; error: string; retryAfterMs?: number }
+  /** `ambiguous`: the request went out and may have been processed (no complete answer in time, or the connection
+   *  dropped after sending); resending it right away could deliver it twice. */
+  | { kind: 'retry'; error: string; retryAfterMs?: number; ambiguous?: boolean }
   | { kind: 'permanent'; error: string };
 
 export interface Transport {
@@ -75,12 +78,27 @@ class HttpTransport implements Transport {
     }
     headers['content-length'] = String(body.length);
     const lib = this.url.protocol === 'https:' ? https : http;
-    return new Promise<SendResult>((resolve) => {
-      const req = lib.request(this.url, { method: 'POST', headers, agent: this.agent, timeout: this.target.timeoutMs },
+    const shown = redactUrl(this.url.href);
+    return new Promise<SendResult>((done) => {
+      let settled = false;
+      let sent = false;
+      const resolve = (r: SendResult): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(deadline);
+        done(r);
+      };
+      // A total deadline for the whole exchange, not an idle timeout: a collector that sends headers and then
+      // trickles its body one byte a second would otherwise hold the lane for ever while looking alive.
+      const deadline = setTimeout(() => {
+        resolve({ kind: 'retry', error: `no complete answer from ${shown} within ${this.target.timeoutMs} ms`, ambiguous: true });
+        req.destroy();
+      }, this.target.timeoutMs);
+      const req = lib.request(this.url, { method: 'POST', headers, agent: this.agent },
         (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('error', (e) => resolve({ kind: 'retry', error: `reading response: ${e.message}` }));
+          res.on('error', (e) => resolve({ kind: 'retry', error: `reading response from ${shown}: ${e.message}`, ambiguous: true }));
           res.on('end', () => {
             const status = res.statusCode ?? 0;
             const resBody = Buffer.concat(chunks);
@@ -89,7 +107,7 @@ class HttpTransport implements Transport {
               return;
             }
             const text = resBody.subarray(0, 200).toString('utf8').replace(/[^\x20-\x7e]+/g, ' ').trim();
-            const error = `HTTP ${status} from ${this.url.href}${text ? `: ${text}` : ''}`;
+            const error = `HTTP ${status} from ${shown}${text ? `: ${text}` : ''}`;
             if (RETRYABLE_HTTP.has(status)) {
               const ra = res.headers['retry-after'];
               resolve({ kind: 'retry', error, retryAfterMs: parseRetryAfter(Array.isArray(ra) ? ra[0] : ra) });
@@ -98,8 +116,8 @@ class HttpTransport implements Transport {
             }
           });
         });
-      req.on('timeout', () => req.destroy(new Error(`no answer within ${this.target.timeoutMs} ms`)));
-      req.on('error', (e) => resolve({ kind: 'retry', error: `${this.url.href}: ${e.message}` }));
+      req.on('finish', () => { sent = true; });
+      req.on('error', (e) => resolve({ kind: 'retry', error: `${shown}: ${e.message}`, ambiguous: sent }));
       req.end(body);
     });
   }
@@ -188,14 +206,14 @@ class GrpcTransport implements Transport {
             resolve({ kind: 'ok', ...rejectedIn(batch.signal, 'protobuf', res ?? Buffer.alloc(0)) });
             return;
           }
-          const error = `gRPC ${grpc.status[err.code] ?? err.code} from ${this.target.url}: ${err.details || err.message}`;
+          const error = `gRPC ${grpc.status[err.code] ?? err.code} from ${redactUrl(this.target.url)}: ${err.details || err.message}`;
           if (!RETRYABLE_GRPC.has(err.code)) {
             resolve({ kind: 'permanent', error });
             return;
           }
           const details = err.metadata?.get('grpc-status-details-bin')[0];
           const retryAfterMs = details instanceof Buffer ? retryDelayFromStatusDetails(details) : undefined;
-          resolve({ kind: 'retry', error, retryAfterMs });
+          resolve({ kind: 'retry', error, retryAfterMs, ambiguous: err.code === grpc.status.DEADLINE_EXCEEDED });
         });
     });
   }

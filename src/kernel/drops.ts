@@ -31,6 +31,9 @@ export const KIND_NAMES: Record<number, string> = {
   [L.TAPIO_KIND_SEC_FILE]: 'security.file',
   [L.TAPIO_KIND_SEC_EXEC]: 'security.exec',
   [L.TAPIO_KIND_TEST]: 'test',
+  [L.TAPIO_KIND_SECCOMP_SIGNAL]: 'security.seccomp.violation',
+  [L.TAPIO_KIND_SECCOMP_ERRNO]: 'security.seccomp.violation.errno',
+  [L.TAPIO_KIND_NETFILTER_DROP]: 'security.network.policy_drop',
 };
 
 export interface KernelDropRow {

@@ -5,9 +5,16 @@ import * as os from 'node:os';
 import { native } from './native';
 import { loadCollector, type HookKind, type HookSpec } from './loader';
 import { ensureTracefs } from './tracefs';
+import { cgroupMounts } from '../core/mountinfo';
 
 export interface FeatureResult {
   available: boolean;
+  /**
+   * For program kinds: 'unavailable' only when the failure says the kind itself cannot work here (the kernel refused
+   * the program type, or the attach mechanism is missing); 'inconclusive' when only the probe's one target failed,
+   * so hooks of that kind on other targets are still worth trying. Absent means the same as `available`.
+   */
+  state?: 'available' | 'unavailable' | 'inconclusive';
   /** Why not, in the kernel's (or libbpf's) words; or a note about how it was found. */
   reason?: string;
   detail?: string;
@@ -44,19 +51,9 @@ const PROBE_PROGRAMS: { kind: HookKind | 'kprobe.multi'; program: string; target
 ];
 
 export function detectCgroupLayout(mountinfo = fs.readFileSync('/proc/self/mountinfo', 'utf8')): KernelFeatures['cgroups'] {
-  let v2Mount: string | undefined;
-  const v1: string[] = [];
-  for (const line of mountinfo.split('\n')) {
-    const parts = line.split(' - ');
-    if (parts.length < 2) continue;
-    const fields = parts[0].split(' ');
-    const [fstype, , superOpts = ''] = parts[1].split(' ');
-    if (fstype === 'cgroup2') v2Mount ??= fields[4];
-    if (fstype === 'cgroup') {
-      const names = superOpts.split(',').filter((o) => !['rw', 'ro', 'relatime', 'nosuid', 'nodev', 'noexec'].includes(o));
-      v1.push(...names.map((n) => n.replace(/^name=/, 'name=')));
-    }
-  }
+  const mounts = cgroupMounts(mountinfo);
+  const v2Mount = mounts.v2?.mountPoint;
+  const v1 = mounts.v1.flatMap((m) => m.controllers ?? []);
   const layout: CgroupLayout = v2Mount && v1.length ? 'hybrid' : v2Mount ? 'v2' : v1.length ? 'v1' : 'none';
   return { layout, v2Mount, v1Controllers: [...new Set(v1)].sort() };
 }
@@ -101,10 +98,11 @@ export async function probeKernel(): Promise<KernelFeatures> {
   const loaded = await loadCollector({ name: 'tapio_probe', object: 'probe.bpf.o', hooks }, { retries: 1 });
   try {
     for (const h of loaded.hooks) {
-      if (h.chosen) programs[h.name] = { available: true };
+      if (h.chosen) programs[h.name] = { available: true, state: 'available' };
       else {
         const a = h.attempts[h.attempts.length - 1];
-        programs[h.name] = { available: false, reason: a ? `${a.stage} failed: ${a.error}` : 'not tried' };
+        const reason = a ? `${a.stage} failed: ${a.error}` : 'not tried';
+        programs[h.name] = { available: false, reason, state: a ? probeVerdict(h.name, a, tracefs.ok ? tracefs.path : undefined) : 'inconclusive' };
       }
     }
   } finally {
@@ -122,11 +120,32 @@ export async function probeKernel(): Promise<KernelFeatures> {
   };
 }
 
-/** The probe's verdict as loader input: kinds to skip up front, each with the kernel's reason. */
+/**
+ * Whether one failed probe program rules out its whole kind. Conclusive: the kernel refused to load the program type
+ * (EPERM, EINVAL, EOPNOTSUPP at load), or kprobes are missing altogether (no kprobe_events in tracefs). Anything else
+ * (a target function missing, a busy attach point) says only that this one target failed here.
+ */
+export function probeVerdict(kind: string, attempt: { stage: string; error: string }, tracefsPath?: string): 'unavailable' | 'inconclusive' {
+  if (attempt.stage === 'load' && /Operation not permitted|Invalid argument|Operation not supported|not supported/i.test(attempt.error)) {
+    return 'unavailable';
+  }
+  if ((kind === 'kprobe' || kind === 'kretprobe' || kind === 'kprobe.multi') && tracefsPath && !fs.existsSync(`${tracefsPath}/kprobe_events`)) {
+    return 'unavailable';
+  }
+  if (kind === 'kprobe.multi' && /Operation not supported/i.test(attempt.error)) return 'unavailable';
+  return 'inconclusive';
+}
+
+/** True unless the probe concluded the kind cannot work here (an inconclusive answer still lets hooks try it). */
+function ruledOut(r: FeatureResult | undefined): boolean {
+  return !!r && !r.available && (r.state ?? 'unavailable') === 'unavailable';
+}
+
+/** The probe's verdict as loader input: kinds to skip up front, each with the kernel's reason (conclusive only). */
 export function unavailableKinds(f: KernelFeatures): Partial<Record<HookKind, string>> {
   const out: Partial<Record<HookKind, string>> = {};
   for (const [kind, r] of Object.entries(f.programs)) {
-    if (!r.available && kind !== 'kprobe.multi') out[kind as HookKind] = (r.reason ?? 'unavailable').split('\n').slice(0, 3).join(' | ');
+    if (ruledOut(r) && kind !== 'kprobe.multi') out[kind as HookKind] = (r.reason ?? 'unavailable').split('\n').slice(0, 3).join(' | ');
   }
   return out;
 }
@@ -136,7 +155,7 @@ export function plannedModes(f: KernelFeatures, hooks: HookSpec[]): { hook: stri
   return hooks.map((h) => {
     const skipped: string[] = [];
     for (const impl of h.implementations) {
-      if (f.programs[impl.kind]?.available !== false) return { hook: h.name, mode: impl.kind, skipped };
+      if (!ruledOut(f.programs[impl.kind])) return { hook: h.name, mode: impl.kind, skipped };
       skipped.push(impl.kind);
     }
     return { hook: h.name, skipped };

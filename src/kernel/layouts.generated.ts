@@ -144,8 +144,10 @@ export const STRUCTS = {
       pid: { offset: 16, size: 4 },
       tid: { offset: 20, size: 4 },
       role: { offset: 24, size: 1 },
-      flags: { offset: 25, size: 1 },
-      pad: { offset: 26, size: 6 },
+      accept_reported: { offset: 25, size: 1 },
+      reset_received: { offset: 26, size: 1 },
+      reset_sent: { offset: 27, size: 1 },
+      pad: { offset: 28, size: 4 },
     },
   },
   cgroup_record: {
@@ -239,6 +241,50 @@ export const STRUCTS = {
       exe: { offset: 612, size: 256 },
     },
   },
+  seccomp_record: {
+    name: 'seccomp_record',
+    size: 72,
+    fields: {
+      'h.kind': { offset: 0, size: 4 },
+      'h.size': { offset: 4, size: 4 },
+      'h.ts_ns': { offset: 8, size: 8 },
+      'h.cgroup_id': { offset: 16, size: 8 },
+      'h.pid': { offset: 24, size: 4 },
+      'h.tid': { offset: 28, size: 4 },
+      syscall_nr: { offset: 32, size: 4 },
+      arch: { offset: 36, size: 4 },
+      value: { offset: 40, size: 4 },
+      seccomp_mode: { offset: 44, size: 4 },
+      uid: { offset: 48, size: 4 },
+      source: { offset: 52, size: 1 },
+      pad: { offset: 53, size: 3 },
+      comm: { offset: 56, size: 16 },
+    },
+  },
+  netfilter_drop_record: {
+    name: 'netfilter_drop_record',
+    size: 112,
+    fields: {
+      'h.kind': { offset: 0, size: 4 },
+      'h.size': { offset: 4, size: 4 },
+      'h.ts_ns': { offset: 8, size: 8 },
+      'h.cgroup_id': { offset: 16, size: 8 },
+      'h.pid': { offset: 24, size: 4 },
+      'h.tid': { offset: 28, size: 4 },
+      current_cgroup_id: { offset: 32, size: 8 },
+      netns_ino: { offset: 40, size: 4 },
+      reason: { offset: 44, size: 4 },
+      ifindex: { offset: 48, size: 4 },
+      family: { offset: 52, size: 2 },
+      src_port: { offset: 54, size: 2 },
+      dst_port: { offset: 56, size: 2 },
+      protocol: { offset: 58, size: 1 },
+      direction: { offset: 59, size: 1 },
+      saddr: { offset: 60, size: 16 },
+      daddr: { offset: 76, size: 16 },
+      comm: { offset: 92, size: 16 },
+    },
+  },
 } as const;
 
 /** C enums by name: every constant with its value. */
@@ -262,7 +308,10 @@ export const ENUMS = {
     TAPIO_KIND_SEC_PRIVILEGE: 22,
     TAPIO_KIND_SEC_FILE: 23,
     TAPIO_KIND_SEC_EXEC: 24,
-    TAPIO_KIND_MAX: 32,
+    TAPIO_KIND_SECCOMP_SIGNAL: 40,
+    TAPIO_KIND_SECCOMP_ERRNO: 41,
+    TAPIO_KIND_NETFILTER_DROP: 42,
+    TAPIO_KIND_MAX: 64,
   },
   tapio_drop_reason: {
     TAPIO_DROP_RINGBUF_FULL: 0,
@@ -296,7 +345,6 @@ export const ENUMS = {
     TCP_FLAG_RESET_RECEIVED: 1,
     TCP_FLAG_RESET_SENT: 2,
     TCP_FLAG_OWNER_UNKNOWN: 4,
-    TCP_FLAG_ACCEPT_REPORTED: 8,
   },
   tapio_cgroup_sizes: {
     TAPIO_CGROUP_PATH_LEN: 512,
@@ -393,6 +441,18 @@ export const ENUMS = {
     SEC_RULE_CONNECT: 32,
     SEC_RULE_HOST: 64,
   },
+  security_signals_sizes: {
+    TAPIO_COMM_LEN: 16,
+  },
+  seccomp_source: {
+    SECCOMP_SRC_SIGSYS_BTF: 1,
+    SECCOMP_SRC_SIGSYS_TP: 2,
+    SECCOMP_SRC_NO_ENTER: 3,
+  },
+  netfilter_direction: {
+    NF_DIR_EGRESS: 1,
+    NF_DIR_INGRESS: 2,
+  },
 } as const;
 
 // enum tapio_kind
@@ -414,7 +474,10 @@ export const TAPIO_KIND_SEC_HOST = 21;
 export const TAPIO_KIND_SEC_PRIVILEGE = 22;
 export const TAPIO_KIND_SEC_FILE = 23;
 export const TAPIO_KIND_SEC_EXEC = 24;
-export const TAPIO_KIND_MAX = 32;
+export const TAPIO_KIND_SECCOMP_SIGNAL = 40;
+export const TAPIO_KIND_SECCOMP_ERRNO = 41;
+export const TAPIO_KIND_NETFILTER_DROP = 42;
+export const TAPIO_KIND_MAX = 64;
 
 // enum tapio_drop_reason
 export const TAPIO_DROP_RINGBUF_FULL = 0;
@@ -448,7 +511,6 @@ export const TCP_ROLE_SERVER = 2;
 export const TCP_FLAG_RESET_RECEIVED = 1;
 export const TCP_FLAG_RESET_SENT = 2;
 export const TCP_FLAG_OWNER_UNKNOWN = 4;
-export const TCP_FLAG_ACCEPT_REPORTED = 8;
 
 // enum tapio_cgroup_sizes
 export const TAPIO_CGROUP_PATH_LEN = 512;
@@ -544,3 +606,15 @@ export const SEC_RULE_WRITE = 8;
 export const SEC_RULE_EXEC = 16;
 export const SEC_RULE_CONNECT = 32;
 export const SEC_RULE_HOST = 64;
+
+// enum security_signals_sizes
+export const TAPIO_COMM_LEN = 16;
+
+// enum seccomp_source
+export const SECCOMP_SRC_SIGSYS_BTF = 1;
+export const SECCOMP_SRC_SIGSYS_TP = 2;
+export const SECCOMP_SRC_NO_ENTER = 3;
+
+// enum netfilter_direction
+export const NF_DIR_EGRESS = 1;
+export const NF_DIR_INGRESS = 2;

@@ -83,6 +83,15 @@ export function formatStatus(s: ObserveStatus): string {
       ` (${a.decisions.lower} lowered, ${a.decisions.raise} raised)`);
     for (const d of a.recent.slice(-3)) out.push(`  ${d.at} ${d.direction}: ${d.reason}`);
   }
+  if (s.config) {
+    const c = s.config;
+    out.push(`config: ${c.file} (${c.hash}): ${c.counts.applied} reloads applied, ${c.counts.rejected} rejected, ${c.counts.unchanged} unchanged`);
+    if (c.last) {
+      out.push(`  last reload ${c.last.at}: ${c.last.result === 'rejected' ? `REJECTED (old config still in force): ${c.last.error ?? ''}`
+        : `${c.last.result}${c.last.applied?.length ? `: ${c.last.applied.join(', ')}` : ''}`}`);
+    }
+    if (c.needsRestart.length) out.push(`  changed, needs a restart (old value in use): ${c.needsRestart.join(', ')}`);
+  }
   const b = s.limits.buckets;
   if (b.created > 0 || s.limits.topCgroups.length) {
     out.push(`rate limit buckets: ${b.live} live, ${b.evicted} evicted${b.insertFailed ? `, ${b.insertFailed} events let through (no room)` : ''}`);

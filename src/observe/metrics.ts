@@ -20,6 +20,7 @@ export const METRIC_NAMES = [
   'tapio_sampling_keep_one_in', 'tapio_adaptive_decisions_total', 'tapio_over_budget',
   'tapio_cpu_ratio', 'tapio_budget_cpu_ratio', 'tapio_budget_memory_bytes',
   'tapio_limits_buckets', 'tapio_limits_buckets_evicted_total', 'tapio_limits_bucket_insert_failures_total',
+  'tapio_config_reloads_total', 'tapio_config_needs_restart',
 ] as const;
 
 /** First line of an error, short enough for a label. */
@@ -113,4 +114,9 @@ export function createMetrics(registry: Registry, status: () => ObserveStatus): 
   counter('tapio_limits_buckets_evicted_total', 'Buckets the kernel LRU map evicted to make room', [], (s) => [[{}, s.limits.buckets.evicted]]);
   counter('tapio_limits_bucket_insert_failures_total', 'Events let through unlimited because no bucket could be made', [],
     (s) => [[{}, s.limits.buckets.insertFailed]]);
+
+  counter('tapio_config_reloads_total', 'Config file re-reads: applied (a new config took effect), rejected (invalid, the old one stays), unchanged',
+    ['result'], (s) => s.config ? Object.entries(s.config.counts).map(([result, n]): Row => [{ result }, n]) : []);
+  gauge('tapio_config_needs_restart', 'Config keys changed in the file that only take effect after a restart', [],
+    (s) => s.config ? [[{}, s.config.needsRestart.length]] : []);
 }

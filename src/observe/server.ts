@@ -3,6 +3,10 @@
 // state as JSON, read by `tapio status`). Loopback by default; a unix socket path works too.
 import * as fs from 'node:fs';
 import * as http from 'node:http';
+import * as https from 'node:https';
+import { timingSafeEqual } from 'node:crypto';
+import { StartupError } from '../core/startup-error';
+import { checkExposure, clearStaleSocket, removeOwnSocket } from './listen';
 import { Registry } from 'prom-client';
 import { ProcessResources, type ResourceSample } from '../core/resources';
 import { KernelStats } from './kernel-stats';
@@ -20,6 +24,14 @@ export interface ObserveServerOptions {
   /** How often the server measures CPU/RSS itself when no shared ProcessResources is given, ms. */
   resourceIntervalMs?: number;
   log?: (message: string) => void;
+  /** Listening beyond loopback must be asked for. */
+  allowRemote?: boolean;
+  /** Requests other than /healthz must carry `Authorization: Bearer <token>`. */
+  bearerToken?: string;
+  /** PEM certificate and key: serve HTTPS. */
+  tls?: { cert: Buffer; key: Buffer };
+  /** Most connections open at once (idle scrapers and floods cannot exhaust file descriptors). */
+  maxConnections?: number;
 }
 
 export interface ObserveServer {
@@ -40,6 +52,10 @@ export function parseListenAddress(address: string): { path: string } | { host: 
 
 export async function startObserveServer(o: ObserveServerOptions): Promise<ObserveServer> {
   const listen = parseListenAddress(o.address);
+  const protectedBy = [...(o.bearerToken ? ['bearer token'] : []), ...(o.tls ? ['TLS'] : [])];
+  const exposure = checkExposure(listen, o.allowRemote ?? false, protectedBy);
+  if (exposure) o.log?.(exposure);
+  if ('path' in listen) await clearStaleSocket(listen.path);
   const kernel = new KernelStats(o.mapFillIntervalMs);
   if (o.programRunStats !== false && !kernel.enableRunStats()) {
     o.log?.(`observe: per-program run statistics unavailable: ${kernel.runStats.error}`);
@@ -62,12 +78,24 @@ export async function startObserveServer(o: ObserveServerOptions): Promise<Obser
   const registry = new Registry();
   createMetrics(registry, status);
 
-  const server = http.createServer((req, res) => {
+  const expected = o.bearerToken ? Buffer.from(`Bearer ${o.bearerToken}`) : undefined;
+  const authorized = (req: http.IncomingMessage): boolean => {
+    if (!expected) return true;
+    const got = Buffer.from(req.headers.authorization ?? '');
+    return got.length === expected.length && timingSafeEqual(got, expected);
+  };
+  const onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {
+    if (req.url !== '/healthz' && !authorized(req)) {
+      res.writeHead(401, { 'www-authenticate': 'Bearer', 'content-type': 'text/plain' }).end('unauthorized\n');
+      return;
+    }
     void handle(req, res).catch((e) => {
       if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
       res.end(`internal error: ${(e as Error).message}\n`);
     });
-  });
+  };
+  const server = o.tls ? https.createServer({ cert: o.tls.cert, key: o.tls.key }, onRequest) : http.createServer(onRequest);
+  server.maxConnections = o.maxConnections ?? 64;
   async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://observe');
     if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -98,9 +126,6 @@ export async function startObserveServer(o: ObserveServerOptions): Promise<Obser
     }
   }
 
-  if ('path' in listen) {
-    try { fs.unlinkSync(listen.path); } catch { /* not there */ }
-  }
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     if ('path' in listen) server.listen(listen.path, resolve);
@@ -108,12 +133,15 @@ export async function startObserveServer(o: ObserveServerOptions): Promise<Obser
   }).catch((e) => {
     kernel.close();
     if (resourceTimer) clearInterval(resourceTimer);
-    throw new Error(`observe: cannot listen on ${o.address}: ${(e as Error).message}`);
+    const inUse = (e as NodeJS.ErrnoException).code === 'EADDRINUSE';
+    throw new StartupError(`observe: cannot listen on ${o.address}: ${(e as Error).message}` +
+      (inUse ? ' (another Tapio agent on this node? run one per node, or give this one its own observe.address)' : ''));
   });
+  const socketIno = 'path' in listen ? fs.lstatSync(listen.path).ino : undefined;
   server.on('error', (e) => o.log?.(`observe: server error: ${e.message}`));
   const addr = server.address();
   const url = typeof addr === 'string' ? `unix:${addr}`
-    : `http://${addr!.family === 'IPv6' ? `[${addr!.address}]` : addr!.address}:${addr!.port}`;
+    : `${o.tls ? 'https' : 'http'}://${addr!.family === 'IPv6' ? `[${addr!.address}]` : addr!.address}:${addr!.port}`;
   return {
     url,
     registry,
@@ -123,9 +151,7 @@ export async function startObserveServer(o: ObserveServerOptions): Promise<Obser
       server.closeAllConnections();
       await new Promise<void>((r) => server.close(() => r()));
       kernel.close();
-      if ('path' in listen) {
-        try { fs.unlinkSync(listen.path); } catch { /* gone */ }
-      }
+      if ('path' in listen) removeOwnSocket(listen.path, socketIno);
     },
   };
 }

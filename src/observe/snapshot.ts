@@ -4,6 +4,7 @@ import { describeUnavailableHooks, type HookStatus } from '../kernel/loader';
 import type { AdaptiveState } from '../pipeline/limits/adaptive';
 import type { BucketCounters } from '../pipeline/limits/kernel-limits';
 import type { ResourceSample } from '../core/resources';
+import type { ConfigReloadStatus } from '../config/watch';
 import { type KernelStats, objectsOf, type MapRow, type ProgramRow, type RingRow } from './kernel-stats';
 import type { AgentStatus, ExporterHealth, ObserveSources } from './sources';
 
@@ -48,6 +49,8 @@ export interface ObserveStatus {
     topCgroups: { cgroupId: string; kind: string; admitted: number; rateLimited: number; sampled: number }[];
   };
   adaptive?: AdaptiveState;
+  /** Config hot reload: the last reload, counts, and changes waiting for a restart. */
+  config?: ConfigReloadStatus;
   process: {
     cpuFraction: number;
     rssBytes: number;
@@ -106,7 +109,8 @@ export function buildStatus(sources: ObserveSources, kernel: KernelStats, resour
   limited.sort((a, b) => (b.rateLimited + b.sampled) - (a.rateLimited + a.sampled));
 
   const adaptive = sources.limits?.controller?.state();
-  const budget = sources.budget;
+  // The controller holds the budget a config reload last set; without one, the budget object the agent updates.
+  const budget = adaptive ? { cpuFraction: adaptive.cpuBudget, memoryBytes: adaptive.memoryBudgetBytes } : sources.budget;
   const overBudget = adaptive?.overBudget ?? {
     cpu: budget !== undefined && resources.cpuFraction > budget.cpuFraction,
     memory: budget !== undefined && resources.rssBytes > budget.memoryBytes,
@@ -129,6 +133,7 @@ export function buildStatus(sources: ObserveSources, kernel: KernelStats, resour
     exporters: guard([], () => sources.exporters?.() ?? []),
     limits: { buckets, topCgroups: limited.slice(0, TOP_LIMITED_CGROUPS) },
     adaptive,
+    config: guard(undefined, () => sources.configReload?.()),
     process: { cpuFraction: resources.cpuFraction, rssBytes: resources.rssBytes, budget, overBudget },
   };
 }

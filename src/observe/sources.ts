@@ -7,6 +7,7 @@ import type { PipelineStats } from '../pipeline/pipeline';
 import type { DropCounters, DropRow } from '../core/drops';
 import type { LimitsHandle } from '../pipeline/limits/setup';
 import type { ProcessResources } from '../core/resources';
+import type { ConfigReloadStatus } from '../config/watch';
 
 /** What the agent reports about itself: the shape src/agent builds and everything here reads. */
 export interface AgentStatus {
@@ -57,4 +58,6 @@ export interface ObserveSources {
   /** Shared with the adaptive controller when there is one; otherwise the server measures on its own. */
   resources?: ProcessResources;
   budget?: { cpuFraction: number; memoryBytes: number };
+  /** The config file's last reload (src/agent/reload.ts), when the agent runs with --config. */
+  configReload?: () => ConfigReloadStatus | undefined;
 }

@@ -62,6 +62,7 @@ export class Pipeline {
   private heldCount = 0;
   private readonly hold = { releasedResolved: 0, releasedTimeout: 0, releasedOverflow: 0 };
   private readonly holdOptions: HoldOptions;
+  private readonly rules: ((events: TapioEvent[]) => TapioEvent[])[] = [];
 
   constructor(
     private readonly drops: DropCounters,
@@ -78,6 +79,12 @@ export class Pipeline {
 
   addSink(sink: EventSink): void {
     this.sinks.push(sink);
+  }
+
+  /** A rule sees each batch of enriched events just before the sinks and returns the batch to send: it may leave
+   *  events out (counting them itself) or add events it derived (src/collectors/security-signals/rules.ts). */
+  addRule(rule: (events: TapioEvent[]) => TapioEvent[]): void {
+    this.rules.push(rule);
   }
 
   push(events: TapioEvent[]): void {
@@ -145,6 +152,13 @@ export class Pipeline {
   }
 
   private deliver(out: TapioEvent[]): void {
+    for (const rule of this.rules) {
+      try {
+        out = rule(out);
+      } catch {
+        this.enrichErrors++; // a failing rule leaves the batch as it was
+      }
+    }
     if (out.length === 0) return;
     for (const e of out) this.emitted.set(e.name, (this.emitted.get(e.name) ?? 0) + 1);
     for (const s of this.sinks) {

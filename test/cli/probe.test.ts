@@ -38,7 +38,7 @@ test('tapio probe --json is right for this machine', needsRoot, () => {
   // says is unavailable.
   for (const c of r.collectors) {
     for (const h of c.hooks) {
-      if (h.mode) assert.notEqual(r.programs[h.mode]?.available, false, `${c.collector}/${h.hook} planned on ${h.mode}`);
+      if (h.mode) assert.ok(r.programs[h.mode]?.available !== false || r.programs[h.mode]?.state === 'inconclusive', `${c.collector}/${h.hook} planned on ${h.mode}, which the probe ruled out`);
     }
   }
 });

@@ -1,4 +1,5 @@
 // Test helper: runs a real collector (real kernel, real BPF) and gathers what it emits, with a bounded wait.
+import { cameTrue } from '../helpers/wait';
 import { configSchema } from '../../src/config/schema';
 import { DropCounters } from '../../src/core/drops';
 import type { TapioEvent } from '../../src/core/event';
@@ -22,14 +23,7 @@ export async function runCollector(collector: Collector, config: unknown = {}): 
     events,
     drops,
     logs,
-    async waitFor(pred, timeoutMs = 5000) {
-      const deadline = Date.now() + timeoutMs;
-      while (!pred()) {
-        if (Date.now() > deadline) return false;
-        await new Promise((r) => setTimeout(r, 20));
-      }
-      return true;
-    },
+    waitFor: (pred, timeoutMs = 5000) => cameTrue(pred, timeoutMs),
     async stop() {
       await collector.stop();
     },

@@ -76,7 +76,10 @@ test('threads do not make process.exit or process.fork events; the process exit 
   assert.equal(child.status, 3);
   const pid = child.pid;
   assert.ok(await run!.waitFor(() => run!.events.some(byPid('process.exit', pid))));
-  await new Promise((r) => setTimeout(r, 100)); // let any (wrong) extra records arrive before counting
+  // A sentinel process after it: one ring is FIFO, so once the sentinel's exit is here, any (wrong) extra record
+  // about the threaded process has arrived too.
+  const sentinel = spawnSync('/bin/true', { stdio: 'ignore' }).pid;
+  assert.ok(await run!.waitFor(() => run!.events.some(byPid('process.exit', sentinel))), 'the sentinel exit arrived');
   assert.equal(run!.events.filter(byPid('process.exit', pid)).length, 1);
   assert.equal(run!.events.find(byPid('process.exit', pid))!.attributes['process.exit.code'], 3);
   assert.equal(run!.events.filter((e) => e.name === 'process.fork' && e.attributes['process.parent_pid'] === pid).length, 0);

@@ -97,9 +97,17 @@ export interface StormRun {
   done: Promise<number>;
 }
 
-export function runStorm(mode: 'exec' | 'connect', rate: number, seconds: number, timeoutMs = (seconds + 30) * 1000): StormRun {
+/**
+ * Runs the storm generator. With `cgroupProcs` (a cgroup's cgroup.procs file) the generator joins that cgroup before
+ * it starts, so everything it does is counted under that cgroup alone.
+ */
+export function runStorm(mode: 'exec' | 'connect', rate: number, seconds: number, timeoutMs = (seconds + 30) * 1000,
+  cgroupProcs?: string): StormRun {
   const t = stormTools();
-  const child = spawn(t.storm, [mode, String(rate), String(seconds), t.target], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const args = [mode, String(rate), String(seconds), t.target];
+  const child = cgroupProcs
+    ? spawn('/bin/sh', ['-c', 'echo $$ > "$0" && exec "$@"', cgroupProcs, t.storm, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+    : spawn(t.storm, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stdout.on('data', (d) => { out += d; });

@@ -44,14 +44,7 @@ export function tempDir(t: { after: (fn: () => void) => void }, prefix = 'tapio-
   return dir;
 }
 
-/** Poll `check` until it is true; fail after `limitMs` (a bound on the test, not a timing assertion). */
-export async function waitFor(what: string, check: () => boolean, limitMs = 15_000, pollMs = 20): Promise<void> {
-  const start = Date.now();
-  while (!check()) {
-    if (Date.now() - start > limitMs) throw new Error(`gave up waiting for ${what} after ${limitMs} ms`);
-    await new Promise((r) => setTimeout(r, pollMs));
-  }
-}
+export { waitFor } from '../helpers/wait';
 
 export function writeKey(dir: string, name = 'spool.key', bytes = Buffer.from(Array.from({ length: 32 }, (_, i) => i * 7))): string {
   const file = path.join(dir, name);

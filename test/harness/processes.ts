@@ -10,19 +10,8 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-/** Poll `check` every 50 ms until it returns true or `timeoutMs` passes; throws `what` on timeout. */
-export async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      if (await check()) return;
-    } catch {
-      // not yet
-    }
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(50);
-  }
-}
+export { waitFor } from '../helpers/wait';
+import { waitFor } from '../helpers/wait';
 
 /** Which of these executables are missing from PATH (and /usr/sbin, /sbin, which root's PATH may lack). */
 export function missingBinaries(names: string[]): string[] {
@@ -56,10 +45,10 @@ export class Daemon {
       exitInfo = e.message;
     });
     try {
-      await waitFor(() => {
+      await waitFor(`${this.name} socket ${socket}`, () => {
         if (exitInfo) throw new Error(exitInfo);
         return fs.existsSync(socket);
-      }, timeoutMs, `${this.name} socket ${socket}`);
+      }, timeoutMs);
     } catch (e) {
       await this.stop();
       throw new Error(`${this.name} did not start (${exitInfo ?? (e as Error).message}); log:\n${this.logTail()}`);

@@ -288,7 +288,7 @@ export class DockerHarness extends DockerLikeHarness {
       const image = buildTestImage(path.join(dir, 'image'));
       h = new DockerHarness(dir, image);
       await h.daemon.start(h.socket);
-      await waitFor(() => { h!.cli(['version']); return true; }, 20_000, 'dockerd to answer');
+      await waitFor('dockerd to answer', () => { h!.cli(['version']); return true; }, 20_000);
       h.cli(['load', '-i', image.dockerArchive]);
       return h;
     } catch (e) {

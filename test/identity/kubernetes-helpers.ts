@@ -22,14 +22,7 @@ export function writeKubeconfig(dir: string, server: string): string {
   return file;
 }
 
-/** Poll `cond` until it holds; fails with `what` after a bounded number of tries (never asserts on timing). */
-export async function waitFor(cond: () => boolean, what: string, tries = 250): Promise<void> {
-  for (let i = 0; i < tries; i++) {
-    if (cond()) return;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`gave up waiting for: ${what}`);
-}
+export { waitFor } from '../helpers/wait';
 
 export interface Harness {
   fake: FakeApiServer;

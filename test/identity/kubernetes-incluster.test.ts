@@ -47,7 +47,7 @@ test('in-cluster: service account token and CA, over TLS', { skip: hasOpenssl ? 
     assert.equal(source.status().lastError, undefined);
 
     fake.upsert(makePod({ name: 'web-1-x', namespace: 'default', node: 'n1', uid: 'uid-w', owner: { kind: 'ReplicaSet', name: 'web-1' } }));
-    await waitFor(() => source!.podByUid('uid-w')?.attributes['k8s.deployment.name'] === 'web', 'owner GET with the token');
+    await waitFor('owner GET with the token', () => source!.podByUid('uid-w')?.attributes['k8s.deployment.name'] === 'web', 5000);
     assert.equal(fake.unauthorized, 0, 'every request carried the service account token');
     assert.ok(fake.requests.some((r) => r.verb === 'watch') && fake.requests.some((r) => r.verb === 'get'));
   } finally {

@@ -14,10 +14,10 @@ test('an API server that stops and restarts is survived; changes made meanwhile 
   });
   try {
     assert.equal(await h.source.whenSynced(5000), true);
-    await waitFor(() => h.source.status().connected, 'all watches up');
+    await waitFor('all watches up', () => h.source.status().connected, 5000);
 
     await h.fake.stop(); // the API server crashes; its watch cache is gone when it returns
-    await waitFor(() => !h.source.status().connected, 'outage noticed');
+    await waitFor('outage noticed', () => !h.source.status().connected, 5000);
     assert.equal(h.source.podByUid('uid-stays')?.name, 'stays', 'last known data kept during the outage');
     assert.equal(h.source.status().objects.pods, 3);
     assert.ok(h.source.status().lastError, 'the outage is reported');
@@ -27,18 +27,18 @@ test('an API server that stops and restarts is survived; changes made meanwhile 
     h.fake.upsert(makePod({ name: 'new', namespace: 'default', node: NODE, uid: 'uid-new' }));
     h.fake.upsert(makePod({ name: 'changes', namespace: 'default', node: NODE, uid: 'uid-changes', labels: { app: 'v2' } }));
     // Let a few reconnect attempts fail against the closed port before it comes back.
-    await waitFor(() => h.source.status().informers.some((i) => i.restarts >= 2), 'reconnect attempts with backoff');
+    await waitFor('reconnect attempts with backoff', () => h.source.status().informers.some((i) => i.restarts >= 2), 5000);
     await h.fake.start();
 
-    await waitFor(() => h.source.podByUid('uid-new') !== undefined, 'pod added during the outage');
-    await waitFor(() => !h.source.podIsLive('uid-goes'), 'pod deleted during the outage');
-    await waitFor(() => h.source.podByUid('uid-changes')?.attributes['k8s.pod.label.app'] === 'v2', 'pod changed during the outage');
-    await waitFor(() => h.source.status().connected, 'reconnected');
+    await waitFor('pod added during the outage', () => h.source.podByUid('uid-new') !== undefined, 5000);
+    await waitFor('pod deleted during the outage', () => !h.source.podIsLive('uid-goes'), 5000);
+    await waitFor('pod changed during the outage', () => h.source.podByUid('uid-changes')?.attributes['k8s.pod.label.app'] === 'v2', 5000);
+    await waitFor('reconnected', () => h.source.status().connected, 5000);
     assert.equal(h.source.podByUid('uid-stays')?.name, 'stays');
 
     // And the watch works again after the relist.
     h.fake.upsert(makePod({ name: 'after', namespace: 'default', node: NODE, uid: 'uid-after' }));
-    await waitFor(() => h.source.podByUid('uid-after') !== undefined, 'pod added after the restart');
+    await waitFor('pod added after the restart', () => h.source.podByUid('uid-after') !== undefined, 5000);
   } finally {
     await h.cleanup();
   }
@@ -48,11 +48,11 @@ test('a watch that the server ends (timeout) resumes from its resourceVersion wi
   const h = await startHarness({ watchTimeoutSeconds: 1, services: false });
   try {
     await h.source.whenSynced(5000);
-    await waitFor(() => h.fake.requests.filter((r) => r.verb === 'watch' && r.path === '/api/v1/pods').length >= 2, 'second pod watch', 500);
+    await waitFor('second pod watch', () => h.fake.requests.filter((r) => r.verb === 'watch' && r.path === '/api/v1/pods').length >= 2, (500) * 20);
     const podLists = h.fake.requests.filter((r) => r.verb === 'list' && r.path === '/api/v1/pods');
     assert.equal(podLists.length, 1, 'one list, then watches only');
     h.fake.upsert(makePod({ name: 'p', namespace: 'default', node: NODE, uid: 'uid-p' }));
-    await waitFor(() => h.source.podByUid('uid-p') !== undefined, 'event on the resumed watch');
+    await waitFor('event on the resumed watch', () => h.source.podByUid('uid-p') !== undefined, 5000);
   } finally {
     await h.cleanup();
   }
@@ -75,7 +75,7 @@ test('malformed objects and lines from the server are skipped and counted, never
     assert.equal(h.drops.total({ stage: 'identity', kind: 'k8s.pod', reason: 'malformed_object' }), 4);
     assert.match(h.source.status().lastMalformed ?? '', /k8s\.pod: /);
 
-    await waitFor(() => h.fake.watcherCount('Pod') === 1 && h.fake.watcherCount('EndpointSlice') === 1, 'watches open');
+    await waitFor('watches open', () => h.fake.watcherCount('Pod') === 1 && h.fake.watcherCount('EndpointSlice') === 1, 5000);
     h.fake.sendRawToWatchers('Pod', 'this is not json');
     h.fake.sendRawToWatchers('Pod', JSON.stringify({ type: 'ADDED', object: { kind: 'Pod', metadata: { namespace: 'default' } } }));
     h.fake.sendRawToWatchers('Pod', JSON.stringify({ type: 'ADDED', object: null }));
@@ -84,8 +84,8 @@ test('malformed objects and lines from the server are skipped and counted, never
     h.fake.sendRawToWatchers('EndpointSlice', JSON.stringify({ type: 'ADDED', object: { metadata: { name: 's', namespace: 'd' }, endpoints: [{ addresses: 'nope' }] } }));
     // A real change after the garbage still arrives on the same watch.
     h.fake.upsert(makePod({ name: 'after', namespace: 'default', node: NODE, uid: 'uid-after', owner: { kind: 'ReplicaSet', name: 'rs-1' } }));
-    await waitFor(() => h.source.podByUid('uid-after')?.attributes['k8s.deployment.name'] === 'dep', 'valid pod after garbage');
-    await waitFor(() => h.drops.total({ stage: 'identity', reason: 'malformed_object' }) === 10, 'garbage counted');
+    await waitFor('valid pod after garbage', () => h.source.podByUid('uid-after')?.attributes['k8s.deployment.name'] === 'dep', 5000);
+    await waitFor('garbage counted', () => h.drops.total({ stage: 'identity', reason: 'malformed_object' }) === 10, 5000);
     assert.equal(h.drops.total({ kind: 'k8s.endpointslice' }), 1);
     assert.equal(h.source.status().malformedObjects, 10);
     assert.equal(h.source.status().objects.pods, 2);
@@ -93,7 +93,7 @@ test('malformed objects and lines from the server are skipped and counted, never
     // A malformed owner is counted too, and the pod keeps what its own reference says.
     h.fake.insertRaw('ReplicaSet', 'default/rs-bad', { kind: 'ReplicaSet', metadata: { name: 'rs-bad', namespace: 'default', ownerReferences: 'x' } });
     h.fake.upsert(makePod({ name: 'bad-owner', namespace: 'default', node: NODE, uid: 'uid-bo', owner: { kind: 'ReplicaSet', name: 'rs-bad' } }));
-    await waitFor(() => h.drops.total({ kind: 'k8s.replicaset' }) === 1, 'malformed owner counted');
+    await waitFor('malformed owner counted', () => h.drops.total({ kind: 'k8s.replicaset' }) === 1, 5000);
     assert.equal(h.source.podByUid('uid-bo')?.attributes['k8s.replicaset.name'], 'rs-bad');
     assert.equal(h.source.podByUid('uid-bo')?.attributes['k8s.deployment.name'], undefined);
   } finally {
@@ -112,8 +112,8 @@ test('an owner the agent may not read falls back to the Deployment naming conven
   });
   try {
     await h.source.whenSynced(5000);
-    await waitFor(() => h.source.podByUid('uid-api')?.attributes['k8s.deployment.name'] === 'api', 'deployment by convention');
-    await waitFor(() => h.source.status().owners!.failures === 2, 'both lookups refused');
+    await waitFor('deployment by convention', () => h.source.podByUid('uid-api')?.attributes['k8s.deployment.name'] === 'api', 5000);
+    await waitFor('both lookups refused', () => h.source.status().owners!.failures === 2, 5000);
     assert.equal(h.source.podByUid('uid-odd')?.attributes['k8s.deployment.name'], undefined);
     assert.equal(h.source.podByUid('uid-odd')?.attributes['k8s.replicaset.name'], 'odd');
     assert.match(h.source.status().lastError ?? '', /HTTP 403.*grant the agent's service account get on apps\/replicasets/);

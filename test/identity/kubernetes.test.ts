@@ -25,17 +25,17 @@ test('pods on this node are added, changed and deleted while running; other node
     for (const r of podRequests) assert.match(decodeURIComponent(r.query), new RegExp(`fieldSelector=spec\\.nodeName=${NODE}`));
 
     h.fake.upsert(makePod({ name: 'late', namespace: 'shop', node: NODE, uid: 'uid-late', containers: [{ name: 'web' }] }));
-    await waitFor(() => h.source.podByUid('uid-late') !== undefined, 'pod added while running');
+    await waitFor('pod added while running', () => h.source.podByUid('uid-late') !== undefined, 5000);
     assert.deepEqual(h.source.podByUid('uid-late')?.containerIds, {}, 'no container id before it started');
 
     // The container starts: kubelet writes its id into the pod status.
     h.fake.upsert(makePod({ name: 'late', namespace: 'shop', node: NODE, uid: 'uid-late', containers: [{ name: 'web', id: 'cri-o://bbb222' }] }));
-    await waitFor(() => h.source.podByUid('uid-late')?.containerIds.web === 'bbb222', 'container id after update');
+    await waitFor('container id after update', () => h.source.podByUid('uid-late')?.containerIds.web === 'bbb222', 5000);
     assert.equal(h.source.podByContainerId('bbb222')?.name, 'late');
     assert.equal(h.source.podByContainerId('cri-o://bbb222')?.namespace, 'shop');
 
     h.fake.remove('Pod', 'default', 'early');
-    await waitFor(() => !h.source.podIsLive('uid-early'), 'pod deleted while running');
+    await waitFor('pod deleted while running', () => !h.source.podIsLive('uid-early'), 5000);
     assert.equal(h.source.status().objects.pods, 1);
     assert.equal(h.source.podByContainerId('aaa111'), undefined);
     // Events that arrive just after the deletion (the containers' exits) still get the pod's names for a while.
@@ -66,14 +66,13 @@ test('owner chains: Deployment via ReplicaSet, CronJob via Job, StatefulSet, Dae
   try {
     await h.source.whenSynced(5000);
     const attrs = (name: string) => h.source.podByUid(`uid-${name}`)?.attributes ?? {};
-    await waitFor(() => attrs('checkout-7d9f8b6c5-x1')['k8s.deployment.name'] !== undefined && attrs('report-29170560-zz')['k8s.cronjob.name'] !== undefined,
-      'owner lookups answered');
+    await waitFor('owner lookups answered', () => attrs('checkout-7d9f8b6c5-x1')['k8s.deployment.name'] !== undefined && attrs('report-29170560-zz')['k8s.cronjob.name'] !== undefined, 5000);
     const workload = (name: string) => Object.fromEntries(Object.entries(attrs(name)).filter(([k]) => !k.startsWith('k8s.pod.')));
     assert.deepEqual(workload('checkout-7d9f8b6c5-x1'), { 'k8s.replicaset.name': 'checkout-7d9f8b6c5', 'k8s.deployment.name': 'checkout' });
-    await waitFor(() => attrs('checkout-7d9f8b6c5-x2')['k8s.deployment.name'] === 'checkout', 'second pod of the deployment');
+    await waitFor('second pod of the deployment', () => attrs('checkout-7d9f8b6c5-x2')['k8s.deployment.name'] === 'checkout', 5000);
     assert.deepEqual(workload('loner-abc-q'), { 'k8s.replicaset.name': 'loner-abc' });
     assert.deepEqual(workload('report-29170560-zz'), { 'k8s.job.name': 'report-29170560', 'k8s.cronjob.name': 'report' });
-    await waitFor(() => h.source.status().owners!.cached >= 4, 'all owner lookups done');
+    await waitFor('all owner lookups done', () => h.source.status().owners!.cached >= 4, 5000);
     assert.deepEqual(workload('migrate-kk'), { 'k8s.job.name': 'migrate' });
     assert.deepEqual(workload('db-0'), { 'k8s.statefulset.name': 'db' });
     assert.deepEqual(workload('agent-p4'), { 'k8s.daemonset.name': 'agent' });
@@ -146,11 +145,11 @@ test('serviceForIp names ClusterIPs and endpoint IPs, and follows changes', asyn
 
     h.fake.upsert(makeEndpointSlice('cart-x7k2p', 'shop', 'cart', ['10.244.3.3']));
     h.fake.upsert(makeService('search', 'shop', '10.96.0.20'));
-    await waitFor(() => h.source.serviceForIp('10.244.3.3') === 'cart.shop' && h.source.serviceForIp('10.96.0.20') === 'search.shop', 'slice and service changes');
+    await waitFor('slice and service changes', () => h.source.serviceForIp('10.244.3.3') === 'cart.shop' && h.source.serviceForIp('10.96.0.20') === 'search.shop', 5000);
     assert.equal(h.source.serviceForIp('10.244.2.9'), undefined, 'endpoint removed from the slice');
     assert.equal(h.source.serviceForIp('10.244.1.5'), 'web-headless.shop', 'still behind the headless service');
     h.fake.remove('Service', 'shop', 'cart');
-    await waitFor(() => h.source.serviceForIp('10.96.0.10') === undefined, 'service deleted');
+    await waitFor('service deleted', () => h.source.serviceForIp('10.96.0.10') === undefined, 5000);
   } finally {
     await h.cleanup();
   }

@@ -70,11 +70,10 @@ test('a runtime sending broken containers and event lines: counted, skipped, goo
     assert.equal(identity.runtimes.lookup(goodId)?.name, 'good');
     assert.equal(identity.runtimes.status()[0]!.state, 'connected');
     // 3 broken containers + 3 broken event lines.
-    await waitFor(() => drops.total({ stage: 'identity', reason: 'runtime_answer_malformed' }) >= 6, 5000,
-      'malformed answers to be counted');
+    await waitFor('malformed answers to be counted', () => drops.total({ stage: 'identity', reason: 'runtime_answer_malformed' }) >= 6, 5000);
     // A good event after the garbage still works.
     eventsRes!.write(JSON.stringify({ Type: 'container', Action: 'start', Actor: { ID: lateId } }) + '\n');
-    await waitFor(() => identity.runtimes.lookup(lateId) !== undefined, 5000, 'the good event');
+    await waitFor('the good event', () => identity.runtimes.lookup(lateId) !== undefined, 5000);
     assert.equal(identity.runtimes.lookup(lateId)?.pid, 1234);
   } finally {
     identity.stop();

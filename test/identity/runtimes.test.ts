@@ -72,10 +72,10 @@ test('containerd restart: identity degrades to cgroup paths, then recovers names
     await h.stopDaemon();
     // The endpoint notices on its next call: force one.
     await identity.runtimes.refresh(true);
-    await waitFor(() => identity.stats().runtimes[0]!.state === 'waiting', 10_000, 'the runtime to be seen down');
+    await waitFor('the runtime to be seen down', () => identity.stats().runtimes[0]!.state === 'waiting', 10_000);
 
     await h.restartDaemon();
-    await waitFor(() => identity.stats().runtimes[0]!.state === 'connected', 20_000, 'the runtime to be back');
+    await waitFor('the runtime to be back', () => identity.stats().runtimes[0]!.state === 'connected', 20_000);
     // A container started after the restart is learned with its names again.
     const c = await h.runContainer(pod, 'late');
     const attrs = await identity.resolve(c.cgroupId);
@@ -108,11 +108,11 @@ test('docker: a container resolves to its id, name, image and runtime; new ones 
     // Started after the resolver: the start event alone must teach it (no re-list is asked for here).
     const before = identity.runtimes.generation;
     const late = await h.run('tapio-late');
-    await waitFor(() => identity.runtimes.lookup(late.id) !== undefined, 10_000, 'the start event');
+    await waitFor('the start event', () => identity.runtimes.lookup(late.id) !== undefined, 10_000);
     assert.ok(identity.runtimes.generation > before);
     // Removal arrives the same way.
     h.remove(late.id);
-    await waitFor(() => identity.runtimes.lookup(late.id) === undefined, 10_000, 'the destroy event');
+    await waitFor('the destroy event', () => identity.runtimes.lookup(late.id) === undefined, 10_000);
   } finally {
     identity.stop();
     await h.teardown();
@@ -126,11 +126,11 @@ test('docker restart: the event stream is re-established after dockerd comes bac
   try {
     await identity.start();
     await h.stopDaemon();
-    await waitFor(() => identity.stats().runtimes[0]!.state === 'waiting', 10_000, 'the runtime to be seen down');
+    await waitFor('the runtime to be seen down', () => identity.stats().runtimes[0]!.state === 'waiting', 10_000);
     await h.restartDaemon();
-    await waitFor(() => identity.stats().runtimes[0]!.state === 'connected', 20_000, 'the runtime to be back');
+    await waitFor('the runtime to be back', () => identity.stats().runtimes[0]!.state === 'connected', 20_000);
     const c = await h.run('after-restart');
-    await waitFor(() => identity.runtimes.lookup(c.id) !== undefined, 10_000, 'the start event after restart');
+    await waitFor('the start event after restart', () => identity.runtimes.lookup(c.id) !== undefined, 10_000);
     assert.equal((await identity.resolve(c.cgroupId))['container.name'], 'after-restart');
   } finally {
     identity.stop();
@@ -164,7 +164,7 @@ test('a missing runtime socket degrades to cgroup-only identity and keeps retryi
     const s = identity.stats().runtimes[0]!;
     assert.equal(s.state, 'waiting');
     assert.match(s.lastError ?? '', /does not exist/);
-    await waitFor(() => identity.stats().runtimes[0]!.failures >= 3, 10_000, 'retries with backoff');
+    await waitFor('retries with backoff', () => identity.stats().runtimes[0]!.failures >= 3, 10_000);
     assert.equal(identity.runtimes.anyConnected(), false);
   } finally {
     identity.stop();

@@ -3,7 +3,9 @@
 // fexit, kprobe, kretprobe) load and attach. On each: the probe sees them, every implementation of the network
 // collector's accept hook gives the right event when forced, and the loader/process/network tests pass.
 // A VM that cannot be had (no kernel package, qemu cannot be installed, no result from the VM) skips with the
-// reason; a failing test inside the VM fails here.
+// reason on a developer's machine, with a banner on stderr; where the matrix is expected to run (CI=true, or
+// TAPIO_MATRIX=required) it fails instead, so a green run never means "not tested". TAPIO_MATRIX=optional turns
+// that off. A failing test inside the VM fails here.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -13,6 +15,15 @@ import { needsRoot } from '../helpers/root';
 const ROOT = path.join(__dirname, '..', '..', '..');
 const RUN = path.join(ROOT, 'scripts', 'kernel-matrix', 'run.sh');
 const INFRA = new Set([2, 124, 125]); // run.sh: no kernel package / qemu timed out / the VM gave no result
+const EXPECTED = process.env.TAPIO_MATRIX !== 'optional' && (process.env.CI === 'true' || process.env.TAPIO_MATRIX === 'required');
+
+/** The VM could not be had: a failure where the matrix is expected, otherwise a skip nobody can miss. */
+function noVm(t: { skip(message: string): void }, kernel: string, why: string): void {
+  const message = `no VM for ${kernel}: ${why}`;
+  if (EXPECTED) assert.fail(`${message} (the kernel matrix is expected to run here: CI=true or TAPIO_MATRIX=required; TAPIO_MATRIX=optional allows skipping)`);
+  process.stderr.write(`\n*** KERNEL MATRIX NOT RUN: ${message}\n\n`);
+  t.skip(message);
+}
 
 function inVm(kernel: string, args: string[], timeoutS: number): { code: number; out: string; err: string } {
   let r = spawnSync('bash', [RUN, kernel, ...args], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, KM_TIMEOUT: String(timeoutS) }, timeout: (timeoutS + 120) * 1000 });
@@ -25,7 +36,7 @@ function inVm(kernel: string, args: string[], timeoutS: number): { code: number;
 for (const kernel of ['6.1', '6.12']) {
   test(`kernel ${kernel} under qemu: fentry/kprobe paths load, every accept implementation works, tests pass`, { ...needsRoot, timeout: 900_000 }, (t) => {
     const probe = inVm(kernel, ['node', 'bin/tapio.js', 'probe', '--json'], 300);
-    if (INFRA.has(probe.code)) return t.skip(`no VM for ${kernel}: ${probe.err.trim().split('\n').slice(-3).join(' | ')}`);
+    if (INFRA.has(probe.code)) return noVm(t, kernel, probe.err.trim().split('\n').slice(-3).join(' | '));
     assert.equal(probe.code, 0, probe.err);
     const p = JSON.parse(probe.out);
     for (const kind of ['tracepoint', 'tp_btf', 'fentry', 'fexit', 'kprobe', 'kretprobe']) {

@@ -13,18 +13,18 @@ import { addTarget, loadLimitsTest, testKindDrops, TEST_KIND } from './limits-he
 const MiB = 1048576;
 const sample = (cpuFraction: number, rssBytes = 100 * MiB): ResourceSample => ({ cpuFraction, rssBytes, windowMs: 1000 });
 
-function controller(applied: [string, number][], base: Record<string, number> = { 'process.fork': 1, 'network.tcp.close': 2 }) {
+function controller(applied: [string, number][], base: Record<string, number> = { 'process.fork': 1, 'network.tcp.close': 2 },
+  log?: (m: string) => void) {
   return new AdaptiveController({
     cpuBudget: 0.02, memoryBudgetBytes: 500 * MiB, baseSampleEvery: base, maxSampleEvery: 16,
     raiseBelowRatio: 0.5, calmIntervals: 3,
-  }, (kind, n) => { applied.push([kind, n]); }, new ProcessResources());
+  }, (kind, n) => { applied.push([kind, n]); }, new ProcessResources(), log);
 }
 
 test('over budget: rates go down in bounded steps up to the maximum, each decision visible', () => {
   const applied: [string, number][] = [];
   const logs: string[] = [];
-  const c = controller(applied);
-  (c as unknown as { log: (m: string) => void }).log = (m) => logs.push(m);
+  const c = controller(applied, undefined, (m) => logs.push(m));
   const d = c.tick(sample(0.05));
   assert.equal(d?.direction, 'lower');
   assert.deepEqual(c.sampleEvery(), { 'process.fork': 2, 'network.tcp.close': 4 });

@@ -1,6 +1,7 @@
 // bpf/include/limits.h on the real kernel (needs root): a flood from one container (a process in a cgroup the test
 // makes) is rate limited while a second container's events all arrive, and per cgroup the counts add up:
 // delivered + rate_limited + sampled = generated. Sampling keeps 1 of N and counts the rest.
+import { once } from 'node:events';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as os from 'node:os';
@@ -15,8 +16,12 @@ async function withCleanup(fn: (track: { gens: Generator[]; cgroups: TestCgroup[
   try {
     await fn(t);
   } finally {
-    for (const g of t.gens) g.kill();
-    await new Promise((r) => setTimeout(r, 50));
+    // Killed generators must be gone before their cgroups can be removed: wait for each exit, not a fixed time.
+    await Promise.all(t.gens.map((g) => {
+      const exited = g.child.exitCode !== null || g.child.signalCode !== null ? Promise.resolve() : once(g.child, 'exit');
+      g.kill();
+      return exited;
+    }));
     for (const c of t.cgroups) await c.remove();
     for (const o of t.objects) await o.close();
   }

@@ -4,17 +4,11 @@
 //   v1 only:  no cgroup2 mount; every task sits in the root of the default hierarchy (id 1), so the BPF side must read
 //             the id of one v1 hierarchy instead; we pick it here (memory, then pids, cpu, name=systemd, any).
 import * as fs from 'node:fs';
+import { cgroupMounts, type CgroupMount } from '../../core/mountinfo';
 
 export type CgroupMode = 'v2' | 'hybrid' | 'v1';
 
-export interface CgroupHierarchy {
-  /** Where the hierarchy is mounted, e.g. /sys/fs/cgroup/unified. */
-  mountPoint: string;
-  /** The cgroup path of the mount's root (not `/` when mounted inside a cgroup namespace). */
-  root: string;
-  /** v1 only: the controllers or `name=` of the hierarchy, as in /proc/<pid>/cgroup's second field. */
-  controllers?: string[];
-}
+export type CgroupHierarchy = CgroupMount;
 
 export interface CgroupLayout {
   mode: CgroupMode;
@@ -24,38 +18,11 @@ export interface CgroupLayout {
 
 export class CgroupLayoutError extends Error {}
 
-// mountinfo escapes space, tab, newline and backslash as \ooo octal.
-function unescapeMountField(s: string): string {
-  return s.replace(/\\([0-7]{3})/g, (_, oct: string) => String.fromCharCode(parseInt(oct, 8)));
-}
-
 const V1_PREFERENCE = ['memory', 'pids', 'cpu', 'name=systemd'];
 
 /** Detect the layout from mountinfo text; throws CgroupLayoutError when no cgroup hierarchy is mounted. */
 export function detectCgroupLayout(mountinfo: string): CgroupLayout {
-  let v2: CgroupHierarchy | undefined;
-  const v1: CgroupHierarchy[] = [];
-  for (const line of mountinfo.split('\n')) {
-    // <id> <parent> <maj:min> <root> <mount point> <options> [optional fields...] - <fstype> <source> <super options>
-    const dash = line.indexOf(' - ');
-    if (dash < 0) continue;
-    const left = line.slice(0, dash).split(' ');
-    const right = line.slice(dash + 3).split(' ');
-    if (left.length < 5 || right.length < 3) continue;
-    const root = unescapeMountField(left[3]!);
-    const mountPoint = unescapeMountField(left[4]!);
-    const fstype = right[0];
-    if (fstype === 'cgroup2') {
-      // Keep the first (shortest-lived mounts come later, e.g. inside containers' own views).
-      v2 ??= { mountPoint, root };
-    } else if (fstype === 'cgroup') {
-      const controllers = right[2]!.split(',').filter((o) =>
-        o !== 'rw' && o !== 'ro' && !o.startsWith('relatime') && o !== 'nosuid' && o !== 'nodev' && o !== 'noexec' &&
-        o !== 'xattr' && !o.startsWith('release_agent=') && o !== 'clone_children' && o !== 'nsdelegate' &&
-        o !== 'noprefix' && o !== 'cpuset_v2_mode');
-      v1.push({ mountPoint, root, controllers });
-    }
-  }
+  const { v2, v1 } = cgroupMounts(mountinfo);
   if (v2) return { mode: v1.length > 0 ? 'hybrid' : 'v2', ids: v2 };
   if (v1.length === 0) throw new CgroupLayoutError('no cgroup or cgroup2 filesystem is mounted (see /proc/self/mountinfo); mount cgroup2 at /sys/fs/cgroup');
   for (const want of V1_PREFERENCE) {

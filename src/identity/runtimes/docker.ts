@@ -102,7 +102,13 @@ export class DockerClient {
 
   private request(method: string, path: string, json = true): Promise<unknown> {
     return new Promise((resolve, reject) => {
-      const req = http.request({ socketPath: this.socketPath, path, method, timeout: this.timeoutMs }, (res) => {
+      // A total deadline, not an idle timeout: a daemon that trickles its answer a byte at a time must not hold us.
+      const deadline = setTimeout(() => req.destroy(new Error(`${method} ${path} on ${this.socketPath}: no complete answer in ${this.timeoutMs} ms`)), this.timeoutMs);
+      deadline.unref();
+      const settle = <T>(f: (v: T) => void) => (v: T) => { clearTimeout(deadline); f(v); };
+      resolve = settle(resolve);
+      reject = settle(reject);
+      const req = http.request({ socketPath: this.socketPath, path, method }, (res) => {
         const chunks: Buffer[] = [];
         let size = 0;
         res.on('data', (c: Buffer) => {
@@ -128,7 +134,6 @@ export class DockerClient {
         });
         res.on('error', reject);
       });
-      req.on('timeout', () => req.destroy(new Error(`${method} ${path} on ${this.socketPath}: no answer in ${this.timeoutMs} ms`)));
       req.on('error', reject);
       req.end();
     });

@@ -121,13 +121,19 @@ export class RuntimeEndpoint {
     return this.listing;
   }
 
+  /** Bumped by every connection attempt: a failure reported by an older attempt (its event stream ending after
+   *  its list failed, say) must not schedule a second retry loop beside the one already waiting. */
+  private attemptId = 0;
+
   private connect(): Promise<void> {
     this.state = 'connecting';
-    return this.connectOnce().catch((e: unknown) => this.fail(e));
+    const attempt = ++this.attemptId;
+    return this.connectOnce().catch((e: unknown) => this.fail(e, attempt));
   }
 
   private async connectOnce(): Promise<void> {
     const { socket, kind } = this.config;
+    const attempt = this.attemptId;
     if (!fs.existsSync(socket)) throw new Error(`socket ${socket} does not exist`);
     if (kind === 'cri') {
       this.cri = new CriClient(socket, { deadlineMs: this.timing.deadlineMs });
@@ -139,7 +145,7 @@ export class RuntimeEndpoint {
       // Follow events before listing, so nothing started in between is missed.
       this.events = this.docker.events((e) => this.onDockerEvent(e), (line) => this.countMalformed(`event ${line.slice(0, 80)}`),
         (err) => {
-          if (this.state === 'connected' || this.state === 'connecting') this.fail(err ?? new Error('event stream ended'));
+          if (this.state === 'connected' || this.state === 'connecting') this.fail(err ?? new Error('event stream ended'), attempt);
         });
     }
     if (this.state !== 'connecting') return; // stopped or failed meanwhile
@@ -155,8 +161,10 @@ export class RuntimeEndpoint {
     this.relistTimer.unref();
   }
 
-  private fail(e: unknown): void {
+  private fail(e: unknown, attempt = this.attemptId): void {
     if (this.state === 'stopped') return;
+    // One retry per failed attempt: a second report of the same attempt, or one from an attempt already replaced.
+    if (attempt !== this.attemptId || this.state === 'waiting') return;
     const message = e instanceof Error ? e.message : String(e);
     this.counters.failures++;
     // A socket that has never existed is the normal case on a node (one runtime installed, several watched): the
@@ -171,6 +179,7 @@ export class RuntimeEndpoint {
     clearInterval(this.relistTimer);
     this.disconnectClients();
     this.retryAt = Date.now() + this.backoffMs;
+    clearTimeout(this.retryTimer);
     this.retryTimer = setTimeout(() => void this.connect(), this.backoffMs);
     this.retryTimer.unref();
     this.backoffMs = Math.min(this.backoffMs * 2, this.timing.backoffMaxMs);

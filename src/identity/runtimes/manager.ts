@@ -56,9 +56,13 @@ export class RuntimeManager {
     }).map((e) => new RuntimeEndpoint(e, timing, events));
   }
 
-  /** Start every endpoint; resolves once each has connected or failed its first attempt (failed ones retry). */
-  async start(): Promise<void> {
-    await Promise.all(this.endpoints.map((e) => e.start()));
+  /** Start every endpoint; resolves once each has connected or failed its first attempt (failed ones retry), or
+   *  after `startWaitMs` at most: a runtime that answers slowly never holds the collectors back. */
+  async start(startWaitMs = 2000): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.all(this.endpoints.map((e) => e.start())),
+      new Promise<void>((r) => { timer = setTimeout(r, startWaitMs); })]);
+    clearTimeout(timer);
     const st = this.status();
     const up = st.filter((s) => s.state === 'connected').map((s) => `${s.runtime} (${s.socket})`);
     const absent = st.filter((s) => s.state !== 'connected').map((s) => s.socket);

@@ -59,7 +59,7 @@ export class AdaptiveController {
   applyErrors = 0;
 
   constructor(
-    private readonly options: AdaptiveOptions,
+    private options: AdaptiveOptions,
     private readonly apply: ApplySampling,
     private readonly resources: ResourceSource,
     private readonly log: (message: string) => void = () => undefined,
@@ -128,6 +128,22 @@ export class AdaptiveController {
       Object.entries(d.sampleEvery).map(([k, n]) => `${k} 1/${n}`).join(', '));
     for (const l of this.listeners) l(d);
     return d;
+  }
+
+  /**
+   * New budgets, bounds and kinds from a config reload, without losing where the controller stands: each kind keeps
+   * its current N, moved into the new [configured N, maxSampleEvery]. Kinds no longer listed are forgotten (the
+   * caller writes their configured sampling). Nothing is written to the kernel here: the caller writes every kind.
+   */
+  reconfigure(options: AdaptiveOptions): void {
+    if (!(options.cpuBudget > 0)) throw new RangeError('cpuBudget must be > 0');
+    this.options = options;
+    for (const kind of Object.keys(this.current)) if (!(kind in options.baseSampleEvery)) delete this.current[kind];
+    for (const [kind, n] of Object.entries(options.baseSampleEvery)) {
+      const base = Math.max(1, Math.floor(n));
+      this.current[kind] = Math.max(base, Math.min(options.maxSampleEvery, this.current[kind] ?? base));
+    }
+    this.calm = 0;
   }
 
   start(intervalMs: number): void {

@@ -11,3 +11,4 @@ export { BoundedAggregator, TopK } from './top-k';
 export type { TopKEntry, BoundedAggregatorOptions } from './top-k';
 export { createLimits } from './setup';
 export type { LimitsHandle } from './setup';
+export { reconfigureLimits, adaptiveOptionsFrom } from './reconfigure';

@@ -7,6 +7,7 @@ import { KIND_NAMES } from '../../kernel/drops';
 import { AdaptiveController } from './adaptive';
 import { KernelLimits, kindLimitsFromConfig, kindNumber } from './kernel-limits';
 import { ProcessResources, type ResourceSource } from '../../core/resources';
+import { adaptiveOptionsFrom } from './reconfigure';
 
 export interface LimitsHandle {
   /** One per BPF object that has the limits maps. */
@@ -39,17 +40,7 @@ export function createLimits(o: {
   const handle: LimitsHandle = { kernels, stop: () => handle.controller?.stop() };
   const a = o.config.adaptive;
   if (!a.enabled) return handle;
-  const kinds = a.kinds;
-  const base: Record<string, number> = {};
-  for (const k of kinds) base[k] = o.config.sampling[k] ?? 1;
-  handle.controller = new AdaptiveController({
-    cpuBudget: o.config.budget.cpuPercent / 100,
-    memoryBudgetBytes: o.config.budget.memoryMiB * 1048576,
-    baseSampleEvery: base,
-    maxSampleEvery: a.maxSampleEvery,
-    raiseBelowRatio: a.raiseBelowRatio,
-    calmIntervals: a.calmIntervals,
-  }, (kind, n) => {
+  handle.controller = new AdaptiveController(adaptiveOptionsFrom(o.config), (kind, n) => {
     const num = kindNumber(kind);
     if (num === undefined) return;
     for (const k of kernels) k.setSampleEvery(num, n);
