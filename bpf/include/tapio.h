@@ -25,6 +25,12 @@ enum tapio_kind {
 	TAPIO_KIND_CGROUP_MKDIR = 16,
 	TAPIO_KIND_CGROUP_RMDIR = 17,
 	TAPIO_KIND_TEST = 31, /* used by the spine's own tests and benchmarks */
+	/* security collector (bpf/security.bpf.c): one kind per family of detections */
+	TAPIO_KIND_SEC_NAMESPACE = 20,
+	TAPIO_KIND_SEC_HOST = 21,
+	TAPIO_KIND_SEC_PRIVILEGE = 22,
+	TAPIO_KIND_SEC_FILE = 23,
+	TAPIO_KIND_SEC_EXEC = 24,
 	/* 40..: seccomp and policy-drop signals (bpf/security_signals.bpf.c) */
 	TAPIO_KIND_SECCOMP_SIGNAL = 40,
 	TAPIO_KIND_SECCOMP_ERRNO = 41,

@@ -11,6 +11,7 @@
 #include "process.h"
 #include "network.h"
 #include "cgroup.h"
+#include "security.h"
 #include "security_signals.h"
 
 /* Kinds, drop reasons, the record header (tapio.h). */
@@ -41,6 +42,17 @@ struct tcp_conn layout_tcp_conn;
 enum tapio_cgroup_sizes layout_tapio_cgroup_sizes;
 struct cgroup_record layout_cgroup_record;
 
+/* Security records, settings and path rules (security.h). */
+enum sec_sizes layout_sec_sizes;
+enum sec_detection layout_sec_detection;
+enum sec_op layout_sec_op;
+enum sec_ns layout_sec_ns;
+enum sec_flag layout_sec_flag;
+enum sec_rule_flag layout_sec_rule_flag;
+struct sec_path_rule layout_sec_path_rule;
+struct sec_settings layout_sec_settings;
+struct sec_ancestor layout_sec_ancestor;
+struct sec_record layout_sec_record;
 /* Security signals: seccomp violations and netfilter drops (security_signals.h). */
 enum security_signals_sizes layout_security_signals_sizes;
 enum seccomp_source layout_seccomp_source;

@@ -6,6 +6,7 @@ import type { Collector } from './types';
 import { ProcessCollector, processCollectorSpec } from './process';
 import { NetworkCollector, networkCollectorSpec } from './network';
 import { CgroupCollector, cgroupCollectorSpec } from './cgroup';
+import { SecurityCollector, securityCollectorSpec } from './security';
 import { SecuritySignalsCollector, securitySignalsCollectorSpec } from './security-signals';
 import { AuditCollector } from './audit';
 
@@ -37,6 +38,12 @@ export const COLLECTORS: readonly CollectorEntry[] = [
     enabled: (c) => c.collectors.network.enabled,
     hooks: (c) => networkCollectorSpec({ ...c.kernel, connectionTableSize: c.collectors.network.connectionTableSize }).hooks,
     create: (loader) => new NetworkCollector(loader),
+  },
+  {
+    name: 'security',
+    enabled: (c) => c.collectors.security.enabled,
+    hooks: (c) => securityCollectorSpec(c.collectors.security).hooks,
+    create: (loader) => new SecurityCollector(loader),
   },
   // Seccomp violations and netfilter policy drops (BPF), and LSM denials from the audit netlink socket.
   {

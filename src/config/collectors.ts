@@ -1,5 +1,6 @@
 // Config of the kernel-facing side: which collectors run, capture bounds, ring buffer and reader tuning.
 import { z } from 'zod';
+import { securityConfigSchema } from './security';
 
 export const collectorsConfigSchema = z.object({
   process: z.object({
@@ -13,6 +14,7 @@ export const collectorsConfigSchema = z.object({
     enabled: z.boolean().default(true),
     connectionTableSize: z.number().int().min(128).max(1_000_000).default(65536),
   }).strict().prefault({}),
+  security: securityConfigSchema,
 }).strict().prefault({});
 
 export const kernelConfigSchema = z.object({

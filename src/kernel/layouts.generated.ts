@@ -169,6 +169,78 @@ export const STRUCTS = {
       path: { offset: 56, size: 512 },
     },
   },
+  sec_path_rule: {
+    name: 'sec_path_rule',
+    size: 72,
+    fields: {
+      len: { offset: 0, size: 4 },
+      flags: { offset: 4, size: 4 },
+      pattern: { offset: 8, size: 64 },
+    },
+  },
+  sec_settings: {
+    name: 'sec_settings',
+    size: 56,
+    fields: {
+      enabled_mask: { offset: 0, size: 4 },
+      host_scope_mask: { offset: 4, size: 4 },
+      agent_tgid: { offset: 8, size: 4 },
+      lsm_mask: { offset: 12, size: 4 },
+      host_ns: { offset: 16, size: 28 },
+      _pad: { offset: 44, size: 4 },
+      boot_to_wall_ns: { offset: 48, size: 8 },
+    },
+  },
+  sec_ancestor: {
+    name: 'sec_ancestor',
+    size: 24,
+    fields: {
+      pid: { offset: 0, size: 4 },
+      _pad: { offset: 4, size: 4 },
+      comm: { offset: 8, size: 16 },
+    },
+  },
+  sec_record: {
+    name: 'sec_record',
+    size: 872,
+    fields: {
+      'h.kind': { offset: 0, size: 4 },
+      'h.size': { offset: 4, size: 4 },
+      'h.ts_ns': { offset: 8, size: 8 },
+      'h.cgroup_id': { offset: 16, size: 8 },
+      'h.pid': { offset: 24, size: 4 },
+      'h.tid': { offset: 28, size: 4 },
+      detection: { offset: 32, size: 2 },
+      op: { offset: 34, size: 2 },
+      flags: { offset: 36, size: 4 },
+      ret: { offset: 40, size: 8 },
+      arg0: { offset: 48, size: 8 },
+      arg1: { offset: 56, size: 8 },
+      rule: { offset: 64, size: 4 },
+      target_pid: { offset: 68, size: 4 },
+      ppid: { offset: 72, size: 4 },
+      uid: { offset: 76, size: 4 },
+      euid: { offset: 80, size: 4 },
+      gid: { offset: 84, size: 4 },
+      egid: { offset: 88, size: 4 },
+      old_uid: { offset: 92, size: 4 },
+      old_euid: { offset: 96, size: 4 },
+      old_gid: { offset: 100, size: 4 },
+      old_egid: { offset: 104, size: 4 },
+      ancestor_count: { offset: 108, size: 4 },
+      cap_effective: { offset: 112, size: 8 },
+      old_cap_effective: { offset: 120, size: 8 },
+      start_boot_ns: { offset: 128, size: 8 },
+      ns_before: { offset: 136, size: 28 },
+      ns_after: { offset: 164, size: 28 },
+      path_len: { offset: 192, size: 2 },
+      exe_len: { offset: 194, size: 2 },
+      comm: { offset: 196, size: 16 },
+      ancestors: { offset: 212, size: 144 },
+      path: { offset: 356, size: 256 },
+      exe: { offset: 612, size: 256 },
+    },
+  },
   seccomp_record: {
     name: 'seccomp_record',
     size: 72,
@@ -231,6 +303,11 @@ export const ENUMS = {
     TAPIO_KIND_CGROUP_MKDIR: 16,
     TAPIO_KIND_CGROUP_RMDIR: 17,
     TAPIO_KIND_TEST: 31,
+    TAPIO_KIND_SEC_NAMESPACE: 20,
+    TAPIO_KIND_SEC_HOST: 21,
+    TAPIO_KIND_SEC_PRIVILEGE: 22,
+    TAPIO_KIND_SEC_FILE: 23,
+    TAPIO_KIND_SEC_EXEC: 24,
     TAPIO_KIND_SECCOMP_SIGNAL: 40,
     TAPIO_KIND_SECCOMP_ERRNO: 41,
     TAPIO_KIND_NETFILTER_DROP: 42,
@@ -272,6 +349,98 @@ export const ENUMS = {
   tapio_cgroup_sizes: {
     TAPIO_CGROUP_PATH_LEN: 512,
   },
+  sec_sizes: {
+    SEC_COMM_LEN: 16,
+    SEC_PATH_LEN: 256,
+    SEC_ANCESTORS: 6,
+    SEC_NS_COUNT: 7,
+    SEC_MAX_RULES: 64,
+    SEC_RULE_LEN: 64,
+    SEC_WALK_DEPTH: 40,
+    SEC_SCRATCH: 1024,
+  },
+  sec_detection: {
+    SEC_DET_NONE: 0,
+    SEC_DET_SETNS: 1,
+    SEC_DET_UNSHARE: 2,
+    SEC_DET_CLONE_NS: 3,
+    SEC_DET_MOUNT: 4,
+    SEC_DET_CHROOT: 5,
+    SEC_DET_MODULE_LOAD: 6,
+    SEC_DET_BPF_LOAD: 7,
+    SEC_DET_RUNTIME_SOCKET: 8,
+    SEC_DET_FILE_OPEN: 9,
+    SEC_DET_FILE_LINK: 10,
+    SEC_DET_SETUID_EXEC: 11,
+    SEC_DET_CRED_CHANGE: 12,
+    SEC_DET_PTRACE: 13,
+    SEC_DET_SETUID_BIT: 14,
+    SEC_DET_EXEC_FILELESS: 15,
+    SEC_DET_EXEC_DROPPED: 16,
+    SEC_DET_EXEC_PATH: 17,
+    SEC_DET_SHELL_TTY: 18,
+    SEC_DET_SHELL_SOCKET: 19,
+    SEC_DET_USERNS: 20,
+    SEC_DET_MAX: 32,
+  },
+  sec_op: {
+    SEC_OP_NONE: 0,
+    SEC_OP_MOUNT: 1,
+    SEC_OP_FSOPEN: 2,
+    SEC_OP_FSMOUNT: 3,
+    SEC_OP_MOVE_MOUNT: 4,
+    SEC_OP_MOUNT_SETATTR: 5,
+    SEC_OP_OPEN_TREE: 6,
+    SEC_OP_CHROOT: 7,
+    SEC_OP_PIVOT_ROOT: 8,
+    SEC_OP_SETUID: 9,
+    SEC_OP_SETREUID: 10,
+    SEC_OP_SETRESUID: 11,
+    SEC_OP_SETGID: 12,
+    SEC_OP_SETREGID: 13,
+    SEC_OP_SETRESGID: 14,
+    SEC_OP_CAPSET: 15,
+    SEC_OP_SYMLINK: 16,
+    SEC_OP_LINK: 17,
+    SEC_OP_OPEN: 18,
+    SEC_OP_EXEC: 19,
+    SEC_OP_CONNECT: 20,
+    SEC_OP_PTRACE: 21,
+    SEC_OP_CHMOD: 22,
+    SEC_OP_BPF: 23,
+    SEC_OP_SETNS: 24,
+    SEC_OP_UNSHARE: 25,
+    SEC_OP_CLONE: 26,
+    SEC_OP_FINIT_MODULE: 27,
+    SEC_OP_INIT_MODULE: 28,
+    SEC_OP_LSM: 128,
+  },
+  sec_ns: {
+    SEC_NS_MNT: 0,
+    SEC_NS_PID: 1,
+    SEC_NS_NET: 2,
+    SEC_NS_UTS: 3,
+    SEC_NS_IPC: 4,
+    SEC_NS_CGROUP: 5,
+    SEC_NS_USER: 6,
+  },
+  sec_flag: {
+    SEC_F_CONTAINER: 1,
+    SEC_F_NO_ENTER: 2,
+    SEC_F_PATH_RESOLVED: 4,
+    SEC_F_PATH_TRUNCATED: 8,
+    SEC_F_EXE_TRUNCATED: 16,
+    SEC_F_LSM: 32,
+  },
+  sec_rule_flag: {
+    SEC_RULE_PREFIX: 1,
+    SEC_RULE_SUFFIX: 2,
+    SEC_RULE_READ: 4,
+    SEC_RULE_WRITE: 8,
+    SEC_RULE_EXEC: 16,
+    SEC_RULE_CONNECT: 32,
+    SEC_RULE_HOST: 64,
+  },
   security_signals_sizes: {
     TAPIO_COMM_LEN: 16,
   },
@@ -300,6 +469,11 @@ export const TAPIO_KIND_TCP_RESET = 13;
 export const TAPIO_KIND_CGROUP_MKDIR = 16;
 export const TAPIO_KIND_CGROUP_RMDIR = 17;
 export const TAPIO_KIND_TEST = 31;
+export const TAPIO_KIND_SEC_NAMESPACE = 20;
+export const TAPIO_KIND_SEC_HOST = 21;
+export const TAPIO_KIND_SEC_PRIVILEGE = 22;
+export const TAPIO_KIND_SEC_FILE = 23;
+export const TAPIO_KIND_SEC_EXEC = 24;
 export const TAPIO_KIND_SECCOMP_SIGNAL = 40;
 export const TAPIO_KIND_SECCOMP_ERRNO = 41;
 export const TAPIO_KIND_NETFILTER_DROP = 42;
@@ -340,6 +514,98 @@ export const TCP_FLAG_OWNER_UNKNOWN = 4;
 
 // enum tapio_cgroup_sizes
 export const TAPIO_CGROUP_PATH_LEN = 512;
+
+// enum sec_sizes
+export const SEC_COMM_LEN = 16;
+export const SEC_PATH_LEN = 256;
+export const SEC_ANCESTORS = 6;
+export const SEC_NS_COUNT = 7;
+export const SEC_MAX_RULES = 64;
+export const SEC_RULE_LEN = 64;
+export const SEC_WALK_DEPTH = 40;
+export const SEC_SCRATCH = 1024;
+
+// enum sec_detection
+export const SEC_DET_NONE = 0;
+export const SEC_DET_SETNS = 1;
+export const SEC_DET_UNSHARE = 2;
+export const SEC_DET_CLONE_NS = 3;
+export const SEC_DET_MOUNT = 4;
+export const SEC_DET_CHROOT = 5;
+export const SEC_DET_MODULE_LOAD = 6;
+export const SEC_DET_BPF_LOAD = 7;
+export const SEC_DET_RUNTIME_SOCKET = 8;
+export const SEC_DET_FILE_OPEN = 9;
+export const SEC_DET_FILE_LINK = 10;
+export const SEC_DET_SETUID_EXEC = 11;
+export const SEC_DET_CRED_CHANGE = 12;
+export const SEC_DET_PTRACE = 13;
+export const SEC_DET_SETUID_BIT = 14;
+export const SEC_DET_EXEC_FILELESS = 15;
+export const SEC_DET_EXEC_DROPPED = 16;
+export const SEC_DET_EXEC_PATH = 17;
+export const SEC_DET_SHELL_TTY = 18;
+export const SEC_DET_SHELL_SOCKET = 19;
+export const SEC_DET_USERNS = 20;
+export const SEC_DET_MAX = 32;
+
+// enum sec_op
+export const SEC_OP_NONE = 0;
+export const SEC_OP_MOUNT = 1;
+export const SEC_OP_FSOPEN = 2;
+export const SEC_OP_FSMOUNT = 3;
+export const SEC_OP_MOVE_MOUNT = 4;
+export const SEC_OP_MOUNT_SETATTR = 5;
+export const SEC_OP_OPEN_TREE = 6;
+export const SEC_OP_CHROOT = 7;
+export const SEC_OP_PIVOT_ROOT = 8;
+export const SEC_OP_SETUID = 9;
+export const SEC_OP_SETREUID = 10;
+export const SEC_OP_SETRESUID = 11;
+export const SEC_OP_SETGID = 12;
+export const SEC_OP_SETREGID = 13;
+export const SEC_OP_SETRESGID = 14;
+export const SEC_OP_CAPSET = 15;
+export const SEC_OP_SYMLINK = 16;
+export const SEC_OP_LINK = 17;
+export const SEC_OP_OPEN = 18;
+export const SEC_OP_EXEC = 19;
+export const SEC_OP_CONNECT = 20;
+export const SEC_OP_PTRACE = 21;
+export const SEC_OP_CHMOD = 22;
+export const SEC_OP_BPF = 23;
+export const SEC_OP_SETNS = 24;
+export const SEC_OP_UNSHARE = 25;
+export const SEC_OP_CLONE = 26;
+export const SEC_OP_FINIT_MODULE = 27;
+export const SEC_OP_INIT_MODULE = 28;
+export const SEC_OP_LSM = 128;
+
+// enum sec_ns
+export const SEC_NS_MNT = 0;
+export const SEC_NS_PID = 1;
+export const SEC_NS_NET = 2;
+export const SEC_NS_UTS = 3;
+export const SEC_NS_IPC = 4;
+export const SEC_NS_CGROUP = 5;
+export const SEC_NS_USER = 6;
+
+// enum sec_flag
+export const SEC_F_CONTAINER = 1;
+export const SEC_F_NO_ENTER = 2;
+export const SEC_F_PATH_RESOLVED = 4;
+export const SEC_F_PATH_TRUNCATED = 8;
+export const SEC_F_EXE_TRUNCATED = 16;
+export const SEC_F_LSM = 32;
+
+// enum sec_rule_flag
+export const SEC_RULE_PREFIX = 1;
+export const SEC_RULE_SUFFIX = 2;
+export const SEC_RULE_READ = 4;
+export const SEC_RULE_WRITE = 8;
+export const SEC_RULE_EXEC = 16;
+export const SEC_RULE_CONNECT = 32;
+export const SEC_RULE_HOST = 64;
 
 // enum security_signals_sizes
 export const TAPIO_COMM_LEN = 16;

@@ -220,17 +220,18 @@ abstract class DockerLikeHarness {
 
   protected abstract cli(args: string[]): string;
 
-  /** `run -d --network none` a container running `command` (default: a long sleep). */
-  async run(name: string, command = ['sleep', '1000000']): Promise<RunningContainer> {
-    const id = this.cli(['run', '-d', '--network', 'none', '--name', name, this.image.shortName, ...command]).trim();
+  /** `run -d --network none` a container running `command` (default: a long sleep); `runArgs` go before the image
+   *  (volumes, capabilities, security options). */
+  async run(name: string, command = ['sleep', '1000000'], runArgs: string[] = []): Promise<RunningContainer> {
+    const id = this.cli(['run', '-d', '--network', 'none', '--name', name, ...runArgs, this.image.shortName, ...command]).trim();
     this.containers.push(id);
     const pid = Number(this.cli(['inspect', '--format', '{{.State.Pid}}', id]).trim());
     return running(id, name, pid);
   }
 
-  /** Run a command inside a container and wait for it. */
-  exec(containerId: string, cmd: string[]): { stdout: string } {
-    return { stdout: this.cli(['exec', containerId, ...cmd]) };
+  /** Run a command inside a container and wait for it; `execArgs` go before the container (`-t` for a terminal). */
+  exec(containerId: string, cmd: string[], execArgs: string[] = []): { stdout: string } {
+    return { stdout: this.cli(['exec', ...execArgs, containerId, ...cmd]) };
   }
 
   remove(containerId: string): void {

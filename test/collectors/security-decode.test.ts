@@ -1,0 +1,119 @@
+// The security collector's userspace half without the kernel: config errors a person can act on, what the policy
+// attaches, setns classification against the host's namespaces, allowlists, and a decoder that never throws on
+// random or cut bytes (fuzz).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { configSchema } from '../../src/config/schema';
+import { DropCounters } from '../../src/core/drops';
+import { SecurityDecoder } from '../../src/collectors/security/decode';
+import { DET, DETECTIONS, hooksFor } from '../../src/collectors/security/detections';
+import { DETECTION_NAMES } from '../../src/config/security';
+import { F_CONTAINER, NS_COUNT, SEC_RECORD, KIND_SEC_NAMESPACE, KIND_SEC_FILE } from '../../src/collectors/security/layout';
+import { compilePolicy, globToRegExp } from '../../src/collectors/security/policy';
+
+const security = (s: unknown) => configSchema.parse({ collectors: { security: s } }).collectors.security;
+const F = SEC_RECORD.fields;
+const HOST = [100, 101, 102, 103, 104, 105, 106];
+
+function record(det: number, kind: number, o: { flags?: number; before?: number[]; after?: number[]; exe?: string; path?: string; rule?: number; ret?: number } = {}): DataView {
+  const b = Buffer.alloc(SEC_RECORD.size);
+  b.writeUInt32LE(kind, 0);
+  b.writeUInt32LE(SEC_RECORD.size, 4);
+  b.writeUInt32LE(4242, F['h.pid'].offset);
+  b.writeUInt16LE(det, F.detection.offset);
+  b.writeUInt32LE(o.flags ?? 0, F.flags.offset);
+  b.writeBigInt64LE(BigInt(o.ret ?? 0), F.ret.offset);
+  b.writeUInt32LE(o.rule ?? 0, F.rule.offset);
+  (o.before ?? HOST).forEach((v, i) => b.writeUInt32LE(v, F.ns_before.offset + 4 * i));
+  (o.after ?? HOST).forEach((v, i) => b.writeUInt32LE(v, F.ns_after.offset + 4 * i));
+  const exe = Buffer.from(o.exe ?? '/usr/bin/tool');
+  exe.copy(b, F.exe.offset);
+  b.writeUInt16LE(exe.length, F.exe_len.offset);
+  if (o.path) {
+    Buffer.from(o.path).copy(b, F.path.offset);
+    b.writeUInt16LE(o.path.length, F.path_len.offset);
+  }
+  return new DataView(b.buffer, b.byteOffset, b.length);
+}
+
+function decoder(cfg: unknown = {}) {
+  const drops = new DropCounters();
+  const d = new SecurityDecoder({ policy: compilePolicy(security(cfg)), hostNs: HOST, drops, toUnixNano: (n) => n, procInfo: () => ({}) });
+  return { d, drops };
+}
+
+test('config: defaults parse; bad entries are named with what is wrong', () => {
+  const s = security({});
+  assert.equal(s.enabled, true);
+  assert.ok(s.paths.length > 20);
+  const bad = (v: unknown) => configSchema.safeParse({ collectors: { security: v } });
+  assert.match(JSON.stringify(bad({ detections: { 'no.such': { enabled: false } } }).error?.issues), /detections/);
+  assert.match(JSON.stringify(bad({ extraPaths: [{ path: '/x', access: ['read'], detection: 'file.credential_read', technique: 'X1' }] }).error?.issues), /ATT&CK technique id/);
+  assert.match(JSON.stringify(bad({ extraAllow: [{ where: 'host' }] }).error?.issues), /needs at least one of/);
+  assert.match(JSON.stringify(bad({ paths: [{ path: 'x'.repeat(64), access: ['read'], detection: 'file.credential_read' }] }).error?.issues), /63/);
+  assert.equal(bad({ unknownKey: 1 }).success, false, 'strict: unknown keys are errors');
+});
+
+test('the config knows every detection of the catalog, and no other', () => {
+  assert.deepEqual([...DETECTION_NAMES].sort(), DETECTIONS.map((d) => d.name).sort());
+});
+
+test('policy: only enabled detections bring hooks; scope "all" reaches host processes', () => {
+  const off = compilePolicy(security({ detections: { 'privilege.cred_change': { enabled: false } } }));
+  assert.ok(!hooksFor(off.kernelDetections).some((h) => h.name === 'setuid-enter'), 'no credential hooks when off');
+  const on = compilePolicy(security({}));
+  assert.ok(hooksFor(on.kernelDetections).some((h) => h.name === 'setuid-enter'));
+  assert.equal(on.hostScopeMask & (1 << DET.FILE_OPEN), 0, 'file detections watch containers only by default');
+  const all = compilePolicy(security({ detections: { 'file.credential_read': { scope: 'all' } } }));
+  assert.notEqual(all.hostScopeMask & (1 << DET.FILE_OPEN), 0);
+  assert.ok(all.rules.filter((r) => r.detection === 'file.credential_read').every((r) => r.host));
+  assert.ok(globToRegExp('containerd-shim*').test('containerd-shim-runc-v2'));
+  assert.ok(!globToRegExp('runc').test('xrunc'));
+});
+
+test('setns: container -> host namespace is an escape, host -> container an nsenter, container -> container a change', () => {
+  const { d } = decoder();
+  const container = [200, 201, 102, 203, 204, 205, 106];
+  const escape = d.decode(record(DET.SETNS, KIND_SEC_NAMESPACE, { flags: F_CONTAINER, before: container, after: [100, 201, 102, 203, 204, 205, 106] }), 0, SEC_RECORD.size)!;
+  assert.equal(escape.name, 'security.namespace.escape');
+  assert.deepEqual(escape.attributes['tapio.security.namespaces.host_joined'], ['mnt']);
+  assert.equal(escape.severity, 'ERROR');
+  const enter = d.decode(record(DET.SETNS, KIND_SEC_NAMESPACE, { before: HOST, after: [200, 100, 102, 103, 104, 105, 106] }), 0, SEC_RECORD.size)!;
+  assert.equal(enter.name, 'security.namespace.enter');
+  assert.equal(enter.attributes['tapio.security.severity'], 'low');
+  const change = d.decode(record(DET.SETNS, KIND_SEC_NAMESPACE, { flags: F_CONTAINER, before: container, after: [300, ...container.slice(1)] }), 0, SEC_RECORD.size)!;
+  assert.equal(change.name, 'security.namespace.change');
+  assert.equal(d.decode(record(DET.SETNS, KIND_SEC_NAMESPACE), 0, SEC_RECORD.size), undefined, 'host -> host: nothing crossed');
+  assert.equal(NS_COUNT, 7);
+});
+
+test('allowlists by executable and severity overrides; file rules name their detection and technique', () => {
+  const { d } = decoder({ extraAllow: [{ executables: ['/opt/ok/*'] }], detections: { 'file.credential_read': { severity: 'critical' } } });
+  const policy = compilePolicy(security({}));
+  const token = policy.rules.findIndex((r) => r.path.startsWith('/run/secrets/kubernetes.io'));
+  const e = d.decode(record(DET.FILE_OPEN, KIND_SEC_FILE, { flags: F_CONTAINER, rule: token, path: '/run/secrets/kubernetes.io/serviceaccount/..data/token' }), 0, SEC_RECORD.size)!;
+  assert.equal(e.name, 'security.file.credential_read');
+  assert.equal(e.attributes['tapio.security.technique.id'], 'T1528');
+  assert.equal(e.attributes['tapio.security.severity'], 'critical');
+  assert.equal(d.decode(record(DET.FILE_OPEN, KIND_SEC_FILE, { flags: F_CONTAINER, rule: token, exe: '/opt/ok/agent', path: '/x' }), 0, SEC_RECORD.size), undefined);
+  assert.equal(d.allowlisted, 1);
+  // A host process with a container-scoped detection: out of scope, counted, not an event.
+  assert.equal(d.decode(record(DET.FILE_OPEN, KIND_SEC_FILE, { rule: token, path: '/x' }), 0, SEC_RECORD.size), undefined);
+  assert.equal(d.outOfScope, 1);
+});
+
+test('fuzz: random and cut records never throw; each bad one is counted', () => {
+  const { d, drops } = decoder();
+  let events = 0;
+  for (let i = 0; i < 3000; i++) {
+    const size = i % 3 === 0 ? SEC_RECORD.size : Math.floor(Math.random() * SEC_RECORD.size * 1.2);
+    const b = randomBytes(size);
+    if (i % 2 === 0 && size >= 8) { b.writeUInt32LE(20 + (i % 5), 0); b.writeUInt32LE(SEC_RECORD.size, 4); }
+    const v = new DataView(b.buffer, b.byteOffset, b.length);
+    if (d.decode(v, 0, size)) events++;
+  }
+  const counted = drops.rows().reduce((n, r) => n + r.count, 0);
+  assert.ok(counted > 0);
+  assert.equal(events + counted + d.allowlisted + d.outOfScope, 3000, 'every record is an event, a counted drop, allowlisted or out of scope');
+});
