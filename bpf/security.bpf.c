@@ -223,7 +223,7 @@ static __always_inline bool sec_ns_differs_from_host(const __u32 *ns, struct sec
 	return false;
 }
 
-static __always_inline int sec_ns_exit(__u32 op, long ret)
+static __always_inline int sec_ns_exit(void *ctx, __u32 op, long ret)
 {
 	struct sec_settings *s = sec_settings();
 	struct task_struct *t = bpf_get_current_task_btf();
@@ -262,7 +262,7 @@ static __always_inline int sec_ns_exit(__u32 op, long ret)
 	} else {
 		r->flags |= SEC_F_NO_ENTER;
 	}
-	tapio_submit(&security_events, r);
+	tapio_submit(ctx, &security_events, r);
 	return 0;
 }
 
@@ -274,7 +274,7 @@ int setns_enter(void *ctx)
 SEC("tracepoint/syscalls/sys_exit_setns")
 int setns_exit(struct trace_event_raw_sys_exit *ctx)
 {
-	return sec_ns_exit(SEC_OP_SETNS, ctx->ret);
+	return sec_ns_exit(ctx, SEC_OP_SETNS, ctx->ret);
 }
 SEC("tracepoint/syscalls/sys_enter_unshare")
 int unshare_enter(void *ctx)
@@ -284,11 +284,11 @@ int unshare_enter(void *ctx)
 SEC("tracepoint/syscalls/sys_exit_unshare")
 int unshare_exit(struct trace_event_raw_sys_exit *ctx)
 {
-	return sec_ns_exit(SEC_OP_UNSHARE, ctx->ret);
+	return sec_ns_exit(ctx, SEC_OP_UNSHARE, ctx->ret);
 }
 
 /* A new process whose namespaces are not its parent's: clone(CLONE_NEW*). */
-static __always_inline void sec_fork(struct task_struct *parent, struct task_struct *child)
+static __always_inline void sec_fork(void *ctx, struct task_struct *parent, struct task_struct *child)
 {
 	if (BPF_CORE_READ(child, pid) != BPF_CORE_READ(child, tgid))
 		return;
@@ -317,20 +317,20 @@ static __always_inline void sec_fork(struct task_struct *parent, struct task_str
 	r->target_pid = BPF_CORE_READ(child, tgid);
 	__builtin_memcpy(r->ns_before, pns, sizeof(r->ns_before));
 	__builtin_memcpy(r->ns_after, cns, sizeof(r->ns_after));
-	tapio_submit(&security_events, r);
+	tapio_submit(ctx, &security_events, r);
 }
 
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(fork_btf, struct task_struct *parent, struct task_struct *child)
 {
-	sec_fork(parent, child);
+	sec_fork(ctx, parent, child);
 	return 0;
 }
 
 SEC("raw_tracepoint/sched_process_fork")
 int fork_raw(struct bpf_raw_tracepoint_args *ctx)
 {
-	sec_fork((struct task_struct *)ctx->args[0], (struct task_struct *)ctx->args[1]);
+	sec_fork(ctx, (struct task_struct *)ctx->args[0], (struct task_struct *)ctx->args[1]);
 	return 0;
 }
 

@@ -35,8 +35,8 @@ static __always_inline __u64 sec_inode_ctime(struct inode *ino)
 	((1u << SEC_DET_SETUID_EXEC) | (1u << SEC_DET_EXEC_FILELESS) | (1u << SEC_DET_EXEC_DROPPED) | \
 	 (1u << SEC_DET_EXEC_PATH) | (1u << SEC_DET_SHELL_TTY) | (1u << SEC_DET_SHELL_SOCKET))
 
-static __always_inline void sec_exec_emit(struct task_struct *t, __u32 det, bool container, __u64 a0, __u64 a1,
-					  int rule)
+static __always_inline void sec_exec_emit(void *ctx, struct task_struct *t, __u32 det, bool container, __u64 a0,
+					  __u64 a1, int rule)
 {
 	struct sec_record *r = sec_begin(t, det, SEC_OP_EXEC, container);
 	if (!r)
@@ -47,7 +47,7 @@ static __always_inline void sec_exec_emit(struct task_struct *t, __u32 det, bool
 	bpf_probe_read_kernel(r->path, SEC_PATH_LEN, r->exe);
 	r->path_len = r->exe_len;
 	r->flags |= SEC_F_PATH_RESOLVED | ((r->flags & SEC_F_EXE_TRUNCATED) ? SEC_F_PATH_TRUNCATED : 0);
-	tapio_submit(&security_events, r);
+	tapio_submit(ctx, &security_events, r);
 }
 
 static __always_inline bool sec_is_tty(__u32 rdev)
@@ -56,7 +56,7 @@ static __always_inline bool sec_is_tty(__u32 rdev)
 	return major == 4 || major == 5 || (major >= 136 && major <= 143);
 }
 
-static __always_inline void sec_exec(struct task_struct *t)
+static __always_inline void sec_exec(void *ctx, struct task_struct *t)
 {
 	struct sec_settings *s = sec_settings();
 	if (!s || (__u32)(bpf_get_current_pid_tgid() >> 32) == s->agent_tgid)
@@ -76,10 +76,10 @@ static __always_inline void sec_exec(struct task_struct *t)
 		const struct cred *c = BPF_CORE_READ(t, real_cred);
 		if (BPF_CORE_READ(c, uid.val) != BPF_CORE_READ(c, euid.val) ||
 		    BPF_CORE_READ(c, gid.val) != BPF_CORE_READ(c, egid.val))
-			sec_exec_emit(t, SEC_DET_SETUID_EXEC, container, mode, 0, -1);
+			sec_exec_emit(ctx, t, SEC_DET_SETUID_EXEC, container, mode, 0, -1);
 	}
 	if ((want & (1u << SEC_DET_EXEC_FILELESS)) && nlink == 0)
-		sec_exec_emit(t, SEC_DET_EXEC_FILELESS, container, nlink, 0, -1);
+		sec_exec_emit(ctx, t, SEC_DET_EXEC_FILELESS, container, nlink, 0, -1);
 	struct pid_namespace *pidns = sec_active_pid_ns(t);
 	/* Needs the container's own pid namespace (its first process tells when it started); the first process's own
 	 * exec (the entrypoint, from the image) is not a dropped binary. */
@@ -90,7 +90,7 @@ static __always_inline void sec_exec(struct task_struct *t)
 		__u64 started = BPF_CORE_READ(reaper, start_boottime) + s->boot_to_wall_ns;
 		__u64 ctime = sec_inode_ctime(ino);
 		if (reaper && ctime > started)
-			sec_exec_emit(t, SEC_DET_EXEC_DROPPED, container, ctime, started, -1);
+			sec_exec_emit(ctx, t, SEC_DET_EXEC_DROPPED, container, ctime, started, -1);
 	}
 	if (want & (1u << SEC_DET_EXEC_PATH)) {
 		struct sec_scratch *sc = NULL;
@@ -100,7 +100,7 @@ static __always_inline void sec_exec(struct task_struct *t)
 		if (rule >= 0) {
 			struct sec_path_rule *pr = bpf_map_lookup_elem(&security_path_rules, &rule);
 			if (pr && (container || (pr->flags & SEC_RULE_HOST)))
-				sec_exec_emit(t, SEC_DET_EXEC_PATH, container, 0, 0, rule);
+				sec_exec_emit(ctx, t, SEC_DET_EXEC_PATH, container, 0, 0, rule);
 		}
 	}
 	if (want & ((1u << SEC_DET_SHELL_TTY) | (1u << SEC_DET_SHELL_SOCKET))) {
@@ -114,11 +114,11 @@ static __always_inline void sec_exec(struct task_struct *t)
 		__u32 m1 = in1 ? BPF_CORE_READ(in1, i_mode) : 0;
 		__u64 sock = ((m0 & S_IFMT) == S_IFSOCK ? 1 : 0) | ((m1 & S_IFMT) == S_IFSOCK ? 2 : 0);
 		if (sock && (want & (1u << SEC_DET_SHELL_SOCKET)))
-			sec_exec_emit(t, SEC_DET_SHELL_SOCKET, container, sock, 0, -1);
+			sec_exec_emit(ctx, t, SEC_DET_SHELL_SOCKET, container, sock, 0, -1);
 		else if ((m0 & S_IFMT) == S_IFCHR && (want & (1u << SEC_DET_SHELL_TTY))) {
 			__u32 rdev = BPF_CORE_READ(in0, i_rdev);
 			if (sec_is_tty(rdev))
-				sec_exec_emit(t, SEC_DET_SHELL_TTY, container, rdev, 0, -1);
+				sec_exec_emit(ctx, t, SEC_DET_SHELL_TTY, container, rdev, 0, -1);
 		}
 	}
 }
@@ -126,14 +126,14 @@ static __always_inline void sec_exec(struct task_struct *t)
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(exec_btf, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
-	sec_exec(p);
+	sec_exec(ctx, p);
 	return 0;
 }
 
 SEC("tracepoint/sched/sched_process_exec")
 int exec_tp(void *ctx)
 {
-	sec_exec(bpf_get_current_task_btf());
+	sec_exec(ctx, bpf_get_current_task_btf());
 	return 0;
 }
 
@@ -169,7 +169,7 @@ int BPF_PROG(lsm_file_open, struct file *file)
 	r->arg0 = fflags;
 	r->arg1 = fmode;
 	sec_set_path(r, sc, n, SEC_F_PATH_RESOLVED | SEC_F_LSM | (cut ? SEC_F_PATH_TRUNCATED : 0));
-	tapio_submit(&security_events, r);
+	tapio_submit(ctx, &security_events, r);
 	return 0;
 }
 
@@ -189,7 +189,7 @@ int BPF_PROG(lsm_ptrace, struct task_struct *child, unsigned int mode)
 	r->arg0 = mode;
 	r->target_pid = BPF_CORE_READ(child, tgid);
 	r->flags |= SEC_F_LSM;
-	tapio_submit(&security_events, r);
+	tapio_submit(ctx, &security_events, r);
 	return 0;
 }
 
@@ -210,7 +210,7 @@ int BPF_PROG(lsm_sb_mount, const char *dev_name, const struct path *path, const 
 		return 0;
 	r->arg0 = flags;
 	sec_set_path(r, sc, n, SEC_F_PATH_RESOLVED | SEC_F_LSM | (cut ? SEC_F_PATH_TRUNCATED : 0));
-	tapio_submit(&security_events, r);
+	tapio_submit(ctx, &security_events, r);
 	return 0;
 }
 
@@ -231,7 +231,7 @@ int BPF_PROG(lsm_kernel_read_file, struct file *file, enum kernel_read_file_id i
 	if (!r)
 		return 0;
 	sec_set_path(r, sc, n, SEC_F_PATH_RESOLVED | SEC_F_LSM);
-	tapio_submit(&security_events, r);
+	tapio_submit(ctx, &security_events, r);
 	return 0;
 }
 #endif

@@ -7,7 +7,7 @@
 /* --- host-level operations ------------------------------------------------------------------------------------ */
 
 /* One record for a syscall of `det`: ret, two numeric args, and the user string `user` as path. */
-static __always_inline int sec_simple(__u32 det, __u32 op, long ret, __u64 a0, __u64 a1, const char *user)
+static __always_inline int sec_simple(void *ctx, __u32 det, __u32 op, long ret, __u64 a0, __u64 a1, const char *user)
 {
 	struct sec_settings *s = sec_settings();
 	struct task_struct *t = bpf_get_current_task_btf();
@@ -21,7 +21,7 @@ static __always_inline int sec_simple(__u32 det, __u32 op, long ret, __u64 a0, _
 	r->arg0 = a0;
 	r->arg1 = a1;
 	sec_set_user_path(r, user);
-	tapio_submit(&security_events, r);
+	tapio_submit(ctx, &security_events, r);
 	return 0;
 }
 
@@ -34,27 +34,27 @@ static __always_inline int sec_simple(__u32 det, __u32 op, long ret, __u64 a0, _
 SEC("tracepoint/syscalls/sys_exit_mount")
 int mount_exit(struct trace_event_raw_sys_exit *ctx)
 {
-	return sec_simple(SEC_DET_MOUNT, SEC_OP_MOUNT, ctx->ret, ARG4, 0, (const char *)ARG2);
+	return sec_simple(ctx, SEC_DET_MOUNT, SEC_OP_MOUNT, ctx->ret, ARG4, 0, (const char *)ARG2);
 }
 SEC("tracepoint/syscalls/sys_exit_fsopen")
 int fsopen_exit(struct trace_event_raw_sys_exit *ctx)
 {
-	return sec_simple(SEC_DET_MOUNT, SEC_OP_FSOPEN, ctx->ret, ARG2, 0, (const char *)ARG1);
+	return sec_simple(ctx, SEC_DET_MOUNT, SEC_OP_FSOPEN, ctx->ret, ARG2, 0, (const char *)ARG1);
 }
 SEC("tracepoint/syscalls/sys_exit_fsmount")
 int fsmount_exit(struct trace_event_raw_sys_exit *ctx)
 {
-	return sec_simple(SEC_DET_MOUNT, SEC_OP_FSMOUNT, ctx->ret, ARG2, ARG3, NULL);
+	return sec_simple(ctx, SEC_DET_MOUNT, SEC_OP_FSMOUNT, ctx->ret, ARG2, ARG3, NULL);
 }
 SEC("tracepoint/syscalls/sys_exit_move_mount")
 int move_mount_exit(struct trace_event_raw_sys_exit *ctx)
 {
-	return sec_simple(SEC_DET_MOUNT, SEC_OP_MOVE_MOUNT, ctx->ret, ARG5, 0, (const char *)ARG4);
+	return sec_simple(ctx, SEC_DET_MOUNT, SEC_OP_MOVE_MOUNT, ctx->ret, ARG5, 0, (const char *)ARG4);
 }
 SEC("tracepoint/syscalls/sys_exit_mount_setattr")
 int mount_setattr_exit(struct trace_event_raw_sys_exit *ctx)
 {
-	return sec_simple(SEC_DET_MOUNT, SEC_OP_MOUNT_SETATTR, ctx->ret, ARG3, 0, (const char *)ARG2);
+	return sec_simple(ctx, SEC_DET_MOUNT, SEC_OP_MOUNT_SETATTR, ctx->ret, ARG3, 0, (const char *)ARG2);
 }
 SEC("tracepoint/syscalls/sys_exit_open_tree")
 int open_tree_exit(struct trace_event_raw_sys_exit *ctx)
@@ -62,28 +62,28 @@ int open_tree_exit(struct trace_event_raw_sys_exit *ctx)
 	__u64 flags = ARG3;
 	if (!(flags & OPEN_TREE_CLONE))
 		return 0; /* only a detached copy of a mount tree is a mount operation */
-	return sec_simple(SEC_DET_MOUNT, SEC_OP_OPEN_TREE, ctx->ret, flags, 0, (const char *)ARG2);
+	return sec_simple(ctx, SEC_DET_MOUNT, SEC_OP_OPEN_TREE, ctx->ret, flags, 0, (const char *)ARG2);
 }
 SEC("tracepoint/syscalls/sys_exit_chroot")
 int chroot_exit(struct trace_event_raw_sys_exit *ctx)
 {
-	return sec_simple(SEC_DET_CHROOT, SEC_OP_CHROOT, ctx->ret, 0, 0, (const char *)ARG1);
+	return sec_simple(ctx, SEC_DET_CHROOT, SEC_OP_CHROOT, ctx->ret, 0, 0, (const char *)ARG1);
 }
 SEC("tracepoint/syscalls/sys_exit_pivot_root")
 int pivot_root_exit(struct trace_event_raw_sys_exit *ctx)
 {
-	return sec_simple(SEC_DET_CHROOT, SEC_OP_PIVOT_ROOT, ctx->ret, 0, 0, (const char *)ARG1);
+	return sec_simple(ctx, SEC_DET_CHROOT, SEC_OP_PIVOT_ROOT, ctx->ret, 0, 0, (const char *)ARG1);
 }
 /* No tracepoints where CONFIG_MODULES=n: these then fail to attach and the hook reports why. */
 SEC("tracepoint/syscalls/sys_exit_finit_module")
 int finit_module_exit(struct trace_event_raw_sys_exit *ctx)
 {
-	return sec_simple(SEC_DET_MODULE_LOAD, SEC_OP_FINIT_MODULE, ctx->ret, ARG1, ARG3, NULL);
+	return sec_simple(ctx, SEC_DET_MODULE_LOAD, SEC_OP_FINIT_MODULE, ctx->ret, ARG1, ARG3, NULL);
 }
 SEC("tracepoint/syscalls/sys_exit_init_module")
 int init_module_exit(struct trace_event_raw_sys_exit *ctx)
 {
-	return sec_simple(SEC_DET_MODULE_LOAD, SEC_OP_INIT_MODULE, ctx->ret, ARG2, 0, NULL);
+	return sec_simple(ctx, SEC_DET_MODULE_LOAD, SEC_OP_INIT_MODULE, ctx->ret, ARG2, 0, NULL);
 }
 
 SEC("tracepoint/syscalls/sys_exit_bpf")
@@ -93,7 +93,7 @@ int bpf_exit(struct trace_event_raw_sys_exit *ctx)
 		return 0;
 	__u32 prog_type = 0;
 	bpf_probe_read_user(&prog_type, sizeof(prog_type), (void *)ARG2);
-	return sec_simple(SEC_DET_BPF_LOAD, SEC_OP_BPF, ctx->ret, BPF_PROG_LOAD_CMD, prog_type, NULL);
+	return sec_simple(ctx, SEC_DET_BPF_LOAD, SEC_OP_BPF, ctx->ret, BPF_PROG_LOAD_CMD, prog_type, NULL);
 }
 
 /* connect() to a unix socket whose path matches a CONNECT rule (the container runtimes' API sockets). */
@@ -121,13 +121,13 @@ int connect_exit(struct trace_event_raw_sys_exit *ctx)
 	r->rule = rule;
 	/* sec_begin reused scratch slot 1 only: slot 0 still holds the socket path. */
 	sec_set_path(r, sc, n, 0);
-	tapio_submit(&security_events, r);
+	tapio_submit(ctx, &security_events, r);
 	return 0;
 }
 
 /* --- credentials ------------------------------------------------------------------------------------------------ */
 
-static __always_inline int sec_cred_exit(__u32 op, long ret)
+static __always_inline int sec_cred_exit(void *ctx, __u32 op, long ret)
 {
 	struct sec_pending before = {};
 	bool entered = sec_take_enter(&before);
@@ -158,7 +158,7 @@ static __always_inline int sec_cred_exit(__u32 op, long ret)
 	} else {
 		r->flags |= SEC_F_NO_ENTER;
 	}
-	tapio_submit(&security_events, r);
+	tapio_submit(ctx, &security_events, r);
 	return 0;
 }
 
@@ -171,7 +171,7 @@ static __always_inline int sec_cred_exit(__u32 op, long ret)
 	SEC("tracepoint/syscalls/sys_exit_" #name)            \
 	int name##_exit(struct trace_event_raw_sys_exit *ctx) \
 	{                                                     \
-		return sec_cred_exit(op, ctx->ret);           \
+		return sec_cred_exit(ctx, op, ctx->ret);      \
 	}
 
 SEC_CRED_PAIR(setuid, SEC_OP_SETUID)
@@ -207,12 +207,12 @@ int ptrace_exit(struct trace_event_raw_sys_exit *ctx)
 	r->ret = ctx->ret;
 	r->arg0 = req;
 	r->target_pid = ARG2;
-	tapio_submit(&security_events, r);
+	tapio_submit(ctx, &security_events, r);
 	return 0;
 }
 
 /* chmod family: a set-id bit being set. */
-static __always_inline int sec_chmod(long ret, __u64 mode, const char *user, int fd)
+static __always_inline int sec_chmod(void *ctx, long ret, __u64 mode, const char *user, int fd)
 {
 	if (!(mode & (S_ISUID | S_ISGID)))
 		return 0;
@@ -238,29 +238,29 @@ static __always_inline int sec_chmod(long ret, __u64 mode, const char *user, int
 		sec_set_path(r, sc, n, SEC_F_PATH_RESOLVED | (cut ? SEC_F_PATH_TRUNCATED : 0));
 	else
 		sec_set_user_path(r, user);
-	tapio_submit(&security_events, r);
+	tapio_submit(ctx, &security_events, r);
 	return 0;
 }
 
 SEC("tracepoint/syscalls/sys_exit_chmod")
 int chmod_exit(struct trace_event_raw_sys_exit *ctx)
 {
-	return sec_chmod(ctx->ret, ARG2, (const char *)ARG1, -1);
+	return sec_chmod(ctx, ctx->ret, ARG2, (const char *)ARG1, -1);
 }
 SEC("tracepoint/syscalls/sys_exit_fchmod")
 int fchmod_exit(struct trace_event_raw_sys_exit *ctx)
 {
-	return sec_chmod(ctx->ret, ARG2, NULL, (int)ARG1);
+	return sec_chmod(ctx, ctx->ret, ARG2, NULL, (int)ARG1);
 }
 SEC("tracepoint/syscalls/sys_exit_fchmodat")
 int fchmodat_exit(struct trace_event_raw_sys_exit *ctx)
 {
-	return sec_chmod(ctx->ret, ARG3, (const char *)ARG2, -1);
+	return sec_chmod(ctx, ctx->ret, ARG3, (const char *)ARG2, -1);
 }
 SEC("tracepoint/syscalls/sys_exit_fchmodat2")
 int fchmodat2_exit(struct trace_event_raw_sys_exit *ctx)
 {
-	return sec_chmod(ctx->ret, ARG3, (const char *)ARG2, -1);
+	return sec_chmod(ctx, ctx->ret, ARG3, (const char *)ARG2, -1);
 }
 
 /* --- sensitive files ------------------------------------------------------------------------------------------- */
@@ -272,7 +272,7 @@ static __always_inline __u32 sec_rule_scope(bool container)
 
 /* After an open: the resolved path of the new fd (or, for a refused open, the caller's absolute string) against
  * the READ/WRITE rules. Host processes only meet rules marked SEC_RULE_HOST. */
-static __always_inline int sec_open_exit(long ret, __u64 flags, const char *user)
+static __always_inline int sec_open_exit(void *ctx, long ret, __u64 flags, const char *user)
 {
 	struct sec_settings *s = sec_settings();
 	struct task_struct *t = bpf_get_current_task_btf();
@@ -318,30 +318,30 @@ static __always_inline int sec_open_exit(long ret, __u64 flags, const char *user
 	r->arg0 = flags;
 	r->arg1 = fmode;
 	sec_set_path(r, sc, n, (ret >= 0 ? SEC_F_PATH_RESOLVED : 0) | (cut ? SEC_F_PATH_TRUNCATED : 0));
-	tapio_submit(&security_events, r);
+	tapio_submit(ctx, &security_events, r);
 	return 0;
 }
 
 SEC("tracepoint/syscalls/sys_exit_openat")
 int openat_exit(struct trace_event_raw_sys_exit *ctx)
 {
-	return sec_open_exit(ctx->ret, ARG3, (const char *)ARG2);
+	return sec_open_exit(ctx, ctx->ret, ARG3, (const char *)ARG2);
 }
 SEC("tracepoint/syscalls/sys_exit_open")
 int open_exit(struct trace_event_raw_sys_exit *ctx)
 {
-	return sec_open_exit(ctx->ret, ARG2, (const char *)ARG1);
+	return sec_open_exit(ctx, ctx->ret, ARG2, (const char *)ARG1);
 }
 SEC("tracepoint/syscalls/sys_exit_openat2")
 int openat2_exit(struct trace_event_raw_sys_exit *ctx)
 {
 	__u64 flags = 0;
 	bpf_probe_read_user(&flags, sizeof(flags), (void *)ARG3); /* struct open_how starts with flags */
-	return sec_open_exit(ctx->ret, flags, (const char *)ARG2);
+	return sec_open_exit(ctx, ctx->ret, flags, (const char *)ARG2);
 }
 
 /* symlink/link whose target is a sensitive (READ-rule) path. */
-static __always_inline int sec_link(__u32 op, long ret, const char *target)
+static __always_inline int sec_link(void *ctx, __u32 op, long ret, const char *target)
 {
 	struct sec_settings *s = sec_settings();
 	struct task_struct *t = bpf_get_current_task_btf();
@@ -359,29 +359,29 @@ static __always_inline int sec_link(__u32 op, long ret, const char *target)
 	r->ret = ret;
 	r->rule = rule;
 	sec_set_path(r, sc, n, 0);
-	tapio_submit(&security_events, r);
+	tapio_submit(ctx, &security_events, r);
 	return 0;
 }
 
 SEC("tracepoint/syscalls/sys_exit_symlink")
 int symlink_exit(struct trace_event_raw_sys_exit *ctx)
 {
-	return sec_link(SEC_OP_SYMLINK, ctx->ret, (const char *)ARG1);
+	return sec_link(ctx, SEC_OP_SYMLINK, ctx->ret, (const char *)ARG1);
 }
 SEC("tracepoint/syscalls/sys_exit_symlinkat")
 int symlinkat_exit(struct trace_event_raw_sys_exit *ctx)
 {
-	return sec_link(SEC_OP_SYMLINK, ctx->ret, (const char *)ARG1);
+	return sec_link(ctx, SEC_OP_SYMLINK, ctx->ret, (const char *)ARG1);
 }
 SEC("tracepoint/syscalls/sys_exit_link")
 int link_exit(struct trace_event_raw_sys_exit *ctx)
 {
-	return sec_link(SEC_OP_LINK, ctx->ret, (const char *)ARG1);
+	return sec_link(ctx, SEC_OP_LINK, ctx->ret, (const char *)ARG1);
 }
 SEC("tracepoint/syscalls/sys_exit_linkat")
 int linkat_exit(struct trace_event_raw_sys_exit *ctx)
 {
-	return sec_link(SEC_OP_LINK, ctx->ret, (const char *)ARG2);
+	return sec_link(ctx, SEC_OP_LINK, ctx->ret, (const char *)ARG2);
 }
 
 #include "security_exec.h"

@@ -15,6 +15,12 @@ export const KERNEL_EVENT_KINDS = [
   'tapio.cgroup.rmdir',
   /** The project's own kernel tests (bpf/testing). */
   'test',
+  /** bpf/security.bpf.c: escapes, host operations, privilege escalation, sensitive files, suspicious execution. */
+  'security.namespace',
+  'security.host',
+  'security.privilege',
+  'security.file',
+  'security.exec',
   /** bpf/security_signals.bpf.c: SIGSYS from seccomp, ERRNO denials of watched syscalls, netfilter drops. */
   'security.seccomp.violation',
   'security.seccomp.violation.errno',
