@@ -24,7 +24,9 @@ enum tapio_kind {
 	TAPIO_KIND_CGROUP_MKDIR = 16,
 	TAPIO_KIND_CGROUP_RMDIR = 17,
 	TAPIO_KIND_TEST = 31, /* used by the spine's own tests and benchmarks */
-	TAPIO_KIND_MAX = 32,
+	TAPIO_KIND_L7_DATA = 60,  /* payload bytes of a request-level connection (l7.h) */
+	TAPIO_KIND_L7_CLOSE = 61, /* a request-level connection closed */
+	TAPIO_KIND_MAX = 64,
 };
 
 /* Why a program could not emit a record. Keep in sync with src/kernel/drops.ts (a test checks the BTF). */

@@ -5,6 +5,7 @@ import { registerCollector } from './registry';
 import { ProcessCollector, processCollectorSpec } from './process';
 import { NetworkCollector, networkCollectorSpec } from './network';
 import { CgroupCollector, cgroupCollectorSpec } from './cgroup';
+import { RequestsCollector, requestsHookPlan } from './requests';
 
 const defaults = parseConfig('');
 
@@ -28,4 +29,11 @@ registerCollector({
   enabled: (c) => c.collectors.network.enabled,
   hooks: networkCollectorSpec({ ...defaults.kernel, connectionTableSize: defaults.collectors.network.connectionTableSize }).hooks,
   create: (loader) => new NetworkCollector(loader),
+});
+
+registerCollector({
+  name: 'requests',
+  enabled: (c) => c.collectors.requests.enabled,
+  hooks: requestsHookPlan(),
+  create: (loader) => new RequestsCollector(loader),
 });

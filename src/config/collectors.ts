@@ -1,5 +1,6 @@
 // Config of the kernel-facing side: which collectors run, capture bounds, ring buffer and reader tuning.
 import { z } from 'zod';
+import { requestsConfigSchema } from './requests';
 
 export const collectorsConfigSchema = z.object({
   process: z.object({
@@ -14,6 +15,7 @@ export const collectorsConfigSchema = z.object({
     enabled: z.boolean().default(true),
     connectionTableSize: z.number().int().min(128).max(1_000_000).default(65536),
   }).prefault({}),
+  requests: requestsConfigSchema,
 }).prefault({});
 
 export const kernelConfigSchema = z.object({

@@ -5,7 +5,7 @@ import type { BpfMap } from './maps';
 /** enum tapio_drop_reason, same order as bpf/include/tapio.h (a test checks it against the object's BTF). */
 export const KERNEL_DROP_REASONS = ['ringbuf_full', 'sampled', 'rate_limited', 'map_full', 'read_failed', 'evicted'] as const;
 export const DROP_REASON_SLOTS = 8;
-export const KIND_SLOTS = 32;
+export const KIND_SLOTS = 64;
 
 /** enum tapio_kind: the record kinds, as numbers, with the event name each one produces. */
 export const KIND_NAMES: Record<number, string> = {
@@ -21,6 +21,8 @@ export const KIND_NAMES: Record<number, string> = {
   16: 'tapio.cgroup.mkdir',
   17: 'tapio.cgroup.rmdir',
   31: 'test',
+  60: 'l7.data',
+  61: 'l7.close',
 };
 
 export interface KernelDropRow {

@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { checkLayouts, compareLayout, readBtfTypes, structLayout } from '../../src/kernel/btf-layout';
 import { EXEC_RECORD, EXIT_RECORD, FORK_RECORD, SETTINGS } from '../../src/collectors/process/layout';
 import { TCP_CONN, TCP_RECORD } from '../../src/collectors/network/layout';
+import { L7_CLOSE_RECORD, L7_CONN, L7_DATA_RECORD, L7_SETTINGS } from '../../src/collectors/requests/layout';
 
 const OUT = path.join(__dirname, '..', '..', '..', 'bpf', '.output');
 
@@ -15,6 +16,10 @@ test('process records in TypeScript match process.bpf.o BTF', () => {
 
 test('network records in TypeScript match network.bpf.o BTF', () => {
   assert.deepEqual(checkLayouts(path.join(OUT, 'network.bpf.o'), [TCP_RECORD, TCP_CONN]), []);
+});
+
+test('request-capture records in TypeScript match l7.bpf.o BTF', () => {
+  assert.deepEqual(checkLayouts(path.join(OUT, 'l7.bpf.o'), [L7_DATA_RECORD, L7_CLOSE_RECORD, L7_CONN, L7_SETTINGS]), []);
 });
 
 test('the layout check reports a drifted field, a wrong size and a missing struct', () => {
