@@ -6,10 +6,10 @@ const service = { say: { path: '/bench.Echo/Say', requestStream: false, response
 const [mode, port, seconds] = process.argv.slice(2);
 if (mode === 'server') {
   const server = new grpc.Server();
-  server.addService(service, { say: (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => cb(null, call.request) });
+  server.addService(service as unknown as grpc.ServiceDefinition, { say: (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => cb(null, call.request) });
   server.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), () => console.log('up'));
 } else {
-  const Client = grpc.makeGenericClientConstructor(service);
+  const Client = grpc.makeGenericClientConstructor(service, 'Echo');
   const client = new Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
   const payload = Buffer.alloc(256, 7);
   const end = Date.now() + Number(seconds) * 1000;
