@@ -3,10 +3,10 @@
 // HTTP/protobuf. Prints delivered records/s, the agent side's CPU and memory, end-to-end latency p50/p99 (event
 // timestamp to decoded at the receiver), and drops. Run: npx tsc -p . && node dist/bench/export-throughput.js
 import { fork, type ChildProcess } from 'node:child_process';
-import { DropCounters } from '../src/pipeline/drops';
+import { DropCounters } from '../src/core/drops';
 import { createOtlpExporter } from '../src/export/otlp';
 import { exportConfigSchema } from '../src/config/export';
-import type { TapioEvent } from '../src/pipeline/event';
+import type { TapioEvent } from '../src/core/event';
 import { OtlpReceiver } from '../test/export/receiver';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);

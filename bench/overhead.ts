@@ -9,14 +9,14 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseConfig } from '../src/config/load';
-import { Agent } from '../src/cli/agent';
+import { Agent } from '../src/agent/agent';
 import { bootNowNs } from '../src/kernel/clock';
 import { createLimits } from '../src/pipeline/limits';
 import { startObserveServer } from '../src/observe';
-import type { TapioEvent } from '../src/pipeline/event';
+import type { TapioEvent } from '../src/core/event';
 import { startGenerator } from '../test/helpers/spine';
 import { addTarget, testKindDrops } from '../test/pipeline/limits-helpers';
-import { registerTestCollectors } from '../test/observe/test-collectors';
+import { testCollectors } from '../test/observe/test-collectors';
 
 const CORES = os.availableParallelism();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -26,7 +26,6 @@ interface LoadRow { scenario: string; adaptive: boolean; target: number; deliver
   lostPct: number; sampledPct: number; keepOneIn: number; p99ms: number }
 
 async function agentUnderLoad(eventsPerSec: number, adaptive: boolean, seconds = 8): Promise<LoadRow> {
-  registerTestCollectors();
   const config = parseConfig(`limits:\n  rateLimits: {}\n  adaptive:\n    enabled: ${adaptive}\n    intervalMs: 1000\n    kinds: [test]\n`);
   let delivered = 0;
   const lat: number[] = [];
@@ -37,7 +36,7 @@ async function agentUnderLoad(eventsPerSec: number, adaptive: boolean, seconds =
       if ((delivered & 15) === 0) lat.push((now - (e.attributes['tapio.boot_ns'] as number)) / 1e6);
     }
   } };
-  const agent = new Agent({ config, sinks: [sink], only: ['observe_limits'], log: () => undefined });
+  const agent = new Agent({ config, sinks: [sink], only: ['observe_limits'], collectors: testCollectors(), log: () => undefined });
   await agent.start();
   const obj = agent.collectors[0].kernelObjects!()[0];
   const limits = createLimits({ config: config.limits, objects: [obj] });

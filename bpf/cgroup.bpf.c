@@ -8,15 +8,13 @@ struct {
 	__uint(max_entries, 1 << 20);
 } cgroup_events SEC(".maps");
 
-/* Keeps struct cgroup_record in the object's BTF for the layout test. */
-struct cgroup_record cgroup_record_btf_anchor;
-
 static __always_inline int finish(struct cgroup_record *r, long n)
 {
 	if (n < 0) {
 		r->path_len = 0;
 		r->path[0] = 0;
-		tapio_count_drop(r->h.kind, TAPIO_DROP_READ_FAILED); /* counted, and still sent: id alone helps removal */
+		tapio_count_drop(r->h.kind,
+				 TAPIO_DROP_READ_FAILED); /* counted, and still sent: id alone helps removal */
 	} else {
 		r->path_len = n > 0 ? n - 1 : 0;
 		r->truncated = n >= TAPIO_CGROUP_PATH_LEN;
@@ -77,3 +75,5 @@ int cgroup_rmdir_tp(struct trace_event_raw_cgroup *ctx)
 {
 	return emit_tp(ctx, TAPIO_KIND_CGROUP_RMDIR);
 }
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -16,35 +16,35 @@
 #include "limits.h"
 #include <bpf/bpf_endian.h>
 
-#define AF_INET 2
-#define AF_INET6 10
-#define IPPROTO_TCP 6
-#define MSG_PEEK 2
-#define S_IFMT 00170000
-#define S_IFSOCK 0140000
-#define UIO_MAXIOV 1024
+#define AF_INET		     2
+#define AF_INET6	     10
+#define IPPROTO_TCP	     6
+#define MSG_PEEK	     2
+#define S_IFMT		     00170000
+#define S_IFSOCK	     0140000
+#define UIO_MAXIOV	     1024
 #define L7_SYSCALL_BYTES_MAX 65536 /* 4 records of L7_RECORD_DATA_MAX: the inner copy loop is sized for this */
-#define L7_DETECT_BYTES 16
+#define L7_DETECT_BYTES	     16
 
 #if defined(__TARGET_ARCH_x86)
-#define NR_READ 0
-#define NR_WRITE 1
-#define NR_READV 19
-#define NR_WRITEV 20
-#define NR_SENDTO 44
-#define NR_RECVFROM 45
-#define NR_SENDMSG 46
-#define NR_RECVMSG 47
+#define NR_READ		 0
+#define NR_WRITE	 1
+#define NR_READV	 19
+#define NR_WRITEV	 20
+#define NR_SENDTO	 44
+#define NR_RECVFROM	 45
+#define NR_SENDMSG	 46
+#define NR_RECVMSG	 47
 #define SYSCALL_NR(regs) BPF_CORE_READ(regs, orig_ax)
 #elif defined(__TARGET_ARCH_arm64)
-#define NR_READ 63
-#define NR_WRITE 64
-#define NR_READV 65
-#define NR_WRITEV 66
-#define NR_SENDTO 206
-#define NR_RECVFROM 207
-#define NR_SENDMSG 211
-#define NR_RECVMSG 212
+#define NR_READ		 63
+#define NR_WRITE	 64
+#define NR_READV	 65
+#define NR_WRITEV	 66
+#define NR_SENDTO	 206
+#define NR_RECVFROM	 207
+#define NR_SENDMSG	 211
+#define NR_RECVMSG	 212
 #define SYSCALL_NR(regs) BPF_CORE_READ(regs, syscallno)
 #else
 #error "l7.bpf.c: syscall numbers for this architecture are missing"
@@ -58,7 +58,7 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 65536); /* resized from collectors.l7.connectionTableSize before load */
-	__type(key, __u64);         /* struct sock pointer */
+	__type(key, __u64);	    /* struct sock pointer */
 	__type(value, struct l7_conn);
 } l7_conns SEC(".maps");
 
@@ -108,7 +108,7 @@ static __always_inline __u64 l7_wake_flags(void)
 {
 	__u64 avail = bpf_ringbuf_query(&l7_events, BPF_RB_AVAIL_DATA);
 	return avail == 0 || avail > bpf_ringbuf_query(&l7_events, BPF_RB_RING_SIZE) / 2 ? BPF_RB_FORCE_WAKEUP
-											: BPF_RB_NO_WAKEUP;
+											 : BPF_RB_NO_WAKEUP;
 }
 
 static __always_inline void fill_tuple(struct l7_data_record *r, struct sock *sk)
@@ -140,7 +140,7 @@ static __always_inline bool is_tcp(struct sock *sk)
 
 static __always_inline void conn_begin(__u64 key, __u8 role)
 {
-	struct l7_conn c = { .start_ns = bpf_ktime_get_boot_ns(), .role = role };
+	struct l7_conn c = {.start_ns = bpf_ktime_get_boot_ns(), .role = role};
 	if (bpf_map_update_elem(&l7_conns, &key, &c, BPF_ANY) != 0)
 		l7_count(L7_CNT_STATE_FULL, 1);
 }
@@ -208,15 +208,16 @@ static __always_inline __u8 detect(const __u8 *b, __u32 n, __u8 *sender_role, bo
 		return L7_PROTO_UNKNOWN;
 	/* An HTTP/2 server speaks first: its connection preface is a SETTINGS frame (RFC 9113 3.4), often sent before the
 	 * client's preface arrives. Recognised only at the very start of a stream, where a frame header must be. */
-	if (stream_start && n >= 9 && b[0] == 0 && b[2] % 6 == 0 && b[3] == 0x04 && b[4] == 0 && b[5] == 0 && b[6] == 0 &&
-	    b[7] == 0 && b[8] == 0) {
+	if (stream_start && n >= 9 && b[0] == 0 && b[2] % 6 == 0 && b[3] == 0x04 && b[4] == 0 && b[5] == 0 &&
+	    b[6] == 0 && b[7] == 0 && b[8] == 0) {
 		*sender_role = TCP_ROLE_SERVER;
 		return L7_PROTO_HTTP2;
 	}
 	__u32 w = W4(b[0], b[1], b[2], b[3]);
 	*sender_role = TCP_ROLE_CLIENT;
 	if (w == W4('P', 'R', 'I', ' '))
-		return n >= 8 && b[4] == '*' && b[5] == ' ' && b[6] == 'H' && b[7] == 'T' ? L7_PROTO_HTTP2 : L7_PROTO_UNKNOWN;
+		return n >= 8 && b[4] == '*' && b[5] == ' ' && b[6] == 'H' && b[7] == 'T' ? L7_PROTO_HTTP2
+											  : L7_PROTO_UNKNOWN;
 	if (w == W4('G', 'E', 'T', ' ') || w == W4('P', 'O', 'S', 'T') || w == W4('P', 'U', 'T', ' ') ||
 	    w == W4('H', 'E', 'A', 'D') || w == W4('D', 'E', 'L', 'E') || w == W4('O', 'P', 'T', 'I') ||
 	    w == W4('P', 'A', 'T', 'C') || w == W4('C', 'O', 'N', 'N') || w == W4('T', 'R', 'A', 'C'))
@@ -231,12 +232,12 @@ static __always_inline __u8 detect(const __u8 *b, __u32 n, __u8 *sender_role, bo
 /* ---- copying a syscall's bytes ---- */
 
 struct copy_ctx {
-	__u64 base;      /* the buffer (scalar syscalls) */
-	__u64 len;       /* its length */
-	__u64 iov;       /* user struct iovec array (vector syscalls) */
+	__u64 base;	 /* the buffer (scalar syscalls) */
+	__u64 len;	 /* its length */
+	__u64 iov;	 /* user struct iovec array (vector syscalls) */
 	__u32 remaining; /* bytes still to copy within the per-syscall bound */
-	__u32 fill;      /* bytes in the scratch record */
-	__u32 key;       /* this CPU's scratch slot */
+	__u32 fill;	 /* bytes in the scratch record */
+	__u32 key;	 /* this CPU's scratch slot */
 	__u8 vector;
 	__u8 read_failed;
 	__u8 ring_full;
@@ -314,7 +315,7 @@ static long copy_segment(__u32 i, void *arg)
 
 /* Where a syscall's bytes are, from its saved registers. */
 struct syscall_buf {
-	__u8 sys;    /* enum l7_syscall */
+	__u8 sys; /* enum l7_syscall */
 	__u8 vector;
 	__u64 buf;   /* buffer, or user iovec array */
 	__u64 count; /* iovec count for vectors */
@@ -384,7 +385,9 @@ static __always_inline void capture(struct sock *sk, __u8 dir, __u32 len, const 
 		conn->protocol = proto;
 		l7_count(proto == L7_PROTO_HTTP2 ? L7_CNT_CONNS_HTTP2 : L7_CNT_CONNS_HTTP1, 1);
 		if (conn->role == TCP_ROLE_UNKNOWN)
-			conn->role = dir == L7_DIR_SEND ? sender : (sender == TCP_ROLE_CLIENT ? TCP_ROLE_SERVER : TCP_ROLE_CLIENT);
+			conn->role = dir == L7_DIR_SEND
+					     ? sender
+					     : (sender == TCP_ROLE_CLIENT ? TCP_ROLE_SERVER : TCP_ROLE_CLIENT);
 	}
 
 	__u32 cpu = bpf_get_smp_processor_id();
@@ -408,7 +411,7 @@ static __always_inline void capture(struct sock *sk, __u8 dir, __u32 len, const 
 	conn->seq[dir & 1] += len; /* claimed before copying: another thread may send on this socket meanwhile */
 	l7_count(L7_CNT_BYTES_SEEN, len);
 
-	struct copy_ctx c = { .key = cpu };
+	struct copy_ctx c = {.key = cpu};
 	if (sb->sys == L7_SYS_OTHER) {
 		r->flags |= L7_FLAG_NO_BUFFER;
 		l7_count(L7_CNT_BYTES_NO_BUFFER, len);
@@ -562,3 +565,5 @@ int l7_sys_exit_raw(struct bpf_raw_tracepoint_args *ctx)
 	capture(sk, dir, ret, &sb);
 	return 0;
 }
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

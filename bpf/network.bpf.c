@@ -7,11 +7,11 @@
 #include "limits.h"
 #include <bpf/bpf_endian.h>
 
-#define AF_INET 2
-#define AF_INET6 10
+#define AF_INET	    2
+#define AF_INET6    10
 #define IPPROTO_TCP 6
-#define ECONNRESET 104
-#define EPIPE 32
+#define ECONNRESET  104
+#define EPIPE	    32
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -21,12 +21,9 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 65536); /* resized from collectors.network.connectionTableSize before load */
-	__type(key, __u64);         /* struct sock pointer */
+	__type(key, __u64);	    /* struct sock pointer */
 	__type(value, struct tcp_conn);
 } tcp_conns SEC(".maps");
-
-/* Keep the record struct in the object's BTF for the layout test (see process.bpf.c). */
-const struct tcp_record *unused_tcp_record __attribute__((unused));
 
 static __always_inline __u64 sock_cgroup_id(struct sock *sk)
 {
@@ -52,8 +49,10 @@ static __always_inline void fill_tuple(struct tcp_record *r, struct sock *sk)
 	}
 }
 
-/* Send one record for `sk`. `conn` is its state (NULL when unknown); the owner comes from there. */
-static __always_inline void emit(__u32 kind, struct sock *sk, struct tcp_conn *conn, int old_state, __u8 extra_flags)
+/* Send one record for `sk`. `conn` is its state (NULL when unknown); the owner comes from there. A BPF-to-BPF call,
+ * not inlined: handle_state calls it three times and handle_accept twice, and one copy keeps the programs (and the
+ * verifier's work) smaller; the verifier still checks it at each call site, with that site's `conn`. */
+static __noinline void emit(__u32 kind, struct sock *sk, struct tcp_conn *conn, int old_state, __u8 extra_flags)
 {
 	/* Limits apply to the connection's owner, not to whoever runs when the state changes (often a softirq). */
 	__u64 owner_cgroup = conn && conn->cgroup_id ? conn->cgroup_id : sock_cgroup_id(sk);
@@ -153,7 +152,8 @@ static __always_inline void handle_state(struct sock *sk, int old_state, int new
 		__u8 extra = 0;
 		if (err == ECONNRESET || err == EPIPE)
 			extra = TCP_FLAG_RESET_RECEIVED;
-		else if (err == 0 && (old_state == TCP_ESTABLISHED || old_state == TCP_CLOSE_WAIT || old_state == TCP_FIN_WAIT1))
+		else if (err == 0 &&
+			 (old_state == TCP_ESTABLISHED || old_state == TCP_CLOSE_WAIT || old_state == TCP_FIN_WAIT1))
 			extra = TCP_FLAG_RESET_SENT;
 		emit(TAPIO_KIND_TCP_CLOSE, sk, conn, old_state, extra);
 	}
@@ -299,3 +299,5 @@ int receive_reset_tp(struct trace_event_raw_tcp_event_sk *ctx)
 	mark_reset((struct sock *)ctx->skaddr, TCP_FLAG_RESET_RECEIVED);
 	return 0;
 }
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -1,4 +1,4 @@
-/* Process collector, kernel side: one record per exec, per process exit (whole thread group) and per sampled fork.
+/* Process collector, kernel side: one record per exec, per process exit (whole thread group) and per fork.
  * Each hook has a typed tp_btf form (preferred: no tracefs needed, direct task access) and a classic tracepoint or
  * raw_tracepoint fallback; src/collectors/process/index.ts declares the order. Records: bpf/include/process.h. */
 #include "process.h"
@@ -9,32 +9,9 @@ struct {
 	__uint(max_entries, 8 << 20); /* resized from config before load */
 } process_events SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct process_settings);
-} process_settings SEC(".maps");
-
-/* Per-CPU fork counter for 1-in-N sampling (no cross-CPU contention; the rate is per CPU, which is fine for 1/N). */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, __u64);
-} process_fork_seen SEC(".maps");
-
-/* Keep the record structs in the object's BTF (types used only inside inlined code are left out), so the layout
- * test can compare them with the TypeScript decoders. Costs one 24-byte .bss map. */
-const struct proc_exec_record *unused_exec_record __attribute__((unused));
-const struct proc_exit_record *unused_exit_record __attribute__((unused));
-const struct proc_fork_record *unused_fork_record __attribute__((unused));
-
-static __always_inline struct process_settings *settings(void)
-{
-	__u32 zero = 0;
-	return bpf_map_lookup_elem(&process_settings, &zero);
-}
+/* Set once by userspace before load (.rodata, src/collectors/process/index.ts): the verifier sees the value, and
+ * nothing is looked up per event. Copy at most this many bytes of the argument block (<= PROC_ARGV_AREA). */
+const volatile __u32 argv_max_bytes = 1024;
 
 /* Fill everything except the path from the current task (the new program, at sched_process_exec). */
 static __always_inline void fill_exec(struct proc_exec_record *r, struct task_struct *task, __u32 old_tid)
@@ -57,8 +34,7 @@ static __always_inline void fill_exec(struct proc_exec_record *r, struct task_st
 
 	/* The argument block is NUL-separated strings between mm->arg_start and arg_end; copy a bounded prefix and
 	 * let userspace split it and apply the argument-count limit. */
-	struct process_settings *s = settings();
-	__u32 max = s ? s->argv_max_bytes : 1024;
+	__u32 max = argv_max_bytes;
 	unsigned long start = BPF_CORE_READ(task, mm, arg_start);
 	unsigned long end = BPF_CORE_READ(task, mm, arg_end);
 	__u64 total = end > start ? end - start : 0;
@@ -66,10 +42,11 @@ static __always_inline void fill_exec(struct proc_exec_record *r, struct task_st
 	__u64 len = total < max ? total : max;
 	if (len > PROC_ARGV_AREA)
 		len = PROC_ARGV_AREA;
-	/* barrier_var keeps clang from reusing the unclamped copy of len, so the verifier sees the bound. */
-	barrier_var(len);
 	r->argv_bytes = 0;
 	if (len > 0) {
+		/* len is in [1, PROC_ARGV_AREA] already; the mask states that bound in the instruction the verifier checks
+		 * (PROC_ARGV_AREA is a power of two), so it holds whatever register clang picks for len. */
+		len = ((len - 1) & (PROC_ARGV_AREA - 1)) + 1;
 		if (bpf_probe_read_user(r->argv, len, (void *)start) == 0)
 			r->argv_bytes = (__u16)len;
 		else
@@ -139,7 +116,8 @@ static __always_inline void handle_exit(struct task_struct *task)
 	/* When exit_group kills several threads at once, every one that reaches this tracepoint after the last
 	 * decrement reads zero too. Only the first may report: an insert that finds the key already there is a later
 	 * thread of the same process (start time makes the key unique even when the pid is reused). */
-	struct exit_key key = { .tgid = BPF_CORE_READ(task, tgid), .start_boot_ns = BPF_CORE_READ(task, group_leader, start_boottime) };
+	struct exit_key key = {.tgid = BPF_CORE_READ(task, tgid),
+			       .start_boot_ns = BPF_CORE_READ(task, group_leader, start_boottime)};
 	__u8 one = 1;
 	if (bpf_map_update_elem(&process_exit_reported, &key, &one, BPF_NOEXIST) != 0)
 		return;
@@ -178,19 +156,7 @@ static __always_inline void handle_fork(struct task_struct *parent, struct task_
 	__u32 child_tgid = BPF_CORE_READ(child, tgid);
 	if (child_pid != child_tgid)
 		return;
-	struct process_settings *s = settings();
-	__u32 every = s ? s->fork_sample_every : 1;
-	if (every > 1) {
-		__u32 zero = 0;
-		__u64 *seen = bpf_map_lookup_elem(&process_fork_seen, &zero);
-		if (seen) {
-			*seen += 1;
-			if (*seen % every != 0) {
-				tapio_count_drop(TAPIO_KIND_PROC_FORK, TAPIO_DROP_SAMPLED);
-				return;
-			}
-		}
-	}
+	/* Sampling, like rate limits, is limits.h's job (limits.sampling['process.fork']). */
 	if (!tapio_admit(TAPIO_KIND_PROC_FORK, bpf_get_current_cgroup_id()))
 		return;
 	struct proc_fork_record *r = tapio_reserve(&process_events, struct proc_fork_record, TAPIO_KIND_PROC_FORK);
@@ -218,3 +184,5 @@ int fork_raw(struct bpf_raw_tracepoint_args *ctx)
 	handle_fork((struct task_struct *)ctx->args[0], (struct task_struct *)ctx->args[1]);
 	return 0;
 }
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

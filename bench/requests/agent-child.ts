@@ -2,7 +2,7 @@
 // SIGTERM, prints one JSON line with the collector's counters and what the consumers saw, then exits. Run apart
 // from the load so its CPU can be measured on its own (/proc/<pid>/stat).
 import { configSchema } from '../../src/config/schema';
-import { DropCounters } from '../../src/pipeline/drops';
+import { DropCounters } from '../../src/core/drops';
 import { RequestsCollector } from '../../src/collectors/requests';
 import { benchConsumer, consumerTotals } from './consumer';
 

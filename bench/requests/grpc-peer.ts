@@ -16,5 +16,5 @@ if (mode === 'server') {
   let done = 0;
   const say = (client as unknown as { say(p: Buffer, cb: () => void): void }).say.bind(client);
   const loop = (): Promise<void> => (Date.now() >= end ? Promise.resolve() : new Promise<void>((r) => say(payload, () => { done++; r(); })).then(loop));
-  Promise.all(Array.from({ length: 32 }, loop)).then(() => { console.log(`rps=${(done / Number(seconds)).toFixed(0)}`); client.close(); });
+  void Promise.all(Array.from({ length: 32 }, loop)).then(() => { console.log(`rps=${(done / Number(seconds)).toFixed(0)}`); client.close(); });
 }

@@ -21,7 +21,7 @@
 struct tapio_kind_limit {
 	__u32 sample_every; /* keep 1 of N events of this kind (0 or 1: keep all) */
 	__u32 rate_per_sec; /* token refill per second, per cgroup (0: no rate limit) */
-	__u32 burst;        /* bucket size in events (0: rate_per_sec) */
+	__u32 burst;	    /* bucket size in events (0: rate_per_sec) */
 	__u32 _pad;
 };
 
@@ -33,8 +33,8 @@ struct tapio_limit_key {
 
 /* One bucket per (cgroup, kind), and what happened to that cgroup's events of that kind. */
 struct tapio_limit_state {
-	__s64 tokens_nano;  /* tokens x 1e9 (fractions of a token accumulate between events) */
-	__u64 refill_ns;    /* bpf_ktime_get_ns() of the last refill */
+	__s64 tokens_nano; /* tokens x 1e9 (fractions of a token accumulate between events) */
+	__u64 refill_ns;   /* bpf_ktime_get_ns() of the last refill */
 	__u64 admitted;
 	__u64 rate_limited;
 	__u64 sampled;
@@ -42,7 +42,7 @@ struct tapio_limit_state {
 
 /* Slots of tapio_limits_counters (per-CPU). */
 enum tapio_limits_counter {
-	TAPIO_LIMITS_BUCKETS_CREATED = 0, /* created - live entries = evicted */
+	TAPIO_LIMITS_BUCKETS_CREATED = 0,      /* created - live entries = evicted */
 	TAPIO_LIMITS_BUCKET_INSERT_FAILED = 1, /* no bucket could be made: the event was let through (fail open) */
 	TAPIO_LIMITS_COUNTER_MAX = 4,
 };
@@ -112,9 +112,9 @@ static __always_inline bool tapio_take_token(struct tapio_limit_state *s, const 
 
 /* The bucket of (cgroup, kind), created full on first use. NULL only when the map refused a new entry. */
 static __always_inline struct tapio_limit_state *tapio_limit_bucket(__u32 kind, __u64 cgroup_id,
-								   const struct tapio_kind_limit *cfg, __u64 now)
+								    const struct tapio_kind_limit *cfg, __u64 now)
 {
-	struct tapio_limit_key key = { .cgroup_id = cgroup_id, .kind = kind };
+	struct tapio_limit_key key = {.cgroup_id = cgroup_id, .kind = kind};
 	struct tapio_limit_state *s = bpf_map_lookup_elem(&tapio_limits_state, &key);
 	if (s)
 		return s;

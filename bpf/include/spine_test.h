@@ -4,15 +4,15 @@
 
 struct spine_test_record {
 	struct tapio_header h;
-	__u64 seq;        /* running number per CPU-less global counter: lets tests find gaps */
-	__u32 burst_index;/* index within the burst emitted for one trigger */
-	__s32 nice;       /* the setpriority() value that triggered it */
+	__u64 seq;	   /* running number per CPU-less global counter: lets tests find gaps */
+	__u32 burst_index; /* index within the burst emitted for one trigger */
+	__s32 nice;	   /* the setpriority() value that triggered it */
 };
 
 /* spine_test_settings[0] */
 struct spine_test_settings {
 	__u32 target_tgid; /* only this process triggers records */
-	__u32 burst;       /* records emitted per trigger (bpf_loop fan-out, for load tests) */
+	__u32 burst;	   /* records emitted per trigger (bpf_loop fan-out, for load tests) */
 };
 
 #endif

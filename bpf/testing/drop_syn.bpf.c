@@ -3,9 +3,9 @@
 #include "tapio.h"
 #include <bpf/bpf_endian.h>
 
-#define ETH_P_IP 0x0800
-#define ETH_P_IPV6 0x86DD
-#define TC_ACT_OK 0
+#define ETH_P_IP    0x0800
+#define ETH_P_IPV6  0x86DD
+#define TC_ACT_OK   0
 #define TC_ACT_SHOT 2
 
 SEC("tc")
@@ -34,3 +34,5 @@ int drop_syn(struct __sk_buff *skb)
 		return TC_ACT_OK;
 	return tcp->syn && !tcp->ack ? TC_ACT_SHOT : TC_ACT_OK;
 }
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -51,10 +51,12 @@ int limits_emit(void *ctx)
 	__u32 *burst = bpf_map_lookup_elem(&limits_test_targets, &tgid);
 	if (!burst)
 		return 0;
-	struct emit_ctx e = { .cgroup_id = bpf_get_current_cgroup_id() };
+	struct emit_ctx e = {.cgroup_id = bpf_get_current_cgroup_id()};
 	__u32 n = *burst ? *burst : 1;
 	if (n > 1000000)
 		n = 1000000;
 	bpf_loop(n, emit_one, &e, 0);
 	return 0;
 }
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

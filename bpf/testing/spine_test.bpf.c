@@ -65,7 +65,7 @@ static __always_inline int on_setpriority(int nice)
 	struct spine_test_settings *s = bpf_map_lookup_elem(&spine_test_settings, &zero);
 	if (!s || s->target_tgid != (bpf_get_current_pid_tgid() >> 32))
 		return 0;
-	struct emit_ctx ctx = { .nice = nice };
+	struct emit_ctx ctx = {.nice = nice};
 	__u32 burst = s->burst ? s->burst : 1;
 	if (burst > 1000000)
 		burst = 1000000;
@@ -118,8 +118,4 @@ int spine_broken(void *ctx)
 	return buf[i];
 }
 
-/* Keep the shared enums and the header in this object's BTF, so a test can check src/kernel/drops.ts and
- * src/collectors/record-header.ts against them. */
-enum tapio_drop_reason spine_btf_anchor_reason;
-enum tapio_kind spine_btf_anchor_kind;
-struct tapio_header spine_btf_anchor_header;
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -19,11 +19,19 @@ static int LibbpfPrint(enum libbpf_print_level level, const char* format, va_lis
   return n;
 }
 
-void InstallLibbpfLogger() { libbpf_set_print(LibbpfPrint); }
+void InstallLibbpfLogger() {
+  libbpf_set_print(LibbpfPrint);
+}
 
-LogCapture::LogCapture() : previous_(current_capture) { current_capture = &buffer_; }
-LogCapture::~LogCapture() { current_capture = previous_; }
-std::string LogCapture::Text() const { return buffer_; }
+LogCapture::LogCapture() : previous_(current_capture) {
+  current_capture = &buffer_;
+}
+LogCapture::~LogCapture() {
+  current_capture = previous_;
+}
+std::string LogCapture::Text() const {
+  return buffer_;
+}
 
 std::string ErrorText(const std::string& what, int err, const std::string& log) {
   int e = err < 0 ? -err : err;

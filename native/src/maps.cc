@@ -71,7 +71,8 @@ static Napi::Value MapUpdate(const Napi::CallbackInfo& info) {
   int fd = FdArg(info, 0);
   auto key = BufArg(info, 1, "key");
   auto value = BufArg(info, 2, "value");
-  uint64_t flags = info.Length() > 3 && info[3].IsNumber() ? info[3].As<Napi::Number>().Int64Value() : static_cast<int64_t>(BPF_ANY);
+  uint64_t flags =
+      info.Length() > 3 && info[3].IsNumber() ? info[3].As<Napi::Number>().Int64Value() : static_cast<int64_t>(BPF_ANY);
   int err = bpf_map_update_elem(fd, key.Data(), value.Data(), flags);
   if (err) throw Errno(env, "map update", -errno);
   return env.Undefined();
@@ -182,7 +183,8 @@ static Napi::Value ProbeProgramType(const Napi::CallbackInfo& info) {
     LogCapture capture;
     int res = libbpf_probe_bpf_prog_type(static_cast<bpf_prog_type>(t), nullptr);
     r.Set("ok", res == 1);
-    if (res != 1) r.Set("error", res == 0 ? "program type not supported by this kernel" : ErrorText("probe", res, capture.Text()));
+    if (res != 1)
+      r.Set("error", res == 0 ? "program type not supported by this kernel" : ErrorText("probe", res, capture.Text()));
     return r;
   }
   r.Set("ok", false);
@@ -201,7 +203,8 @@ static Napi::Value ProbeMapType(const Napi::CallbackInfo& info) {
     LogCapture capture;
     int res = libbpf_probe_bpf_map_type(static_cast<bpf_map_type>(t), nullptr);
     r.Set("ok", res == 1);
-    if (res != 1) r.Set("error", res == 0 ? "map type not supported by this kernel" : ErrorText("probe", res, capture.Text()));
+    if (res != 1)
+      r.Set("error", res == 0 ? "map type not supported by this kernel" : ErrorText("probe", res, capture.Text()));
     return r;
   }
   r.Set("ok", false);

@@ -1,12 +1,14 @@
 #include "object.h"
 
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <fcntl.h>
 #include <net/if.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 
 #include "log_capture.h"
 
@@ -19,6 +21,7 @@ Napi::Function BpfObject::Init(Napi::Env env) {
                          InstanceMethod("maps", &BpfObject::Maps),
                          InstanceMethod("setAutoload", &BpfObject::SetAutoload),
                          InstanceMethod("setMapMaxEntries", &BpfObject::SetMapMaxEntries),
+                         InstanceMethod("setRodata", &BpfObject::SetRodata),
                          InstanceMethod("load", &BpfObject::Load),
                          InstanceMethod("attach", &BpfObject::Attach),
                          InstanceMethod("attachUprobe", &BpfObject::AttachUprobe),
@@ -50,7 +53,9 @@ BpfObject::BpfObject(const Napi::CallbackInfo& info) : Napi::ObjectWrap<BpfObjec
   }
 }
 
-BpfObject::~BpfObject() { CloseAll(); }
+BpfObject::~BpfObject() {
+  CloseAll();
+}
 
 // Call after removing `tc` from tc_: the qdisc we created goes only when none of our other filters use it.
 void BpfObject::DetachTc(const TcAttachment& tc) {
@@ -153,6 +158,45 @@ Napi::Value BpfObject::SetMapMaxEntries(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// setRodata(name: string, value: Buffer): sets a `const volatile` global of the object's .rodata before load (the
+// verifier then sees the value as a constant). The variable is found by name in the object's BTF; a Buffer whose
+// length is not the variable's size is refused, so a caller cannot write past it.
+Napi::Value BpfObject::SetRodata(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (obj_ == nullptr) throw Napi::Error::New(env, "BPF object is closed");
+  if (loaded_) throw Napi::Error::New(env, "setRodata: the object is loaded already (.rodata is frozen at load)");
+  if (info.Length() < 2 || !info[0].IsString() || !info[1].IsBuffer()) {
+    throw Napi::TypeError::New(env, "setRodata(name: string, value: Buffer)");
+  }
+  std::string name = info[0].As<Napi::String>();
+  auto value = info[1].As<Napi::Buffer<unsigned char>>();
+  const struct btf* btf = bpf_object__btf(obj_);
+  bpf_map* map = bpf_object__find_map_by_name(obj_, ".rodata");
+  int sec_id = btf ? btf__find_by_name_kind(btf, ".rodata", BTF_KIND_DATASEC) : -1;
+  if (map == nullptr || sec_id < 0) throw Napi::Error::New(env, "setRodata " + name + ": this object has no .rodata");
+  const struct btf_type* sec = btf__type_by_id(btf, sec_id);
+  const struct btf_var_secinfo* vars = btf_var_secinfos(sec);
+  for (int i = 0; i < btf_vlen(sec); i++) {
+    const struct btf_type* var = btf__type_by_id(btf, vars[i].type);
+    if (name != btf__name_by_offset(btf, var->name_off)) continue;
+    if (value.Length() != vars[i].size) {
+      throw Napi::Error::New(env, "setRodata " + name + ": the variable has " + std::to_string(vars[i].size) +
+                                      " bytes, the value " + std::to_string(value.Length()));
+    }
+    size_t size = 0;
+    const auto* initial = static_cast<const unsigned char*>(bpf_map__initial_value(map, &size));
+    if (initial == nullptr || vars[i].offset + vars[i].size > size) {
+      throw Napi::Error::New(env, "setRodata " + name + ": .rodata has no room for it");
+    }
+    std::vector<unsigned char> data(initial, initial + size);  // libbpf 1.1 hands out a const view: copy, set back
+    std::memcpy(data.data() + vars[i].offset, value.Data(), value.Length());
+    int err = bpf_map__set_initial_value(map, data.data(), data.size());
+    if (err) throw Napi::Error::New(env, ErrorText("setRodata " + name, err, ""));
+    return env.Undefined();
+  }
+  throw Napi::Error::New(env, "setRodata: no const volatile variable named '" + name + "' in this object's .rodata");
+}
+
 // load(): { ok: boolean, error?: string, errno?: number, log: string }. Never throws for a load failure: the
 // caller (src/kernel/loader.ts) reads which program failed from the log and retries without it.
 Napi::Value BpfObject::Load(const Napi::CallbackInfo& info) {
@@ -173,8 +217,8 @@ Napi::Value BpfObject::Load(const Napi::CallbackInfo& info) {
   return r;
 }
 
-Napi::Object BpfObject::AttachResult(Napi::Env env, bpf_program* prog, const std::string& name, bpf_link* link,
-                                     int err, const std::string& what, const std::string& log) {
+Napi::Object BpfObject::AttachResult(Napi::Env env, bpf_program* prog, const std::string& name, bpf_link* link, int err,
+                                     const std::string& what, const std::string& log) {
   Napi::Object r = Napi::Object::New(env);
   if (link != nullptr && err == 0) {
     auto old = links_.find(name);
@@ -217,8 +261,7 @@ Napi::Value BpfObject::AttachUprobe(const Napi::CallbackInfo& info) {
   LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = ret, .func_name = func.c_str());
   bpf_link* link = bpf_program__attach_uprobe_opts(prog, pid, path.c_str(), 0, &opts);
   int err = link ? 0 : -errno;
-  return AttachResult(env, prog, name, link, err, "attach uprobe " + name + " to " + path + ":" + func,
-                      capture.Text());
+  return AttachResult(env, prog, name, link, err, "attach uprobe " + name + " to " + path + ":" + func, capture.Text());
 }
 
 // attachCgroup(program, cgroupPath)
@@ -273,8 +316,7 @@ Napi::Value BpfObject::AttachTc(const Napi::CallbackInfo& info) {
           DetachTc(prev);
         }
         tc_[key] = TcAttachment{ifindex, ingress, opts.handle, opts.priority, created || inherited};
-      }
-      else if (created) {
+      } else if (created) {
         hook.attach_point = static_cast<bpf_tc_attach_point>(BPF_TC_INGRESS | BPF_TC_EGRESS);
         bpf_tc_hook_destroy(&hook);
       }

@@ -24,6 +24,7 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
   Napi::Value Maps(const Napi::CallbackInfo& info);
   Napi::Value SetAutoload(const Napi::CallbackInfo& info);
   Napi::Value SetMapMaxEntries(const Napi::CallbackInfo& info);
+  Napi::Value SetRodata(const Napi::CallbackInfo& info);
   Napi::Value Load(const Napi::CallbackInfo& info);
   Napi::Value Attach(const Napi::CallbackInfo& info);
   Napi::Value AttachUprobe(const Napi::CallbackInfo& info);
@@ -38,8 +39,8 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
   bpf_program* FindProgram(Napi::Env env, const std::string& name);
   void CloseAll();
   void DetachEverything();
-  Napi::Object AttachResult(Napi::Env env, bpf_program* prog, const std::string& name, bpf_link* link,
-                            int err, const std::string& what, const std::string& log);
+  Napi::Object AttachResult(Napi::Env env, bpf_program* prog, const std::string& name, bpf_link* link, int err,
+                            const std::string& what, const std::string& log);
 
   struct TcAttachment {
     int ifindex;

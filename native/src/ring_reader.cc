@@ -153,8 +153,10 @@ void RingReader::Run() {
   while (!stop_.load()) {
     if (current_->count == 0) {
       int n = ring_buffer__poll(rb_, idle_timeout_ms);
-      if (n == kBatchFull) Flush();
-      else if (n < 0 && n != -EINTR) poll_errors_.fetch_add(1, std::memory_order_relaxed);
+      if (n == kBatchFull)
+        Flush();
+      else if (n < 0 && n != -EINTR)
+        poll_errors_.fetch_add(1, std::memory_order_relaxed);
       if (n == 0) drain();
       continue;
     }

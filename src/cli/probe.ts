@@ -2,8 +2,8 @@
 // each collector would run in here.
 import { parseArgs } from 'node:util';
 import { probeKernel, plannedModes, type KernelFeatures } from '../kernel/features';
-import '../collectors'; // registers the collectors
-import { collectorHookPlans } from '../collectors/registry';
+import { COLLECTORS } from '../collectors';
+import { parseConfig } from '../config/load';
 
 export async function runProbe(argv: string[]): Promise<number> {
   const { values } = parseArgs({ args: argv, options: { json: { type: 'boolean', default: false } } });
@@ -12,9 +12,10 @@ export async function runProbe(argv: string[]): Promise<number> {
     return 1;
   }
   const features = await probeKernel();
-  const collectors = collectorHookPlans().map((c) => ({
+  const config = parseConfig('');
+  const collectors = COLLECTORS.map((c) => ({
     collector: c.name,
-    hooks: plannedModes(features, c.hooks),
+    hooks: plannedModes(features, c.hooks(config)),
   }));
   const report = { ...features, collectors };
   if (values.json) {

@@ -2,9 +2,10 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../config/load';
 import { ConsoleSink, type ConsoleFormat } from '../export/console';
-import { Agent, formatSummary } from './agent';
-import { createRuntimeServices } from './services';
-import { DropCounters } from '../pipeline/drops';
+import { Agent } from '../agent/agent';
+import { formatSummary } from './summary';
+import { createRuntimeServices } from '../agent/services';
+import { DropCounters } from '../core/drops';
 
 const HELP = `Usage: tapio run [options]
 

@@ -1,39 +1,46 @@
-// Registers every collector with the registry, in start order. Importing this module is what makes `tapio run`
-// and `tapio probe` know about them.
-import { parseConfig } from '../config/load';
-import { registerCollector } from './registry';
+// Every collector the agent knows, as data, in start order. `tapio run` starts the enabled ones; `tapio probe`
+// shows which implementation each hook would use here. A new collector is one more entry in COLLECTORS.
+import type { HookSpec, LoaderOptions } from '../kernel/loader';
+import type { TapioConfig } from '../config/schema';
+import type { Collector } from './types';
 import { ProcessCollector, processCollectorSpec } from './process';
 import { NetworkCollector, networkCollectorSpec } from './network';
 import { CgroupCollector, cgroupCollectorSpec } from './cgroup';
 import { RequestsCollector, requestsHookPlan } from './requests';
 
-const defaults = parseConfig('');
+export interface CollectorEntry {
+  name: string;
+  enabled(config: TapioConfig): boolean;
+  /** The hooks it would attach with this config (for `tapio probe`'s plan). */
+  hooks(config: TapioConfig): HookSpec[];
+  /** loader: what the kernel probe found (kinds to skip), passed on to loadCollector. */
+  create(loader: LoaderOptions): Collector;
+}
 
-// First, so identity knows new cgroups before the events that happen in them are decoded.
-registerCollector({
-  name: 'cgroup',
-  enabled: (c) => c.identity.enabled,
-  hooks: cgroupCollectorSpec().hooks,
-  create: (loader) => new CgroupCollector(loader),
-});
-
-registerCollector({
-  name: 'process',
-  enabled: (c) => c.collectors.process.enabled,
-  hooks: processCollectorSpec(defaults.kernel).hooks,
-  create: (loader) => new ProcessCollector(loader),
-});
-
-registerCollector({
-  name: 'network',
-  enabled: (c) => c.collectors.network.enabled,
-  hooks: networkCollectorSpec({ ...defaults.kernel, connectionTableSize: defaults.collectors.network.connectionTableSize }).hooks,
-  create: (loader) => new NetworkCollector(loader),
-});
-
-registerCollector({
-  name: 'requests',
-  enabled: (c) => c.collectors.requests.enabled,
-  hooks: requestsHookPlan(),
-  create: (loader) => new RequestsCollector(loader),
-});
+export const COLLECTORS: readonly CollectorEntry[] = [
+  // First, so identity knows new cgroups before the events that happen in them are decoded.
+  {
+    name: 'cgroup',
+    enabled: (c) => c.identity.enabled,
+    hooks: () => cgroupCollectorSpec().hooks,
+    create: (loader) => new CgroupCollector(loader),
+  },
+  {
+    name: 'process',
+    enabled: (c) => c.collectors.process.enabled,
+    hooks: (c) => processCollectorSpec(c.kernel).hooks,
+    create: (loader) => new ProcessCollector(loader),
+  },
+  {
+    name: 'network',
+    enabled: (c) => c.collectors.network.enabled,
+    hooks: (c) => networkCollectorSpec({ ...c.kernel, connectionTableSize: c.collectors.network.connectionTableSize }).hooks,
+    create: (loader) => new NetworkCollector(loader),
+  },
+  {
+    name: 'requests',
+    enabled: (c) => c.collectors.requests.enabled,
+    hooks: () => requestsHookPlan(),
+    create: (loader) => new RequestsCollector(loader),
+  },
+];

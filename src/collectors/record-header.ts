@@ -1,18 +1,9 @@
 // The header every BPF record starts with (struct tapio_header in bpf/include/tapio.h), shared by all decoders.
-// Offsets are checked against the compiled objects' BTF by test/collectors/layout.test.ts.
-import type { FieldLayout } from '../kernel/btf-layout';
+// Offsets come from the generated layouts (src/kernel/layouts.generated.ts).
+import { STRUCTS } from '../kernel/layouts.generated';
 
-export const HEADER_SIZE = 32;
-
-/** Header fields as they appear inside a record whose header member is named `h`. */
-export const HEADER_FIELDS: Record<string, FieldLayout> = {
-  'h.kind': { offset: 0, size: 4 },
-  'h.size': { offset: 4, size: 4 },
-  'h.ts_ns': { offset: 8, size: 8 },
-  'h.cgroup_id': { offset: 16, size: 8 },
-  'h.pid': { offset: 24, size: 4 },
-  'h.tid': { offset: 28, size: 4 },
-};
+const H = STRUCTS.tapio_header.fields;
+export const HEADER_SIZE = STRUCTS.tapio_header.size;
 
 export interface RecordHeader {
   kind: number;
@@ -26,12 +17,12 @@ export interface RecordHeader {
 /** Reads the header at `offset`; the caller has checked that at least HEADER_SIZE bytes are there. */
 export function readHeader(view: DataView, offset: number): RecordHeader {
   return {
-    kind: view.getUint32(offset, true),
-    size: view.getUint32(offset + 4, true),
-    tsNs: view.getBigUint64(offset + 8, true),
-    cgroupId: view.getBigUint64(offset + 16, true),
-    pid: view.getUint32(offset + 24, true),
-    tid: view.getUint32(offset + 28, true),
+    kind: view.getUint32(offset + H.kind.offset, true),
+    size: view.getUint32(offset + H.size.offset, true),
+    tsNs: view.getBigUint64(offset + H.ts_ns.offset, true),
+    cgroupId: view.getBigUint64(offset + H.cgroup_id.offset, true),
+    pid: view.getUint32(offset + H.pid.offset, true),
+    tid: view.getUint32(offset + H.tid.offset, true),
   };
 }
 

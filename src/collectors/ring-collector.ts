@@ -5,7 +5,7 @@
 import { kindName, reasonName } from '../kernel/drops';
 import { loadCollector, type CollectorSpec, type LoadedCollector, type LoaderOptions } from '../kernel/loader';
 import type { RingReader } from '../kernel/ring';
-import type { TapioEvent } from '../pipeline/event';
+import type { TapioEvent } from '../core/event';
 import type { Collector, CollectorContext, CollectorStatus } from './types';
 
 /** Handles one record: pushes the events it makes onto `out` (or none). */

@@ -1,8 +1,9 @@
 // What a collector is to the rest of the agent: something that loads its BPF programs (with fallbacks), decodes
 // records into TapioEvents, and reports how each of its hooks is attached.
 import type { TapioConfig } from '../config/schema';
-import type { DropCounters } from '../pipeline/drops';
-import type { TapioEvent } from '../pipeline/event';
+import type { DropCounters } from '../core/drops';
+import type { TapioEvent } from '../core/event';
+import type { CgroupChange } from '../core/cgroup-change';
 import type { HookStatus, LoaderOptions, LoadedCollector } from '../kernel/loader';
 
 export interface CollectorContext {
@@ -12,7 +13,7 @@ export interface CollectorContext {
   drops: DropCounters;
   log(message: string): void;
   /** Cgroup directories made and removed (from the cgroup collector), for identity. */
-  cgroupChanged?(change: { op: 'mkdir' | 'rmdir'; id: bigint; path: string }): void;
+  cgroupChanged?(change: CgroupChange): void;
   /** Hook kinds the kernel probe found unusable here, with the kernel's reason: pass to loadCollector. */
   unavailableKinds?: LoaderOptions['unavailableKinds'];
 }

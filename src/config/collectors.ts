@@ -5,8 +5,7 @@ import { requestsConfigSchema } from './requests';
 export const collectorsConfigSchema = z.object({
   process: z.object({
     enabled: z.boolean().default(true),
-    /** Keep 1 of N fork events (exec and exit are never sampled by default). */
-    forkSampleEvery: z.number().int().min(1).max(1_000_000).default(1),
+    /* Fork sampling: limits.sampling['process.fork'] (forkSampleEvery is a deprecated alias, src/config/deprecated.ts). */
     argvMaxCount: z.number().int().min(1).max(64).default(16),
     argvMaxBytes: z.number().int().min(16).max(4096).default(1024),
     processTableSize: z.number().int().min(128).max(1_000_000).default(32768),

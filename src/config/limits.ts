@@ -1,9 +1,9 @@
 // Config of self-protection: budgets, rate limits, sampling, cardinality (src/pipeline/limits). Owned by the limits
 // work. Every setting has a default that is safe on a busy node; an empty config file is a working one.
 import { z } from 'zod';
-import { KIND_NAMES } from '../kernel/drops';
+import { KERNEL_EVENT_KINDS } from '../core/kinds';
 
-const KNOWN_KINDS = new Set(Object.values(KIND_NAMES));
+const KNOWN_KINDS = new Set<string>(KERNEL_EVENT_KINDS);
 const unknownKind = (k: string) => `unknown event kind '${k}' (known: ${[...KNOWN_KINDS].join(', ')})`;
 const kindName = z.string().refine((k) => KNOWN_KINDS.has(k), { error: (issue) => unknownKind(String(issue.input)) });
 

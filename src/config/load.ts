@@ -2,11 +2,15 @@
 import * as fs from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { configSchema, type TapioConfig } from './schema';
+import { applyDeprecatedKeys, type DeprecationNote } from './deprecated';
+
+const warnDeprecated: DeprecationNote = (m) => process.emitWarning(m, 'DeprecationWarning');
 
 export class ConfigError extends Error {}
 
-/** Parse and validate config text; throws ConfigError naming each bad field and why. */
-export function parseConfig(text: string, source = 'config'): TapioConfig {
+/** Parse and validate config text; throws ConfigError naming each bad field and why. Deprecated keys are mapped to
+ *  their replacement with a note (a DeprecationWarning unless `note` is given). */
+export function parseConfig(text: string, source = 'config', note: DeprecationNote = warnDeprecated): TapioConfig {
   let raw: unknown;
   try {
     raw = text.trim() === '' ? {} : parseYaml(text);
@@ -14,6 +18,7 @@ export function parseConfig(text: string, source = 'config'): TapioConfig {
     throw new ConfigError(`${source}: not valid YAML/JSON: ${(e as Error).message}`);
   }
   if (raw === null || raw === undefined) raw = {};
+  raw = applyDeprecatedKeys(raw, (m) => note(`${source}: ${m}`));
   const r = configSchema.safeParse(raw);
   if (!r.success) {
     const lines = r.error.issues.map((i) => `  ${i.path.join('.') || '(top level)'}: ${i.message}`);

@@ -3,8 +3,8 @@
 // respect stdout backpressure: when the terminal or pipe cannot keep up, lines wait in a bounded buffer and the
 // excess is counted as dropped, never buffered without bound.
 import type { Writable } from 'node:stream';
-import type { DropCounters } from '../pipeline/drops';
-import { formatTime, toFlatRecord, type TapioEvent } from '../pipeline/event';
+import type { DropCounters } from '../core/drops';
+import { formatTime, toFlatRecord, type TapioEvent } from '../core/event';
 
 export type ConsoleFormat = 'json' | 'pretty';
 

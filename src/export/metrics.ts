@@ -4,7 +4,7 @@
 import type { Counter, Histogram, Attributes as OtelAttributes } from '@opentelemetry/api';
 import type { Resource } from '@opentelemetry/resources';
 import { MeterProvider, MetricReader, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
-import type { Attributes, TapioEvent } from '../pipeline/event';
+import type { Attributes, TapioEvent } from '../core/event';
 import { INSTRUMENTATION_SCOPE } from './records';
 
 /** The attribute keys metrics keep: enough to group by namespace, workload and container; never pod or pid. */

@@ -7,8 +7,8 @@ import { JsonLogsSerializer, JsonMetricsSerializer, JsonTraceSerializer, Protobu
   ProtobufMetricsSerializer, ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import type { Resource } from '@opentelemetry/resources';
 import type { OtlpConfig } from '../config/export';
-import type { DropCounters } from '../pipeline/drops';
-import type { TapioEvent } from '../pipeline/event';
+import type { DropCounters } from '../core/drops';
+import type { TapioEvent } from '../core/event';
 import { DeliveryLane, type LaneDropReason, type LaneStats } from './delivery';
 import { countDataPoints, EventMetrics } from './metrics';
 import { eventToLogRecord, requestToSpan, type RequestRecord } from './records';
@@ -279,7 +279,7 @@ export function createOtlpExporter(config: OtlpConfig, deps: OtlpExporterDeps): 
         await collectMetrics().catch((e: Error) => log(`OTLP metrics: ${e.message}`));
         await metrics.shutdown();
       }
-      await Promise.all(SIGNALS.map((s) => states[s].lane?.shutdown(config.shutdownTimeoutMs)));
+      await Promise.all(SIGNALS.map(async (s) => { await states[s].lane?.shutdown(config.shutdownTimeoutMs); }));
     },
   };
 }

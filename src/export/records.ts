@@ -6,7 +6,7 @@ import { SeverityNumber } from '@opentelemetry/api-logs';
 import type { Resource } from '@opentelemetry/resources';
 import type { ReadableLogRecord } from '@opentelemetry/sdk-logs';
 import type { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
-import type { Attributes, TapioEvent } from '../pipeline/event';
+import type { Attributes, TapioEvent } from '../core/event';
 
 /** The span shape ProtobufTraceSerializer takes (sdk-trace's ReadableSpan, named without importing that package). */
 export type SpanRecord = Parameters<typeof ProtobufTraceSerializer.serializeRequest>[0][number];

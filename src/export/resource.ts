@@ -4,7 +4,7 @@
 // and OTEL_SERVICE_NAME for service.name (as the OpenTelemetry spec orders the last two).
 import * as os from 'node:os';
 import { resourceFromAttributes, type Resource } from '@opentelemetry/resources';
-import type { Attributes } from '../pipeline/event';
+import type { Attributes } from '../core/event';
 import { parseKeyValueList } from './settings';
 
 export interface ResourceInputs {

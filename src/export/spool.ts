@@ -3,7 +3,7 @@
 // by bytes and age; whatever they give up is reported through `onGiveUp` with a reason, for drop accounting.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { decodeSpoolFile, encodeSpoolFile, readSpoolHeader, SpoolFileError, type Batch, type BatchHeader,
+import { decodeSpoolFile, encodeSpoolFile, readSpoolHeader, type SpoolFileError, type Batch, type BatchHeader,
   type SpoolKey } from './spool-file';
 
 export type GiveUpReason = 'spool_full' | 'retention_expired' | 'spool_unreadable' | 'spool_write_failed' | 'shutdown';

@@ -1,6 +1,6 @@
 // The contracts between the identity pieces: cgroups + runtimes (who is this cgroup?) and Kubernetes (who is this
 // pod?). src/identity/index.ts composes them into the attributes put on every event.
-import type { Attributes } from '../pipeline/event';
+import type { Attributes } from '../core/event';
 
 export type RuntimeName = 'containerd' | 'cri-o' | 'docker' | 'podman' | 'unknown';
 

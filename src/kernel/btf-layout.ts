@@ -1,6 +1,7 @@
-// Checks that a TypeScript record layout matches the C struct it decodes, using the BTF inside the compiled BPF
-// object (`bpftool btf dump file <obj> format raw -j`). The C headers in bpf/include are the source of truth; a test
-// per collector calls compareLayout so C and TypeScript cannot drift apart unnoticed.
+// Reads struct layouts and enum constants from the BTF inside a compiled BPF object
+// (`bpftool btf dump file <obj> format raw -j`). The C headers in bpf/include are the source of truth:
+// src/kernel/layout-gen.ts uses this to generate src/kernel/layouts.generated.ts from bpf/testing/layouts.bpf.o,
+// the only TypeScript definition of the shared layouts.
 import { execFileSync } from 'node:child_process';
 
 export interface FieldLayout {
@@ -15,14 +16,14 @@ export interface StructLayout {
   fields: Record<string, FieldLayout>;
 }
 
-interface BtfMember {
+export interface BtfMember {
   name: string;
   type_id: number;
   bits_offset: number;
   bitfield_size?: number;
 }
 
-interface BtfType {
+export interface BtfType {
   id: number;
   kind: string;
   name: string;
@@ -30,6 +31,8 @@ interface BtfType {
   type_id?: number;
   nr_elems?: number;
   members?: BtfMember[];
+  /** ENUM and ENUM64 constants. */
+  values?: { name: string; val: number }[];
 }
 
 /** All types of an object's BTF, by id. Throws with bpftool's own words when the file has no readable BTF. */
@@ -59,7 +62,7 @@ function sizeOf(types: Map<number, BtfType>, id: number, depth = 0): number {
   throw new Error(`BTF type ${id} (${t.kind} ${t.name}) has no size`);
 }
 
-function resolve(types: Map<number, BtfType>, id: number): BtfType {
+export function resolve(types: Map<number, BtfType>, id: number): BtfType {
   let t = types.get(id);
   for (let i = 0; t && QUALIFIERS.has(t.kind) && i < 32; i++) t = types.get(t.type_id!);
   if (!t) throw new Error(`BTF type ${id} is missing`);
@@ -69,6 +72,9 @@ function resolve(types: Map<number, BtfType>, id: number): BtfType {
 function flatten(types: Map<number, BtfType>, struct: BtfType, base: number, prefix: string,
   out: Record<string, FieldLayout>): void {
   for (const m of struct.members ?? []) {
+    if (m.bitfield_size || m.bits_offset % 8 !== 0) {
+      throw new Error(`struct ${struct.name}: member ${m.name} is a bitfield; shared layouts must use whole bytes`);
+    }
     const offset = base + m.bits_offset / 8;
     const t = resolve(types, m.type_id);
     const name = m.name && m.name !== '(anon)' ? `${prefix}${m.name}` : prefix.replace(/\.$/, '');
@@ -87,28 +93,4 @@ export function structLayout(types: Map<number, BtfType>, name: string): StructL
   const fields: Record<string, FieldLayout> = {};
   flatten(types, struct, 0, '', fields);
   return { name, size: struct.size ?? 0, fields };
-}
-
-/** Every difference between what BTF says and what the TypeScript decoder assumes; [] when they agree.
- *  Fields the decoder does not declare are fine (it may ignore padding or unused fields); declared ones must exist
- *  with the same offset and size. */
-export function compareLayout(btf: StructLayout | undefined, ts: { name: string; size: number; fields: Record<string, FieldLayout> }): string[] {
-  if (!btf) return [`struct ${ts.name}: not found in the object's BTF`];
-  const problems: string[] = [];
-  if (btf.size !== ts.size) problems.push(`struct ${ts.name}: size is ${btf.size} in C, ${ts.size} in TypeScript`);
-  for (const [field, want] of Object.entries(ts.fields)) {
-    const got = btf.fields[field];
-    if (!got) {
-      problems.push(`struct ${ts.name}: field ${field} does not exist in C`);
-    } else if (got.offset !== want.offset || got.size !== want.size) {
-      problems.push(`struct ${ts.name}: field ${field} is at ${got.offset} (${got.size} bytes) in C, at ${want.offset} (${want.size} bytes) in TypeScript`);
-    }
-  }
-  return problems;
-}
-
-/** Convenience: read the object once and compare several layouts. */
-export function checkLayouts(objectPath: string, layouts: { name: string; size: number; fields: Record<string, FieldLayout> }[]): string[] {
-  const types = readBtfTypes(objectPath);
-  return layouts.flatMap((l) => compareLayout(structLayout(types, l.name), l));
 }

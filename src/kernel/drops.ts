@@ -1,28 +1,33 @@
 // The kernel half of drop accounting: every BPF object has a `tapio_drops` per-CPU array, one u64 slot per
-// (event kind, reason) (bpf/include/tapio.h). Here we name the slots and sum them across CPUs.
+// (event kind, reason) (bpf/include/tapio.h). Here we name the slots and sum them across CPUs. The numbers come from
+// the generated layouts (enum tapio_kind, enum tapio_drop_reason); only the names are written here.
 import type { BpfMap } from './maps';
+import * as L from './layouts.generated';
 
-/** enum tapio_drop_reason, same order as bpf/include/tapio.h (a test checks it against the object's BTF). */
-export const KERNEL_DROP_REASONS = ['ringbuf_full', 'sampled', 'rate_limited', 'map_full', 'read_failed', 'evicted'] as const;
-export const DROP_REASON_SLOTS = 8;
-export const KIND_SLOTS = 64;
+/** enum tapio_drop_reason, indexed by value: TAPIO_DROP_RINGBUF_FULL is 'ringbuf_full', and so on. */
+export const KERNEL_DROP_REASONS: readonly string[] = Object.entries(L.ENUMS.tapio_drop_reason)
+  .filter(([c]) => c !== 'TAPIO_DROP_REASON_MAX')
+  .reduce<string[]>((names, [c, v]) => { names[v] = c.replace(/^TAPIO_DROP_/, '').toLowerCase(); return names; }, []);
+export const DROP_REASON_SLOTS = L.TAPIO_DROP_REASON_MAX;
+export const KIND_SLOTS = L.TAPIO_KIND_MAX;
 
-/** enum tapio_kind: the record kinds, as numbers, with the event name each one produces. */
+/** enum tapio_kind: the record kinds, as numbers, with the event name each one produces. A test checks that every
+ *  kind in the enum (but NONE and MAX) has a name here. */
 export const KIND_NAMES: Record<number, string> = {
-  1: 'process.exec',
-  2: 'process.exit',
-  3: 'process.fork',
-  8: 'network.tcp.connect',
-  9: 'network.tcp.accept',
-  10: 'network.tcp.close',
-  11: 'network.tcp.connect_failed',
-  12: 'network.tcp.retransmit',
-  13: 'network.tcp.reset',
-  16: 'tapio.cgroup.mkdir',
-  17: 'tapio.cgroup.rmdir',
-  31: 'test',
-  60: 'l7.data',
-  61: 'l7.close',
+  [L.TAPIO_KIND_PROC_EXEC]: 'process.exec',
+  [L.TAPIO_KIND_PROC_EXIT]: 'process.exit',
+  [L.TAPIO_KIND_PROC_FORK]: 'process.fork',
+  [L.TAPIO_KIND_TCP_CONNECT]: 'network.tcp.connect',
+  [L.TAPIO_KIND_TCP_ACCEPT]: 'network.tcp.accept',
+  [L.TAPIO_KIND_TCP_CLOSE]: 'network.tcp.close',
+  [L.TAPIO_KIND_TCP_CONNECT_FAILED]: 'network.tcp.connect_failed',
+  [L.TAPIO_KIND_TCP_RETRANSMIT]: 'network.tcp.retransmit',
+  [L.TAPIO_KIND_TCP_RESET]: 'network.tcp.reset',
+  [L.TAPIO_KIND_CGROUP_MKDIR]: 'tapio.cgroup.mkdir',
+  [L.TAPIO_KIND_CGROUP_RMDIR]: 'tapio.cgroup.rmdir',
+  [L.TAPIO_KIND_TEST]: 'test',
+  [L.TAPIO_KIND_L7_DATA]: 'l7.data',
+  [L.TAPIO_KIND_L7_CLOSE]: 'l7.close',
 };
 
 export interface KernelDropRow {

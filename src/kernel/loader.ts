@@ -37,6 +37,8 @@ export interface CollectorSpec {
   hooks: HookSpec[];
   /** Set before load: LRU and hash sizes, ring buffer bytes. */
   mapMaxEntries?: Record<string, number>;
+  /** Set before load: `const volatile` globals (.rodata) by name, each value exactly the variable's size. */
+  rodata?: Record<string, Buffer>;
 }
 
 export interface HookAttempt {
@@ -52,6 +54,16 @@ export interface HookStatus {
   chosen?: { kind: HookKind; program: string };
   /** Every implementation tried before the chosen one (or all of them, when none works), with the reason. */
   attempts: HookAttempt[];
+}
+
+/**
+ * Why each required hook has no implementation attached: one line per hook, every attempt in the kernel's own
+ * words (first line only). The one formatter the summary, /readyz, /status and the loader's errors all use.
+ */
+export function describeUnavailableHooks(hooks: readonly HookStatus[], opts: { programs?: boolean } = {}): string[] {
+  const attempt = (a: HookAttempt) => `${a.kind}${opts.programs ? ` (${a.program})` : ''} ${a.stage}: ${a.error.split('\n')[0]}`;
+  return hooks.filter((h) => !h.optional && !h.chosen).map((h) =>
+    `${h.name}: ${h.attempts.map(attempt).join('; ') || 'no implementation'}`);
 }
 
 export interface LoaderOptions {
@@ -111,8 +123,7 @@ export class LoadedCollector {
 
   /** One line per unavailable required hook: the reasons each implementation failed. */
   unavailableReasons(): string[] {
-    return this.hooks.filter((h) => !h.optional && !h.chosen).map((h) =>
-      `${h.name}: ${h.attempts.map((a) => `${a.kind} (${a.program}) ${a.stage}: ${a.error.split('\n')[0]}`).join('; ') || 'no implementation'}`);
+    return describeUnavailableHooks(this.hooks, { programs: true });
   }
 
   private obj(): NativeBpfObject {
@@ -236,7 +247,13 @@ export async function loadCollector(spec: CollectorSpec, options: LoaderOptions 
       const on = hookPrograms.has(p.name) ? wanted.has(p.name) && !loadFailures.has(p.name) : !loadFailures.has(p.name);
       o.setAutoload(p.name, on);
     }
-    for (const [m, n] of Object.entries(spec.mapMaxEntries ?? {})) o.setMapMaxEntries(m, n);
+    try {
+      for (const [m, n] of Object.entries(spec.mapMaxEntries ?? {})) o.setMapMaxEntries(m, n);
+      for (const [v, bytes] of Object.entries(spec.rodata ?? {})) o.setRodata(v, bytes);
+    } catch (e) {
+      o.close(); // a wrong name or size is the caller's bug: say so, leak nothing
+      throw e;
+    }
     const r = o.load();
     if (r.ok) {
       obj = o;

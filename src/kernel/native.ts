@@ -40,6 +40,8 @@ export interface NativeBpfObject {
   maps(): MapDescription[];
   setAutoload(program: string, on: boolean): void;
   setMapMaxEntries(map: string, n: number): void;
+  /** Sets a `const volatile` global in .rodata before load; throws when there is none by that name or the size differs. */
+  setRodata(name: string, value: Buffer): void;
   load(): LoadOutcome;
   attach(program: string): AttachOutcome;
   attachUprobe(program: string, o: { binaryPath: string; functionName: string; pid?: number; retprobe?: boolean }): AttachOutcome;
@@ -121,7 +123,7 @@ let addon: NativeAddon | undefined;
 export function native(): NativeAddon {
   if (!addon) {
     try {
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
+       
       addon = require(ADDON_PATH) as NativeAddon;
     } catch (e) {
       throw new Error(`cannot load the native addon at ${ADDON_PATH}: ${(e as Error).message}\n` +

@@ -7,6 +7,5 @@ export type { ObserveStatus, ReadinessResult, CollectorReport } from './snapshot
 export { METRIC_NAMES, createMetrics } from './metrics';
 export { KernelStats } from './kernel-stats';
 export type { ProgramRow, MapRow, RingRow } from './kernel-stats';
-export { otlpExporterHealth } from './sources';
 export type { AgentLike, ExporterHealth, ObserveSources, ReadinessCheck } from './sources';
 export { formatStatus } from './format';

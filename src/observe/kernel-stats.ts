@@ -1,7 +1,7 @@
 // The kernel side of the agent's own state: per-program run time and run count (the kernel's BPF stats, switched on
 // while an fd from enableRunStats() stays open), map fill and estimated memory, and ring reader statistics. Read
 // from the collectors' loaded objects; every read is guarded so one closed object never breaks a scrape.
-import { native } from '../kernel/native';
+import { enableRunStats, possibleCpuCount, programRunInfo } from '../kernel/run-stats';
 import type { LoadedCollector } from '../kernel/loader';
 import type { Collector } from '../collectors/types';
 
@@ -52,7 +52,7 @@ export function objectsOf(collectors: readonly Collector[]): LoadedCollector[] {
 }
 
 export class KernelStats {
-  private statsFd: number | undefined;
+  private statsHandle: { close(): void } | undefined;
   private statsError: string | undefined;
   private fillCache = new Map<string, { at: number; entries: number }>();
 
@@ -60,9 +60,9 @@ export class KernelStats {
 
   /** Switch on the kernel's run-time accounting for BPF programs (kept on until close()). */
   enableRunStats(): boolean {
-    if (this.statsFd !== undefined) return true;
+    if (this.statsHandle !== undefined) return true;
     try {
-      this.statsFd = native().enableRunStats();
+      this.statsHandle = enableRunStats();
       return true;
     } catch (e) {
       this.statsError = (e as Error).message;
@@ -71,7 +71,7 @@ export class KernelStats {
   }
 
   get runStats(): { enabled: boolean; error?: string } {
-    return { enabled: this.statsFd !== undefined, error: this.statsError };
+    return { enabled: this.statsHandle !== undefined, error: this.statsError };
   }
 
   programs(collectors: readonly Collector[]): ProgramRow[] {
@@ -83,7 +83,7 @@ export class KernelStats {
         const hook = obj.hooks.find((h) => h.name === p.hook);
         let runCount = 0, runTimeNs = 0;
         try {
-          const info = native().programInfo(p.fd);
+          const info = programRunInfo(p.fd);
           runCount = info.runCount;
           runTimeNs = info.runTimeNs;
         } catch { /* closed meanwhile: report zeros */ }
@@ -95,7 +95,7 @@ export class KernelStats {
 
   maps(collectors: readonly Collector[], now = Date.now()): MapRow[] {
     const rows: MapRow[] = [];
-    const cpus = (() => { try { return native().numPossibleCpus(); } catch { return 1; } })();
+    const cpus = (() => { try { return possibleCpuCount(); } catch { return 1; } })();
     for (const obj of objectsOf(collectors)) {
       for (const m of obj.mapDescriptions()) {
         if (m.name.startsWith('.')) continue; // .rodata, .bss: globals, not state
@@ -137,9 +137,7 @@ export class KernelStats {
   }
 
   close(): void {
-    if (this.statsFd !== undefined) {
-      try { native().closeFd(this.statsFd); } catch { /* already closed */ }
-      this.statsFd = undefined;
-    }
+    this.statsHandle?.close();
+    this.statsHandle = undefined;
   }
 }

@@ -1,7 +1,7 @@
 // The agent's own Prometheus metrics (prom-client), all read from the same status document /status serves. Values
 // whose source of truth lives elsewhere (pipeline counts, kernel counters) are copied in at scrape time. Label
 // values are bounded: collectors, hooks, programs, maps, kinds, reasons, exporters; never cgroups or flows.
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, type Registry, collectDefaultMetrics } from 'prom-client';
 import type { ObserveStatus } from './snapshot';
 
 type Labels = Record<string, string>;

@@ -4,7 +4,7 @@
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import { Registry } from 'prom-client';
-import { ProcessResources, type ResourceSample } from '../pipeline/limits/resources';
+import { ProcessResources, type ResourceSample } from '../core/resources';
 import { KernelStats } from './kernel-stats';
 import { createMetrics } from './metrics';
 import { buildStatus, type ObserveStatus } from './snapshot';

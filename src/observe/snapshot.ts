@@ -1,12 +1,11 @@
 // The agent's state as one JSON document: what /status serves, what `tapio status` prints and what /metrics is
 // built from, so the three always agree. Bigints become strings; nothing here throws for one bad source.
-import type { AgentStatus } from '../cli/agent';
-import type { HookStatus } from '../kernel/loader';
+import { describeUnavailableHooks, type HookStatus } from '../kernel/loader';
 import type { AdaptiveState } from '../pipeline/limits/adaptive';
 import type { BucketCounters } from '../pipeline/limits/kernel-limits';
-import type { ResourceSample } from '../pipeline/limits/resources';
-import { KernelStats, objectsOf, type MapRow, type ProgramRow, type RingRow } from './kernel-stats';
-import type { ExporterHealth, ObserveSources } from './sources';
+import type { ResourceSample } from '../core/resources';
+import { type KernelStats, objectsOf, type MapRow, type ProgramRow, type RingRow } from './kernel-stats';
+import type { AgentStatus, ExporterHealth, ObserveSources } from './sources';
 
 export const STATUS_VERSION = 1;
 /** Cgroups listed in status with the most limited or sampled events. */
@@ -70,8 +69,7 @@ export function readiness(sources: ObserveSources, st: AgentStatus): ReadinessRe
   const down = st.collectors.filter((c) => !c.available);
   const up = st.collectors.filter((c) => c.available);
   const reasons = [
-    ...down.map((c) => `${c.name}: ${c.hooks.filter((h) => !h.optional && !h.chosen)
-      .map((h) => `${h.name}: ${h.attempts.map((a) => `${a.kind} ${a.stage}: ${a.error.split('\n')[0]}`).join('; ') || 'no implementation'}`).join(' | ')}`),
+    ...down.map((c) => `${c.name}: ${describeUnavailableHooks(c.hooks).join(' | ')}`),
     ...st.failed.map((f) => `${f.name}: failed to start: ${f.error.split('\n')[0]}`),
   ];
   // Ready once some collector has its programs attached; those that cannot run here are named (and alerted on).

@@ -1,14 +1,27 @@
 // What the observe server reads, as small interfaces the agent (src/cli) hands in: the agent's status and
 // collectors, the drop registry, exporter health, the limits (kernel buckets and the adaptive controller) and extra
 // readiness checks. Nothing here reaches into the agent: it is all passed in, so tests can use real parts alone.
-import type { Collector } from '../collectors/types';
-import type { AgentStatus } from '../cli/agent';
-import type { DropCounters } from '../pipeline/drops';
+import type { Collector, CollectorStatus } from '../collectors/types';
+import type { KernelFeatures } from '../kernel/features';
+import type { PipelineStats } from '../pipeline/pipeline';
+import type { DropCounters, DropRow } from '../core/drops';
 import type { LimitsHandle } from '../pipeline/limits/setup';
-import type { ProcessResources } from '../pipeline/limits/resources';
-import type { OtlpExporterStats } from '../export/otlp';
+import type { ProcessResources } from '../core/resources';
 
-/** The Agent of src/cli/agent.ts, or anything shaped like it. */
+/** What the agent reports about itself: the shape src/agent builds and everything here reads. */
+export interface AgentStatus {
+  node: string;
+  startedAt: string;
+  uptimeSeconds: number;
+  kernel?: Pick<KernelFeatures, 'kernelRelease' | 'cgroups'>;
+  collectors: CollectorStatus[];
+  /** Collectors that failed to start at all, with the reason. */
+  failed: { name: string; error: string }[];
+  pipeline: PipelineStats;
+  drops: DropRow[];
+}
+
+/** The Agent of src/agent/agent.ts, or anything shaped like it. */
 export interface AgentLike {
   status(): AgentStatus;
   readonly collectors: readonly Collector[];
@@ -44,21 +57,4 @@ export interface ObserveSources {
   /** Shared with the adaptive controller when there is one; otherwise the server measures on its own. */
   resources?: ProcessResources;
   budget?: { cpuFraction: number; memoryBytes: number };
-}
-
-/** The OTLP exporter's stats() as ExporterHealth. */
-export function otlpExporterHealth(name: string, exporter: { stats(): OtlpExporterStats }): ExporterHealth {
-  const s = exporter.stats();
-  let queuedRecords = 0, sentRecords = 0, failedAttempts = 0;
-  let failing = false;
-  let lastError: string | undefined;
-  for (const sig of Object.values(s.signals)) {
-    if (!sig.enabled) continue;
-    queuedRecords += sig.queuedRecords;
-    sentRecords += sig.sentRecords;
-    failedAttempts += sig.failedAttempts;
-    if (sig.retryingSince !== undefined) failing = true;
-    if (sig.lastError) lastError = String(sig.lastError);
-  }
-  return { name, queuedRecords, spoolBytes: s.spool.bytes, spoolFiles: s.spool.files, sentRecords, failedAttempts, failing, lastError };
 }

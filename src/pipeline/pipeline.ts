@@ -1,14 +1,8 @@
 // The pipeline between collectors and exporters: filter what the user asked for, attach identity, hand each batch
 // to every sink, and count what passed and what was lost. One direction only: a sink never calls back upstream.
-import type { DropCounters } from './drops';
-import type { TapioEvent } from './event';
-
-export interface EventSink {
-  readonly name: string;
-  write(events: TapioEvent[]): void;
-  flush?(): Promise<void>;
-  close?(): Promise<void>;
-}
+import type { DropCounters } from '../core/drops';
+import type { TapioEvent } from '../core/event';
+import type { EventSink } from '../core/sink';
 
 export interface EventFilter {
   /** Event names or prefixes (`process` matches `process.exec`, `process.exit`, ...). */
@@ -174,10 +168,10 @@ export class Pipeline {
 
   async flush(): Promise<void> {
     for (const cgroupId of [...this.held.keys()]) this.release(cgroupId);
-    await Promise.all(this.sinks.map((s) => s.flush?.()));
+    await Promise.all(this.sinks.map(async (s) => { await s.flush?.(); }));
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.sinks.map((s) => s.close?.()));
+    await Promise.all(this.sinks.map(async (s) => { await s.close?.(); }));
   }
 }

@@ -46,7 +46,7 @@ test('tapio run sends real events to an OTLP collector configured by OTEL_* vari
     assert.ok(BigInt(found.timeUnixNano) > 0n);
     const code = await new Promise<number | null>((r) => child.once('exit', r));
     assert.equal(code, 0, stderr);
-    assert.match(stderr, /drops \(stage kind reason: count\):\n  none/, 'nothing was dropped on the way');
+    assert.match(stderr, /drops \(stage kind reason: count\):\n {2}none/, 'nothing was dropped on the way');
   } finally {
     child.kill('SIGKILL');
     await receiver.stop();

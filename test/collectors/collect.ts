@@ -1,7 +1,7 @@
 // Test helper: runs a real collector (real kernel, real BPF) and gathers what it emits, with a bounded wait.
 import { configSchema } from '../../src/config/schema';
-import { DropCounters } from '../../src/pipeline/drops';
-import type { TapioEvent } from '../../src/pipeline/event';
+import { DropCounters } from '../../src/core/drops';
+import type { TapioEvent } from '../../src/core/event';
 import type { Collector } from '../../src/collectors/types';
 
 export interface Running {

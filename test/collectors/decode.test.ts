@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomFillSync } from 'node:crypto';
-import { DropCounters } from '../../src/pipeline/drops';
+import { DropCounters } from '../../src/core/drops';
 import { ProcessDecoder, decodeWaitStatus, splitArgs } from '../../src/collectors/process/decode';
 import { ProcessTable } from '../../src/collectors/process/table';
 import { EXEC_RECORD, EXIT_RECORD, FORK_RECORD, KIND_EXEC, KIND_EXIT, KIND_FORK } from '../../src/collectors/process/layout';

@@ -1,11 +1,13 @@
 // Under an exec storm (~2k execs/s for 10 s from a paced generator that knows how many execs really happened),
 // every exec is either seen by the process collector or counted as dropped; in practice none is dropped.
-// Forks are sampled 1 in 4 here: seen forks plus forks counted as sampled out cover every fork.
+// Forks are sampled 1 in 4 here (limits.sampling): seen forks plus forks counted as sampled out cover every fork.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { needsRoot } from '../helpers/root';
 import { ProcessCollector } from '../../src/collectors/process';
 import { runCollector, type Running } from './collect';
+import { configSchema } from '../../src/config/schema';
+import { createLimits } from '../../src/pipeline/limits';
 import { removeStormTools, runStorm, stormTools } from './storm';
 
 let run: Running | undefined;
@@ -18,7 +20,11 @@ after(async () => {
 test('exec storm: seen + dropped = ground truth, and nothing is dropped', needsRoot, async () => {
   const { target } = stormTools();
   const collector = new ProcessCollector();
-  run = await runCollector(collector, { collectors: { process: { forkSampleEvery: 4 } } });
+  run = await runCollector(collector);
+  // Fork sampling is limits.sampling (bpf/include/limits.h), written into the object as the agent does; no rate
+  // limits, so only the sampling decides.
+  const limits = configSchema.parse({ limits: { sampling: { 'process.fork': 4 }, rateLimits: {}, adaptive: { enabled: false } } }).limits;
+  createLimits({ config: limits, objects: collector.kernelObjects?.() ?? [] });
   const storm = runStorm('exec', 2000, 10);
   const truth = await storm.done;
   const execs = () => run!.events.filter((e) => e.name === 'process.exec' && e.attributes['process.executable.path'] === target);

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import * as net from 'node:net';
 import { needsRoot } from '../helpers/root';
 import { NetworkCollector } from '../../src/collectors/network';
-import type { TapioEvent } from '../../src/pipeline/event';
+import type { TapioEvent } from '../../src/core/event';
 import { runCollector, type Running } from './collect';
 
 let run: Running | undefined;

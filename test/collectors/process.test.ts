@@ -6,7 +6,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { needsRoot } from '../helpers/root';
 import { ProcessCollector } from '../../src/collectors/process';
-import type { TapioEvent } from '../../src/pipeline/event';
+import type { TapioEvent } from '../../src/core/event';
 import { runCollector, type Running } from './collect';
 
 let run: Running | undefined;

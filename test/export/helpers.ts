@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { exportConfigSchema, type OtlpConfig } from '../../src/config/export';
-import type { TapioEvent } from '../../src/pipeline/event';
+import type { TapioEvent } from '../../src/core/event';
 
 export function config(otlp: Record<string, unknown>): OtlpConfig {
   return exportConfigSchema.parse({

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { DropCounters } from '../../src/pipeline/drops';
+import { DropCounters } from '../../src/core/drops';
 import { createOtlpExporter } from '../../src/export/otlp';
 import { config, event, tempDir, waitFor, writeKey } from './helpers';
 import { OtlpReceiver } from './receiver';

@@ -3,7 +3,7 @@
 // agent's resource.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { DropCounters } from '../../src/pipeline/drops';
+import { DropCounters } from '../../src/core/drops';
 import { createOtlpExporter } from '../../src/export/otlp';
 import { tapioResource } from '../../src/export/resource';
 import { config, event, tempDir, waitFor } from './helpers';

@@ -3,7 +3,7 @@
 // and counts them, and counts the records a partial success rejected.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { DropCounters } from '../../src/pipeline/drops';
+import { DropCounters } from '../../src/core/drops';
 import { createOtlpExporter } from '../../src/export/otlp';
 import { config, event, waitFor } from './helpers';
 import { OtlpReceiver, type Answer } from './receiver';

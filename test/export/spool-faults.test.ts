@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { DropCounters } from '../../src/pipeline/drops';
+import { DropCounters } from '../../src/core/drops';
 import { createOtlpExporter } from '../../src/export/otlp';
 import { needsRoot } from '../helpers/root';
 import { config, event, tempDir, waitFor, writeKey } from './helpers';

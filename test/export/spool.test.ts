@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { DropCounters } from '../../src/pipeline/drops';
+import { DropCounters } from '../../src/core/drops';
 import { createOtlpExporter, type OtlpExporter } from '../../src/export/otlp';
 import { ExportConfigError } from '../../src/export/settings';
 import { SpoolKeyError } from '../../src/export/spool-file';

@@ -12,7 +12,6 @@ import { CriClient, type CriMessage } from '../../src/identity/runtimes/cri';
 import { buildTestImage, type TestImage } from './image';
 import {
   Daemon, cgroupOfPid, killProcessesMentioning, missingBinaries, removeCgroups, run, unmountBelow, waitFor,
-  type CgroupOfPid,
 } from './processes';
 
 export { buildTestImage, TEST_IMAGE_NAME, type TestImage } from './image';

@@ -1,10 +1,10 @@
 // Runs the real agent in-process for end-to-end tests (needs root): real collectors, the real pipeline, and a sink
 // that keeps every event so a test can wait for the ones it caused.
-import '../../src/collectors'; // registers the collectors
 import { parseConfig } from '../../src/config/load';
 import type { TapioConfig } from '../../src/config/schema';
-import { Agent } from '../../src/cli/agent';
-import type { TapioEvent } from '../../src/pipeline/event';
+import { Agent } from '../../src/agent/agent';
+import type { TapioEvent } from '../../src/core/event';
+import type { CgroupChange } from '../../src/core/cgroup-change';
 import type { IdentityGate } from '../../src/pipeline/pipeline';
 
 export class CollectingSink {
@@ -44,7 +44,7 @@ export async function startTestAgent(opts: {
   only?: string[];
   enrich?: (e: TapioEvent) => void;
   identityGate?: IdentityGate;
-  cgroupChanged?: (c: { op: 'mkdir' | 'rmdir'; id: bigint; path: string }) => void;
+  cgroupChanged?: (c: CgroupChange) => void;
 } = {}): Promise<TestAgent> {
   const config = typeof opts.config === 'object' ? opts.config : parseConfig(opts.config ?? '');
   const sink = new CollectingSink();

@@ -4,6 +4,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { loadCollector, u32Key, type LoadedCollector } from '../../src/kernel';
+import { TAPIO_DROP_RINGBUF_FULL, TAPIO_KIND_TEST } from '../../src/kernel/layouts.generated';
 
 export const SPINE_RECORD_SIZE = 48;
 
@@ -26,7 +27,7 @@ export function setSpineTarget(c: LoadedCollector, pid: number, burst: number): 
 
 /** Records the kernel could not reserve (ring full), from the object's drop counters. */
 export function spineKernelDrops(c: LoadedCollector): number {
-  return c.readDrops().filter((d) => d.kind === 31 && d.reason === 0).reduce((s, d) => s + d.count, 0);
+  return c.readDrops().filter((d) => d.kind === TAPIO_KIND_TEST && d.reason === TAPIO_DROP_RINGBUF_FULL).reduce((s, d) => s + d.count, 0);
 }
 
 export interface Generator {

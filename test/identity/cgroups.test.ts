@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { detectCgroupLayout, detectHostCgroupLayout, pathFromProcCgroup } from '../../src/identity/cgroups/layout';
 import { CgroupPathResolver } from '../../src/identity/cgroups/resolver';
-import { LruMap } from '../../src/pipeline/lru';
+import { LruMap } from '../../src/core/lru';
 import { IdentityResolver } from '../../src/identity/index';
 import { identityConfigSchema } from '../../src/config/identity';
 import { needsRoot } from '../helpers/root';

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { IdentityResolver } from '../../src/identity/index';
 import { identityConfigSchema } from '../../src/config/identity';
 import { detectCgroupLayout } from '../../src/kernel/features';
-import type { TapioEvent } from '../../src/pipeline/event';
+import type { TapioEvent } from '../../src/core/event';
 import { needsRoot } from '../helpers/root';
 import { DockerHarness, startOrSkip } from '../harness/runtimes';
 

@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { kubernetesConfigSchema } from '../../src/config/kubernetes';
-import { DropCounters } from '../../src/pipeline/drops';
+import { DropCounters } from '../../src/core/drops';
 import { createKubernetesMetadata, type KubernetesMetadataSource } from '../../src/identity/kubernetes';
 import { FakeApiServer, makeNamespace, makeNode } from '../helpers/fake-apiserver';
 

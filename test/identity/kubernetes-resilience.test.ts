@@ -3,7 +3,7 @@
 // malformed objects and lines (skipped and counted, never a crash).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { makeEndpointSlice, makeOwned, makePod } from '../helpers/fake-apiserver';
+import { makeOwned, makePod } from '../helpers/fake-apiserver';
 import { NODE, startHarness, waitFor } from './kubernetes-helpers';
 
 test('an API server that stops and restarts is survived; changes made meanwhile show up after', async () => {

@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { IdentityResolver } from '../../src/identity/index';
 import { identityConfigSchema } from '../../src/config/identity';
-import { DropCounters } from '../../src/pipeline/drops';
+import { DropCounters } from '../../src/core/drops';
 import {
   containerFromCri, containerFromDockerInspect, containerFromDockerSummary, extrasFromCriStatus, sandboxFromCri,
 } from '../../src/identity/runtimes/normalize';

@@ -5,8 +5,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { IdentityResolver } from '../../src/identity/index';
 import { identityConfigSchema } from '../../src/config/identity';
-import { DropCounters } from '../../src/pipeline/drops';
-import type { TapioEvent } from '../../src/pipeline/event';
+import { DropCounters } from '../../src/core/drops';
+import type { TapioEvent } from '../../src/core/event';
 import { needsRoot } from '../helpers/root';
 import {
   ContainerdHarness, DockerHarness, PodmanHarness, newPodSpec, startOrSkip, waitFor,

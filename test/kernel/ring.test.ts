@@ -1,6 +1,7 @@
 // The ring buffer reader under real load (needs root): every record is delivered or counted as a kernel drop; a
 // consumer stalled for a second makes the kernel count drops while memory stays bounded, and delivery recovers;
 // stop under full load returns promptly and leaves no thread or fd behind.
+import * as fs from 'node:fs';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { needsRoot } from '../helpers/root';
@@ -9,6 +10,22 @@ import { loadSpine, processResources, setSpineTarget, spineKernelDrops, startGen
 function busyWait(ms: number): void {
   const end = Date.now() + ms;
   while (Date.now() < end) { /* the JS thread is stalled on purpose */ }
+}
+
+/** Stalls the JS thread on purpose until done() or the deadline; the event loop (and child reaping) waits too. */
+function busyWaitUntil(done: () => boolean, maxMs: number): void {
+  const end = Date.now() + maxMs;
+  while (!done() && Date.now() < end) { /* stalled on purpose */ }
+}
+
+/** True once the process has exited (a zombie counts: nobody reaps it while the JS thread is stalled). */
+function processEnded(pid: number): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return /^\d+ \(.*\) [ZX]/.test(stat);
+  } catch {
+    return true;
+  }
 }
 
 test('every record is delivered or counted: delivered + kernel drops = generated', needsRoot, async () => {
@@ -113,11 +130,11 @@ test('stopping a reader that is behind still delivers everything the ring holds'
     setSpineTarget(c, gen.pid, 100);
     let delivered = 0;
     let stalled = false;
-    // JS stalls on the first batch while the generator runs to its end: the queue (1 batch) and the kernel ring
-    // fill up, and the reader is far behind when it is stopped.
+    // JS stalls on the first batch until the generator has run to its end (however slow a loaded machine makes
+    // it): the queue (1 batch) and the kernel ring fill up, and the reader is far behind when it is stopped.
     const reader = c.openRing('spine_events', (b) => {
       delivered += b.count;
-      if (!stalled) { stalled = true; busyWait(2000); }
+      if (!stalled) { stalled = true; busyWaitUntil(() => processEnded(gen.pid), 60_000); }
     }, { queueBatches: 1, batchRecords: 1024 });
     const calls = await gen.run();
     c.detachAll();

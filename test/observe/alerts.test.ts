@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { parseConfig } from '../../src/config/load';
-import { Agent } from '../../src/cli/agent';
+import { Agent } from '../../src/agent/agent';
 import { fetchText } from '../../src/cli/status';
 import { METRIC_NAMES, startObserveServer } from '../../src/observe';
 

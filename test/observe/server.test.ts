@@ -8,12 +8,13 @@ import * as path from 'node:path';
 import { needsRoot } from '../helpers/root';
 import { startGenerator } from '../helpers/spine';
 import { parseConfig } from '../../src/config/load';
-import { Agent } from '../../src/cli/agent';
+import { Agent } from '../../src/agent/agent';
 import { fetchText } from '../../src/cli/status';
 import { createLimits, type LimitsHandle } from '../../src/pipeline/limits';
 import { startObserveServer, type ObserveServer, type ObserveStatus } from '../../src/observe';
 import { addTarget, testKindDrops } from '../pipeline/limits-helpers';
-import { registerTestCollectors } from './test-collectors';
+import { testCollectors } from './test-collectors';
+import { COLLECTORS } from '../../src/collectors';
 
 const TAPIO = path.join(__dirname, '..', '..', '..', 'bin', 'tapio.js');
 /** Runs `tapio status` in a child without blocking this process, which serves the agent's endpoints. */
@@ -40,9 +41,8 @@ function metric(text: string, name: string, labels: Record<string, string> = {})
 }
 
 async function withAgent(only: string[], fn: (a: { agent: Agent; server: ObserveServer; limits: LimitsHandle }) => Promise<void>): Promise<void> {
-  registerTestCollectors();
   const config = parseConfig('limits:\n  rateLimits:\n    test: { perSecond: 100, burst: 100 }\n  adaptive:\n    kinds: [test]\n');
-  const agent = new Agent({ config, sinks: [], only, log: () => undefined });
+  const agent = new Agent({ config, sinks: [], only, collectors: [...COLLECTORS, ...testCollectors()], log: () => undefined });
   let server: ObserveServer | undefined;
   let limits: LimitsHandle | undefined;
   try {

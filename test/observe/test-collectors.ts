@@ -2,11 +2,11 @@
 // them: `observe_broken` loads bpf/testing/spine_test.bpf.o with a required hook whose only program the verifier
 // rejects (spine_broken), so it is DOWN with the kernel's reason; `observe_limits` runs the limits test program
 // (bpf/testing/limits_test.bpf.c) and decodes its records into events, like a real collector.
-import { registerCollector } from '../../src/collectors/registry';
+import type { CollectorEntry } from '../../src/collectors';
 import type { Collector, CollectorContext, CollectorStatus } from '../../src/collectors/types';
 import { kindName, reasonName } from '../../src/kernel/drops';
 import { loadCollector, type LoadedCollector, type LoaderOptions } from '../../src/kernel';
-import type { TapioEvent } from '../../src/pipeline/event';
+import type { TapioEvent } from '../../src/core/event';
 
 class TestCollector implements Collector {
   private loaded?: LoadedCollector;
@@ -49,11 +49,8 @@ class TestCollector implements Collector {
   }
 }
 
-let registered = false;
-
-export function registerTestCollectors(): void {
-  if (registered) return;
-  registered = true;
+/** Two collectors over the project's test objects, for the observe tests: pass them as the Agent's `collectors`. */
+export function testCollectors(): CollectorEntry[] {
   const broken = {
     name: 'observe_broken',
     object: 'testing/spine_test.bpf.o',
@@ -67,6 +64,8 @@ export function registerTestCollectors(): void {
     object: 'testing/limits_test.bpf.o',
     hooks: [{ name: 'emit', implementations: [{ kind: 'tracepoint' as const, program: 'limits_emit' }] }],
   };
-  registerCollector({ name: broken.name, enabled: () => true, hooks: broken.hooks, create: (l) => new TestCollector(broken.name, broken, undefined, l) });
-  registerCollector({ name: limits.name, enabled: () => true, hooks: limits.hooks, create: (l) => new TestCollector(limits.name, limits, 'limits_events', l) });
+  return [
+    { name: broken.name, enabled: () => true, hooks: () => broken.hooks, create: (l) => new TestCollector(broken.name, broken, undefined, l) },
+    { name: limits.name, enabled: () => true, hooks: () => limits.hooks, create: (l) => new TestCollector(limits.name, limits, 'limits_events', l) },
+  ];
 }

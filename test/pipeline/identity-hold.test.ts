@@ -3,9 +3,9 @@
 // IdentityResolver, which the end-to-end identity test exercises with real runtimes.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DropCounters } from '../../src/pipeline/drops';
+import { DropCounters } from '../../src/core/drops';
 import { Pipeline, type IdentityGate } from '../../src/pipeline/pipeline';
-import type { TapioEvent } from '../../src/pipeline/event';
+import type { TapioEvent } from '../../src/core/event';
 
 function ev(cgroupId: bigint, seq: number): TapioEvent {
   return { name: 'process.exec', timeUnixNano: 0n, cgroupId, attributes: { seq } };

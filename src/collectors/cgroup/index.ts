@@ -3,38 +3,21 @@
 // its cgroup path (and the path parser's container id) instead of waiting for a walk of the tree.
 import { bootNsToUnixNano } from '../../kernel/clock';
 import type { CollectorSpec, LoadedCollector } from '../../kernel/loader';
+import type { CgroupChange } from '../../core/cgroup-change';
 import type { CollectorContext } from '../types';
 import { RingCollector, type RecordHandler } from '../ring-collector';
-import { HEADER_FIELDS, HEADER_SIZE, readCString, readHeader } from '../record-header';
+import { HEADER_SIZE, readCString, readHeader } from '../record-header';
+import * as L from '../../kernel/layouts.generated';
 
 export const CGROUP_RING = 'cgroup_events';
-export const KIND_MKDIR = 16;
-export const KIND_RMDIR = 17;
-export const CGROUP_PATH_LEN = 512;
+export const KIND_MKDIR = L.TAPIO_KIND_CGROUP_MKDIR;
+export const KIND_RMDIR = L.TAPIO_KIND_CGROUP_RMDIR;
+export const CGROUP_PATH_LEN = L.TAPIO_CGROUP_PATH_LEN;
 
-/** struct cgroup_record (bpf/include/cgroup.h); checked against the object's BTF by test/collectors/layout.test.ts. */
-export const CGROUP_RECORD = {
-  name: 'cgroup_record',
-  size: 568,
-  fields: {
-    ...HEADER_FIELDS,
-    id: { offset: 32, size: 8 },
-    hierarchy: { offset: 40, size: 4 },
-    level: { offset: 44, size: 4 },
-    path_len: { offset: 48, size: 2 },
-    truncated: { offset: 50, size: 2 },
-    path: { offset: 56, size: CGROUP_PATH_LEN },
-  },
-} as const;
+/** struct cgroup_record (bpf/include/cgroup.h), from the generated layouts. */
+export const CGROUP_RECORD = L.STRUCTS.cgroup_record;
 
-export interface CgroupChange {
-  op: 'mkdir' | 'rmdir';
-  /** Kernel cgroup id (cgroup v2: the directory's inode, what bpf_get_current_cgroup_id() reports). */
-  id: bigint;
-  /** Relative to the cgroup v2 root, e.g. /docker/<id>. */
-  path: string;
-  timeUnixNano: bigint;
-}
+export type { CgroupChange } from '../../core/cgroup-change';
 
 export function cgroupCollectorSpec(): CollectorSpec {
   return {

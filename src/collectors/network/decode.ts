@@ -2,8 +2,8 @@
 // (network.transport, network.type, network.local.address, network.peer.port, ...) and Tapio's extras (bytes, RTT,
 // retransmits, resets, lifetime). Never throws on bad bytes: such records are counted (stage 'decode') and skipped.
 import * as os from 'node:os';
-import type { DropCounters } from '../../pipeline/drops';
-import type { Attributes, TapioEvent } from '../../pipeline/event';
+import type { DropCounters } from '../../core/drops';
+import type { Attributes, TapioEvent } from '../../core/event';
 import { HEADER_SIZE, cgroupAttribute, readHeader } from '../record-header';
 import { formatAddress } from './address';
 import {

@@ -3,8 +3,8 @@
 // skipped. Keeps the process table up to date so exit events can name the program that ended.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { DropCounters } from '../../pipeline/drops';
-import type { Attributes, TapioEvent } from '../../pipeline/event';
+import type { DropCounters } from '../../core/drops';
+import type { Attributes, TapioEvent } from '../../core/event';
 import { HEADER_SIZE, cgroupAttribute, readCString, readHeader } from '../record-header';
 import {
   ARGV_AREA, COMM_LEN, EXEC_ARGV_READ_FAILED, EXEC_PATH_TRUNCATED, EXEC_RECORD, EXIT_RECORD, FORK_RECORD,

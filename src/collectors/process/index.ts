@@ -1,13 +1,12 @@
-// The process collector: exec, exit and (sampled) fork events from bpf/process.bpf.c. Declares each hook with its
-// implementations in order of preference, writes the sampling and argv limits into the kernel's settings map,
-// decodes ring-buffer batches and keeps the kernel's drop counters in ctx.drops.
+// The process collector: exec, exit and fork events from bpf/process.bpf.c. Declares each hook with its
+// implementations in order of preference, sets the argv limit in the object's .rodata before load, decodes
+// ring-buffer batches and keeps the kernel's drop counters in ctx.drops. Fork sampling is limits.sampling's job.
 import { bootNsToUnixNano } from '../../kernel/clock';
 import type { CollectorSpec, LoadedCollector } from '../../kernel/loader';
-import { u32Key } from '../../kernel/maps';
 import type { CollectorContext } from '../types';
 import { RingCollector, decodeInto, type RecordHandler } from '../ring-collector';
 import { ProcessDecoder } from './decode';
-import { encodeSettings } from './layout';
+import { processRodata } from './layout';
 import { ProcessTable } from './table';
 
 export const PROCESS_RING = 'process_events';
@@ -15,7 +14,7 @@ export const PROCESS_RING = 'process_events';
 /** tp_btf first everywhere: typed task access and no tracefs needed. There is no fentry/kprobe form: the scheduler
  *  tracepoints are the stable, complete hooks for these events on every kernel (kernel functions here are inlined
  *  or renamed across versions), so a kernel-function variant would add risk and no data. */
-export function processCollectorSpec(config: { ringBufferBytes: number }): CollectorSpec {
+export function processCollectorSpec(config: { ringBufferBytes: number }, argvMaxBytes = 1024): CollectorSpec {
   return {
     name: 'process',
     object: 'process.bpf.o',
@@ -25,6 +24,7 @@ export function processCollectorSpec(config: { ringBufferBytes: number }): Colle
       { name: 'fork', optional: true, implementations: [{ kind: 'tp_btf', program: 'fork_btf' }, { kind: 'raw_tracepoint', program: 'fork_raw' }] },
     ],
     mapMaxEntries: { [PROCESS_RING]: config.ringBufferBytes },
+    rodata: processRodata(argvMaxBytes),
   };
 }
 
@@ -36,12 +36,11 @@ export class ProcessCollector extends RingCollector {
   table: ProcessTable | undefined;
 
   protected spec(ctx: CollectorContext): CollectorSpec {
-    return processCollectorSpec(ctx.config.kernel);
+    return processCollectorSpec(ctx.config.kernel, ctx.config.collectors.process.argvMaxBytes);
   }
 
   protected prepare(loaded: LoadedCollector, ctx: CollectorContext): RecordHandler {
     const cfg = ctx.config.collectors.process;
-    loaded.map('process_settings').update(u32Key(0), encodeSettings(cfg.forkSampleEvery, cfg.argvMaxBytes));
     // An evicted process still gets its exit event, only without the path: counted, not a drop.
     this.table = new ProcessTable(cfg.processTableSize);
     // Programs are attached already: records queue in the ring meanwhile, and exec records overwrite seeded entries.

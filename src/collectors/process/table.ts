@@ -2,7 +2,7 @@
 // process.exit event, whose kernel record carries only the pid, can still say which program ended. Bounded LRU
 // (a Map kept in use order); every eviction is counted. Seeded from /proc at start for processes older than the agent.
 import * as fs from 'node:fs';
-import { LruMap } from '../../pipeline/lru';
+import { LruMap } from '../../core/lru';
 
 export interface ProcessInfo {
   path: string;

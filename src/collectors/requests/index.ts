@@ -4,9 +4,9 @@
 // the kernel's byte and connection counters for status.
 import { bootNsToUnixNano } from '../../kernel/clock';
 import { loadCollector, type CollectorSpec, type LoadedCollector, type LoaderOptions } from '../../kernel/loader';
-import { native } from '../../kernel/native';
+import { possibleCpuCount } from '../../kernel/run-stats';
 import { u32Key } from '../../kernel/maps';
-import type { TapioEvent } from '../../pipeline/event';
+import type { TapioEvent } from '../../core/event';
 import type { CollectorContext } from '../types';
 import { RingCollector, type RecordHandler } from '../ring-collector';
 import { COUNTER_NAMES, L7_SETTINGS } from './layout';
@@ -39,7 +39,7 @@ export class RequestsCollector extends RingCollector {
   private specConfig(ctx: CollectorContext): RequestsSpecConfig {
     const r = ctx.config.collectors.requests;
     let cpus = 1;
-    try { cpus = native().numPossibleCpus(); } catch { /* the loader will report the missing addon */ }
+    try { cpus = possibleCpuCount(); } catch { /* the loader will report the missing addon */ }
     return { ringBufferBytes: r.ringBufferBytes, connectionTableSize: r.connectionTableSize, cpus };
   }
 

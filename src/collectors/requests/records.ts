@@ -1,6 +1,6 @@
 // Decodes the request-capture records (bpf/include/l7.h) into plain objects: a piece of one syscall's payload, or
 // the close of a connection. Never throws on bad bytes: such records are counted (stage 'decode') and skipped.
-import type { DropCounters } from '../../pipeline/drops';
+import type { DropCounters } from '../../core/drops';
 import { HEADER_SIZE, readHeader } from '../record-header';
 import { formatAddress } from '../network/address';
 import {

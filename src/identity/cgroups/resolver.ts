@@ -4,7 +4,7 @@
 // /proc/<pid>/cgroup directly, and the BPF side may feed cgroup_mkdir/rmdir through onCgroupCreated/onCgroupRemoved.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { LruMap } from '../../pipeline/lru';
+import { LruMap } from '../../core/lru';
 import { detectHostCgroupLayout, directoryOf, pathFromProcCgroup, type CgroupLayout } from './layout';
 
 export interface CgroupResolverOptions {
@@ -70,7 +70,7 @@ export class CgroupPathResolver {
       return p;
     }
     this.counters.misses++;
-    this.scheduleScan();
+    void this.scheduleScan(); // the walk's result serves later lookups; scan() never rejects
     return undefined;
   }
 

@@ -8,7 +8,7 @@
 //    objects meanwhile;
 //  - counters for status: connected, last error, objects cached, lists, watches, events.
 import type { ListWatch as ListWatchType, Watch } from '@kubernetes/client-node';
-import { ApiClient, ApiError, message } from './connection';
+import { type ApiClient, ApiError, message } from './connection';
 import type { Projection } from './objects';
 
 export interface InformerOptions<T> {
@@ -48,6 +48,7 @@ export interface WatchedObject {
 
 export class Informer<T extends WatchedObject> {
   // ListWatch is typed for the library's full objects; ours are checked projections with the same metadata keys.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the library's object type, see above
   private readonly lw: ListWatchType<any>;
   private stopped = true;
   private hasSynced = false;
@@ -65,6 +66,7 @@ export class Informer<T extends WatchedObject> {
     const { ListWatch } = require('@kubernetes/client-node') as typeof import('@kubernetes/client-node');
     // ListWatch only calls watch(path, query, callback, done) on its Watch: hand it ours, which checks objects.
     const watchAdapter = { watch: this.startWatch.bind(this) } as unknown as Watch;
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the library's object type, see above
     this.lw = new ListWatch<any>(opts.path, watchAdapter, () => this.fetchList(), false, undefined, opts.fieldSelector);
     this.lw.on('add', (o) => this.emit('add', o as T));
     this.lw.on('update', (o) => this.emit('update', o as T));

@@ -3,17 +3,17 @@
 // the API server is only watched (pods of this node, this node, optionally Services and EndpointSlices) and asked
 // for owners now and then. Without any Kubernetes it runs in "host mode": nothing is watched and nothing breaks.
 import type { KubernetesConfig } from '../../config/kubernetes';
-import type { Attributes } from '../../pipeline/event';
-import type { DropCounters } from '../../pipeline/drops';
+import type { Attributes } from '../../core/event';
+import type { DropCounters } from '../../core/drops';
 import type { KubernetesMetadata, PodInfo } from '../types';
 import { ApiClient, discoverApiServer, message, type ConnectionMode, type TransferStats } from './connection';
-import { Informer, type InformerStatus } from './informer';
+import { Informer, type InformerStatus, type WatchedObject } from './informer';
 import {
   endpointSliceProjection, keyMatcher, namespaceProjection, nodeProjection, podProjection, serviceProjection,
   stripRuntimePrefix, type EndpointSlice, type KeyFilter, type Node, type Pod, type Service,
 } from './objects';
 import { OwnerResolver, type OwnerStatus } from './owners';
-import { LruMap } from '../../pipeline/lru';
+import { LruMap } from '../../core/lru';
 
 /** How long a deleted pod still names the events that arrive after its deletion. */
 const DELETED_POD_GRACE_MS = 60_000;
@@ -69,7 +69,8 @@ export class KubernetesMetadataSource implements KubernetesMetadata {
   private readonly podUidByContainer = new Map<string, string>();
   private readonly services = new ServiceIndex();
   private readonly owners: OwnerResolver;
-  private readonly informers: Array<Informer<any>> = [];
+  /** Only their lifecycle (start, stop, synced, status) is used here, whatever they watch. */
+  private readonly informers: Array<Pick<Informer<WatchedObject>, 'start' | 'stop' | 'synced' | 'status'>> = [];
   private podInformer: Informer<Pod> | undefined;
   private nodeInformer: Informer<Node> | undefined;
   private serviceInformer: Informer<Service> | undefined;

@@ -3,8 +3,8 @@
 // ReplicaSets and Jobs need one GET each to learn their owner. Answers are cached with a TTL in a bounded LRU, and
 // concurrent lookups of the same owner share one request, so a node with 110 pods of 20 Deployments costs 20 GETs
 // per TTL, not 110.
-import type { Attributes } from '../../pipeline/event';
-import { ApiClient, ApiError, message } from './connection';
+import type { Attributes } from '../../core/event';
+import { type ApiClient, ApiError, message } from './connection';
 import { ownerObjectProjection, type OwnerReference, type Pod } from './objects';
 
 export interface OwnerResolverOptions {

@@ -125,7 +125,7 @@ export class CriClient {
   private call(client: grpc.Client, method: string, request: CriMessage, deadlineMs = this.deadlineMs):
       Promise<CriMessage> {
     return new Promise((resolve, reject) => {
-      const fn = (client as unknown as Record<string, Function>)[method];
+      const fn = (client as unknown as Record<string, (...args: unknown[]) => unknown>)[method];
       if (typeof fn !== 'function') {
         reject(new Error(`CRI method ${method} missing from the proto`));
         return;

@@ -1,7 +1,7 @@
 // All container runtimes of this node at once: one RuntimeEndpoint per configured socket (containerd, k3s, CRI-O,
 // Docker, podman), looked up together by container id. Sockets that do not exist yet are retried with backoff, so
 // the agent may start before the runtimes do.
-import type { DropCounters } from '../../pipeline/drops';
+import type { DropCounters } from '../../core/drops';
 import type { ContainerInfo } from '../types';
 import { RuntimeEndpoint, type EndpointConfig, type EndpointStatus, type EndpointTiming } from './endpoint';
 
@@ -43,7 +43,7 @@ export class RuntimeManager {
         this.generation++;
         for (const l of this.listeners) l();
       },
-      malformed: (what: string) => options.drops?.count('identity', 'container', 'runtime_answer_malformed'),
+      malformed: (_what: string) => options.drops?.count('identity', 'container', 'runtime_answer_malformed'),
       log,
     };
     // The same socket listed twice (e.g. /var/run -> /run) would double every answer: keep the first.

@@ -2,7 +2,7 @@
 // when usage is over budget, and less again once usage has stayed well under it for a while (hysteresis). Steps
 // are bounded (N doubles or halves per interval, within [configured N, maxSampleEvery]) so it neither oscillates
 // nor overreacts to one noisy measurement. Every decision is logged, counted and kept for status and /metrics.
-import type { ResourceSample, ResourceSource } from './resources';
+import type { ResourceSample, ResourceSource } from '../../core/resources';
 
 export interface AdaptiveOptions {
   /** Share of the node's CPU (all cores) the agent may use, e.g. 0.02. */

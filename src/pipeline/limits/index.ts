@@ -5,8 +5,8 @@ export { KernelLimits, kindLimitsFromConfig, kindNumber, encodeKindLimit, decode
 export type { KindLimit, CgroupLimitRow, BucketCounters } from './kernel-limits';
 export { AdaptiveController } from './adaptive';
 export type { AdaptiveOptions, AdaptiveDecision, AdaptiveState, ApplySampling } from './adaptive';
-export { ProcessResources } from './resources';
-export type { ResourceSample, ResourceSource } from './resources';
+export { ProcessResources } from '../../core/resources';
+export type { ResourceSample, ResourceSource } from '../../core/resources';
 export { BoundedAggregator, TopK } from './top-k';
 export type { TopKEntry, BoundedAggregatorOptions } from './top-k';
 export { createLimits } from './setup';

@@ -1,16 +1,18 @@
 // The userspace side of bpf/include/limits.h for one loaded BPF object: writes each event kind's sampling and rate
 // limit into tapio_limits_config, and reads back what the kernel decided per cgroup (admitted, rate limited, sampled)
-// and how many (cgroup, kind) buckets the LRU map evicted.
+// and how many (cgroup, kind) buckets the LRU map evicted. Map layouts come from the generated layouts.
 import { KIND_NAMES } from '../../kernel/drops';
 import type { LoadedCollector } from '../../kernel/loader';
 import { u32Key, type BpfMap } from '../../kernel/maps';
+import { STRUCTS, TAPIO_LIMITS_BUCKETS_CREATED, TAPIO_LIMITS_BUCKET_INSERT_FAILED } from '../../kernel/layouts.generated';
 
 export const LIMITS_CONFIG_MAP = 'tapio_limits_config';
 export const LIMITS_STATE_MAP = 'tapio_limits_state';
 export const LIMITS_COUNTERS_MAP = 'tapio_limits_counters';
 
-/** struct tapio_kind_limit: { u32 sample_every, u32 rate_per_sec, u32 burst, u32 pad } */
-const KIND_LIMIT_BYTES = 16;
+const KIND_LIMIT = STRUCTS.tapio_kind_limit;
+const LIMIT_KEY = STRUCTS.tapio_limit_key;
+const LIMIT_STATE = STRUCTS.tapio_limit_state;
 
 export interface KindLimit {
   /** Keep 1 of N (1: keep all). */
@@ -51,15 +53,21 @@ function checkU32(what: string, v: number): number {
 }
 
 export function encodeKindLimit(l: KindLimit): Buffer {
-  const b = Buffer.alloc(KIND_LIMIT_BYTES);
-  b.writeUInt32LE(checkU32('sampleEvery', Math.max(1, l.sampleEvery)), 0);
-  b.writeUInt32LE(checkU32('ratePerSec', l.ratePerSec), 4);
-  b.writeUInt32LE(checkU32('burst', l.burst), 8);
+  const f = KIND_LIMIT.fields;
+  const b = Buffer.alloc(KIND_LIMIT.size);
+  b.writeUInt32LE(checkU32('sampleEvery', Math.max(1, l.sampleEvery)), f.sample_every.offset);
+  b.writeUInt32LE(checkU32('ratePerSec', l.ratePerSec), f.rate_per_sec.offset);
+  b.writeUInt32LE(checkU32('burst', l.burst), f.burst.offset);
   return b;
 }
 
 export function decodeKindLimit(b: Buffer): KindLimit {
-  return { sampleEvery: Math.max(1, b.readUInt32LE(0)), ratePerSec: b.readUInt32LE(4), burst: b.readUInt32LE(8) };
+  const f = KIND_LIMIT.fields;
+  return {
+    sampleEvery: Math.max(1, b.readUInt32LE(f.sample_every.offset)),
+    ratePerSec: b.readUInt32LE(f.rate_per_sec.offset),
+    burst: b.readUInt32LE(f.burst.offset),
+  };
 }
 
 export class KernelLimits {
@@ -96,23 +104,25 @@ export class KernelLimits {
   /** What the kernel decided per (cgroup, kind). Walks the map: for status and tests, not per event. */
   cgroups(): CgroupLimitRow[] {
     const rows: CgroupLimitRow[] = [];
+    const K = LIMIT_KEY.fields;
+    const S = LIMIT_STATE.fields;
     for (const [k, v] of this.state.entries()) {
-      if (k.length < 12 || v.length < 40) continue;
-      const kind = k.readUInt32LE(8);
+      if (k.length < LIMIT_KEY.size || v.length < LIMIT_STATE.size) continue;
+      const kind = k.readUInt32LE(K.kind.offset);
       rows.push({
-        cgroupId: k.readBigUInt64LE(0),
+        cgroupId: k.readBigUInt64LE(K.cgroup_id.offset),
         kind: KIND_NAMES[kind] ?? `kind_${kind}`,
-        admitted: Number(v.readBigUInt64LE(16)),
-        rateLimited: Number(v.readBigUInt64LE(24)),
-        sampled: Number(v.readBigUInt64LE(32)),
+        admitted: Number(v.readBigUInt64LE(S.admitted.offset)),
+        rateLimited: Number(v.readBigUInt64LE(S.rate_limited.offset)),
+        sampled: Number(v.readBigUInt64LE(S.sampled.offset)),
       });
     }
     return rows;
   }
 
   bucketCounters(): BucketCounters {
-    const created = Number(this.counters.sumU64(u32Key(0)));
-    const insertFailed = Number(this.counters.sumU64(u32Key(1)));
+    const created = Number(this.counters.sumU64(u32Key(TAPIO_LIMITS_BUCKETS_CREATED)));
+    const insertFailed = Number(this.counters.sumU64(u32Key(TAPIO_LIMITS_BUCKET_INSERT_FAILED)));
     const live = this.state.count();
     return { live, created, evicted: Math.max(0, created - live), insertFailed };
   }

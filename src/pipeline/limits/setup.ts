@@ -6,7 +6,7 @@ import type { LoadedCollector } from '../../kernel/loader';
 import { KIND_NAMES } from '../../kernel/drops';
 import { AdaptiveController } from './adaptive';
 import { KernelLimits, kindLimitsFromConfig, kindNumber } from './kernel-limits';
-import { ProcessResources, type ResourceSource } from './resources';
+import { ProcessResources, type ResourceSource } from '../../core/resources';
 
 export interface LimitsHandle {
   /** One per BPF object that has the limits maps. */

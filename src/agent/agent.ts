@@ -2,13 +2,16 @@
 // pipeline to the sinks, keep counters in sync, and stop cleanly, draining what the kernel already handed over.
 import * as os from 'node:os';
 import type { TapioConfig } from '../config/schema';
-import '../collectors'; // registers the collectors
-import { collectorEntries } from '../collectors/registry';
-import type { Collector, CollectorStatus } from '../collectors/types';
+import { COLLECTORS, type CollectorEntry } from '../collectors';
+import type { Collector } from '../collectors/types';
 import { probeKernel, unavailableKinds, type KernelFeatures } from '../kernel/features';
-import { DropCounters } from '../pipeline/drops';
-import { Pipeline, type EventFilter, type EventSink, type IdentityGate } from '../pipeline/pipeline';
-import type { TapioEvent } from '../pipeline/event';
+import { describeUnavailableHooks } from '../kernel/loader';
+import type { AgentStatus } from '../observe/sources';
+import { DropCounters } from '../core/drops';
+import { Pipeline, type EventFilter, type IdentityGate } from '../pipeline/pipeline';
+import type { TapioEvent } from '../core/event';
+import type { CgroupChange } from '../core/cgroup-change';
+import type { EventSink } from '../core/sink';
 
 export interface AgentOptions {
   config: TapioConfig;
@@ -18,24 +21,14 @@ export interface AgentOptions {
   filter?: EventFilter;
   enrich?: (e: TapioEvent) => void;
   /** Cgroup directories made and removed, from the cgroup collector (identity follows them). */
-  cgroupChanged?: (change: { op: 'mkdir' | 'rmdir'; id: bigint; path: string }) => void;
+  cgroupChanged?: (change: CgroupChange) => void;
   /** Holds events of containers not yet named by a runtime until identity settles (src/identity). */
   identityGate?: IdentityGate;
   log?: (message: string) => void;
   /** Collector names to run; default: every enabled one. */
   only?: string[];
-}
-
-export interface AgentStatus {
-  node: string;
-  startedAt: string;
-  uptimeSeconds: number;
-  kernel?: Pick<KernelFeatures, 'kernelRelease' | 'cgroups'>;
-  collectors: CollectorStatus[];
-  /** Collectors that failed to start at all, with the reason. */
-  failed: { name: string; error: string }[];
-  pipeline: ReturnType<Pipeline['stats']>;
-  drops: ReturnType<DropCounters['rows']>;
+  /** The collectors to choose from; default: every collector Tapio has (src/collectors COLLECTORS). */
+  collectors?: readonly CollectorEntry[];
 }
 
 export class Agent {
@@ -58,7 +51,7 @@ export class Agent {
     this.features = await probeKernel();
     const skip = unavailableKinds(this.features);
     const { config } = this.options;
-    for (const entry of collectorEntries()) {
+    for (const entry of this.options.collectors ?? COLLECTORS) {
       if (!entry.enabled(config)) continue;
       if (this.options.only && !this.options.only.includes(entry.name)) continue;
       const c = entry.create({ unavailableKinds: skip });
@@ -73,7 +66,7 @@ export class Agent {
         });
         this.collectors.push(c);
         const st = c.status();
-        if (!st.available) this.log(`collector ${entry.name} unavailable: ${describeUnavailable(st)}`);
+        if (!st.available) this.log(`collector ${entry.name} unavailable: ${describeUnavailableHooks(st.hooks).join(' | ')}`);
       } catch (e) {
         // One failing collector never stops another.
         this.failed.push({ name: entry.name, error: (e as Error).message });
@@ -122,34 +115,4 @@ export class Agent {
     await this.pipeline.flush();
     await this.pipeline.close();
   }
-}
-
-function describeUnavailable(st: CollectorStatus): string {
-  return st.hooks.filter((h) => !h.optional && !h.chosen)
-    .map((h) => `${h.name}: ${h.attempts.map((a) => `${a.kind} ${a.stage}: ${a.error.split('\n')[0]}`).join('; ')}`)
-    .join(' | ');
-}
-
-/** The summary printed on stderr on exit and with --stats: events per kind, drops per reason, hook modes. */
-export function formatSummary(s: AgentStatus): string {
-  const lines: string[] = [];
-  const kinds = Object.keys(s.pipeline.received).sort();
-  lines.push(`tapio: ${s.uptimeSeconds}s on ${s.node}; events per kind (received / emitted):`);
-  if (kinds.length === 0) lines.push('  (none)');
-  for (const k of kinds) lines.push(`  ${k.padEnd(28)} ${String(s.pipeline.received[k]).padStart(10)} / ${s.pipeline.emitted[k] ?? 0}`);
-  if (s.pipeline.filteredOut) lines.push(`  (${s.pipeline.filteredOut} filtered out by --events/--pid/--comm)`);
-  lines.push('drops (stage kind reason: count):');
-  if (s.drops.length === 0) lines.push('  none');
-  for (const d of s.drops) lines.push(`  ${d.stage} ${d.kind} ${d.reason}: ${d.count}`);
-  const counters = s.collectors.flatMap((c) => Object.entries(c.counters ?? {}).filter(([, v]) => v > 0).map(([k, v]) => `  ${c.name} ${k}: ${v}`));
-  if (counters.length) lines.push('not losses, but worth knowing:', ...counters);
-  lines.push('hooks:');
-  for (const c of s.collectors) {
-    for (const h of c.hooks) {
-      const tried = h.attempts.map((a) => `${a.kind}: ${a.error.split('\n')[0]}`);
-      lines.push(`  ${c.name}/${h.name}: ${h.chosen ? h.chosen.kind : 'UNAVAILABLE'}${tried.length ? `  (fell back past ${tried.join('; ')})` : ''}`);
-    }
-  }
-  for (const f of s.failed) lines.push(`  ${f.name}: FAILED TO START: ${f.error}`);
-  return lines.join('\n') + '\n';
 }

@@ -3,15 +3,16 @@
 // own (a missing runtime or API server never stops the agent) and is stopped with the agent.
 import * as os from 'node:os';
 import type { TapioConfig } from '../config/schema';
-import type { DropCounters } from '../pipeline/drops';
-import type { EventSink } from '../pipeline/pipeline';
-import type { TapioEvent } from '../pipeline/event';
+import type { DropCounters } from '../core/drops';
+import type { EventSink } from '../core/sink';
+import type { TapioEvent } from '../core/event';
 import { IdentityResolver } from '../identity';
 import { createKubernetesMetadata, type KubernetesMetadataSource } from '../identity/kubernetes';
 import { createOtlpExporter, type OtlpExporter } from '../export/otlp';
 import { tapioResource } from '../export/resource';
 import { createLimits } from '../pipeline/limits';
-import { startObserveServer, otlpExporterHealth, type ObserveServer, type ReadinessCheck } from '../observe';
+import { startObserveServer, type ObserveServer, type ReadinessCheck } from '../observe';
+import { otlpExporterHealth } from '../export/health';
 import type { Agent } from './agent';
 
 export interface RuntimeServices {

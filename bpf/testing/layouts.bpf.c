@@ -1,0 +1,56 @@
+/* The layout anchor: one instance of every struct and enum that userspace shares with the BPF programs, so all of
+ * them are in this one object's BTF. It has no programs and is never loaded; scripts/gen-layouts.js reads its BTF and
+ * writes src/kernel/layouts.generated.ts, the only TypeScript definition of these offsets, sizes and constants, and
+ * test/kernel/layouts.test.ts fails when that file is stale.
+ *
+ * To share a new struct or enum with userspace: define it in a header in bpf/include (flags and sizes as enum
+ * constants, not #defines, which BTF cannot see), include the header here, add one line below, then run
+ * `npm run gen:layouts` and commit the regenerated file. */
+#include "tapio.h"
+#include "limits.h"
+#include "process.h"
+#include "network.h"
+#include "cgroup.h"
+#include "l7.h"
+
+/* Kinds, drop reasons, the record header (tapio.h). */
+enum tapio_kind layout_tapio_kind;
+enum tapio_drop_reason layout_tapio_drop_reason;
+struct tapio_header layout_tapio_header;
+
+/* Limits maps: tapio_limits_config value, tapio_limits_state key and value, tapio_limits_counters slots (limits.h). */
+struct tapio_kind_limit layout_tapio_kind_limit;
+struct tapio_limit_key layout_tapio_limit_key;
+struct tapio_limit_state layout_tapio_limit_state;
+enum tapio_limits_counter layout_tapio_limits_counter;
+
+/* Process records (process.h). */
+enum proc_sizes layout_proc_sizes;
+enum proc_exec_flag layout_proc_exec_flag;
+struct proc_exec_record layout_proc_exec_record;
+struct proc_exit_record layout_proc_exit_record;
+struct proc_fork_record layout_proc_fork_record;
+
+/* Network records and per-connection state (network.h). */
+enum tcp_role layout_tcp_role;
+enum tcp_flag layout_tcp_flag;
+struct tcp_record layout_tcp_record;
+struct tcp_conn layout_tcp_conn;
+
+/* Cgroup records (cgroup.h). */
+enum tapio_cgroup_sizes layout_tapio_cgroup_sizes;
+struct cgroup_record layout_cgroup_record;
+
+/* Request capture: payload and close records, per-connection state, settings, counters (l7.h). */
+enum l7_sizes layout_l7_sizes;
+enum l7_protocol layout_l7_protocol;
+enum l7_direction layout_l7_direction;
+enum l7_syscall layout_l7_syscall;
+enum l7_flag layout_l7_flag;
+enum l7_counter layout_l7_counter;
+struct l7_settings layout_l7_settings;
+struct l7_conn layout_l7_conn;
+struct l7_data_record layout_l7_data_record;
+struct l7_close_record layout_l7_close_record;
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
