@@ -56,7 +56,11 @@ export class Http1Parser {
     const d = isRequest ? this.req : this.resp;
     if (d.mode === 'desync') {
       const looks = isRequest ? looksLikeRequest(data) : looksLikeResponse(data);
-      if (looks !== 'yes') { this.host.counters.bytesSkipped += data.length; return data.length; }
+      if (looks !== 'yes') {
+        this.host.counters.bytesSkipped += data.length;
+        if (!isRequest) this.answersSkipped(timeNs);
+        return data.length;
+      }
       d.mode = 'head';
       d.buf = Buffer.alloc(0);
       this.host.counters.resyncs++;
@@ -288,6 +292,13 @@ export class Http1Parser {
       this.queue.length = 0;
       this.trusted = false;
     }
+  }
+
+  /** Response bytes passed over while out of step may hold answers to any request sent before them. */
+  private answersSkipped(t: bigint): void {
+    let n = 0;
+    while (this.queue.length > 0 && this.queue[0]!.startNs <= t) { this.queue.shift(); n++; this.lose('desync'); }
+    if (n > 1) { this.owedOrphans += n - 1; this.trusted = false; }
   }
 
   private lose(reason: Parameters<ParserHost['lose']>[0]): void {
