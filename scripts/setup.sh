@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 # Build needs: clang/llvm for CO-RE BPF, libbpf + libelf + zlib for the addon, bpftool for vmlinux.h.
 # Test and benchmark needs: real container runtimes, peers to compare against (libbpf-tools, bpftrace), wrk.
 DEBS=(clang llvm libbpf-dev libelf-dev zlib1g-dev bpftool make g++ python3 iproute2
-      bpftrace libbpf-tools containerd runc docker.io podman busybox-static wrk)
+      bpftrace libbpf-tools containerd runc docker.io podman busybox-static wrk
+      nghttp2-client nghttp2-server)
 
 missing=()
 for pkg in "${DEBS[@]}"; do

@@ -74,6 +74,12 @@ export function looksLikeFrames(b: Uint8Array, at: number, maxFrameSize: number)
   return pos + 9 > b.length && complete === 0 ? 'more' : 'no';
 }
 
+function startsWithPreface(b: Uint8Array): boolean {
+  if (b.length < PREFACE.length) return false;
+  for (let i = 0; i < PREFACE.length; i++) if (b[i] !== PREFACE[i]) return false;
+  return true;
+}
+
 export class FrameReader {
   private state: 'preface' | 'header' | 'payload' | 'desync';
   private prefaceSeen = 0;
@@ -97,7 +103,11 @@ export class FrameReader {
 
   feed(b: Uint8Array, missing: number, t: bigint): void {
     let p = 0;
-    if (this.state === 'desync') {
+    if (this.state === 'desync' && startsWithPreface(b)) {
+      this.state = 'preface';
+      this.prefaceSeen = 0;
+      this.sink.resync();
+    } else if (this.state === 'desync') {
       if (looksLikeFrames(b, 0, Math.max(this.maxFrameSize, DEFAULT_MAX_FRAME_SIZE)) !== 'yes') { this.skipped(b.length); return; }
       this.state = 'header';
       this.hdrLen = 0;

@@ -7,7 +7,8 @@ export interface ScrubRules {
   headerNames: string[];
   /** A query parameter, form field, JSON key, `--flag` or `KEY=` whose name matches has its value replaced. */
   keyPattern: RegExp;
-  /** Secret-looking values replaced wherever they occur (bearer tokens, JWTs, cloud keys, URL passwords). */
+  /** Secret-looking values replaced wherever they occur (bearer tokens, JWTs, cloud keys, URL passwords). A named
+   *  group `keep` is kept in front of the replacement. Patterns must stay linear: values can be 64 KiB long. */
   valuePatterns: RegExp[];
   replacement: string;
 }
@@ -28,7 +29,7 @@ export const DEFAULT_SCRUB_RULES: ScrubRules = {
     /\bgh[pousr]_[A-Za-z0-9]{30,}\b/g, // GitHub tokens
     /\bxox[abprs]-[A-Za-z0-9-]{10,}/g, // Slack tokens
     /\bsk-[A-Za-z0-9_-]{20,}/g, // API secret keys in the sk-... style
-    /(?<=:\/\/[^/\s:@]*:)[^/\s@]+(?=@)/g, // the password in scheme://user:password@host
+    /(?<keep>:\/\/[^/\s:@]{0,256}:)[^/\s@]{1,256}(?=@)/g, // the password in scheme://user:password@host
   ],
   replacement: REDACTED,
 };
@@ -64,14 +65,25 @@ export class Scrubber {
 
   /** Free text (values, messages, user agents): secret-looking values and `key=value` secrets replaced. */
   text(s: string): string {
+    return this.keyValues(this.values(s));
+  }
+
+  private values(s: string): string {
     let out = s;
-    for (const p of this.rules.valuePatterns) out = out.replace(p, this.rules.replacement);
-    return this.keyValues(out);
+    for (const p of this.rules.valuePatterns) {
+      out = out.replace(p, (...args: unknown[]) => {
+        const groups = args[args.length - 1];
+        const keep = typeof groups === 'object' && groups !== null ? (groups as Record<string, string | undefined>)['keep'] : undefined;
+        return (keep ?? '') + this.rules.replacement;
+      });
+    }
+    return out;
   }
 
   /** `key=value`, `key: value` and `"key": "value"` pairs whose key is secret get their value replaced. */
   keyValues(s: string): string {
-    return s.replace(/(["']?)([A-Za-z0-9_.-]+)\1(\s*[=:]\s*)(["']?)([^"'&,;\s}]+)/g,
+    // keys start at a word boundary and are bounded, so a long run of word characters costs linear time
+    return s.replace(/(?<![A-Za-z0-9_.-])(["']?)([A-Za-z0-9_.-]{1,64})\1([ \t]{0,8}[=:][ \t]{0,8})(["']?)([^"'&,;\s}]+)/g,
       (whole, q1: string, key: string, sep: string, q2: string, value: string) =>
         this.isSecretKey(key) && value !== this.rules.replacement ? `${q1}${key}${q1}${sep}${q2}${this.rules.replacement}` : whole);
   }
@@ -93,9 +105,7 @@ export class Scrubber {
   }
 
   private textNoKeys(s: string): string {
-    let out = s;
-    for (const p of this.rules.valuePatterns) out = out.replace(p, this.rules.replacement);
-    return out;
+    return this.values(s);
   }
 
   /** Command-line arguments with secrets replaced: `--password=x`, `--token x`, `-H 'Authorization: ...'`,

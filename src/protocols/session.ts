@@ -149,7 +149,10 @@ export class ProtocolSession {
       if (r === 'more' && b.length < 12) return 'more';
     }
     const f = looksLikeFrames(b, 0, DEFAULT_MAX_FRAME_SIZE);
-    return f === 'yes' ? 'http2-midway' : f === 'more' ? 'more' : 'no';
+    if (f !== 'yes') return f === 'more' ? 'more' : 'no';
+    // A server speaks first with its SETTINGS (the server preface) on a new connection: not a mid-way join.
+    const serverPreface = !fromClient && this.counters.chunks === 1 && b[3] === 4 && b[4] === 0;
+    return serverPreface ? 'http2' : 'http2-midway';
   }
 
   private upgrade(stream1: H2cHandover, clientBytes: Uint8Array): void {

@@ -37,8 +37,9 @@ export async function recordingProxy(targetPort: number): Promise<RecordingProxy
     upstream.pipe(client);
     let closed = 0;
     const done = () => { if (++closed === 2) open--; };
-    client.on('close', done);
-    upstream.on('close', done);
+    // a peer that closes ends the other side too, once what it wrote has been flushed
+    client.on('close', () => { done(); upstream.destroySoon(); });
+    upstream.on('close', () => { done(); client.destroySoon(); });
     client.on('error', () => upstream.destroy());
     upstream.on('error', () => client.destroy());
   });
