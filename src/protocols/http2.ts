@@ -294,8 +294,13 @@ export class Http2Parser {
     const method = s.fromUpgrade?.method ?? headerValue(s.request, ':method');
     const path = s.fromUpgrade?.target ?? headerValue(s.request, ':path');
     if (method === undefined || path === undefined) { this.host.lose(s.unknownFields > 0 ? 'headers_unknown' : 'malformed'); return; }
-    const grpc = isGrpcContentType(headerValue(s.request, 'content-type'))
-      || isGrpcContentType(headerValue(s.response ?? [], 'content-type'));
+    const reqType = headerValue(s.request, 'content-type');
+    const respType = headerValue(s.response ?? [], 'content-type');
+    // With content-type lost to unknown HPACK state, a stream on a gRPC connection is taken as gRPC (its status
+    // then has to come from a known grpc-status, or it is counted lost), never reported as plain HTTP.
+    const typeUnknown = s.unknownFields > 0 && reqType === undefined && respType === undefined;
+    if (typeUnknown && !this.sawGrpc && !s.fromUpgrade) { this.host.lose('headers_unknown'); return; } // gRPC or HTTP?
+    const grpc = isGrpcContentType(reqType) || isGrpcContentType(respType) || typeUnknown;
     const httpStatusText = s.response ? headerValue(s.response, ':status') : undefined;
     const httpStatus = httpStatusText !== undefined && /^\d{3}$/.test(httpStatusText) ? Number(httpStatusText) : undefined;
     const x: Exchange = {

@@ -63,7 +63,7 @@ export class ProtocolSession {
   }
 
   get protocol(): SessionProtocol {
-    if (this.detected === 'http2' && this.parser instanceof Http2Parser && this.parser.sawGrpc) return 'grpc';
+    if (this.detected === 'http2' && this.parser instanceof Http2Parser && this.parser.sawGrpc) this.detected = 'grpc';
     return this.detected;
   }
 
@@ -172,6 +172,7 @@ export class ProtocolSession {
   close(timeNs: bigint): void {
     if (this.closed) return;
     this.closed = true;
+    void this.protocol; // settle 'grpc' before the parser goes
     try { this.parser?.close(timeNs); } catch (err) { this.counters.desyncs++; this.lastError = (err as Error).message; }
     this.parser = undefined;
   }
