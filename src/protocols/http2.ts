@@ -298,7 +298,8 @@ export class Http2Parser {
     const respType = headerValue(s.response ?? [], 'content-type');
     // With content-type lost to unknown HPACK state, a stream on a gRPC connection is taken as gRPC (its status
     // then has to come from a known grpc-status, or it is counted lost), never reported as plain HTTP.
-    const typeUnknown = s.unknownFields > 0 && reqType === undefined && respType === undefined;
+    // gRPC calls are always POSTs: any other method is plain HTTP whatever was unknown
+    const typeUnknown = s.unknownFields > 0 && reqType === undefined && respType === undefined && method === 'POST';
     if (typeUnknown && !this.sawGrpc && !s.fromUpgrade) { this.host.lose('headers_unknown'); return; } // gRPC or HTTP?
     const grpc = isGrpcContentType(reqType) || isGrpcContentType(respType) || typeUnknown;
     const httpStatusText = s.response ? headerValue(s.response, ':status') : undefined;
