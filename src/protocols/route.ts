@@ -14,7 +14,7 @@ const TOKEN_CHARS = /^[A-Za-z0-9_\-+=.~%:@]+$/;
 export function isIdSegment(seg: string): boolean {
   if (seg.length === 0) return false;
   if (NUMBER.test(seg) || UUID.test(seg)) return true;
-  if (HEX.test(seg) && /\d/.test(seg)) return true;
+  if (HEX.test(seg)) return true; // 8+ hex digits: ids and hashes (English words of only a-f letters are rare)
   if (/\d{4,}/.test(seg)) return true; // order-12345, 2024-01-31, v20240131
   if (seg.length > MAX_SEGMENT_CHARS) return true;
   // Long opaque tokens (base64, base64url, random ids): letters and digits mixed, or mixed case with no word shape.
