@@ -34,6 +34,9 @@ export const DEFAULT_SCRUB_RULES: ScrubRules = {
   replacement: REDACTED,
 };
 
+/** Matches wherever any default value pattern could match (each begins with one of these). */
+const DEFAULT_PREFILTER = /bearer|basic|digest|token|negotiate|eyJ|AKIA|ASIA|gh[pousr]_|xox|sk-|:\/\//i;
+
 export function scrubRules(partial?: Partial<ScrubRules>): ScrubRules {
   return { ...DEFAULT_SCRUB_RULES, ...partial };
 }
@@ -46,7 +49,10 @@ export class Scrubber {
   constructor(rules?: Partial<ScrubRules>) {
     this.rules = scrubRules(rules);
     this.names = new Set(this.rules.headerNames.map((n) => n.toLowerCase()));
+    this.prefilter = this.rules.valuePatterns === DEFAULT_SCRUB_RULES.valuePatterns ? DEFAULT_PREFILTER : undefined;
   }
+
+  private readonly prefilter: RegExp | undefined;
 
   isSecretHeader(name: string): boolean {
     return this.names.has(name.toLowerCase());
@@ -69,6 +75,8 @@ export class Scrubber {
   }
 
   private values(s: string): string {
+    // the default patterns all start with one of a few literals: most values match none, so skip them cheaply
+    if (this.prefilter && !this.prefilter.test(s)) return s;
     let out = s;
     for (const p of this.rules.valuePatterns) {
       out = out.replace(p, (...args: unknown[]) => {
@@ -82,6 +90,7 @@ export class Scrubber {
 
   /** `key=value`, `key: value` and `"key": "value"` pairs whose key is secret get their value replaced. */
   keyValues(s: string): string {
+    if (!s.includes('=') && !s.includes(':')) return s;
     // keys start at a word boundary and are bounded, so a long run of word characters costs linear time
     return s.replace(/(?<![A-Za-z0-9_.-])(["']?)([A-Za-z0-9_.-]{1,64})\1([ \t]{0,8}[=:][ \t]{0,8})(["']?)([^"'&,;\s}]+)/g,
       (whole, q1: string, key: string, sep: string, q2: string, value: string) =>
