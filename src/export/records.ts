@@ -3,6 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { SpanKind, SpanStatusCode, TraceFlags, type HrTime, type SpanContext } from '@opentelemetry/api';
 import { SeverityNumber } from '@opentelemetry/api-logs';
+import { TraceState } from '@opentelemetry/core';
 import type { Resource } from '@opentelemetry/resources';
 import type { ReadableLogRecord } from '@opentelemetry/sdk-logs';
 import type { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
@@ -115,16 +116,19 @@ export function parseTraceparent(header: string | undefined): TraceParent | unde
 /** One request as one span. With a valid traceparent the span is a child of the caller's span, in its trace. */
 export function requestToSpan(req: RequestRecord, resource: Resource): SpanRecord {
   const parent = parseTraceparent(req.traceparent);
+  const traceState = parent && req.tracestate ? new TraceState(req.tracestate) : undefined;
   const context: SpanContext = {
     traceId: parent?.traceId ?? randomBytes(16).toString('hex'),
     spanId: randomBytes(8).toString('hex'),
     traceFlags: parent ? parent.flags & TraceFlags.SAMPLED : TraceFlags.SAMPLED,
+    traceState,
   };
   const parentContext: SpanContext | undefined = parent
-    ? { traceId: parent.traceId, spanId: parent.spanId, traceFlags: parent.flags, isRemote: true }
+    ? { traceId: parent.traceId, spanId: parent.spanId, traceFlags: parent.flags, isRemote: true, traceState }
     : undefined;
 
   const attributes: Attributes = { ...req.attributes };
+  if (req.protocolVersion) attributes['network.protocol.version'] = req.protocolVersion;
   let name: string;
   let isError: boolean;
   if (req.protocol === 'http') {

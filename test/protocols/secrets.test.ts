@@ -6,6 +6,9 @@ import * as http from 'node:http';
 import * as http2 from 'node:http2';
 import type * as net from 'node:net';
 import { test } from 'node:test';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { requestToSpan } from '../../src/export/records';
+import { ProtocolSession } from '../../src/protocols/session';
 import { recordingProxy, replay, type Recording } from './peers';
 
 const SECRETS = {
@@ -87,3 +90,18 @@ for (const version of [1, 2] as const) {
     }
   });
 }
+
+test('a record becomes a span in the caller trace, with tracestate and the protocol version', () => {
+  const s = new ProtocolSession('server');
+  const req = 'GET /users/7 HTTP/1.1\r\ntraceparent: 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01\r\ntracestate: vendor=abc\r\n\r\n';
+  s.push({ direction: 'recv', data: Buffer.from(req), length: req.length, timeNs: 10n });
+  s.push({ direction: 'send', data: Buffer.from('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n'), length: 38, timeNs: 20n });
+  const [rec] = s.takeRequests();
+  const span = requestToSpan(rec!, resourceFromAttributes({}));
+  assert.equal(span.spanContext().traceId, '0af7651916cd43dd8448eb211c80319c');
+  assert.equal(span.parentSpanContext?.spanId, 'b7ad6b7169203331');
+  assert.equal(span.spanContext().traceState?.get('vendor'), 'abc');
+  assert.equal(span.attributes['network.protocol.version'], '1.1');
+  assert.equal(span.attributes['http.route'], '/users/{id}');
+  assert.equal(span.name, 'GET /users/{id}');
+});
