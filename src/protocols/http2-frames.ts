@@ -116,7 +116,12 @@ export class FrameReader {
     while (p < b.length && (this.state as string) !== 'desync') {
       if (this.state === 'preface') {
         while (p < b.length && this.prefaceSeen < PREFACE.length) {
-          if (b[p] !== PREFACE[this.prefaceSeen]) { this.lose(t); this.skipped(b.length - p); return; }
+          if (b[p] !== PREFACE[this.prefaceSeen]) {
+            this.onPrefaceMismatch?.(b.subarray(p));
+            this.lose(t);
+            this.skipped(b.length - p);
+            return;
+          }
           p++; this.prefaceSeen++;
         }
         if (this.prefaceSeen === PREFACE.length) this.state = 'header';
@@ -134,6 +139,8 @@ export class FrameReader {
   private skipped(n: number): void { this.onSkip?.(n); }
   /** Set by the owner to count bytes passed over while looking for a frame boundary. */
   onSkip?: (n: number) => void;
+  /** Set by the owner: the client did not send the preface; these bytes came instead. */
+  onPrefaceMismatch?: (b: Uint8Array) => void;
 
   private startFrame(t: bigint): void {
     this.hdrLen = 0;

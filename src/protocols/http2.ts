@@ -7,6 +7,7 @@ import { HpackDecoder, HpackError, type HeaderField } from './hpack/decoder';
 import type { ParserHost } from './host';
 import { Flag, FrameReader, FrameType, type FrameHeader, type FrameSink } from './http2-frames';
 import type { H2cHandover } from './http1';
+import { looksLikeRequest } from './http1-head';
 import { decodeGrpcMessage, GrpcMessageCounter, grpcStatus, grpcStatusFromHttp, grpcStatusFromReset, isGrpcContentType } from './grpc';
 import { BodyCapture, headerValue, type Exchange } from './record';
 
@@ -58,6 +59,8 @@ export class Http2Parser {
       new FrameReader(this.sink(SERVER), false, maxBlock, !opts.midway),
     ];
     for (const r of this.readers) r.onSkip = (n) => { host.counters.bytesSkipped += n; };
+    // An HTTP/1 request sent to a server that speaks only HTTP/2 (it greeted with SETTINGS first): never answered.
+    this.readers[CLIENT].onPrefaceMismatch = (b) => { if (looksLikeRequest(b) === 'yes') host.lose('malformed'); };
     if (opts.upgrade) {
       const s = this.newStream(1, opts.upgrade.startNs, opts.upgrade.headers);
       s.fromUpgrade = opts.upgrade;
