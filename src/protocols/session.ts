@@ -27,6 +27,8 @@ export interface CapturedChunk {
 
 export type SessionProtocol = 'unknown' | 'http1' | 'http2' | 'grpc' | 'unsupported';
 
+const defaultScrubber = new Scrubber();
+
 /** Completed records are queued until taken; past this many the oldest are counted lost rather than kept. */
 const MAX_QUEUED_RECORDS = 4096;
 
@@ -46,7 +48,7 @@ export class ProtocolSession {
     this.limits = { ...DEFAULT_LIMITS, ...options.limits };
     this.ctx = {
       side: role,
-      scrubber: new Scrubber(options.scrub),
+      scrubber: options.scrub ? new Scrubber(options.scrub) : defaultScrubber,
       captureHeaders: new Set((options.captureHeaders ?? []).map((h) => h.toLowerCase())),
       bootToWallNs: options.bootToWallNs ?? 0n,
     };
