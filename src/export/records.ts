@@ -3,10 +3,14 @@
 import { randomBytes } from 'node:crypto';
 import { SpanKind, SpanStatusCode, TraceFlags, type HrTime, type SpanContext } from '@opentelemetry/api';
 import { SeverityNumber } from '@opentelemetry/api-logs';
+import { TraceState } from '@opentelemetry/core';
 import type { Resource } from '@opentelemetry/resources';
 import type { ReadableLogRecord } from '@opentelemetry/sdk-logs';
 import type { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import type { Attributes, TapioEvent } from '../core/event';
+import type { RequestRecord } from '../core/request';
+
+export type { RequestRecord } from '../core/request';
 
 /** The span shape ProtobufTraceSerializer takes (sdk-trace's ReadableSpan, named without importing that package). */
 export type SpanRecord = Parameters<typeof ProtobufTraceSerializer.serializeRequest>[0][number];
@@ -46,27 +50,6 @@ export function eventToLogRecord(e: TapioEvent, resource: Resource): ReadableLog
   };
 }
 
-/** A request seen on the wire, as the protocol parsers (src/protocols) will report it. */
-export interface RequestRecord {
-  protocol: 'http' | 'grpc';
-  /** `server`: the observed process answered the request; `client`: it sent it. */
-  side: 'server' | 'client';
-  /** HTTP method, or the gRPC method (`/package.Service/Method`). */
-  method: string;
-  /** Low-cardinality route template (`/users/{id}`), when known. */
-  route?: string;
-  /** The raw path and query, e.g. `/users/42?x=1`. */
-  target?: string;
-  /** HTTP status code or gRPC status code. */
-  status: number;
-  startTimeUnixNano: bigint;
-  durationNs: bigint;
-  /** The request's W3C traceparent header, when it had one. */
-  traceparent?: string;
-  /** Identity (container.*, k8s.*) and peer attributes (network.peer.address, server.address, ...). */
-  attributes: Attributes;
-}
-
 export interface TraceParent {
   traceId: string;
   spanId: string;
@@ -87,16 +70,19 @@ export function parseTraceparent(header: string | undefined): TraceParent | unde
 /** One request as one span. With a valid traceparent the span is a child of the caller's span, in its trace. */
 export function requestToSpan(req: RequestRecord, resource: Resource): SpanRecord {
   const parent = parseTraceparent(req.traceparent);
+  const traceState = parent && req.tracestate ? new TraceState(req.tracestate) : undefined;
   const context: SpanContext = {
     traceId: parent?.traceId ?? randomBytes(16).toString('hex'),
     spanId: randomBytes(8).toString('hex'),
     traceFlags: parent ? parent.flags & TraceFlags.SAMPLED : TraceFlags.SAMPLED,
+    traceState,
   };
   const parentContext: SpanContext | undefined = parent
-    ? { traceId: parent.traceId, spanId: parent.spanId, traceFlags: parent.flags, isRemote: true }
+    ? { traceId: parent.traceId, spanId: parent.spanId, traceFlags: parent.flags, isRemote: true, traceState }
     : undefined;
 
   const attributes: Attributes = { ...req.attributes };
+  if (req.protocolVersion) attributes['network.protocol.version'] = req.protocolVersion;
   let name: string;
   let isError: boolean;
   if (req.protocol === 'http') {
