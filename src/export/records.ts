@@ -9,6 +9,7 @@ import type { ReadableLogRecord } from '@opentelemetry/sdk-logs';
 import type { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import type { Attributes, TapioEvent } from '../core/event';
 import type { RequestRecord } from '../core/request';
+import { isRequestError, requestAttributes, requestSpanName } from '../core/request-attributes';
 
 export type { RequestRecord } from '../core/request';
 
@@ -81,30 +82,10 @@ export function requestToSpan(req: RequestRecord, resource: Resource): SpanRecor
     ? { traceId: parent.traceId, spanId: parent.spanId, traceFlags: parent.flags, isRemote: true, traceState }
     : undefined;
 
-  const attributes: Attributes = { ...req.attributes };
-  if (req.protocolVersion) attributes['network.protocol.version'] = req.protocolVersion;
-  let name: string;
-  let isError: boolean;
-  if (req.protocol === 'http') {
-    attributes['http.request.method'] = req.method;
-    attributes['http.response.status_code'] = req.status;
-    if (req.route) attributes['http.route'] = req.route;
-    if (req.target) {
-      const q = req.target.indexOf('?');
-      attributes['url.path'] = q < 0 ? req.target : req.target.slice(0, q);
-      if (q >= 0) attributes['url.query'] = req.target.slice(q + 1);
-    }
-    name = req.route ? `${req.method} ${req.route}` : req.method;
-    isError = req.status >= 500 || (req.side === 'client' && req.status >= 400);
-  } else {
-    const [, service = '', method = ''] = /^\/?([^/]*)\/(.*)$/.exec(req.method) ?? [];
-    attributes['rpc.system'] = 'grpc';
-    attributes['rpc.service'] = service;
-    attributes['rpc.method'] = method;
-    attributes['rpc.grpc.status_code'] = req.status;
-    name = req.method.replace(/^\//, '');
-    isError = req.status !== 0;
-  }
+  // The request's own semconv attributes, then what the pipeline added (identity, endpoints) on top.
+  const attributes: Attributes = { ...requestAttributes(req), ...req.attributes };
+  const name = requestSpanName(req);
+  const isError = isRequestError(req);
 
   const start = hrTimeFromNanos(req.startTimeUnixNano);
   const end = hrTimeFromNanos(req.startTimeUnixNano + req.durationNs);

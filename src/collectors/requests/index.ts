@@ -1,8 +1,8 @@
 // The request-capture collector: payload bytes of HTTP/1 and HTTP/2 connections from bpf/l7.bpf.c, assembled per
-// connection and direction (streams.ts) and handed to a consumer per connection (a protocol session; tests record
-// bytes). Loads the socket-length plan, else the syscall-exit plan (spec.ts), writes the capture bounds, and keeps
+// connection and direction (streams.ts) and handed to a consumer per connection: by default a protocol session
+// that turns them into `http.request` / `grpc.request` events (sessions.ts); tests may plug in a byte recorder. Loads the socket-length plan, else the syscall-exit plan (spec.ts), writes the capture bounds, and keeps
 // the kernel's byte and connection counters for status.
-import { bootNsToUnixNano } from '../../kernel/clock';
+import { bootNowNs, bootNsToUnixNano } from '../../kernel/clock';
 import { loadCollector, type CollectorSpec, type LoadedCollector, type LoaderOptions } from '../../kernel/loader';
 import { possibleCpuCount } from '../../kernel/run-stats';
 import { u32Key } from '../../kernel/maps';
@@ -12,6 +12,7 @@ import { RingCollector, type RecordHandler } from '../ring-collector';
 import { COUNTER_NAMES, L7_SETTINGS } from './layout';
 import { RecordDecoder } from './records';
 import { socketLengthSpec, syscallExitSpec, REQUESTS_RING, type RequestsSpecConfig } from './spec';
+import { RequestSessions } from './sessions';
 import { StreamTable, type ConnectionInfo, type StreamConsumer } from './streams';
 
 export { REQUESTS_RING, requestsHookPlan } from './spec';
@@ -28,6 +29,7 @@ export class RequestsCollector extends RingCollector {
   protected readonly ringName = REQUESTS_RING;
   protected override readonly usesLimits = true;
   private streams: StreamTable | undefined;
+  private sessions: RequestSessions | undefined;
   private pending: TapioEvent[] = [];
   private readonly counts: Record<string, number> = {};
   private plan = '';
@@ -70,10 +72,15 @@ export class RequestsCollector extends RingCollector {
     loaded.map('l7_settings_map').update(u32Key(0), settings);
 
     const decoder = new RecordDecoder(ctx.drops);
-    const factory = this.options.consumer;
     const emit = (e: TapioEvent) => this.pending.push(e);
-    const streams = new StreamTable(r.sessionTableSize, (info) =>
-      factory ? factory(info, emit) : { push() {}, close() {} });
+    let factory = this.options.consumer;
+    if (!factory) {
+      const sessions = new RequestSessions(ctx.drops);
+      this.sessions = sessions;
+      factory = (info, out) => sessions.consumer(info, out);
+    }
+    const make = factory;
+    const streams = new StreamTable(r.sessionTableSize, (info) => make(info, emit));
     this.streams = streams;
     return (view, offset, size, out) => {
       const rec = decoder.decode(view, offset, size);
@@ -102,7 +109,7 @@ export class RequestsCollector extends RingCollector {
   override counters(): Record<string, number> {
     const out: Record<string, number> = {};
     if (this.plan) out[`plan_${this.plan}`] = 1;
-    if (this.loaded?.available && this.loaded.hasMap('l7_counters')) {
+    if (this.loaded?.available) {
       try {
         const m = this.loaded.map('l7_counters');
         COUNTER_NAMES.forEach((name, i) => {
@@ -118,11 +125,25 @@ export class RequestsCollector extends RingCollector {
         gap_bytes: s.gapBytes, gaps: s.gaps, out_of_order: s.outOfOrder,
       });
     }
+    if (this.sessions) {
+      const t = this.sessions.totals;
+      out.requests_reported = t.reported;
+      for (const [reason, n] of Object.entries(t.lost)) if (n > 0) out[`requests_lost_${reason}`] = n;
+      for (const [k, n] of Object.entries(t.parser)) if (n > 0) out[`parser_${k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)}`] = n;
+      if (t.roleGuessed) out.sessions_role_guessed = t.roleGuessed;
+      if (t.unsupported) out.sessions_unsupported = t.unsupported;
+    }
     return out;
   }
 
   override async stop(): Promise<void> {
     await super.stop();
-    this.streams?.closeAll(process.hrtime.bigint());
+    // Connections still open end with the agent: requests completed by that (close-delimited bodies) still go out,
+    // the rest are counted lost ('closed').
+    this.streams?.closeAll(bootNowNs());
+    if (this.pending.length > 0 && this.ctx) {
+      for (const e of this.pending) this.counts[e.name] = (this.counts[e.name] ?? 0) + 1;
+      this.ctx.emit(this.pending.splice(0));
+    }
   }
 }
