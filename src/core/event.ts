@@ -3,8 +3,9 @@
 // k8s.pod.name, ...); Tapio's own extras live under `tapio.*`.
 import type { RequestRecord } from './request';
 
-export type AttributeValue = string | number | boolean | string[] | number[];
-export type Attributes = Record<string, AttributeValue>;
+import type { AttributeValue, Attributes } from './attributes';
+
+export type { AttributeValue, Attributes } from './attributes';
 
 export interface TapioEvent {
   /** `event.name`, e.g. `process.exec`, `network.tcp.close`. */

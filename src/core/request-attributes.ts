@@ -4,7 +4,7 @@
 // rpc.method, rpc.grpc.status_code). The requests collector puts these attributes on its `http.request` and
 // `grpc.request` events (so the console JSON and the span carry the same names); the OTLP exporter builds the
 // span from them. Every value was scrubbed by the parser before it got here.
-import type { Attributes } from './event';
+import type { Attributes } from './attributes';
 import type { RequestRecord } from './request';
 
 /** The connection a request travelled on, from the observed process's side. */

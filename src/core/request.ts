@@ -1,7 +1,7 @@
 // A request seen on the wire (one HTTP exchange or one gRPC call), as the protocol parsers in src/protocols build it
 // and the exporters (src/export) turn it into a span, metrics and console lines. It lives in core because both
 // rooms speak it and neither may import the other.
-import type { Attributes } from './event';
+import type { Attributes } from './attributes';
 
 /** A request seen on the wire, as the protocol parsers (src/protocols) report it. */
 export interface RequestRecord {
