@@ -18,6 +18,12 @@ export const requestsConfigSchema = z.object({
   connectionTableSize: z.number().int().min(128).max(1_000_000).default(65536),
   /** Connections with parser state in the agent (LRU; evictions counted). */
   sessionTableSize: z.number().int().min(16).max(1_000_000).default(16384),
+  /** Header names whose values go on spans and events as http.request.header.<name> / http.response.header.<name>
+   *  (after scrubbing: secret headers show [REDACTED]). None by default. */
+  captureHeaders: z.array(z.string().min(1)).default([]),
+  /** More header names whose values are always replaced (added to the built-in list: Authorization, Cookie,
+   *  Set-Cookie, Proxy-Authorization, API-key and token headers). */
+  secretHeaders: z.array(z.string().min(1)).default([]),
   /** The payload ring's size in bytes (a power of two). */
   ringBufferBytes: z.number().int().min(65536).max(1 << 30).default(16 << 20)
     .refine((n) => (n & (n - 1)) === 0, 'must be a power of two'),

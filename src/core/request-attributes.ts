@@ -80,6 +80,8 @@ export function requestAttributes(req: RequestRecord, ends?: RequestEndpoints): 
     if (req.userAgent) a['user_agent.original'] = req.userAgent;
     if (req.upgrade) a['tapio.http.upgrade'] = req.upgrade;
   }
+  for (const [k, v] of Object.entries(req.requestHeaders ?? {})) a[`http.request.header.${k}`] = [v];
+  for (const [k, v] of Object.entries(req.responseHeaders ?? {})) a[`http.response.header.${k}`] = [v];
   if (isRequestError(req)) a['error.type'] = String(req.status);
   if (req.streamId !== undefined) a['tapio.http2.stream_id'] = req.streamId;
   if (req.resetCode !== undefined) a['tapio.http2.reset_code'] = req.resetCode;

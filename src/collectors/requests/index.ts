@@ -12,6 +12,7 @@ import { RingCollector, type RecordHandler } from '../ring-collector';
 import { COUNTER_NAMES, L7_SETTINGS } from './layout';
 import { RecordDecoder } from './records';
 import { socketLengthSpec, syscallExitSpec, REQUESTS_RING, type RequestsSpecConfig } from './spec';
+import { DEFAULT_SCRUB_RULES } from '../../protocols/scrub';
 import { RequestSessions } from './sessions';
 import { StreamTable, type ConnectionInfo, type StreamConsumer } from './streams';
 
@@ -75,7 +76,10 @@ export class RequestsCollector extends RingCollector {
     const emit = (e: TapioEvent) => this.pending.push(e);
     let factory = this.options.consumer;
     if (!factory) {
-      const sessions = new RequestSessions(ctx.drops);
+      const sessions = new RequestSessions(ctx.drops, {
+        captureHeaders: r.captureHeaders,
+        scrub: r.secretHeaders.length ? { headerNames: [...DEFAULT_SCRUB_RULES.headerNames, ...r.secretHeaders.map((h) => h.toLowerCase())] } : undefined,
+      });
       this.sessions = sessions;
       factory = (info, out) => sessions.consumer(info, out);
     }
