@@ -102,13 +102,14 @@ async function main(): Promise<void> {
       const c = (w.report.counters ?? {}) as Record<string, number>;
       const per10k = w.value > 0 ? (w.cpuSec / SECONDS) / (w.value / 10_000) : 0;
       rows.push([load.name, base.toFixed(0), w.value.toFixed(0), (w.value / base).toFixed(3), `${(per10k * 100).toFixed(1)}%`,
-        String(c.kernel_bytes_seen ?? 0), String(c.kernel_bytes_copied ?? 0), String(c.gap_bytes ?? 0), String(c.kernel_bytes_ring_full ?? 0)]);
+        String(c.kernel_bytes_seen ?? 0), String(c.kernel_bytes_copied ?? 0), String(c.gap_bytes ?? 0), String(c.kernel_bytes_ring_full ?? 0),
+        String(c.requests_reported ?? 0), String(Object.entries(c).filter(([k]) => k.startsWith('requests_lost_')).reduce((n, [, v]) => n + v, 0))]);
     } finally {
       stop();
     }
   }
-  const head = ['load', 'req/s without', 'req/s with', 'kept', 'agent CPU per 10k req/s (of one core)', 'bytes seen', 'copied', 'gap bytes', 'ring-full bytes'];
-  console.log(`request capture overhead (plan ${plan}, ${SECONDS}s per run, ${os.availableParallelism()} cores)`);
+  const head = ['load', 'req/s without', 'req/s with', 'kept', 'agent CPU per 10k req/s (of one core)', 'bytes seen', 'copied', 'gap bytes', 'ring-full bytes', 'requests reported (both ends)', 'requests lost'];
+  console.log(`request capture overhead (plan ${plan}, ${SECONDS}s per run, ${os.availableParallelism()} cores, load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')})`);
   console.log(`| ${head.join(' | ')} |\n|${head.map(() => '---').join('|')}|`);
   for (const r of rows) console.log(`| ${r.join(' | ')} |`);
   void ROOT;
