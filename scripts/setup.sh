@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 # Image needs (`npm run image`, test/deploy): debootstrap makes the Debian base of the agent image.
 DEBS=(clang llvm libbpf-dev libelf-dev zlib1g-dev bpftool make g++ python3 iproute2
       bpftrace libbpf-tools containerd runc docker.io podman busybox-static wrk clang-format iptables
-      debootstrap)
+      debootstrap nghttp2-client nghttp2-server curl)
 
 missing=()
 for pkg in "${DEBS[@]}"; do

@@ -35,6 +35,9 @@ enum tapio_kind {
 	TAPIO_KIND_SECCOMP_SIGNAL = 40,
 	TAPIO_KIND_SECCOMP_ERRNO = 41,
 	TAPIO_KIND_NETFILTER_DROP = 42,
+	/* 60..: request-level capture (bpf/l7.bpf.c) */
+	TAPIO_KIND_L7_DATA = 60,  /* payload bytes of a request-level connection (l7.h) */
+	TAPIO_KIND_L7_CLOSE = 61, /* a request-level connection closed */
 	TAPIO_KIND_MAX = 64,
 };
 

@@ -13,6 +13,7 @@
 #include "cgroup.h"
 #include "security.h"
 #include "security_signals.h"
+#include "l7.h"
 
 /* Kinds, drop reasons, the record header (tapio.h). */
 enum tapio_kind layout_tapio_kind;
@@ -59,5 +60,16 @@ enum seccomp_source layout_seccomp_source;
 enum netfilter_direction layout_netfilter_direction;
 struct seccomp_record layout_seccomp_record;
 struct netfilter_drop_record layout_netfilter_drop_record;
+/* Request capture: payload and close records, per-connection state, settings, counters (l7.h). */
+enum l7_sizes layout_l7_sizes;
+enum l7_protocol layout_l7_protocol;
+enum l7_direction layout_l7_direction;
+enum l7_syscall layout_l7_syscall;
+enum l7_flag layout_l7_flag;
+enum l7_counter layout_l7_counter;
+struct l7_settings layout_l7_settings;
+struct l7_conn layout_l7_conn;
+struct l7_data_record layout_l7_data_record;
+struct l7_close_record layout_l7_close_record;
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

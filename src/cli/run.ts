@@ -18,7 +18,8 @@ const HELP = `Usage: tapio run [options]
   --check-config <file> only validate the config file and exit (0 and one OK line, or 2 and the errors)
   --output <format>    json (one object per line) | pretty (aligned lines; default on a terminal) | none
   --duration <s>       stop cleanly after this many seconds
-  --events <names>     comma-separated event names or prefixes (e.g. process.exec,network)
+  --events <names>     comma-separated event names or prefixes (e.g. process.exec,network; http,grpc turn on
+                       request capture)
   --pid <pids>         only events of these process ids (comma-separated)
   --comm <names>       only events of these executable names (comma-separated)
   --stats <s>          print the summary on stderr every <s> seconds (it is always printed on exit)
@@ -105,6 +106,11 @@ export async function runAgentCommand(argv: string[]): Promise<number> {
       return 2;
     }
     throw e;
+  }
+
+  // Asking to see requests turns their capture on (it is off by default: it costs CPU on busy nodes).
+  if (list(values.events)?.some((n) => n === 'http' || n === 'grpc' || n.startsWith('http.') || n.startsWith('grpc.'))) {
+    config.collectors.requests.enabled = true;
   }
 
   // From here on a SIGINT/SIGTERM (Kubernetes stopping the pod) means: finish starting, then stop cleanly,

@@ -9,6 +9,7 @@ import { CgroupCollector, cgroupCollectorSpec } from './cgroup';
 import { SecurityCollector, securityCollectorSpec } from './security';
 import { SecuritySignalsCollector, securitySignalsCollectorSpec } from './security-signals';
 import { AuditCollector } from './audit';
+import { RequestsCollector, requestsHookPlan } from './requests';
 
 export interface CollectorEntry {
   name: string;
@@ -57,5 +58,11 @@ export const COLLECTORS: readonly CollectorEntry[] = [
     enabled: (c) => c.securitySignals.lsm.enabled,
     hooks: () => [],
     create: () => new AuditCollector(),
+  },
+  {
+    name: 'requests',
+    enabled: (c) => c.collectors.requests.enabled,
+    hooks: () => requestsHookPlan(),
+    create: (loader) => new RequestsCollector(loader),
   },
 ];

@@ -26,7 +26,7 @@ export abstract class RingCollector implements Collector {
   protected ctx: CollectorContext | undefined;
   private stopped = false;
 
-  constructor(private readonly loaderOptions: LoaderOptions = {}) {}
+  constructor(protected readonly loaderOptions: LoaderOptions = {}) {}
 
   /** The hooks, object and map sizes, from config. */
   protected abstract spec(ctx: CollectorContext): CollectorSpec;
@@ -34,6 +34,15 @@ export abstract class RingCollector implements Collector {
   protected abstract readonly ringName: string;
   /** Runs once the programs are attached: write settings maps, seed tables; returns the record handler. */
   protected abstract prepare(loaded: LoadedCollector, ctx: CollectorContext): RecordHandler;
+  /** Loads the object; a collector with a second plan of hooks overrides this (src/collectors/requests). */
+  protected load(spec: CollectorSpec, ctx: CollectorContext): Promise<LoadedCollector> {
+    return loadCollector(spec, this.kernelLoaderOptions(ctx));
+  }
+
+  /** The loader options with the transport and external BTF the config asks for. */
+  protected kernelLoaderOptions(ctx: CollectorContext): LoaderOptions {
+    return { transport: ctx.config.kernel.transport, btfPath: ctx.config.kernel.btfPath, ...this.loaderOptions };
+  }
   /** True when the object includes bpf/include/limits.h (per-cgroup rate limits and sampling). */
   protected readonly usesLimits: boolean = false;
   /** Events made so far, per event name (for status). */
@@ -47,7 +56,7 @@ export abstract class RingCollector implements Collector {
     this.ctx = ctx;
     const spec = this.spec(ctx);
     if (this.usesLimits) spec.mapMaxEntries = { ...spec.mapMaxEntries, tapio_limits_state: ctx.config.limits.bucketTableSize };
-    this.loaded = await loadCollector(spec, { transport: ctx.config.kernel.transport, btfPath: ctx.config.kernel.btfPath, ...this.loaderOptions });
+    this.loaded = await this.load(spec, ctx);
     if (!this.loaded.available) {
       ctx.log(`${this.name} collector unavailable: ${this.loaded.unavailableReasons().join(' | ')}`);
       // Hooks that did attach would fill a ring nobody reads: take everything down, keep the reasons for status.

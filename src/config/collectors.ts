@@ -1,6 +1,7 @@
 // Config of the kernel-facing side: which collectors run, capture bounds, ring buffer and reader tuning.
 import { z } from 'zod';
 import { securityConfigSchema } from './security';
+import { requestsConfigSchema } from './requests';
 
 export const collectorsConfigSchema = z.object({
   process: z.object({
@@ -15,6 +16,7 @@ export const collectorsConfigSchema = z.object({
     connectionTableSize: z.number().int().min(128).max(1_000_000).default(65536),
   }).strict().prefault({}),
   security: securityConfigSchema,
+  requests: requestsConfigSchema,
 }).strict().prefault({});
 
 export const kernelConfigSchema = z.object({

@@ -1,9 +1,11 @@
 // The one event shape every collector emits and every exporter consumes.
 // Attribute names follow the OpenTelemetry semantic conventions (process.pid, network.peer.address, container.id,
 // k8s.pod.name, ...); Tapio's own extras live under `tapio.*`.
+import type { RequestRecord } from './request';
 
-export type AttributeValue = string | number | boolean | string[] | number[];
-export type Attributes = Record<string, AttributeValue>;
+import type { AttributeValue, Attributes } from './attributes';
+
+export type { AttributeValue, Attributes } from './attributes';
 
 export interface TapioEvent {
   /** `event.name`, e.g. `process.exec`, `network.tcp.close`. */
@@ -16,6 +18,9 @@ export interface TapioEvent {
   cgroupId: bigint;
   /** Severity for log export: events are INFO unless a collector says otherwise (security events are WARN+). */
   severity?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
+  /** On `http.request` / `grpc.request` events: the request itself; the OTLP exporter sends it as a span (with
+   *  these attributes, identity included) instead of a log record. */
+  request?: RequestRecord;
 }
 
 /** RFC 3339 with nanoseconds, always UTC: 2026-11-23T12:00:00.123456789Z */

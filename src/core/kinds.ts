@@ -13,6 +13,9 @@ export const KERNEL_EVENT_KINDS = [
   'network.tcp.reset',
   'tapio.cgroup.mkdir',
   'tapio.cgroup.rmdir',
+  /** Request-level capture (bpf/l7.bpf.c): payload bytes of an HTTP connection, and its close. */
+  'l7.data',
+  'l7.close',
   /** The project's own kernel tests (bpf/testing). */
   'test',
   /** bpf/security.bpf.c: escapes, host operations, privilege escalation, sensitive files, suspicious execution. */

@@ -34,6 +34,22 @@ function addr(a: unknown, p: unknown): string {
   return s.includes(':') ? `[${s}]:${p}` : `${s}:${p}`;
 }
 
+// What the request summary shows (method, path, status, duration, peer); the rest follows as key=value.
+const REQUEST_SHOWN = ['http.request.method', 'http.request.method_original', 'url.path', 'url.query', 'http.response.status_code', 'tapio.duration_ns',
+  'rpc.system', 'rpc.service', 'rpc.method', 'rpc.grpc.status_code', 'network.peer.address', 'network.peer.port',
+  'client.address', 'client.port', 'server.port', 'http.route', 'url.full'];
+
+/** `server GET /users/42?page=2 200 3.2ms <- 10.0.0.7:51234` or `client pkg.Svc/Method grpc 0 1.1ms -> ...`. */
+function requestSummary(a: TapioEvent['attributes']): string {
+  const ms = typeof a['tapio.duration_ns'] === 'number' ? `${(a['tapio.duration_ns'] / 1e6).toFixed(1)}ms` : '?';
+  const side = a['client.address'] !== undefined ? 'server' : 'client';
+  const peer = `${side === 'server' ? '<-' : '->'} ${addr(a['network.peer.address'], a['network.peer.port'])}`;
+  if (a['rpc.system'] === 'grpc') return `${side} ${a['rpc.service']}/${a['rpc.method']} grpc-status ${a['rpc.grpc.status_code']} ${ms} ${peer}`;
+  const method = a['http.request.method'] === '_OTHER' ? a['http.request.method_original'] : a['http.request.method'];
+  const query = a['url.query'] !== undefined ? `?${a['url.query']}` : '';
+  return `${side} ${method} ${a['url.path'] ?? ''}${query} ${a['http.response.status_code']} ${ms} ${peer}`;
+}
+
 /** A readable line: time, event name, pid/comm, a summary, then the remaining attributes as key=value. */
 export function formatPretty(e: TapioEvent): string {
   const a = e.attributes;
@@ -48,6 +64,9 @@ export function formatPretty(e: TapioEvent): string {
     const args = a['process.command_args'];
     summary = Array.isArray(args) ? args.join(' ') : String(a['process.executable.path'] ?? '');
     shown.add('process.command_args');
+  } else if (e.name === 'http.request' || e.name === 'grpc.request') {
+    summary = requestSummary(a);
+    REQUEST_SHOWN.forEach((k) => shown.add(k));
   } else if (e.name === 'process.exit') {
     summary = a['tapio.process.signal'] !== undefined ? `signal ${a['tapio.process.signal']}` : `code ${a['process.exit.code'] ?? '?'}`;
     shown.add('process.exit.code');

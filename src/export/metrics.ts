@@ -1,4 +1,4 @@
-// Network and process activity as OTLP metrics, aggregated by the OpenTelemetry metrics SDK and attributed to
+// Network, process and request activity as OTLP metrics, aggregated by the OpenTelemetry metrics SDK and attributed to
 // pod and workload. Cardinality is bounded here, before the SDK: each metric keeps at most `maxSeries` attribute
 // sets; events beyond that are still counted, under one `other` series, and the overflow is counted.
 import type { Counter, Histogram, Attributes as OtelAttributes } from '@opentelemetry/api';
@@ -6,6 +6,15 @@ import type { Resource } from '@opentelemetry/resources';
 import { MeterProvider, MetricReader, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import type { Attributes, TapioEvent } from '../core/event';
 import { INSTRUMENTATION_SCOPE } from './records';
+
+/** OTel's advised buckets for request durations in seconds (http.server.request.duration and friends). */
+export const REQUEST_DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10];
+
+/** Request attributes a duration series keeps (semconv's for these metrics; paths only as route templates). */
+const REQUEST_SERIES_KEYS = [
+  'http.request.method', 'http.response.status_code', 'http.route', 'network.protocol.version', 'error.type',
+  'rpc.system', 'rpc.service', 'rpc.method', 'rpc.grpc.status_code', 'tapio.network.peer.service',
+] as const;
 
 /** The attribute keys metrics keep: enough to group by namespace, workload and container; never pod or pid. */
 const SERIES_KEYS = [
@@ -72,6 +81,8 @@ export class EventMetrics {
   private readonly rtt: Instrument<Histogram>;
   private readonly duration: Instrument<Histogram>;
   private readonly execs: Instrument<Counter>;
+  /** Request durations by protocol and side: http.server, http.client, rpc.server, rpc.client. */
+  private readonly requests: Record<string, Instrument<Histogram>> = {};
   /** Events that changed at least one metric, since start. */
   recorded = 0;
 
@@ -100,11 +111,20 @@ export class EventMetrics {
     this.execs = wrap(meter.createCounter('tapio.process.execs', {
       description: 'Programs executed (execve)', unit: '{exec}',
     }));
+    const advice = { explicitBucketBoundaries: REQUEST_DURATION_BUCKETS };
+    for (const [key, name, what] of [
+      ['http.server', 'http.server.request.duration', 'HTTP requests this workload answered'],
+      ['http.client', 'http.client.request.duration', 'HTTP requests this workload sent'],
+      ['rpc.server', 'rpc.server.call.duration', 'gRPC calls this workload answered'],
+      ['rpc.client', 'rpc.client.call.duration', 'gRPC calls this workload made'],
+    ] as const) {
+      this.requests[key] = wrap(meter.createHistogram(name, { description: `Duration of ${what}, seen on the wire`, unit: 's', advice }));
+    }
   }
 
   /** Series folded into the overflow series, summed over all metrics. */
   get overflowed(): number {
-    return [this.opened, this.closed, this.bytes, this.rtt, this.duration, this.execs]
+    return [this.opened, this.closed, this.bytes, this.rtt, this.duration, this.execs, ...Object.values(this.requests)]
       .reduce((sum, i) => sum + i.limiter.overflowed, 0);
   }
 
@@ -141,6 +161,20 @@ export class EventMetrics {
         case 'process.exec':
           this.add(this.execs, 1, seriesAttributes(e.attributes));
           break;
+        case 'http.request':
+        case 'grpc.request': {
+          if (!e.request) continue;
+          const i = this.requests[`${e.name === 'http.request' ? 'http' : 'rpc'}.${e.request.side}`]!;
+          const extra: OtelAttributes = {};
+          for (const k of REQUEST_SERIES_KEYS) {
+            const v = e.attributes[k];
+            if (typeof v === 'string' || typeof v === 'number') extra[k] = v;
+          }
+          // A client's server name is low-cardinality (a Service or host name); a server's own name is the pod.
+          if (e.request.side === 'client' && typeof e.attributes['server.address'] === 'string') extra['server.address'] = e.attributes['server.address'];
+          this.observe(i, Number(e.request.durationNs) / 1e9, seriesAttributes(e.attributes, extra));
+          break;
+        }
         default:
           continue;
       }

@@ -229,6 +229,14 @@ export function createOtlpExporter(config: OtlpConfig, deps: OtlpExporterDeps): 
     if (warning) log(warning);
   });
 
+  const exportSpan = (request: RequestRecord): void => {
+    if (shutDown) {
+      drops.count('export', `${request.protocol}.request`, 'shutdown');
+      return;
+    }
+    if (states.traces.enabled) admit('traces', [request], (r) => `${r.protocol}.request`);
+  };
+
   return {
     ready,
 
@@ -239,22 +247,26 @@ export function createOtlpExporter(config: OtlpConfig, deps: OtlpExporterDeps): 
         return;
       }
       metrics?.record(events);
-      if (!states.logs.enabled) return;
+      // Captured requests go out as spans, with the attributes the pipeline gave their event (identity included).
       let toLog = events;
+      if (events.some((e) => e.request)) {
+        const rest: TapioEvent[] = [];
+        for (const e of events) {
+          if (e.request) exportSpan({ ...e.request, attributes: e.attributes });
+          else rest.push(e);
+        }
+        toLog = rest;
+      }
+      if (!states.logs.enabled) return;
       if (config.logs.excludeEvents.length > 0) {
-        toLog = events.filter((e) => !isExcluded(e.name));
-        logsExcluded += events.length - toLog.length;
+        const before = toLog.length;
+        toLog = toLog.filter((e) => !isExcluded(e.name));
+        logsExcluded += before - toLog.length;
       }
       admit('logs', toLog, (e) => e.name);
     },
 
-    exportSpan(request) {
-      if (shutDown) {
-        drops.count('export', `${request.protocol}.request`, 'shutdown');
-        return;
-      }
-      if (states.traces.enabled) admit('traces', [request], (r) => `${r.protocol}.request`);
-    },
+    exportSpan,
 
     stats() {
       const signals = {} as OtlpExporterStats['signals'];

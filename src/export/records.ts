@@ -3,10 +3,15 @@
 import { randomBytes } from 'node:crypto';
 import { SpanKind, SpanStatusCode, TraceFlags, type HrTime, type SpanContext } from '@opentelemetry/api';
 import { SeverityNumber } from '@opentelemetry/api-logs';
+import { TraceState } from '@opentelemetry/core';
 import type { Resource } from '@opentelemetry/resources';
 import type { ReadableLogRecord } from '@opentelemetry/sdk-logs';
 import type { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import type { Attributes, TapioEvent } from '../core/event';
+import type { RequestRecord } from '../core/request';
+import { isRequestError, requestAttributes, requestSpanName } from '../core/request-attributes';
+
+export type { RequestRecord } from '../core/request';
 
 /** The span shape ProtobufTraceSerializer takes (sdk-trace's ReadableSpan, named without importing that package). */
 export type SpanRecord = Parameters<typeof ProtobufTraceSerializer.serializeRequest>[0][number];
@@ -46,27 +51,6 @@ export function eventToLogRecord(e: TapioEvent, resource: Resource): ReadableLog
   };
 }
 
-/** A request seen on the wire, as the protocol parsers (src/protocols) will report it. */
-export interface RequestRecord {
-  protocol: 'http' | 'grpc';
-  /** `server`: the observed process answered the request; `client`: it sent it. */
-  side: 'server' | 'client';
-  /** HTTP method, or the gRPC method (`/package.Service/Method`). */
-  method: string;
-  /** Low-cardinality route template (`/users/{id}`), when known. */
-  route?: string;
-  /** The raw path and query, e.g. `/users/42?x=1`. */
-  target?: string;
-  /** HTTP status code or gRPC status code. */
-  status: number;
-  startTimeUnixNano: bigint;
-  durationNs: bigint;
-  /** The request's W3C traceparent header, when it had one. */
-  traceparent?: string;
-  /** Identity (container.*, k8s.*) and peer attributes (network.peer.address, server.address, ...). */
-  attributes: Attributes;
-}
-
 export interface TraceParent {
   traceId: string;
   spanId: string;
@@ -87,38 +71,21 @@ export function parseTraceparent(header: string | undefined): TraceParent | unde
 /** One request as one span. With a valid traceparent the span is a child of the caller's span, in its trace. */
 export function requestToSpan(req: RequestRecord, resource: Resource): SpanRecord {
   const parent = parseTraceparent(req.traceparent);
+  const traceState = parent && req.tracestate ? new TraceState(req.tracestate) : undefined;
   const context: SpanContext = {
     traceId: parent?.traceId ?? randomBytes(16).toString('hex'),
     spanId: randomBytes(8).toString('hex'),
     traceFlags: parent ? parent.flags & TraceFlags.SAMPLED : TraceFlags.SAMPLED,
+    traceState,
   };
   const parentContext: SpanContext | undefined = parent
-    ? { traceId: parent.traceId, spanId: parent.spanId, traceFlags: parent.flags, isRemote: true }
+    ? { traceId: parent.traceId, spanId: parent.spanId, traceFlags: parent.flags, isRemote: true, traceState }
     : undefined;
 
-  const attributes: Attributes = { ...req.attributes };
-  let name: string;
-  let isError: boolean;
-  if (req.protocol === 'http') {
-    attributes['http.request.method'] = req.method;
-    attributes['http.response.status_code'] = req.status;
-    if (req.route) attributes['http.route'] = req.route;
-    if (req.target) {
-      const q = req.target.indexOf('?');
-      attributes['url.path'] = q < 0 ? req.target : req.target.slice(0, q);
-      if (q >= 0) attributes['url.query'] = req.target.slice(q + 1);
-    }
-    name = req.route ? `${req.method} ${req.route}` : req.method;
-    isError = req.status >= 500 || (req.side === 'client' && req.status >= 400);
-  } else {
-    const [, service = '', method = ''] = /^\/?([^/]*)\/(.*)$/.exec(req.method) ?? [];
-    attributes['rpc.system'] = 'grpc';
-    attributes['rpc.service'] = service;
-    attributes['rpc.method'] = method;
-    attributes['rpc.grpc.status_code'] = req.status;
-    name = req.method.replace(/^\//, '');
-    isError = req.status !== 0;
-  }
+  // The request's own semconv attributes, then what the pipeline added (identity, endpoints) on top.
+  const attributes: Attributes = { ...requestAttributes(req), ...req.attributes };
+  const name = requestSpanName(req);
+  const isError = isRequestError(req);
 
   const start = hrTimeFromNanos(req.startTimeUnixNano);
   const end = hrTimeFromNanos(req.startTimeUnixNano + req.durationNs);

@@ -34,6 +34,8 @@ export const KIND_NAMES: Record<number, string> = {
   [L.TAPIO_KIND_SECCOMP_SIGNAL]: 'security.seccomp.violation',
   [L.TAPIO_KIND_SECCOMP_ERRNO]: 'security.seccomp.violation.errno',
   [L.TAPIO_KIND_NETFILTER_DROP]: 'security.network.policy_drop',
+  [L.TAPIO_KIND_L7_DATA]: 'l7.data',
+  [L.TAPIO_KIND_L7_CLOSE]: 'l7.close',
 };
 
 export interface KernelDropRow {

@@ -285,6 +285,77 @@ export const STRUCTS = {
       comm: { offset: 92, size: 16 },
     },
   },
+  l7_settings: {
+    name: 'l7_settings',
+    size: 16,
+    fields: {
+      http1_bytes: { offset: 0, size: 4 },
+      http2_bytes: { offset: 4, size: 4 },
+      detect_chunks: { offset: 8, size: 4 },
+      _pad: { offset: 12, size: 4 },
+    },
+  },
+  l7_conn: {
+    name: 'l7_conn',
+    size: 32,
+    fields: {
+      start_ns: { offset: 0, size: 8 },
+      seq: { offset: 8, size: 16 },
+      role: { offset: 24, size: 1 },
+      protocol: { offset: 25, size: 1 },
+      detect_seen: { offset: 26, size: 1 },
+      pad: { offset: 27, size: 5 },
+    },
+  },
+  l7_data_record: {
+    name: 'l7_data_record',
+    size: 16504,
+    fields: {
+      'h.kind': { offset: 0, size: 4 },
+      'h.size': { offset: 4, size: 4 },
+      'h.ts_ns': { offset: 8, size: 8 },
+      'h.cgroup_id': { offset: 16, size: 8 },
+      'h.pid': { offset: 24, size: 4 },
+      'h.tid': { offset: 28, size: 4 },
+      sock: { offset: 32, size: 8 },
+      conn_start_ns: { offset: 40, size: 8 },
+      seq: { offset: 48, size: 8 },
+      syscall_seq: { offset: 56, size: 8 },
+      syscall_len: { offset: 64, size: 4 },
+      copied: { offset: 68, size: 4 },
+      family: { offset: 72, size: 2 },
+      local_port: { offset: 74, size: 2 },
+      peer_port: { offset: 76, size: 2 },
+      direction: { offset: 78, size: 1 },
+      role: { offset: 79, size: 1 },
+      protocol: { offset: 80, size: 1 },
+      flags: { offset: 81, size: 1 },
+      syscall: { offset: 82, size: 1 },
+      pad: { offset: 83, size: 5 },
+      local_addr: { offset: 88, size: 16 },
+      peer_addr: { offset: 104, size: 16 },
+      data: { offset: 120, size: 16384 },
+    },
+  },
+  l7_close_record: {
+    name: 'l7_close_record',
+    size: 72,
+    fields: {
+      'h.kind': { offset: 0, size: 4 },
+      'h.size': { offset: 4, size: 4 },
+      'h.ts_ns': { offset: 8, size: 8 },
+      'h.cgroup_id': { offset: 16, size: 8 },
+      'h.pid': { offset: 24, size: 4 },
+      'h.tid': { offset: 28, size: 4 },
+      sock: { offset: 32, size: 8 },
+      conn_start_ns: { offset: 40, size: 8 },
+      sent: { offset: 48, size: 8 },
+      received: { offset: 56, size: 8 },
+      role: { offset: 64, size: 1 },
+      protocol: { offset: 65, size: 1 },
+      pad: { offset: 66, size: 6 },
+    },
+  },
 } as const;
 
 /** C enums by name: every constant with its value. */
@@ -311,6 +382,8 @@ export const ENUMS = {
     TAPIO_KIND_SECCOMP_SIGNAL: 40,
     TAPIO_KIND_SECCOMP_ERRNO: 41,
     TAPIO_KIND_NETFILTER_DROP: 42,
+    TAPIO_KIND_L7_DATA: 60,
+    TAPIO_KIND_L7_CLOSE: 61,
     TAPIO_KIND_MAX: 64,
   },
   tapio_drop_reason: {
@@ -453,6 +526,52 @@ export const ENUMS = {
     NF_DIR_EGRESS: 1,
     NF_DIR_INGRESS: 2,
   },
+  l7_sizes: {
+    L7_RECORD_DATA_MAX: 16384,
+  },
+  l7_protocol: {
+    L7_PROTO_UNKNOWN: 0,
+    L7_PROTO_HTTP1: 1,
+    L7_PROTO_HTTP2: 2,
+    L7_PROTO_UNSUPPORTED: 3,
+    L7_PROTO_NOT_ADMITTED: 4,
+  },
+  l7_direction: {
+    L7_DIR_SEND: 0,
+    L7_DIR_RECV: 1,
+  },
+  l7_syscall: {
+    L7_SYS_OTHER: 0,
+    L7_SYS_WRITE: 1,
+    L7_SYS_READ: 2,
+    L7_SYS_WRITEV: 3,
+    L7_SYS_READV: 4,
+    L7_SYS_SENDTO: 5,
+    L7_SYS_RECVFROM: 6,
+    L7_SYS_SENDMSG: 7,
+    L7_SYS_RECVMSG: 8,
+  },
+  l7_flag: {
+    L7_FLAG_SYSCALL_START: 1,
+    L7_FLAG_SYSCALL_END: 2,
+    L7_FLAG_READ_FAILED: 4,
+    L7_FLAG_NO_BUFFER: 8,
+  },
+  l7_counter: {
+    L7_CNT_RECORDS: 0,
+    L7_CNT_BYTES_COPIED: 1,
+    L7_CNT_BYTES_SEEN: 2,
+    L7_CNT_BYTES_TRUNCATED: 3,
+    L7_CNT_BYTES_RING_FULL: 4,
+    L7_CNT_BYTES_READ_FAILED: 5,
+    L7_CNT_BYTES_NO_BUFFER: 6,
+    L7_CNT_CONNS_HTTP1: 7,
+    L7_CNT_CONNS_HTTP2: 8,
+    L7_CNT_CONNS_UNSUPPORTED: 9,
+    L7_CNT_CONNS_NOT_ADMITTED: 10,
+    L7_CNT_STATE_FULL: 11,
+    L7_CNT_MAX: 16,
+  },
 } as const;
 
 // enum tapio_kind
@@ -477,6 +596,8 @@ export const TAPIO_KIND_SEC_EXEC = 24;
 export const TAPIO_KIND_SECCOMP_SIGNAL = 40;
 export const TAPIO_KIND_SECCOMP_ERRNO = 41;
 export const TAPIO_KIND_NETFILTER_DROP = 42;
+export const TAPIO_KIND_L7_DATA = 60;
+export const TAPIO_KIND_L7_CLOSE = 61;
 export const TAPIO_KIND_MAX = 64;
 
 // enum tapio_drop_reason
@@ -618,3 +739,49 @@ export const SECCOMP_SRC_NO_ENTER = 3;
 // enum netfilter_direction
 export const NF_DIR_EGRESS = 1;
 export const NF_DIR_INGRESS = 2;
+
+// enum l7_sizes
+export const L7_RECORD_DATA_MAX = 16384;
+
+// enum l7_protocol
+export const L7_PROTO_UNKNOWN = 0;
+export const L7_PROTO_HTTP1 = 1;
+export const L7_PROTO_HTTP2 = 2;
+export const L7_PROTO_UNSUPPORTED = 3;
+export const L7_PROTO_NOT_ADMITTED = 4;
+
+// enum l7_direction
+export const L7_DIR_SEND = 0;
+export const L7_DIR_RECV = 1;
+
+// enum l7_syscall
+export const L7_SYS_OTHER = 0;
+export const L7_SYS_WRITE = 1;
+export const L7_SYS_READ = 2;
+export const L7_SYS_WRITEV = 3;
+export const L7_SYS_READV = 4;
+export const L7_SYS_SENDTO = 5;
+export const L7_SYS_RECVFROM = 6;
+export const L7_SYS_SENDMSG = 7;
+export const L7_SYS_RECVMSG = 8;
+
+// enum l7_flag
+export const L7_FLAG_SYSCALL_START = 1;
+export const L7_FLAG_SYSCALL_END = 2;
+export const L7_FLAG_READ_FAILED = 4;
+export const L7_FLAG_NO_BUFFER = 8;
+
+// enum l7_counter
+export const L7_CNT_RECORDS = 0;
+export const L7_CNT_BYTES_COPIED = 1;
+export const L7_CNT_BYTES_SEEN = 2;
+export const L7_CNT_BYTES_TRUNCATED = 3;
+export const L7_CNT_BYTES_RING_FULL = 4;
+export const L7_CNT_BYTES_READ_FAILED = 5;
+export const L7_CNT_BYTES_NO_BUFFER = 6;
+export const L7_CNT_CONNS_HTTP1 = 7;
+export const L7_CNT_CONNS_HTTP2 = 8;
+export const L7_CNT_CONNS_UNSUPPORTED = 9;
+export const L7_CNT_CONNS_NOT_ADMITTED = 10;
+export const L7_CNT_STATE_FULL = 11;
+export const L7_CNT_MAX = 16;

@@ -11,6 +11,7 @@ import {
   KIND_EXEC, KIND_EXIT, KIND_FORK, PATH_LEN,
 } from './layout';
 import type { ProcessTable } from './table';
+import { redactArgs } from '../../protocols/scrub';
 
 export interface ProcessDecoderOptions {
   argvMaxCount: number;
@@ -93,8 +94,9 @@ export class ProcessDecoder {
     const execFilename = readCString(view, at + E.path.offset, pathBytes + 1);
     const exePath = this.executablePath(h.pid, execFilename);
     const argvTotal = view.getUint32(at + E.argv_total_bytes.offset, true);
-    const { args, truncated } = splitArgs(
-      new Uint8Array(view.buffer, view.byteOffset + at + E.argv.offset, argvBytes), argvTotal, this.o.argvMaxCount);
+    const split = splitArgs(new Uint8Array(view.buffer, view.byteOffset + at + E.argv.offset, argvBytes), argvTotal, this.o.argvMaxCount);
+    const { truncated } = split;
+    const args = redactArgs(split.args); // secrets in command lines (curl -H 'Authorization: ...') never leave the agent
     const startBootNs = view.getBigUint64(at + E.start_boot_ns.offset, true);
     this.o.table.set(h.pid, { path: exePath, args, startBootNs });
     const a: Attributes = {

@@ -1,0 +1,118 @@
+// What request capture costs a workload (needs root): requests/s of wrk -> Node http, h2load -> nghttpd (h2c) and a
+// grpc-js unary load, each without and with the request-capture collector (in a child process), in one run, as
+// ratios; the collector's CPU per 10k requests/s; and its byte accounting (copied + gaps, kernel drops). Prints a
+// table; never fails on a number.
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 6);
+const ROOT = path.join(__dirname, '..', '..');
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const TICK = 100; // USER_HZ
+
+function cpuTicks(pid: number): number {
+  const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return Number(f[11]) + Number(f[12]); // utime + stime
+}
+
+function run(cmd: string, args: string[], timeoutMs = 60_000): Promise<string> {
+  return new Promise((resolve, reject) => execFile(cmd, args, { timeout: timeoutMs, maxBuffer: 16 << 20 }, (e, out, err) => (e ? reject(new Error(`${cmd}: ${e.message}\n${err}`)) : resolve(out))));
+}
+
+function waitLine(child: ChildProcess, re: RegExp, timeoutMs = 20_000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    const t = setTimeout(() => reject(new Error(`timeout waiting for ${re}: ${buf}`)), timeoutMs);
+    child.stdout!.on('data', (d) => {
+      buf += d;
+      const m = re.exec(buf);
+      if (m) { clearTimeout(t); resolve(m[0]); }
+    });
+  });
+}
+
+interface Load { name: string; start(): Promise<() => void>; drive(): Promise<number> }
+
+const nodeHttp: Load = {
+  name: 'wrk -> node http (HTTP/1.1 keep-alive)',
+  async start() {
+    const child = spawn(process.execPath, ['-e', `require('http').createServer((q,s)=>s.end('hello world')).listen(18481,'127.0.0.1',()=>console.log('up'))`], { stdio: ['ignore', 'pipe', 'inherit'] });
+    await waitLine(child, /up/);
+    return () => child.kill();
+  },
+  async drive() {
+    const out = await run('wrk', ['-t1', '-c16', `-d${SECONDS}s`, 'http://127.0.0.1:18481/items/42?x=1']);
+    return Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0);
+  },
+};
+
+const h2 = (): Load => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tapio-h2bench-'));
+  fs.writeFileSync(path.join(dir, 'index.html'), 'x'.repeat(256));
+  return {
+    name: 'h2load -> nghttpd (h2c, -c8 -m10)',
+    async start() {
+      const child = spawn('nghttpd', ['--no-tls', '-d', dir, '-a', '127.0.0.1', '18482'], { stdio: 'ignore' });
+      await sleep(300);
+      return () => child.kill();
+    },
+    async drive() {
+      const out = await run('h2load', ['-c8', '-m10', `-D${SECONDS}`, 'http://127.0.0.1:18482/index.html'], (SECONDS + 30) * 1000);
+      return Number(/finished in [^,]+, ([\d.]+) req\/s/.exec(out)?.[1] ?? 0);
+    },
+  };
+};
+
+const grpc: Load = {
+  name: 'grpc-js unary (32 in flight)',
+  async start() {
+    const child = spawn(process.execPath, [path.join(__dirname, 'requests', 'grpc-peer.js'), 'server', '18483'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    await waitLine(child, /up/);
+    return () => child.kill();
+  },
+  async drive() {
+    const out = await run(process.execPath, [path.join(__dirname, 'requests', 'grpc-peer.js'), 'client', '18483', String(SECONDS)], (SECONDS + 30) * 1000);
+    return Number(/rps=([\d.]+)/.exec(out)?.[1] ?? 0);
+  },
+};
+
+async function withAgent<T>(plan: string, fn: () => Promise<T>): Promise<{ value: T; cpuSec: number; report: Record<string, unknown> }> {
+  const child = spawn(process.execPath, [path.join(__dirname, 'requests', 'agent-child.js'), plan], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await waitLine(child, /ready/);
+  const before = cpuTicks(child.pid!);
+  const value = await fn();
+  const cpuSec = (cpuTicks(child.pid!) - before) / TICK;
+  const report = waitLine(child, /\{.*\}\n/, 20_000);
+  child.kill('SIGTERM');
+  return { value, cpuSec, report: JSON.parse(await report) as Record<string, unknown> };
+}
+
+async function main(): Promise<void> {
+  if (process.getuid?.() !== 0) { console.log('requests-overhead: needs root'); return; }
+  const plan = process.env.BENCH_PLAN ?? 'auto';
+  const rows: string[][] = [];
+  for (const load of [nodeHttp, h2(), grpc]) {
+    const stop = await load.start();
+    try {
+      await load.drive(); // warm-up, not measured
+      const base = await load.drive();
+      const w = await withAgent(plan, () => load.drive());
+      const c = (w.report.counters ?? {}) as Record<string, number>;
+      const per10k = w.value > 0 ? (w.cpuSec / SECONDS) / (w.value / 10_000) : 0;
+      rows.push([load.name, base.toFixed(0), w.value.toFixed(0), (w.value / base).toFixed(3), `${(per10k * 100).toFixed(1)}%`,
+        String(c.kernel_bytes_seen ?? 0), String(c.kernel_bytes_copied ?? 0), String(c.gap_bytes ?? 0), String(c.kernel_bytes_ring_full ?? 0),
+        String(c.requests_reported ?? 0), String(Object.entries(c).filter(([k]) => k.startsWith('requests_lost_')).reduce((n, [, v]) => n + v, 0))]);
+    } finally {
+      stop();
+    }
+  }
+  const head = ['load', 'req/s without', 'req/s with', 'kept', 'agent CPU per 10k req/s (of one core)', 'bytes seen', 'copied', 'gap bytes', 'ring-full bytes', 'requests reported (both ends)', 'requests lost'];
+  console.log(`request capture overhead (plan ${plan}, ${SECONDS}s per run, ${os.availableParallelism()} cores, load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')})`);
+  console.log(`| ${head.join(' | ')} |\n|${head.map(() => '---').join('|')}|`);
+  for (const r of rows) console.log(`| ${r.join(' | ')} |`);
+  void ROOT;
+}
+
+void main();

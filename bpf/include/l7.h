@@ -1,0 +1,122 @@
+/* Record layouts of the request-capture collector (bpf/l7.bpf.c): payload bytes of TCP sends and receives on
+ * connections that speak HTTP/1.x or HTTP/2, and the close of such connections. Shared with userspace through
+ * bpf/testing/layouts.bpf.c and the generated src/kernel/layouts.generated.ts (`npm run gen:layouts`). */
+#ifndef TAPIO_L7_H
+#define TAPIO_L7_H
+
+#include "tapio.h"
+
+/* Bytes of payload one record carries at most. A syscall with more to copy is split over several records in
+ * stream order (see l7_settings.http2_bytes); the per-CPU scratch is twice this size for the verifier's sake. */
+enum l7_sizes {
+	L7_RECORD_DATA_MAX = 16384,
+};
+
+/* What a connection speaks, decided in the kernel from its first payload bytes. */
+enum l7_protocol {
+	L7_PROTO_UNKNOWN = 0,	  /* no payload seen yet, or not decided */
+	L7_PROTO_HTTP1 = 1,	  /* a request line (GET, POST, ...) or a status line (HTTP/1.x) */
+	L7_PROTO_HTTP2 = 2,	  /* the HTTP/2 client preface (PRI * HTTP/2.0) */
+	L7_PROTO_UNSUPPORTED = 3, /* none of the above within l7_settings.detect_chunks payloads: skipped from now on */
+	L7_PROTO_NOT_ADMITTED = 4, /* sampled out or rate limited (counted once, at detection): skipped */
+};
+
+enum l7_direction {
+	L7_DIR_SEND = 0, /* the observed process sent these bytes */
+	L7_DIR_RECV = 1, /* the observed process received them */
+};
+
+/* Which syscall carried the bytes (the shape of its user buffer). */
+enum l7_syscall {
+	L7_SYS_OTHER = 0, /* sendmmsg, splice, sendfile, io_uring, kernel senders: no user buffer we can read */
+	L7_SYS_WRITE = 1,
+	L7_SYS_READ = 2,
+	L7_SYS_WRITEV = 3,
+	L7_SYS_READV = 4,
+	L7_SYS_SENDTO = 5,
+	L7_SYS_RECVFROM = 6,
+	L7_SYS_SENDMSG = 7,
+	L7_SYS_RECVMSG = 8,
+};
+
+/* Record flags. */
+enum l7_flag {
+	L7_FLAG_SYSCALL_START = 1, /* data[0] is the syscall's first byte */
+	L7_FLAG_SYSCALL_END = 2,   /* the last record of this syscall */
+	L7_FLAG_READ_FAILED = 4,   /* copying stopped early: user memory could not be read */
+	L7_FLAG_NO_BUFFER = 8,	   /* the syscall's buffer is not reachable (L7_SYS_OTHER): nothing copied */
+};
+
+/* Why bytes of a supported connection were not copied; tapio_drops counts these per (kind, reason) too, and
+ * l7_counters keeps the byte totals. */
+enum l7_counter {
+	L7_CNT_RECORDS = 0,	      /* data records sent */
+	L7_CNT_BYTES_COPIED = 1,      /* payload bytes copied into records */
+	L7_CNT_BYTES_SEEN = 2,	      /* payload bytes of supported connections (copied or not) */
+	L7_CNT_BYTES_TRUNCATED = 3,   /* not copied: beyond the configured bytes per syscall */
+	L7_CNT_BYTES_RING_FULL = 4,   /* not copied: the ring had no room */
+	L7_CNT_BYTES_READ_FAILED = 5, /* not copied: user memory could not be read */
+	L7_CNT_BYTES_NO_BUFFER = 6,   /* not copied: syscall without a readable user buffer */
+	L7_CNT_CONNS_HTTP1 = 7,	      /* connections detected as HTTP/1.x */
+	L7_CNT_CONNS_HTTP2 = 8,	      /* connections detected as HTTP/2 */
+	L7_CNT_CONNS_UNSUPPORTED = 9, /* connections found to speak something else */
+	L7_CNT_CONNS_NOT_ADMITTED = 10,
+	L7_CNT_STATE_FULL = 11, /* a connection's state could not be stored */
+	L7_CNT_MAX = 16,
+};
+
+/* l7_settings[0], written by userspace before attach. */
+struct l7_settings {
+	__u32 http1_bytes;   /* bytes copied per syscall on HTTP/1 connections */
+	__u32 http2_bytes;   /* ... on HTTP/2 connections (header blocks must arrive whole: notes/l7.md) */
+	__u32 detect_chunks; /* payloads looked at before a connection is called unsupported */
+	__u32 _pad;
+};
+
+/* Per-connection state, keyed by the struct sock pointer, in an LRU hash. */
+struct l7_conn {
+	__u64 start_ns;	  /* when Tapio first saw it (connect, accept, or its first payload) */
+	__u64 seq[2];	  /* bytes seen so far per enum l7_direction: the stream offset of the next byte */
+	__u8 role;	  /* enum tcp_role (network.h values: 0 unknown, 1 client, 2 server) */
+	__u8 protocol;	  /* enum l7_protocol */
+	__u8 detect_seen; /* payloads looked at while the protocol was unknown */
+	__u8 pad[5];
+};
+
+/* One piece of one syscall's payload. On the ring only header + `copied` bytes of data[] are present
+ * (h.size says so). Userspace keys a connection by (sock, conn_start_ns). */
+struct l7_data_record {
+	struct tapio_header h;
+	__u64 sock; /* struct sock pointer */
+	__u64 conn_start_ns;
+	__u64 seq;	   /* stream offset (in this direction) of data[0] */
+	__u64 syscall_seq; /* stream offset of the syscall's first byte */
+	__u32 syscall_len; /* the syscall's full byte count */
+	__u32 copied;	   /* bytes in data[] */
+	__u16 family;	   /* AF_INET or AF_INET6 */
+	__u16 local_port;
+	__u16 peer_port;
+	__u8 direction; /* enum l7_direction */
+	__u8 role;	/* enum tcp_role */
+	__u8 protocol;	/* enum l7_protocol */
+	__u8 flags;	/* L7_FLAG_* */
+	__u8 syscall;	/* enum l7_syscall */
+	__u8 pad[5];
+	__u8 local_addr[16];
+	__u8 peer_addr[16];
+	__u8 data[L7_RECORD_DATA_MAX];
+};
+
+/* The end of a captured connection: userspace closes its session. */
+struct l7_close_record {
+	struct tapio_header h;
+	__u64 sock;
+	__u64 conn_start_ns;
+	__u64 sent;	/* stream length sent (seq[L7_DIR_SEND] at close) */
+	__u64 received; /* stream length received */
+	__u8 role;
+	__u8 protocol;
+	__u8 pad[6];
+};
+
+#endif

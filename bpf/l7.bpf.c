@@ -1,0 +1,569 @@
+/* Request-capture collector, kernel side: copies the payload bytes of TCP sends and receives on connections that
+ * speak HTTP/1.x or HTTP/2, in stream order per connection and direction, for the parsers in src/protocols.
+ *
+ * Where: tp_btf/sock_send_length and tp_btf/sock_recv_length fire for socket I/O only, with a typed struct sock; the
+ * user buffer (or iovec, or msghdr) comes from the thread's saved syscall registers (notes/l7.md). The fallback for
+ * kernels without those tracepoints is raw_tracepoint/sys_exit: the same registers, the fd walked to its socket.
+ * Which one runs is decided in src/collectors/l7/spec.ts.
+ *
+ * Cost control: a connection's protocol is decided from its first payloads (detect()); anything else is marked and
+ * costs one map lookup from then on. Connections older than the agent are detected on their first data.
+ * Limits (limits.h) apply per connection, at detection: a connection is captured whole or not at all. Copies are
+ * bounded per syscall (l7_settings) and split into records of at most L7_RECORD_DATA_MAX bytes; bytes not copied
+ * are counted by reason (l7_counters) and visible to userspace as stream-offset gaps. Records: bpf/include/l7.h. */
+#include "l7.h"
+#include "network.h"
+#include "limits.h"
+#include <bpf/bpf_endian.h>
+
+#define AF_INET		     2
+#define AF_INET6	     10
+#define IPPROTO_TCP	     6
+#define MSG_PEEK	     2
+#define S_IFMT		     00170000
+#define S_IFSOCK	     0140000
+#define UIO_MAXIOV	     1024
+#define L7_SYSCALL_BYTES_MAX 65536 /* 4 records of L7_RECORD_DATA_MAX: the inner copy loop is sized for this */
+#define L7_DETECT_BYTES	     16
+
+#if defined(__TARGET_ARCH_x86)
+#define NR_READ		 0
+#define NR_WRITE	 1
+#define NR_READV	 19
+#define NR_WRITEV	 20
+#define NR_SENDTO	 44
+#define NR_RECVFROM	 45
+#define NR_SENDMSG	 46
+#define NR_RECVMSG	 47
+#define SYSCALL_NR(regs) BPF_CORE_READ(regs, orig_ax)
+#elif defined(__TARGET_ARCH_arm64)
+#define NR_READ		 63
+#define NR_WRITE	 64
+#define NR_READV	 65
+#define NR_WRITEV	 66
+#define NR_SENDTO	 206
+#define NR_RECVFROM	 207
+#define NR_SENDMSG	 211
+#define NR_RECVMSG	 212
+#define SYSCALL_NR(regs) BPF_CORE_READ(regs, syscallno)
+#else
+#error "l7.bpf.c: syscall numbers for this architecture are missing"
+#endif
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 16 << 20); /* resized from config before load */
+} l7_events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536); /* resized from collectors.l7.connectionTableSize before load */
+	__type(key, __u64);	    /* struct sock pointer */
+	__type(value, struct l7_conn);
+} l7_conns SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct l7_settings);
+} l7_settings_map SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, L7_CNT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} l7_counters SEC(".maps");
+
+/* A record being built. Twice the record's data size so that "offset < MAX, length <= MAX" is provably in bounds.
+ * Larger than a per-CPU value may be, so it is an array indexed by CPU (entries = possible CPUs, set before load). */
+struct l7_scratch {
+	struct l7_data_record rec;
+	__u8 slack[L7_RECORD_DATA_MAX];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 256);
+	__type(key, __u32);
+	__type(value, struct l7_scratch);
+} l7_scratch_map SEC(".maps");
+
+/* Keep the record structs in the object's BTF for the layout test. */
+const struct l7_close_record *unused_l7_close_record __attribute__((unused));
+const struct l7_conn *unused_l7_conn __attribute__((unused));
+
+#define L7_RECORD_HEADER_BYTES __builtin_offsetof(struct l7_data_record, data)
+
+static __always_inline void l7_count(__u32 slot, __u64 n)
+{
+	__u64 *v = bpf_map_lookup_elem(&l7_counters, &slot);
+	if (v)
+		*v += n;
+}
+
+/* The same wakeup policy as tapio_submit (tapio.h), for bpf_ringbuf_output. */
+static __always_inline __u64 l7_wake_flags(void)
+{
+	__u64 avail = bpf_ringbuf_query(&l7_events, BPF_RB_AVAIL_DATA);
+	return avail == 0 || avail > bpf_ringbuf_query(&l7_events, BPF_RB_RING_SIZE) / 2 ? BPF_RB_FORCE_WAKEUP
+											 : BPF_RB_NO_WAKEUP;
+}
+
+static __always_inline void fill_tuple(struct l7_data_record *r, struct sock *sk)
+{
+	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	r->family = family;
+	r->local_port = bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
+	r->peer_port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	__builtin_memset(r->local_addr, 0, sizeof(r->local_addr));
+	__builtin_memset(r->peer_addr, 0, sizeof(r->peer_addr));
+	if (family == AF_INET) {
+		bpf_core_read(r->local_addr, 4, &sk->__sk_common.skc_rcv_saddr);
+		bpf_core_read(r->peer_addr, 4, &sk->__sk_common.skc_daddr);
+	} else {
+		bpf_core_read(r->local_addr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
+		bpf_core_read(r->peer_addr, 16, &sk->__sk_common.skc_v6_daddr);
+	}
+}
+
+static __always_inline bool is_tcp(struct sock *sk)
+{
+	if (!sk || BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+		return false;
+	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	return family == AF_INET || family == AF_INET6;
+}
+
+/* ---- connection role and lifetime (mirrors the network collector's use of the same tracepoint) ---- */
+
+static __always_inline void conn_begin(__u64 key, __u8 role)
+{
+	struct l7_conn c = {.start_ns = bpf_ktime_get_boot_ns(), .role = role};
+	if (bpf_map_update_elem(&l7_conns, &key, &c, BPF_ANY) != 0)
+		l7_count(L7_CNT_STATE_FULL, 1);
+}
+
+static __always_inline void conn_end(void *ctx, struct sock *sk, __u64 key)
+{
+	struct l7_conn *c = bpf_map_lookup_elem(&l7_conns, &key);
+	if (!c)
+		return;
+	if (c->protocol == L7_PROTO_HTTP1 || c->protocol == L7_PROTO_HTTP2) {
+		struct l7_close_record *r = tapio_reserve(&l7_events, struct l7_close_record, TAPIO_KIND_L7_CLOSE);
+		if (r) {
+			tapio_fill_header(&r->h, TAPIO_KIND_L7_CLOSE, sizeof(*r));
+			r->sock = key;
+			r->conn_start_ns = c->start_ns;
+			r->sent = c->seq[L7_DIR_SEND];
+			r->received = c->seq[L7_DIR_RECV];
+			r->role = c->role;
+			r->protocol = c->protocol;
+			__builtin_memset(r->pad, 0, sizeof(r->pad));
+			tapio_submit(ctx, &l7_events, r);
+		}
+	}
+	bpf_map_delete_elem(&l7_conns, &key);
+}
+
+static __always_inline void handle_state(void *ctx, struct sock *sk, int old_state, int new_state)
+{
+	if (!is_tcp(sk))
+		return;
+	__u64 key = (__u64)sk;
+	if (new_state == TCP_SYN_SENT)
+		conn_begin(key, TCP_ROLE_CLIENT);
+	else if (new_state == TCP_ESTABLISHED && old_state == TCP_SYN_RECV)
+		conn_begin(key, TCP_ROLE_SERVER);
+	else if (new_state == TCP_CLOSE)
+		conn_end(ctx, sk, key);
+}
+
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(l7_state_btf, const struct sock *sk, const int old_state, const int new_state)
+{
+	handle_state(ctx, (struct sock *)sk, old_state, new_state);
+	return 0;
+}
+
+SEC("tracepoint/sock/inet_sock_set_state")
+int l7_state_tp(struct trace_event_raw_inet_sock_set_state *ctx)
+{
+	if (ctx->protocol != IPPROTO_TCP)
+		return 0;
+	handle_state(ctx, (struct sock *)ctx->skaddr, ctx->oldstate, ctx->newstate);
+	return 0;
+}
+
+/* ---- protocol detection ---- */
+
+#define W4(a, b, c, d) ((__u32)(a) | (__u32)(b) << 8 | (__u32)(c) << 16 | (__u32)(d) << 24)
+
+/* What the first bytes of a payload say: HTTP/1 request or status line, or the HTTP/2 preface. *role_hint is the
+ * side the sender is on (the client sends requests and the preface). */
+static __always_inline __u8 detect(const __u8 *b, __u32 n, __u8 *sender_role, bool stream_start)
+{
+	if (n < 4)
+		return L7_PROTO_UNKNOWN;
+	/* An HTTP/2 server speaks first: its connection preface is a SETTINGS frame (RFC 9113 3.4), often sent before the
+	 * client's preface arrives. Recognised only at the very start of a stream, where a frame header must be. */
+	if (stream_start && n >= 9 && b[0] == 0 && b[2] % 6 == 0 && b[3] == 0x04 && b[4] == 0 && b[5] == 0 &&
+	    b[6] == 0 && b[7] == 0 && b[8] == 0) {
+		*sender_role = TCP_ROLE_SERVER;
+		return L7_PROTO_HTTP2;
+	}
+	__u32 w = W4(b[0], b[1], b[2], b[3]);
+	*sender_role = TCP_ROLE_CLIENT;
+	if (w == W4('P', 'R', 'I', ' '))
+		return n >= 8 && b[4] == '*' && b[5] == ' ' && b[6] == 'H' && b[7] == 'T' ? L7_PROTO_HTTP2
+											  : L7_PROTO_UNKNOWN;
+	if (w == W4('G', 'E', 'T', ' ') || w == W4('P', 'O', 'S', 'T') || w == W4('P', 'U', 'T', ' ') ||
+	    w == W4('H', 'E', 'A', 'D') || w == W4('D', 'E', 'L', 'E') || w == W4('O', 'P', 'T', 'I') ||
+	    w == W4('P', 'A', 'T', 'C') || w == W4('C', 'O', 'N', 'N') || w == W4('T', 'R', 'A', 'C'))
+		return L7_PROTO_HTTP1;
+	if (w == W4('H', 'T', 'T', 'P') && n >= 7 && b[4] == '/' && b[5] == '1' && b[6] == '.') {
+		*sender_role = TCP_ROLE_SERVER;
+		return L7_PROTO_HTTP1;
+	}
+	return L7_PROTO_UNKNOWN;
+}
+
+/* ---- copying a syscall's bytes ---- */
+
+struct copy_ctx {
+	__u64 base;	 /* the buffer (scalar syscalls) */
+	__u64 len;	 /* its length */
+	__u64 iov;	 /* user struct iovec array (vector syscalls) */
+	__u32 remaining; /* bytes still to copy within the per-syscall bound */
+	__u32 fill;	 /* bytes in the scratch record */
+	__u32 key;	 /* this CPU's scratch slot */
+	__u8 vector;
+	__u8 read_failed;
+	__u8 ring_full;
+};
+
+/* Sends the scratch record with `fill` bytes; the next record continues where it ended. */
+static __always_inline void flush(struct l7_scratch *s, struct copy_ctx *c, __u8 last)
+{
+	struct l7_data_record *r = &s->rec;
+	__u32 n = c->fill;
+	if (n > L7_RECORD_DATA_MAX)
+		n = L7_RECORD_DATA_MAX;
+	r->copied = n;
+	r->h.size = L7_RECORD_HEADER_BYTES + n;
+	if (last)
+		r->flags |= L7_FLAG_SYSCALL_END;
+	if (c->read_failed)
+		r->flags |= L7_FLAG_READ_FAILED;
+	if (bpf_ringbuf_output(&l7_events, r, L7_RECORD_HEADER_BYTES + n, l7_wake_flags()) != 0) {
+		tapio_count_drop(TAPIO_KIND_L7_DATA, TAPIO_DROP_RINGBUF_FULL);
+		l7_count(L7_CNT_BYTES_RING_FULL, n);
+		c->ring_full = 1;
+	} else {
+		l7_count(L7_CNT_RECORDS, 1);
+		l7_count(L7_CNT_BYTES_COPIED, n);
+	}
+	r->seq += n;
+	r->flags &= ~L7_FLAG_SYSCALL_START;
+	c->fill = 0;
+}
+
+/* bpf_loop callback: copies iovec `i` (or the single buffer) into records. */
+static long copy_segment(__u32 i, void *arg)
+{
+	struct copy_ctx *c = arg;
+	if (c->remaining == 0)
+		return 1;
+	__u64 base = c->base, len = c->len;
+	if (c->vector) {
+		struct iovec iv;
+		if (bpf_probe_read_user(&iv, sizeof(iv), (void *)(c->iov + (__u64)i * sizeof(iv))) != 0) {
+			c->read_failed = 1;
+			return 1;
+		}
+		base = (__u64)iv.iov_base;
+		len = iv.iov_len;
+	}
+	__u32 key = c->key;
+	struct l7_scratch *s = bpf_map_lookup_elem(&l7_scratch_map, &key);
+	if (!s)
+		return 1;
+	if (len > c->remaining)
+		len = c->remaining;
+	/* remaining <= L7_SYSCALL_BYTES_MAX: at most 5 pieces (a partly filled record, then whole ones). */
+	for (int j = 0; j < 5 && len > 0; j++) {
+		__u32 fill = c->fill & (L7_RECORD_DATA_MAX - 1);
+		__u32 n = L7_RECORD_DATA_MAX - fill;
+		if (len < n)
+			n = len;
+		if (n > L7_RECORD_DATA_MAX)
+			n = L7_RECORD_DATA_MAX;
+		if (bpf_probe_read_user(&s->rec.data[fill], n, (void *)base) != 0) {
+			c->read_failed = 1;
+			return 1;
+		}
+		c->fill = fill + n;
+		base += n;
+		len -= n;
+		c->remaining -= n;
+		if (c->fill >= L7_RECORD_DATA_MAX)
+			flush(s, c, 0);
+	}
+	return c->remaining == 0 ? 1 : 0;
+}
+
+/* Where a syscall's bytes are, from its saved registers. */
+struct syscall_buf {
+	__u8 sys; /* enum l7_syscall */
+	__u8 vector;
+	__u64 buf;   /* buffer, or user iovec array */
+	__u64 count; /* iovec count for vectors */
+};
+
+/* Reads the first bytes of the payload (for detection). Returns how many. */
+static __always_inline __u32 first_bytes(const struct syscall_buf *sb, __u32 len, __u8 *out)
+{
+	__u64 base = sb->buf, n = len;
+	if (sb->vector) {
+		struct iovec iv;
+		if (sb->count == 0 || bpf_probe_read_user(&iv, sizeof(iv), (void *)sb->buf) != 0)
+			return 0;
+		base = (__u64)iv.iov_base;
+		if (iv.iov_len < n)
+			n = iv.iov_len;
+	}
+	if (n > L7_DETECT_BYTES)
+		n = L7_DETECT_BYTES;
+	if (n == 0 || bpf_probe_read_user(out, n, (void *)base) != 0)
+		return 0;
+	return n;
+}
+
+/* The heart: `len` payload bytes of `sk` went in direction `dir`, their user memory described by `sb`. */
+static __always_inline void capture(struct sock *sk, __u8 dir, __u32 len, const struct syscall_buf *sb)
+{
+	__u64 key = (__u64)sk;
+	struct l7_conn *conn = bpf_map_lookup_elem(&l7_conns, &key);
+	if (!conn) {
+		/* Opened before the agent (or state evicted): adopt it now; the role is learnt from the first request. */
+		conn_begin(key, TCP_ROLE_UNKNOWN);
+		conn = bpf_map_lookup_elem(&l7_conns, &key);
+		if (!conn)
+			return;
+	}
+	__u8 proto = conn->protocol;
+	if (proto == L7_PROTO_UNSUPPORTED || proto == L7_PROTO_NOT_ADMITTED)
+		return;
+
+	struct l7_settings *cfg;
+	__u32 zero = 0;
+	cfg = bpf_map_lookup_elem(&l7_settings_map, &zero);
+	if (!cfg)
+		return;
+
+	if (proto == L7_PROTO_UNKNOWN) {
+		__u8 head[L7_DETECT_BYTES] = {};
+		__u8 sender = TCP_ROLE_UNKNOWN;
+		__u32 n = first_bytes(sb, len, head);
+		/* Only where the connection's start was seen (its role is known) can a stream begin with a bare frame. */
+		bool start = conn->role != TCP_ROLE_UNKNOWN && conn->seq[dir & 1] == 0;
+		proto = detect(head, n, &sender, start);
+		if (proto == L7_PROTO_UNKNOWN) {
+			conn->seq[dir & 1] += len;
+			if (++conn->detect_seen >= cfg->detect_chunks) {
+				conn->protocol = L7_PROTO_UNSUPPORTED;
+				l7_count(L7_CNT_CONNS_UNSUPPORTED, 1);
+			}
+			return;
+		}
+		if (!tapio_admit(TAPIO_KIND_L7_DATA, bpf_get_current_cgroup_id())) {
+			conn->protocol = L7_PROTO_NOT_ADMITTED;
+			l7_count(L7_CNT_CONNS_NOT_ADMITTED, 1);
+			return;
+		}
+		conn->protocol = proto;
+		l7_count(proto == L7_PROTO_HTTP2 ? L7_CNT_CONNS_HTTP2 : L7_CNT_CONNS_HTTP1, 1);
+		if (conn->role == TCP_ROLE_UNKNOWN)
+			conn->role = dir == L7_DIR_SEND
+					     ? sender
+					     : (sender == TCP_ROLE_CLIENT ? TCP_ROLE_SERVER : TCP_ROLE_CLIENT);
+	}
+
+	__u32 cpu = bpf_get_smp_processor_id();
+	struct l7_scratch *s = bpf_map_lookup_elem(&l7_scratch_map, &cpu);
+	if (!s)
+		return;
+	struct l7_data_record *r = &s->rec;
+	tapio_fill_header(&r->h, TAPIO_KIND_L7_DATA, L7_RECORD_HEADER_BYTES);
+	r->sock = key;
+	r->conn_start_ns = conn->start_ns;
+	r->seq = conn->seq[dir & 1];
+	r->syscall_seq = r->seq;
+	r->syscall_len = len;
+	r->direction = dir;
+	r->role = conn->role;
+	r->protocol = proto;
+	r->flags = L7_FLAG_SYSCALL_START;
+	r->syscall = sb->sys;
+	__builtin_memset(r->pad, 0, sizeof(r->pad));
+	fill_tuple(r, sk);
+	conn->seq[dir & 1] += len; /* claimed before copying: another thread may send on this socket meanwhile */
+	l7_count(L7_CNT_BYTES_SEEN, len);
+
+	struct copy_ctx c = {.key = cpu};
+	if (sb->sys == L7_SYS_OTHER) {
+		r->flags |= L7_FLAG_NO_BUFFER;
+		l7_count(L7_CNT_BYTES_NO_BUFFER, len);
+		flush(s, &c, 1);
+		return;
+	}
+	__u32 bound = proto == L7_PROTO_HTTP2 ? cfg->http2_bytes : cfg->http1_bytes;
+	if (bound > L7_SYSCALL_BYTES_MAX)
+		bound = L7_SYSCALL_BYTES_MAX;
+	c.remaining = len < bound ? len : bound;
+	if (len > c.remaining)
+		l7_count(L7_CNT_BYTES_TRUNCATED, len - c.remaining);
+	c.vector = sb->vector;
+	if (sb->vector) {
+		c.iov = sb->buf;
+	} else {
+		c.base = sb->buf;
+		c.len = len;
+	}
+	__u32 segments = sb->vector ? (sb->count < UIO_MAXIOV ? sb->count : UIO_MAXIOV) : 1;
+	__u32 wanted = c.remaining;
+	bpf_loop(segments, copy_segment, &c, 0);
+	if (c.read_failed) {
+		tapio_count_drop(TAPIO_KIND_L7_DATA, TAPIO_DROP_READ_FAILED);
+		l7_count(L7_CNT_BYTES_READ_FAILED, c.remaining);
+	}
+	/* The last record says where the syscall ends; skip it only when a full record already ended it exactly. */
+	if (c.fill > 0 || wanted < len || c.read_failed || wanted == 0)
+		flush(s, &c, 1);
+}
+
+/* Where the bytes are, from the syscall number and its saved argument registers. */
+static __always_inline void syscall_buffer(struct pt_regs *regs, __u8 dir, struct syscall_buf *sb)
+{
+	long nr = SYSCALL_NR(regs);
+	__u64 a2 = PT_REGS_PARM2_CORE_SYSCALL(regs);
+	sb->sys = L7_SYS_OTHER;
+	sb->vector = 0;
+	sb->buf = a2;
+	sb->count = 0;
+	if (dir == L7_DIR_SEND) {
+		if (nr == NR_WRITE)
+			sb->sys = L7_SYS_WRITE;
+		else if (nr == NR_SENDTO)
+			sb->sys = L7_SYS_SENDTO;
+		else if (nr == NR_WRITEV)
+			sb->sys = L7_SYS_WRITEV;
+		else if (nr == NR_SENDMSG)
+			sb->sys = L7_SYS_SENDMSG;
+	} else {
+		if (nr == NR_READ)
+			sb->sys = L7_SYS_READ;
+		else if (nr == NR_RECVFROM)
+			sb->sys = L7_SYS_RECVFROM;
+		else if (nr == NR_READV)
+			sb->sys = L7_SYS_READV;
+		else if (nr == NR_RECVMSG)
+			sb->sys = L7_SYS_RECVMSG;
+	}
+	if (sb->sys == L7_SYS_WRITEV || sb->sys == L7_SYS_READV) {
+		sb->vector = 1;
+		sb->count = PT_REGS_PARM3_CORE_SYSCALL(regs);
+	} else if (sb->sys == L7_SYS_SENDMSG || sb->sys == L7_SYS_RECVMSG) {
+		struct user_msghdr m;
+		if (bpf_probe_read_user(&m, sizeof(m), (void *)a2) != 0) {
+			sb->sys = L7_SYS_OTHER;
+			return;
+		}
+		sb->vector = 1;
+		sb->buf = (__u64)m.msg_iov;
+		sb->count = m.msg_iovlen;
+	}
+}
+
+static __always_inline void from_task_regs(struct sock *sk, __u8 dir, int ret)
+{
+	if (ret <= 0 || !is_tcp(sk))
+		return;
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
+	struct syscall_buf sb;
+	syscall_buffer(regs, dir, &sb);
+	capture(sk, dir, ret, &sb);
+}
+
+SEC("tp_btf/sock_send_length")
+int BPF_PROG(l7_send_btf, struct sock *sk, int ret, int flags)
+{
+	from_task_regs(sk, L7_DIR_SEND, ret);
+	return 0;
+}
+
+SEC("tp_btf/sock_recv_length")
+int BPF_PROG(l7_recv_btf, struct sock *sk, int ret, int flags)
+{
+	if (flags & MSG_PEEK)
+		return 0; /* the bytes stay queued: they are captured when really read */
+	from_task_regs(sk, L7_DIR_RECV, ret);
+	return 0;
+}
+
+/* ---- fallback: every syscall's exit, for kernels without sock_{send,recv}_length ---- */
+
+/* The TCP socket behind fd in the current task, or NULL (not a socket, not TCP). */
+static __always_inline struct sock *tcp_sock_from_fd(long fd)
+{
+	if (fd < 0)
+		return NULL;
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	unsigned int max_fds = BPF_CORE_READ(fdt, max_fds);
+	if ((unsigned long)fd >= max_fds)
+		return NULL;
+	struct file **fds = BPF_CORE_READ(fdt, fd);
+	struct file *file = NULL;
+	bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]);
+	if (!file)
+		return NULL;
+	umode_t mode = BPF_CORE_READ(file, f_inode, i_mode);
+	if ((mode & S_IFMT) != S_IFSOCK)
+		return NULL;
+	struct socket *sock = BPF_CORE_READ(file, private_data);
+	struct sock *sk = BPF_CORE_READ(sock, sk);
+	return is_tcp(sk) ? sk : NULL;
+}
+
+SEC("raw_tracepoint/sys_exit")
+int l7_sys_exit_raw(struct bpf_raw_tracepoint_args *ctx)
+{
+	long ret = (long)ctx->args[1];
+	if (ret <= 0)
+		return 0;
+	struct pt_regs *regs = (struct pt_regs *)ctx->args[0];
+	long nr = SYSCALL_NR(regs);
+	__u8 dir;
+	if (nr == NR_WRITE || nr == NR_WRITEV || nr == NR_SENDTO || nr == NR_SENDMSG)
+		dir = L7_DIR_SEND;
+	else if (nr == NR_READ || nr == NR_READV || nr == NR_RECVFROM || nr == NR_RECVMSG)
+		dir = L7_DIR_RECV;
+	else
+		return 0;
+	if (nr == NR_RECVFROM && (PT_REGS_PARM4_CORE_SYSCALL(regs) & MSG_PEEK))
+		return 0;
+	if (nr == NR_RECVMSG && (PT_REGS_PARM3_CORE_SYSCALL(regs) & MSG_PEEK))
+		return 0;
+	struct sock *sk = tcp_sock_from_fd(PT_REGS_PARM1_CORE_SYSCALL(regs));
+	if (!sk)
+		return 0;
+	struct syscall_buf sb;
+	syscall_buffer(regs, dir, &sb);
+	capture(sk, dir, ret, &sb);
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

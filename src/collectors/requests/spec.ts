@@ -1,0 +1,62 @@
+// The request-capture collector's hooks. Two plans, tried in order: the socket-length tracepoints (tp_btf, fire only
+// for socket I/O; notes/l7.md measured them cheapest), else every syscall's exit (raw_tracepoint/sys_exit with an
+// fd->socket walk; every syscall of the machine pays a little). A plan is used only when all its required hooks
+// attach; the reasons the first failed stay visible in the hook status of the second.
+import type { CollectorSpec, HookSpec } from '../../kernel/loader';
+
+export const REQUESTS_RING = 'l7_events';
+
+export interface RequestsSpecConfig {
+  ringBufferBytes: number;
+  connectionTableSize: number;
+  cpus: number;
+}
+
+const stateHook: HookSpec = {
+  name: 'tcp_state',
+  implementations: [{ kind: 'tp_btf', program: 'l7_state_btf' }, { kind: 'tracepoint', program: 'l7_state_tp' }],
+};
+
+function maps(c: RequestsSpecConfig): Record<string, number> {
+  return { [REQUESTS_RING]: c.ringBufferBytes, l7_conns: c.connectionTableSize, l7_scratch_map: Math.max(1, c.cpus) };
+}
+
+/** Preferred: payload at the socket layer, buffers from the thread's saved syscall registers. */
+export function socketLengthSpec(c: RequestsSpecConfig): CollectorSpec {
+  return {
+    name: 'requests',
+    object: 'l7.bpf.o',
+    hooks: [
+      stateHook,
+      { name: 'payload_send', implementations: [{ kind: 'tp_btf', program: 'l7_send_btf' }] },
+      { name: 'payload_recv', implementations: [{ kind: 'tp_btf', program: 'l7_recv_btf' }] },
+    ],
+    mapMaxEntries: maps(c),
+  };
+}
+
+/** Fallback: every syscall's exit; the read/write/send/recv family is picked out by number. */
+export function syscallExitSpec(c: RequestsSpecConfig): CollectorSpec {
+  return {
+    name: 'requests',
+    object: 'l7.bpf.o',
+    hooks: [
+      stateHook,
+      { name: 'payload_syscalls', implementations: [{ kind: 'raw_tracepoint', program: 'l7_sys_exit_raw' }] },
+    ],
+    mapMaxEntries: maps(c),
+  };
+}
+
+/** Every implementation, for `tapio probe`: the socket-length pair first, then the syscall-exit fallback. */
+export function requestsHookPlan(): HookSpec[] {
+  return [
+    stateHook,
+    {
+      name: 'payload', implementations: [
+        { kind: 'tp_btf', program: 'l7_send_btf' }, { kind: 'tp_btf', program: 'l7_recv_btf' },
+        { kind: 'raw_tracepoint', program: 'l7_sys_exit_raw' },
+      ],
+    },
+  ];
+}

@@ -1,0 +1,124 @@
+// Per-connection stream assembly: turns data records into CapturedChunks in stream order per direction, with the
+// bytes that were not copied (beyond the per-syscall bound, ring full, unreadable memory, reordering) handed on as
+// explicit gaps, so a parser always knows exactly where its bytes sit. Connections are bounded (least recently used
+// evicted first; evictions counted) and closed when the kernel says the socket closed.
+import type { CloseRecord, ConnectionTuple, DataRecord } from './records';
+import { FLAG_SYSCALL_END } from './layout';
+
+/** The parsers' input (same shape as CapturedChunk in src/protocols/session.ts). */
+export interface StreamChunk {
+  direction: 'send' | 'recv';
+  data: Uint8Array;
+  /** The bytes this chunk covers in the stream; more than data.length means the rest was not copied. */
+  length: number;
+  timeNs: bigint;
+  /** The syscall that carried the bytes (write, writev, recvmsg, ...), for diagnostics. */
+  syscall?: string;
+}
+
+/** Who is on a connection, as first seen. */
+export interface ConnectionInfo {
+  key: string;
+  role: 'unknown' | 'client' | 'server';
+  protocol: number;
+  pid: number;
+  cgroupId: bigint;
+  tuple: ConnectionTuple;
+}
+
+/** What consumes one connection's streams (a protocol session, or a test's recorder). */
+export interface StreamConsumer {
+  push(chunk: StreamChunk): void;
+  /** The connection ended (closed, or evicted: `evicted` true). */
+  close(timeNs: bigint, evicted: boolean): void;
+}
+
+export interface StreamCounters {
+  connections: number;
+  evicted: number;
+  closed: number;
+  gapBytes: number;
+  gaps: number;
+  outOfOrder: number;
+}
+
+interface Connection {
+  info: ConnectionInfo;
+  consumer: StreamConsumer;
+  next: [bigint | undefined, bigint | undefined];
+}
+
+export class StreamTable {
+  private readonly conns = new Map<string, Connection>();
+  readonly counters: StreamCounters = { connections: 0, evicted: 0, closed: 0, gapBytes: 0, gaps: 0, outOfOrder: 0 };
+
+  constructor(private readonly maxConnections: number, private readonly open: (info: ConnectionInfo) => StreamConsumer) {}
+
+  get size(): number {
+    return this.conns.size;
+  }
+
+  data(r: DataRecord): void {
+    let c = this.conns.get(r.connection);
+    if (c) {
+      this.conns.delete(r.connection); // re-insert: Map order is recency order
+    } else {
+      if (this.conns.size >= this.maxConnections) this.evictOldest(r.timeNs);
+      const info: ConnectionInfo = { key: r.connection, role: r.role, protocol: r.protocol, pid: r.pid, cgroupId: r.cgroupId, tuple: r.tuple };
+      c = { info, consumer: this.open(info), next: [undefined, undefined] };
+      this.counters.connections++;
+    }
+    this.conns.set(r.connection, c);
+    const d = r.direction === 'send' ? 0 : 1;
+    const expected = c.next[d] ?? r.seq;
+    let seq = r.seq;
+    let data = r.data;
+    if (seq < expected) {
+      // Another thread's syscall on this socket claimed later bytes but reached the ring first: what overlaps
+      // what was already handed on cannot be put back in place. Keep the part past `expected`, if any.
+      this.counters.outOfOrder++;
+      const skip = expected - seq;
+      if (skip >= BigInt(data.length)) data = new Uint8Array(0);
+      else data = data.subarray(Number(skip));
+      seq = expected;
+    } else if (seq > expected) {
+      const gap = Number(seq - expected);
+      this.counters.gaps++;
+      this.counters.gapBytes += gap;
+      c.consumer.push({ direction: r.direction, data: new Uint8Array(0), length: gap, timeNs: r.timeNs });
+    }
+    let end = r.seq + BigInt(r.data.length);
+    if (r.flags & FLAG_SYSCALL_END) end = r.syscallSeq + BigInt(r.syscallLength);
+    if (end <= seq) return;
+    const length = Number(end - seq);
+    if (length > data.length) {
+      this.counters.gaps++;
+      this.counters.gapBytes += length - data.length;
+    }
+    c.next[d] = end;
+    c.consumer.push({ direction: r.direction, data, length, timeNs: r.timeNs, syscall: r.syscall });
+  }
+
+  close(r: CloseRecord): void {
+    const c = this.conns.get(r.connection);
+    if (!c) return;
+    this.conns.delete(r.connection);
+    this.counters.closed++;
+    c.consumer.close(r.timeNs, false);
+  }
+
+  /** Ends every connection (the agent is stopping). */
+  closeAll(timeNs: bigint): void {
+    for (const c of this.conns.values()) c.consumer.close(timeNs, true);
+    this.conns.clear();
+  }
+
+  private evictOldest(timeNs: bigint): void {
+    const oldest = this.conns.keys().next();
+    if (oldest.done) return;
+    const c = this.conns.get(oldest.value)!;
+    this.conns.delete(oldest.value);
+    this.counters.evicted++;
+    c.consumer.close(timeNs, true);
+  }
+}

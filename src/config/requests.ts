@@ -1,0 +1,32 @@
+// Config of request-level capture (HTTP/1.1, HTTP/2, gRPC on the wire): docs/requests.md explains each bound.
+import { z } from 'zod';
+
+export const requestsConfigSchema = z.object({
+  /** Capture request payloads (costs CPU on busy nodes: see docs/requests.md). */
+  enabled: z.boolean().default(false),
+  /** `auto`: socket-length tracepoints where the kernel has them, else every syscall's exit; `syscalls`: always the
+   *  latter (for kernels where the first misbehaves, and for tests). */
+  capture: z.enum(['auto', 'syscalls']).default('auto'),
+  /** Bytes copied per syscall on HTTP/1 connections (headers; bodies are not parsed). */
+  http1BytesPerSyscall: z.number().int().min(64).max(65536).default(4096),
+  /** Bytes copied per syscall on HTTP/2 connections: header blocks must arrive whole (HPACK state), and Node
+   *  coalesces many frames into 64 KiB reads (notes/l7.md). */
+  http2BytesPerSyscall: z.number().int().min(64).max(65536).default(65536),
+  /** Payloads looked at before a connection that speaks nothing supported is skipped for good. */
+  detectChunks: z.number().int().min(1).max(255).default(4),
+  /** Connections tracked in the kernel (LRU). */
+  connectionTableSize: z.number().int().min(128).max(1_000_000).default(65536),
+  /** Connections with parser state in the agent (LRU; evictions counted). */
+  sessionTableSize: z.number().int().min(16).max(1_000_000).default(16384),
+  /** Header names whose values go on spans and events as http.request.header.<name> / http.response.header.<name>
+   *  (after scrubbing: secret headers show [REDACTED]). None by default. */
+  captureHeaders: z.array(z.string().min(1)).default([]),
+  /** More header names whose values are always replaced (added to the built-in list: Authorization, Cookie,
+   *  Set-Cookie, Proxy-Authorization, API-key and token headers). */
+  secretHeaders: z.array(z.string().min(1)).default([]),
+  /** The payload ring's size in bytes (a power of two). */
+  ringBufferBytes: z.number().int().min(65536).max(1 << 30).default(16 << 20)
+    .refine((n) => (n & (n - 1)) === 0, 'must be a power of two'),
+}).prefault({});
+
+export type RequestsConfig = z.infer<typeof requestsConfigSchema>;
