@@ -8,6 +8,7 @@ import type { Batch, BatchHeader } from './spool-file';
 import type { GiveUpReason, Spool } from './spool';
 import type { SendResult, Transport } from './transport';
 import { redactUrlsIn } from './redact';
+import { Backoff } from '../core/backoff';
 
 export type LaneDropReason = GiveUpReason | 'rejected' | 'rejected_partial' | 'shutdown';
 
@@ -19,6 +20,8 @@ export interface LaneOptions {
   /** Told about every record given up, with the reason; `detail` is a message a person can act on. */
   onDrop: (header: BatchHeader, n: number, reason: LaneDropReason, detail?: string) => void;
   log: (message: string) => void;
+  /** Wall clock for retention (default Date.now). */
+  now?: () => number;
 }
 
 export interface LaneStats {
@@ -42,7 +45,7 @@ export class DeliveryLane {
   private endPause: (() => void) | undefined;
   private stopping = false;
   private stopped = false;
-  private backoffMs: number;
+  private readonly backoff: Backoff;
   private readonly loopDone: Promise<void>;
   private readonly counters = { sentBatches: 0, sentRecords: 0, failedAttempts: 0 };
   private retryingSince: number | undefined;
@@ -53,7 +56,7 @@ export class DeliveryLane {
 
   constructor(private readonly transport: Transport, private readonly spool: Spool, private readonly opts: LaneOptions,
     ready: Promise<void> = Promise.resolve()) {
-    this.backoffMs = opts.initialBackoffMs;
+    this.backoff = new Backoff(opts.initialBackoffMs, opts.maxBackoffMs, 'half');
     this.spoolWrites = ready; // spool writes wait until the spool is open
     // Whatever an earlier run left in the spool goes first.
     this.loopDone = ready.then(() => {
@@ -160,7 +163,7 @@ export class DeliveryLane {
       }
       if (this.retryingSince !== undefined) this.opts.log(`OTLP ${batch.signal}: collector reachable again`);
       this.retryingSince = undefined;
-      this.backoffMs = this.opts.initialBackoffMs;
+      this.backoff.reset();
     } else if (r.kind === 'permanent') {
       this.lastError = redactUrlsIn(r.error);
       this.opts.onDrop(batch, batch.records, 'rejected', this.lastError);
@@ -184,10 +187,8 @@ export class DeliveryLane {
   /** Wait before the next retry: the server's requested delay, else exponential backoff with jitter. */
   private async pause(r: SendResult): Promise<void> {
     const hinted = r.kind === 'retry' ? r.retryAfterMs : undefined;
-    const delay = hinted !== undefined
-      ? Math.min(hinted, this.opts.maxBackoffMs)
-      : this.backoffMs * (0.5 + Math.random() / 2);
-    this.backoffMs = Math.min(this.backoffMs * 2, this.opts.maxBackoffMs);
+    const backoff = this.backoff.next();
+    const delay = hinted !== undefined ? Math.min(hinted, this.opts.maxBackoffMs) : backoff;
     if (this.stopped) return;
     // New work does not cut a pause short (the server asked us to wait); only shutdown does.
     await new Promise<void>((resolve) => {
@@ -232,7 +233,7 @@ export class DeliveryLane {
       await this.waitForWork();
       return 'again';
     }
-    await this.spool.expire(Date.now());
+    await this.spool.expire((this.opts.now ?? Date.now)());
     if (this.stopping && this.retryingSince !== undefined) return 'done'; // collector down: keep the rest spooled
     const head = await this.spool.peek();
     if (!head) {

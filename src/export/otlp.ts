@@ -26,6 +26,8 @@ export interface OtlpExporterDeps {
   env?: Record<string, string | undefined>;
   /** Where operational messages go (collector down/up, spool files quarantined); default stderr. */
   log?: (message: string) => void;
+  /** The wall clock the delivery lanes age spooled batches by (tests move it instead of sleeping). */
+  now?: () => number;
 }
 
 export interface OtlpExporterStats {
@@ -150,6 +152,7 @@ export function createOtlpExporter(config: OtlpConfig, deps: OtlpExporterDeps): 
       spillOverRecords: spoolDir ? Math.floor(config.queueMaxRecords / 2) : undefined,
       onDrop: countDrop,
       log,
+      now: deps.now,
     }, ready);
   }
 

@@ -12,6 +12,7 @@ import type { RingReaderOptions } from './native';
 import { readKernelDrops, type KernelDropRow } from './drops';
 import { ensureTracefs } from './tracefs';
 import { chooseTransport, prepareTransport, type TransportChoice } from './transport';
+import { Backoff } from '../core/backoff';
 
 export type HookKind = 'fentry' | 'fexit' | 'kprobe' | 'kretprobe' | 'tracepoint' | 'raw_tracepoint' | 'tp_btf'
   | 'uprobe' | 'uretprobe' | 'lsm' | 'cgroup_skb' | 'tc' | 'iter';
@@ -260,6 +261,7 @@ export async function loadCollector(spec: CollectorSpec, options: LoaderOptions 
   let perfRings = new Map<string, number>();
   let obj: NativeBpfObject | undefined;
   const maxRounds = wanted.size + 16;
+  const loadBackoff = new Backoff(baseMs);
   for (let round = 0, transient = 0; round < maxRounds; round++) {
     const o = new (native().BpfObject)(elf, spec.name, options.btfPath ? { btfPath: options.btfPath } : undefined);
     for (const p of o.programs()) {
@@ -283,7 +285,8 @@ export async function loadCollector(spec: CollectorSpec, options: LoaderOptions 
     const programs = o.programs();
     o.close();
     if (r.errno !== undefined && TRANSIENT_ERRNOS.has(r.errno) && transient < retries) {
-      await sleep(baseMs * 2 ** transient++);
+      transient++;
+      await sleep(loadBackoff.next());
       continue;
     }
     // No kernel BTF (and none found elsewhere): libbpf refuses the whole object while any program that attaches
@@ -329,6 +332,7 @@ async function attachHooks(obj: NativeBpfObject, candidates: HookImplementation[
         continue;
       }
       let outcome = attachOne(obj, impl);
+      const attachBackoff = new Backoff(baseMs);
       for (let attempt = 0; !outcome.ok && attempt < retries; attempt++) {
         if (impl.kind === 'tracepoint' && /perf event ID/.test(outcome.error ?? '')) {
           const t = ensureTracefs(); // tracefs not mounted: mount it and try again at once
@@ -336,7 +340,7 @@ async function attachHooks(obj: NativeBpfObject, candidates: HookImplementation[
         } else if (outcome.errno === undefined || !TRANSIENT_ERRNOS.has(outcome.errno)) {
           break;
         } else {
-          await sleep(baseMs * 2 ** attempt);
+          await sleep(attachBackoff.next());
         }
         outcome = attachOne(obj, impl);
       }

@@ -42,7 +42,11 @@ for (const protocol of ['grpc', 'http/protobuf'] as const) {
     const producedDuringOutage = seq - producedAtStop;
     assert.ok(exporter.stats().spool.files > 0, 'the outage went to the spool');
     await receiver.start(); // same port
-    await new Promise((r) => setTimeout(r, 2000));
+    // Traffic goes on after the collector is back until records made after its return arrive (the spool and fresh
+    // records share the lane), not for a fixed time.
+    const producedAtRestart = seq;
+    await waitFor('records made after the restart', () =>
+      receiver.logRecords().some((l) => (l.attributes['tapio.seq'] as number) >= producedAtRestart), 120_000, 100);
     clearInterval(producer);
     const total = seq;
 

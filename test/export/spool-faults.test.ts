@@ -33,12 +33,11 @@ test('a read-only spool volume: expired records are counted, the files stay, fre
   execFileSync('mount', ['-o', 'remount,ro,bind', logsDir]);
   const unmount = () => { try { execFileSync('umount', [logsDir]); } catch { /* already gone */ } };
   try {
-    await new Promise((r) => setTimeout(r, 1200)); // past the 1 s retention
-
     await receiver.start();
     const drops = new DropCounters();
     const logs: string[] = [];
-    const second = createOtlpExporter(cfg, { drops, env: {}, log: (m) => logs.push(m) });
+    // The agent comes back two seconds later by its clock: past the 1 s retention.
+    const second = createOtlpExporter(cfg, { drops, env: {}, log: (m) => logs.push(m), now: () => Date.now() + 2000 });
     t.after(() => second.shutdown());
     await second.ready;
     second.export([event(5000)]);

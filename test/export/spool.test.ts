@@ -51,10 +51,10 @@ function seqs(receiver: OtlpReceiver): number[] {
 }
 
 async function restart(t: TestContext, receiver: OtlpReceiver, dir: string, keyFile: string,
-  spool: Record<string, unknown> = {}): Promise<{ exporter: OtlpExporter; drops: DropCounters; logs: string[] }> {
+  spool: Record<string, unknown> = {}, now?: () => number): Promise<{ exporter: OtlpExporter; drops: DropCounters; logs: string[] }> {
   const drops = new DropCounters();
   const logs: string[] = [];
-  const exporter = createOtlpExporter(spoolConfig(receiver, dir, keyFile, spool), { drops, env: {}, log: (m) => logs.push(m) });
+  const exporter = createOtlpExporter(spoolConfig(receiver, dir, keyFile, spool), { drops, env: {}, log: (m) => logs.push(m), now });
   t.after(() => exporter.shutdown());
   await exporter.ready;
   return { exporter, drops, logs };
@@ -122,10 +122,10 @@ test('records older than the retention limit are given up and counted', async (t
   const keyFile = writeKey(dir);
   const receiver = await downReceiver(t);
   await fillSpool(t, receiver, dir, keyFile, 200, { maxAgeSeconds: 1 });
-  await new Promise((r) => setTimeout(r, 1200)); // let them age past the 1 s limit
-
   await receiver.start();
-  const { exporter, drops } = await restart(t, receiver, dir, keyFile, { maxAgeSeconds: 1 });
+  // The agent comes back two seconds later by its clock: the spooled batches are past the 1 s limit.
+  const later = () => Date.now() + 2000;
+  const { exporter, drops } = await restart(t, receiver, dir, keyFile, { maxAgeSeconds: 1 }, later);
   exporter.export([event(5000)]);
   await waitFor('the fresh record', () => receiver.logRecords().length >= 1);
   assert.deepEqual(seqs(receiver), [5000], 'only the fresh record is sent');

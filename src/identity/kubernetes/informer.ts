@@ -10,6 +10,7 @@
 import type { ListWatch as ListWatchType, Watch } from '@kubernetes/client-node';
 import { type ApiClient, ApiError, message } from './connection';
 import type { Projection } from './objects';
+import { Backoff } from '../../core/backoff';
 
 export interface InformerOptions<T> {
   /** Collection path, e.g. `/api/v1/pods`. */
@@ -53,7 +54,7 @@ export class Informer<T extends WatchedObject> {
   private stopped = true;
   private hasSynced = false;
   private connected = false;
-  private backoffMs: number;
+  private readonly backoff: Backoff;
   private restartTimer: NodeJS.Timeout | undefined;
   private readonly counts = { lists: 0, watchEvents: 0, malformed: 0, restarts: 0 };
   private lastError: string | undefined;
@@ -62,7 +63,7 @@ export class Informer<T extends WatchedObject> {
   private readonly syncWaiters: Array<() => void> = [];
 
   constructor(private readonly api: ApiClient, private readonly opts: InformerOptions<T>) {
-    this.backoffMs = opts.backoff.initialMs;
+    this.backoff = new Backoff(opts.backoff.initialMs, opts.backoff.maxMs, 'spread');
     const { ListWatch } = require('@kubernetes/client-node') as typeof import('@kubernetes/client-node');
     // ListWatch only calls watch(path, query, callback, done) on its Watch: hand it ours, which checks objects.
     const watchAdapter = { watch: this.startWatch.bind(this) } as unknown as Watch;
@@ -177,7 +178,7 @@ export class Informer<T extends WatchedObject> {
       (timeoutSeconds + 30) * 1000, { event: onEvent, badLine: (why) => this.malformed(why) }, whenDone);
     if (!ended) {
       this.connected = true;
-      this.backoffMs = this.opts.backoff.initialMs;
+      this.backoff.reset();
     }
     return controller;
   }
@@ -209,8 +210,7 @@ export class Informer<T extends WatchedObject> {
     this.connected = false;
     this.noteError(`${this.kind}: ${message(err)}`);
     if (this.stopped || this.restartTimer) return;
-    const wait = this.backoffMs * (0.8 + Math.random() * 0.4);
-    this.backoffMs = Math.min(this.backoffMs * 2, this.opts.backoff.maxMs);
+    const wait = this.backoff.next();
     this.restartTimer = setTimeout(() => {
       this.restartTimer = undefined;
       if (this.stopped) return;

@@ -14,6 +14,7 @@ import {
 } from './objects';
 import { OwnerResolver, type OwnerStatus } from './owners';
 import { LruMap } from '../../core/lru';
+import { Backoff } from '../../core/backoff';
 
 /** How long a deleted pod still names the events that arrive after its deletion. */
 const DELETED_POD_GRACE_MS = 60_000;
@@ -146,7 +147,7 @@ export class KubernetesMetadataSource implements KubernetesMetadata {
     if (this.running) return;
     this.running = true;
     for (const i of this.informers) i.start();
-    if (this.api) void this.fetchClusterUid(this.api, this.opts.config.backoff.initialMs);
+    if (this.api) void this.fetchClusterUid(this.api, new Backoff(this.opts.config.backoff.initialMs, this.opts.config.backoff.maxMs));
   }
 
   async stop(): Promise<void> {
@@ -268,7 +269,7 @@ export class KubernetesMetadataSource implements KubernetesMetadata {
   }
 
   /** The kube-system namespace's uid is the de-facto cluster id (what OpenTelemetry calls k8s.cluster.uid). */
-  private async fetchClusterUid(api: ApiClient, retryMs: number): Promise<void> {
+  private async fetchClusterUid(api: ApiClient, backoff: Backoff): Promise<void> {
     try {
       const parsed = namespaceProjection.parse(await api.getJson('/api/v1/namespaces/kube-system'));
       if (parsed.ok) this.clusterUid = parsed.value.metadata.uid;
@@ -282,7 +283,7 @@ export class KubernetesMetadataSource implements KubernetesMetadata {
     // Settled after the first answer either way, so synced() does not wait forever on RBAC; retried in background.
     this.clusterUidSettled = true;
     if (!this.running) return;
-    this.clusterUidTimer = setTimeout(() => void this.fetchClusterUid(api, Math.min(retryMs * 2, this.opts.config.backoff.maxMs)), retryMs);
+    this.clusterUidTimer = setTimeout(() => void this.fetchClusterUid(api, backoff), backoff.next());
     this.clusterUidTimer.unref();
   }
 

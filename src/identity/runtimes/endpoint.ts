@@ -9,6 +9,7 @@ import {
   containerFromCri, containerFromDockerInspect, containerFromDockerSummary, extrasFromCriStatus, sandboxFromCri,
   type SandboxInfo,
 } from './normalize';
+import { Backoff } from '../../core/backoff';
 
 export type EndpointKind = 'cri' | 'docker' | 'podman';
 
@@ -69,7 +70,7 @@ export class RuntimeEndpoint {
   private retryTimer: NodeJS.Timeout | undefined;
   private relistTimer: NodeJS.Timeout | undefined;
   private retryAt = 0;
-  private backoffMs: number;
+  private readonly backoff: Backoff;
   private listing: Promise<void> | undefined;
   private lastListStart = -Infinity;
   private readonly counters = { connects: 0, failures: 0, malformed: 0 };
@@ -79,7 +80,7 @@ export class RuntimeEndpoint {
   constructor(readonly config: EndpointConfig, private readonly timing: EndpointTiming,
     private readonly on: EndpointEvents) {
     this.runtime = config.runtime ?? (config.kind === 'cri' ? 'unknown' : config.kind);
-    this.backoffMs = timing.backoffInitialMs;
+    this.backoff = new Backoff(timing.backoffInitialMs, timing.backoffMaxMs);
   }
 
   /** Start connecting; resolves once the first attempt has connected or failed (it never rejects). */
@@ -154,7 +155,7 @@ export class RuntimeEndpoint {
     if (this.state !== 'connecting') return;
     this.state = 'connected';
     this.counters.connects++;
-    this.backoffMs = this.timing.backoffInitialMs;
+    this.backoff.reset();
     if (this.lastError) this.on.log(`identity: ${kind} runtime at ${socket} is back (${this.containers.size} containers)`);
     this.lastError = undefined;
     this.relistTimer = setInterval(() => void this.refresh(true), this.timing.relistIntervalMs);
@@ -172,17 +173,17 @@ export class RuntimeEndpoint {
     const neverThere = this.counters.connects === 0 && /does not exist/.test(message);
     if (message !== this.lastError && !neverThere) {
       this.on.log(`identity: ${this.config.kind} runtime at ${this.config.socket} unavailable: ${message}; ` +
-        `using cgroup paths only for new containers, retrying in ${this.backoffMs} ms`);
+        `using cgroup paths only for new containers, retrying in ${this.backoff.peek()} ms`);
     }
     this.lastError = message;
     this.state = 'waiting';
     clearInterval(this.relistTimer);
     this.disconnectClients();
-    this.retryAt = Date.now() + this.backoffMs;
+    const delay = this.backoff.next();
+    this.retryAt = Date.now() + delay;
     clearTimeout(this.retryTimer);
-    this.retryTimer = setTimeout(() => void this.connect(), this.backoffMs);
+    this.retryTimer = setTimeout(() => void this.connect(), delay);
     this.retryTimer.unref();
-    this.backoffMs = Math.min(this.backoffMs * 2, this.timing.backoffMaxMs);
   }
 
   private disconnectClients(): void {
