@@ -74,4 +74,54 @@ int probe_tc(struct __sk_buff *skb)
 	return 0; /* TC_ACT_OK */
 }
 
+/* Helper probes: one tp_btf program per helper (tracing programs are what the collectors that need these helpers
+ * are), so the verifier says per helper whether this kernel has it for them. They only need to load. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4096);
+} probe_ring SEC(".maps");
+
+static long probe_loop_step(__u32 i, void *ctx)
+{
+	return 1; /* stop after the first step */
+}
+
+SEC("tp_btf/sched_process_free")
+int BPF_PROG(probe_helper_loop, struct task_struct *p)
+{
+	bpf_loop(1, probe_loop_step, NULL, 0);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_free")
+int BPF_PROG(probe_helper_task_pt_regs, struct task_struct *p)
+{
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(p);
+	return regs ? 0 : 1;
+}
+
+SEC("tp_btf/sched_process_free")
+int BPF_PROG(probe_helper_current_task_btf, struct task_struct *p)
+{
+	struct task_struct *t = bpf_get_current_task_btf();
+	return t->pid == 0;
+}
+
+SEC("tp_btf/sched_process_free")
+int BPF_PROG(probe_helper_ringbuf_reserve, struct task_struct *p)
+{
+	__u64 *r = bpf_ringbuf_reserve(&probe_ring, sizeof(*r), 0);
+	if (r)
+		bpf_ringbuf_discard(r, 0);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_free")
+int BPF_PROG(probe_helper_ringbuf_output, struct task_struct *p)
+{
+	__u64 v = 0;
+	bpf_ringbuf_output(&probe_ring, &v, sizeof(v), 0);
+	return 0;
+}
+
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

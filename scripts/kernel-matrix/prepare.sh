@@ -16,16 +16,36 @@ mkdir -p "$cache"
 bash "$here/setup.sh"
 PATH="$PATH:/sbin:/usr/sbin"
 
+# Kernels older than the machine's release come from an older Debian suite (5.10 is bullseye's). That suite is used
+# only here, for this one download, through a private apt configuration under $cache: the machine's own apt sources
+# stay as they are. Its package index (~8 MB) is fetched once and reused.
+apt_opts=()
+case "$pattern" in
+  5.10*) suite=bullseye ;;
+  *) suite="" ;;
+esac
+if [ -n "$suite" ]; then
+  adir="$cache/apt-$suite"
+  mkdir -p "$adir/lists/partial" "$adir/cache/archives/partial"
+  echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian $suite main" > "$adir/sources.list"
+  apt_opts=(-o "Dir::Etc::SourceList=$adir/sources.list" -o Dir::Etc::SourceParts=/dev/null
+    -o "Dir::State::Lists=$adir/lists" -o "Dir::Cache=$adir/cache" -o APT::Sandbox::User=root)
+  if ! ls "$adir/lists/"*_Packages* >/dev/null 2>&1; then
+    echo "prepare.sh: fetching the $suite package index (private apt config in $adir)" >&2
+    apt-get "${apt_opts[@]}" update -qq >&2 || true
+  fi
+fi
+
 # Newest generic (not cloud: it has no 9p; not rt) image whose version starts with the pattern. Package names come
 # as linux-image-6.1.0-56-amd64 (signed) and linux-image-6.12.111+deb12-amd64-unsigned; both hold the same kernel.
 esc="${pattern//./\\.}"
-pkg="$(apt-cache pkgnames linux-image- 2>/dev/null \
+pkg="$(apt-cache "${apt_opts[@]}" pkgnames linux-image- 2>/dev/null \
   | grep -E "^linux-image-${esc}[.-].*-amd64(-unsigned)?\$" | grep -vE -- '-(cloud|rt)-amd64' \
   | sort -V | tail -n 1 || true)"
 if [ -z "$pkg" ]; then
   # Maybe the package lists are stale or empty: try once more after an update.
-  apt-get update -qq >&2 || true
-  pkg="$(apt-cache pkgnames linux-image- | grep -E "^linux-image-${esc}[.-].*-amd64(-unsigned)?\$" \
+  apt-get "${apt_opts[@]}" update -qq >&2 || true
+  pkg="$(apt-cache "${apt_opts[@]}" pkgnames linux-image- | grep -E "^linux-image-${esc}[.-].*-amd64(-unsigned)?\$" \
     | grep -vE -- '-(cloud|rt)-amd64' | sort -V | tail -n 1 || true)"
 fi
 # A kernel downloaded earlier still works when its package has since left the archive.
@@ -46,7 +66,7 @@ if [ -f "$dir/initrd.cpio.gz" ] && [ -f "$dir/vmlinux" ]; then echo "$dir"; exit
 echo "prepare.sh: preparing $pkg in $dir" >&2
 work="$(mktemp -d "$cache/.work.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
-(cd "$work" && apt-get download -q -o APT::Sandbox::User=root "$pkg" >&2)
+(cd "$work" && apt-get "${apt_opts[@]}" download -q -o APT::Sandbox::User=root "$pkg" >&2)
 dpkg-deb -x "$work"/*.deb "$work/root"
 depmod -b "$work/root" "$kver"
 

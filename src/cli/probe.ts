@@ -46,6 +46,10 @@ export function formatProbe(f: KernelFeatures, collectors: { collector: string; 
   for (const [kind, r] of Object.entries(f.programs)) {
     out += line(kind, r.available, r.state === 'inconclusive' ? `inconclusive (hooks on other targets still try it): ${firstLine(r.reason)}` : firstLine(r.reason));
   }
+  out += '\nHelpers (in tracing programs):\n';
+  for (const [helper, r] of Object.entries(f.helpers ?? {})) {
+    out += `  ${r.available ? 'yes' : 'NO '}  ${helper.padEnd(26)} ${r.available ? '' : `(since ${r.since}) ${firstLine(r.reason)}`}\n`;
+  }
   out += '\nCollectors:\n';
   for (const c of collectors) {
     for (const h of c.hooks) {

@@ -7,6 +7,7 @@ import { loadCollector, type HookKind, type HookSpec } from './loader';
 import { ensureTracefs } from './tracefs';
 import { cgroupMounts } from '../core/mountinfo';
 import { chooseTransport, ringBufferSupport, type TransportChoice, type TransportDecision } from './transport';
+import { helperHooks, helperResults, isHelperHook, probeTaskStorage, type HelperResult } from './helper-probe';
 
 export interface FeatureResult {
   available: boolean;
@@ -35,6 +36,8 @@ export interface KernelFeatures {
   cgroups: { layout: CgroupLayout; v2Mount?: string; v1Controllers: string[] };
   /** One entry per program/attach kind that the probe object tries. */
   programs: Record<string, FeatureResult>;
+  /** BPF helpers tracing programs may call here (bpf_loop, bpf_task_pt_regs, ...), by name (src/kernel/helper-probe.ts). */
+  helpers: Record<string, HelperResult>;
 }
 
 /** The probe object's programs, by the kind they stand for. */
@@ -133,10 +136,15 @@ export async function probeKernel(opts: ProbeOptions = {}): Promise<KernelFeatur
     }],
   }));
   const programs: Record<string, FeatureResult> = {};
-  const loaded = await loadCollector({ name: 'tapio_probe', object: 'probe.bpf.o', hooks },
-    { retries: 1, transport: opts.transport, btfPath: opts.btfPath });
+  // The probe's programs never submit records: its object takes whatever transport the kernel has, so that the ring
+  // buffer helpers are probed for what the kernel offers, not for kernel.transport.
+  const probeTransport = ring.ok ? 'ringbuf' : 'perf';
+  const loaded = await loadCollector({ name: 'tapio_probe', object: 'probe.bpf.o', hooks: [...hooks, ...helperHooks()] },
+    { retries: 1, transport: probeTransport, btfPath: opts.btfPath });
+  let helpers: Record<string, HelperResult>;
   try {
-    for (const h of loaded.hooks) {
+    helpers = helperResults(loaded.hooks);
+    for (const h of loaded.hooks.filter((s) => !isHelperHook(s.name))) {
       if (h.chosen) programs[h.name] = { available: true, state: 'available' };
       else {
         const a = h.attempts[h.attempts.length - 1];
@@ -147,6 +155,7 @@ export async function probeKernel(opts: ProbeOptions = {}): Promise<KernelFeatur
   } finally {
     await loaded.close(); // detaches everything the probe attached (cgroup_skb, tc included)
   }
+  helpers.bpf_task_storage_get = await probeTaskStorage({ transport: probeTransport, btfPath: opts.btfPath });
   return {
     kernelRelease: os.release(),
     libbpfVersion: n.libbpfVersion(),
@@ -157,6 +166,7 @@ export async function probeKernel(opts: ProbeOptions = {}): Promise<KernelFeatur
     bpfStats,
     cgroups,
     programs,
+    helpers,
   };
 }
 
