@@ -44,8 +44,9 @@ export function isHelperHook(name: string): boolean {
  */
 export function helperReason(error: string): string {
   const lines = error.split('\n').map((l) => l.trim()).filter(Boolean);
-  const pick = lines.find((l) => /unknown func|invalid func|program of this type cannot use helper/i.test(l))
-    ?? lines.find((l) => /map '|failed to create map|Invalid argument|not supported|needs the kernel's own BTF/i.test(l))
+  const pick = lines.find((l) => /unknown func|invalid func|program of this type cannot use helper|unrecognized bpf_ld_imm64|pseudo func/i.test(l))
+    ?? lines.find((l) => /map '.*(fail|error)|failed to create map|needs the kernel's own BTF/i.test(l))
+    ?? lines.find((l) => /Invalid argument|not supported/i.test(l))
     ?? lines[0] ?? 'load failed';
   return pick.length > 300 ? `${pick.slice(0, 300)}...` : pick;
 }
