@@ -4,6 +4,7 @@
  * to its caller) and kept per socket, because later transitions often run in softirq context on behalf of anyone.
  * Hook order and fallbacks are declared in src/collectors/network/index.ts. Records: bpf/include/network.h. */
 #include "network.h"
+#include "sock_cgroup.h"
 #include "limits.h"
 #include <bpf/bpf_endian.h>
 
@@ -28,7 +29,7 @@ struct {
 static __always_inline __u64 sock_cgroup_id(struct sock *sk)
 {
 	/* The socket remembers the cgroup of the process that created it (accepted sockets: the listener's). */
-	return BPF_CORE_READ(sk, sk_cgrp_data.cgroup, kn, id);
+	return tapio_sock_cgroup_id(sk);
 }
 
 static __always_inline void fill_tuple(struct tcp_record *r, struct sock *sk)

@@ -7,6 +7,7 @@
  * Hook order and fallbacks are declared in src/collectors/security-signals/index.ts. Records:
  * bpf/include/security_signals.h. */
 #include "security_signals.h"
+#include "sock_cgroup.h"
 #include "limits.h"
 #include <bpf/bpf_endian.h>
 
@@ -192,7 +193,7 @@ static __always_inline void handle_drop(void *ctx, struct sk_buff *skb, __u32 re
 	if (reason != bpf_core_enum_value(enum skb_drop_reason, SKB_DROP_REASON_NETFILTER_DROP))
 		return;
 	struct sock *sk = BPF_CORE_READ(skb, sk);
-	__u64 owner = sk ? BPF_CORE_READ(sk, sk_cgrp_data.cgroup, kn, id) : 0;
+	__u64 owner = sk ? tapio_sock_cgroup_id(sk) : 0;
 	if (!tapio_admit(TAPIO_KIND_NETFILTER_DROP, owner))
 		return;
 	unsigned char *head = BPF_CORE_READ(skb, head);
