@@ -81,11 +81,28 @@ static __always_inline void mark_fired(__u32 which)
 		*n += 1;
 }
 
-/* The emitting hook: one implementation (tracepoint) is enough here. */
+/* The emitting hook: bursts of any size with bpf_loop (5.17+); spine_emit_bounded below stands in before. */
 SEC("tracepoint/syscalls/sys_enter_setpriority")
 int spine_emit(struct trace_event_raw_sys_enter *ctx)
 {
 	return on_setpriority(ctx, (int)ctx->args[2]);
+}
+
+/* The same without bpf_loop (5.17), for older kernels: a bounded loop of at most SPINE_BOUNDED_BURST records. */
+#define SPINE_BOUNDED_BURST 32
+
+SEC("tracepoint/syscalls/sys_enter_setpriority")
+int spine_emit_bounded(struct trace_event_raw_sys_enter *ctx)
+{
+	__u32 zero = 0;
+	struct spine_test_settings *s = bpf_map_lookup_elem(&spine_test_settings, &zero);
+	if (!s || s->target_tgid != (bpf_get_current_pid_tgid() >> 32))
+		return 0;
+	struct emit_ctx ectx = {.prog_ctx = ctx, .nice = (int)ctx->args[2]};
+	__u32 burst = s->burst ? s->burst : 1;
+	for (__u32 i = 0; i < SPINE_BOUNDED_BURST && i < burst; i++)
+		emit_one(i, &ectx);
+	return 0;
 }
 
 /* The fallback hook, preferred first to last: fentry, kprobe, tracepoint. */

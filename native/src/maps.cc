@@ -124,7 +124,9 @@ static Napi::Value MapLookupBatch(const Napi::CallbackInfo& info) {
   LIBBPF_OPTS(bpf_map_batch_opts, opts);
   int err = bpf_map_lookup_batch(FdArg(info, 0), nullptr, &out_batch, keys.Data(), values.Data(), &count, &opts);
   if (err && errno != ENOENT) {
-    if (errno == EINVAL || errno == ENOTSUP || errno == EOPNOTSUPP) return env.Null();
+    // 524 is the kernel's internal ENOTSUPP: 5.10 returns it for map types without batch operations (per-CPU
+    // arrays); the caller then reads entry by entry.
+    if (errno == EINVAL || errno == ENOTSUP || errno == EOPNOTSUPP || errno == 524) return env.Null();
     throw Errno(env, "map lookup batch", -errno);
   }
   Napi::Object r = Napi::Object::New(env);

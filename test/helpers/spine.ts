@@ -9,11 +9,17 @@ import { TAPIO_DROP_RINGBUF_FULL, TAPIO_KIND_TEST } from '../../src/kernel/layou
 
 export const SPINE_RECORD_SIZE = 48;
 
+/** spine_emit (bursts with bpf_loop, 5.17+), else spine_emit_bounded (at most 32 records a call) on older kernels. */
+export const SPINE_EMIT_IMPLEMENTATIONS = [
+  { kind: 'tracepoint' as const, program: 'spine_emit' },
+  { kind: 'tracepoint' as const, program: 'spine_emit_bounded' },
+];
+
 export async function loadSpine(opts: { ringBytes?: number; transport?: 'ringbuf' | 'perf' } = {}): Promise<LoadedCollector> {
   return loadCollector({
     name: 'spine_test',
     object: 'testing/spine_test.bpf.o',
-    hooks: [{ name: 'emit', implementations: [{ kind: 'tracepoint', program: 'spine_emit' }] }],
+    hooks: [{ name: 'emit', implementations: SPINE_EMIT_IMPLEMENTATIONS }],
     mapMaxEntries: opts.ringBytes ? { spine_events: opts.ringBytes } : undefined,
   }, { transport: opts.transport });
 }

@@ -8,7 +8,7 @@ import * as os from 'node:os';
 import { failedProgramFromLog, loadCollector, programLogExcerpt, u32Key } from '../../src/kernel';
 import { bootNsToUnixNano } from '../../src/kernel/clock';
 import { needsRoot } from '../helpers/root';
-import { loadSpine, setSpineTarget } from '../helpers/spine';
+import { loadSpine, setSpineTarget, SPINE_EMIT_IMPLEMENTATIONS } from '../helpers/spine';
 
 const FALLBACK_HOOK = {
   name: 'fallback',
@@ -85,7 +85,7 @@ test('a program the verifier rejects does not stop the others in the same object
     object: 'testing/spine_test.bpf.o',
     hooks: [
       { name: 'broken', optional: true, implementations: [{ kind: 'tracepoint', program: 'spine_broken' }] },
-      { name: 'emit', implementations: [{ kind: 'tracepoint', program: 'spine_emit' }] },
+      { name: 'emit', implementations: SPINE_EMIT_IMPLEMENTATIONS },
       FALLBACK_HOOK,
     ],
   });
@@ -113,7 +113,7 @@ test('a required hook with no working implementation makes the collector unavail
     name: 'spine_unavailable',
     object: 'testing/spine_test.bpf.o',
     hooks: [
-      { name: 'emit', implementations: [{ kind: 'tracepoint', program: 'spine_emit' }] },
+      { name: 'emit', implementations: SPINE_EMIT_IMPLEMENTATIONS },
       { name: 'impossible', implementations: [{ kind: 'tracepoint', program: 'spine_broken' }] },
     ],
   });
