@@ -45,7 +45,9 @@ struct emit_ctx {
 	__s32 nice;
 };
 
-static long emit_one(__u32 index, struct emit_ctx *ctx)
+/* fetch: take the sequence number with an atomic fetch-and-add (5.12+); without it (older kernels) read, then add:
+ * records emitted at once on two CPUs may then share a number. */
+static __always_inline long emit_record(__u32 index, struct emit_ctx *ctx, const bool fetch)
 {
 	__u32 zero = 0;
 	__u64 *seq = bpf_map_lookup_elem(&spine_seq, &zero);
@@ -53,11 +55,28 @@ static long emit_one(__u32 index, struct emit_ctx *ctx)
 	if (!r)
 		return 0; /* counted; keep going so every record of the burst is either sent or counted */
 	tapio_fill_header(&r->h, TAPIO_KIND_TEST, sizeof(*r));
-	r->seq = seq ? __sync_fetch_and_add(seq, 1) : 0;
+	if (fetch) {
+		r->seq = seq ? __sync_fetch_and_add(seq, 1) : 0;
+	} else if (seq) {
+		r->seq = *seq;
+		__sync_fetch_and_add(seq, 1); /* result unused: the plain atomic add every kernel has */
+	} else {
+		r->seq = 0;
+	}
 	r->burst_index = index;
 	r->nice = ctx->nice;
 	tapio_submit(ctx->prog_ctx, &spine_events, r);
 	return 0;
+}
+
+static long emit_one(__u32 index, struct emit_ctx *ctx)
+{
+	return emit_record(index, ctx, true);
+}
+
+static __noinline long emit_one_nofetch(__u32 index, struct emit_ctx *ctx)
+{
+	return emit_record(index, ctx, false);
 }
 
 static __always_inline int on_setpriority(void *prog_ctx, int nice)
@@ -101,7 +120,7 @@ int spine_emit_bounded(struct trace_event_raw_sys_enter *ctx)
 	struct emit_ctx ectx = {.prog_ctx = ctx, .nice = (int)ctx->args[2]};
 	__u32 burst = s->burst ? s->burst : 1;
 	for (__u32 i = 0; i < SPINE_BOUNDED_BURST && i < burst; i++)
-		emit_one(i, &ectx);
+		emit_one_nofetch(i, &ectx);
 	return 0;
 }
 

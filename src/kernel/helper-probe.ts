@@ -44,7 +44,7 @@ export function isHelperHook(name: string): boolean {
  */
 export function helperReason(error: string): string {
   const lines = error.split('\n').map((l) => l.trim()).filter(Boolean);
-  const pick = lines.find((l) => /unknown func|invalid func|program of this type cannot use helper|unrecognized bpf_ld_imm64|pseudo func/i.test(l))
+  const pick = lines.find((l) => /unknown func|invalid func|program of this type cannot use helper|unrecognized bpf_ld_imm64|pseudo func|func_info doesn't match/i.test(l))
     ?? lines.find((l) => /map '.*(fail|error)|failed to create map|needs the kernel's own BTF/i.test(l))
     ?? lines.find((l) => /Invalid argument|not supported/i.test(l))
     ?? lines[0] ?? 'load failed';
