@@ -12,6 +12,7 @@ const { COLLECTORS } = require(path.join(dist, 'collectors'));
 const { probeKernel, unavailableKinds } = require(path.join(dist, 'kernel', 'features'));
 const { parseConfig } = require(path.join(dist, 'config', 'load'));
 const { DropCounters } = require(path.join(dist, 'core', 'drops'));
+const { helperReason } = require(path.join(dist, 'kernel', 'helper-probe'));
 
 const firstLines = (s, n = 2) => String(s ?? '').split('\n').filter(Boolean).slice(0, n).join(' | ').slice(0, 400);
 
@@ -33,7 +34,7 @@ async function main() {
         name: h.name,
         optional: h.optional,
         chosen: h.chosen?.kind,
-        attempts: h.attempts.map((a) => ({ kind: a.kind, program: a.program, stage: a.stage, error: firstLines(a.error) })),
+        attempts: h.attempts.map((a) => ({ kind: a.kind, program: a.program, stage: a.stage, error: firstLines(a.error), reason: helperReason(a.error) })),
       }));
     } catch (e) {
       row.error = firstLines(e && e.message, 3);

@@ -19,6 +19,12 @@ function load(dir, label) {
 
 const esc = (s) => String(s).replace(/\|/g, '\\|').replace(/\n/g, ' ');
 const short = (s, n = 90) => { const t = esc(s); return t.length > n ? `${t.slice(0, n - 3)}...` : t; };
+/** Helper ids the verifier names only by number on kernels that lack them. */
+const HELPER_IDS = { 158: 'bpf_get_current_task_btf', 175: 'bpf_task_pt_regs', 181: 'bpf_loop', 184: 'bpf_get_func_ret' };
+/** A reason without program names (so that hooks failing alike group together), helper ids named. */
+const named = (reason) => reason.replace(/prog '[^']+': /g, '').replace(/attach \S+: /, 'attach: ')
+  .replace(/tracepoint '[^']+'/, 'tracepoint')
+  .replace(/unknown#(\d+)/g, (m, id) => (HELPER_IDS[id] ? `${m} (${HELPER_IDS[id]})` : m));
 const row = (cells) => `| ${cells.join(' | ')} |`;
 const table = (head, rows) => [row(head), row(head.map(() => '---')), ...rows.map(row)].join('\n');
 
@@ -32,14 +38,14 @@ function render(runs) {
   const kinds = Object.keys(runs[0].probe.programs);
   out.push(table(head('program type'), kinds.map((k) => [k, ...runs.map((r) => {
     const p = r.probe.programs[k];
-    return !p ? '?' : p.available ? 'yes' : `**no**: ${short(helperReason(p.reason ?? ''), 70)}`;
+    return !p ? '?' : p.available ? 'yes' : `**no**: ${short(named(helperReason(p.reason ?? '')), 70)}`;
   })])));
 
   out.push('\n### Helpers in tracing programs\n');
   const helpers = Object.keys(runs[0].probe.helpers ?? {});
   out.push(table(head('helper (since)'), helpers.map((h) => [`${h} (${runs[0].probe.helpers[h].since})`, ...runs.map((r) => {
     const p = r.probe.helpers?.[h];
-    return !p ? '?' : p.available ? 'yes' : `**no**: ${short(p.reason, 70)}`;
+    return !p ? '?' : p.available ? 'yes' : `**no**: ${short(named(p.reason ?? ''), 70)}`;
   })])));
 
   out.push('\n### Collectors and the implementation each hook uses\n');
@@ -82,7 +88,7 @@ function render(runs) {
     for (const c of r.collectors) for (const h of c.hooks ?? []) {
       if (h.chosen) continue;
       const a = h.attempts[h.attempts.length - 1];
-      const reason = a ? `${a.kind} ${a.stage}: ${helperReason(a.error)}` : 'not tried';
+      const reason = a ? `${a.kind} ${a.stage}: ${named(a.reason ?? helperReason(a.error))}` : 'not tried';
       if (!byReason.has(reason)) byReason.set(reason, []);
       byReason.get(reason).push(`${c.collector}/${h.name}`);
     }

@@ -44,8 +44,12 @@ export function isHelperHook(name: string): boolean {
  */
 export function helperReason(error: string): string {
   const lines = error.split('\n').map((l) => l.trim()).filter(Boolean);
-  const pick = lines.find((l) => /unknown func|invalid func|program of this type cannot use helper|unrecognized bpf_ld_imm64|pseudo func|func_info doesn't match/i.test(l))
-    ?? lines.find((l) => /map '.*(fail|error)|failed to create map|needs the kernel's own BTF/i.test(l))
+  // The verifier's last words before its summary ("processed N insns"), when it printed a register state dump.
+  const summary = lines.findIndex((l) => /^processed \d+ insns|^verification time/.test(l));
+  const lastWords = summary > 0 ? lines.slice(0, summary).reverse().find((l) => !/^(\d+: )?(frame\d+: )?R\d|^;|^\d+: \(|^last_idx|^regs=|^parent|^from \d+ to/.test(l)) : undefined;
+  const pick = lines.find((l) => /unknown func|invalid func|program of this type cannot use helper|unrecognized bpf_ld_imm64|pseudo func|func_info doesn't match|uses reserved fields/i.test(l))
+    ?? lines.find((l) => /map '.*(fail|error)|failed to create map|needs the kernel's own BTF|failed to find kernel BTF type|failed to determine tracepoint/i.test(l))
+    ?? lastWords
     ?? lines.find((l) => /Invalid argument|not supported/i.test(l))
     ?? lines[0] ?? 'load failed';
   return pick.length > 300 ? `${pick.slice(0, 300)}...` : pick;
