@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Runs Tapio's kernel-facing checks on each kernel of the matrix and writes the results to a folder:
-#   matrix.sh [OUT-DIR] [KVER-PATTERN...]      defaults: /tmp/tapio-kernel-matrix, kernels 6.1 and 6.12
+#   matrix.sh [OUT-DIR] [KVER-PATTERN...]      defaults: /tmp/tapio-kernel-matrix, kernels 5.10, 6.1 and 6.12
 # Per kernel: `tapio probe --json` (probe-K.json) and the loader/network/process tests (tests-K.txt, TAP from
 # node --test) and every implementation of the accept hook forced in turn (fallback-K.jsonl). Prints one summary line per kernel and per step; exits non-zero if any step failed.
 # Build first on the host (npx tsc -p . and the native addon): the VM runs the host's dist/ and native/ as they are.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 out="${1:-/tmp/tapio-kernel-matrix}"; shift || true
-kernels=("$@"); [ ${#kernels[@]} -gt 0 ] || kernels=(6.1 6.12)
+kernels=("$@"); [ ${#kernels[@]} -gt 0 ] || kernels=(5.10 6.1 6.12)
 tests="${KM_TESTS:-dist/test/kernel/loader.test.js dist/test/collectors/network.test.js dist/test/collectors/process.test.js}"
 mkdir -p "$out"
 status=0
