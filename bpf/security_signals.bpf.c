@@ -125,11 +125,12 @@ static __always_inline void watched_exit(struct trace_event_raw_sys_exit *ctx)
 	struct seccomp_record *r = seccomp_reserve(TAPIO_KIND_SECCOMP_ERRNO);
 	if (!r)
 		return;
-	struct task_struct *task = bpf_get_current_task_btf();
+	/* Untyped task + CO-RE read, not bpf_get_current_task_btf: tracepoint programs get that helper only from 5.11. */
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	r->syscall_nr = (__s32)ctx->id;
 	r->arch = 0; /* the native arch: compat syscalls have their own tracepoints */
 	r->value = (__s32)ret;
-	r->seccomp_mode = task->seccomp.mode;
+	r->seccomp_mode = BPF_CORE_READ(task, seccomp.mode);
 	r->source = SECCOMP_SRC_NO_ENTER;
 	tapio_submit(ctx, &security_signal_events, r);
 }
