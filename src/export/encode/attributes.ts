@@ -94,7 +94,12 @@ export class AttributeEncoder {
     w.bytes(keyChunk);
     w.byte(VALUE_TAG);
     w.uint32(anyLen);
-    this.writeScalar(w, value);
+    if (typeof value === 'string') {
+      w.byte(STRING_TAG);
+      w.stringOfLength(value, strLen);
+    } else {
+      this.writeScalar(w, value);
+    }
   }
 
   /** An AnyValue's body for a string, boolean or number. */

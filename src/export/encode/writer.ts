@@ -33,9 +33,8 @@ export class ProtoWriter {
 
   /** A copy of what was written: the buffer is reused by the next batch, the copy travels (queue, spool). */
   finish(): Uint8Array {
-    const out = Buffer.allocUnsafeSlow(this.pos);
-    this.buf.copy(out, 0, 0, this.pos);
-    return out;
+    const { buffer, byteOffset } = this.buf;
+    return new Uint8Array(buffer.slice(byteOffset, byteOffset + this.pos)); // one memcpy into a new ArrayBuffer
   }
 
   ensure(n: number): void {
@@ -50,9 +49,17 @@ export class ProtoWriter {
 
   /** Raw bytes (a pre-encoded chunk: a key with its tag, the resource, ...). */
   bytes(chunk: Uint8Array): void {
-    this.ensure(chunk.length);
-    this.buf.set(chunk, this.pos);
-    this.pos += chunk.length;
+    const n = chunk.length;
+    this.ensure(n);
+    if (n > 48) {
+      this.buf.set(chunk, this.pos);
+      this.pos += n;
+      return;
+    }
+    const b = this.buf; // short chunks (keys, names): a loop beats TypedArray.set's call overhead
+    let p = this.pos;
+    for (let i = 0; i < n; i++) b[p++] = chunk[i]!;
+    this.pos = p;
   }
 
   byte(b: number): void {
@@ -137,6 +144,21 @@ export class ProtoWriter {
     this.ensure(5 + len);
     this.uint32(len);
     this.pos += this.buf.write(s, this.pos, len, 'utf8');
+  }
+
+  /** A string whose UTF-8 length the caller already knows (equal to its length: ASCII, copied without a scan). */
+  stringOfLength(s: string, utf8Length: number): void {
+    this.ensure(5 + utf8Length);
+    this.uint32(utf8Length);
+    const n = s.length;
+    if (utf8Length !== n) {
+      this.pos += this.buf.write(s, this.pos, utf8Length, 'utf8');
+      return;
+    }
+    const b = this.buf;
+    let p = this.pos;
+    for (let i = 0; i < n; i++) b[p++] = s.charCodeAt(i);
+    this.pos = p;
   }
 
   /** Reserve room for a message's length; `guess` bytes (1-5) is what the length will most likely take. */
