@@ -28,6 +28,8 @@ export interface HookSpec {
   implementations: HookImplementation[];
   /** An optional hook may fail without making its collector unavailable. */
   optional?: boolean;
+  /** Attach only when an earlier hook chose this kind (a companion of that implementation); otherwise skipped. */
+  onlyWith?: { hook: string; kind: HookKind };
 }
 
 export interface CollectorSpec {
@@ -280,7 +282,7 @@ export async function loadCollector(spec: CollectorSpec, options: LoaderOptions 
   if (!obj) return new LoadedCollector(spec.name, hooks, undefined, otherFailures);
 
   try {
-    await attachHooks(obj, candidates, hooks, loadFailures, retries, baseMs);
+    await attachHooks(obj, candidates, hooks, loadFailures, retries, baseMs, spec.hooks);
   } catch (e) {
     obj.close(); // nothing attached may outlive a loader that failed (a wrong program name, say)
     throw e;
@@ -290,8 +292,17 @@ export async function loadCollector(spec: CollectorSpec, options: LoaderOptions 
 
 /** Per hook, the first implementation that attaches; every failure before it recorded with the kernel's words. */
 async function attachHooks(obj: NativeBpfObject, candidates: HookImplementation[][], hooks: HookStatus[],
-  loadFailures: Map<string, string>, retries: number, baseMs: number): Promise<void> {
+  loadFailures: Map<string, string>, retries: number, baseMs: number, specs: HookSpec[]): Promise<void> {
   for (const [i, cands] of candidates.entries()) {
+    const cond = specs[i]?.onlyWith;
+    const chosenThere = cond && hooks.find((h) => h.name === cond.hook)?.chosen?.kind;
+    if (cond && chosenThere !== cond.kind) {
+      for (const impl of cands) {
+        hooks[i].attempts.push({ kind: impl.kind, program: impl.program, stage: 'skipped',
+          error: `only needed when ${cond.hook} uses ${cond.kind} (it uses ${chosenThere ?? 'nothing'})` });
+      }
+      continue;
+    }
     for (const impl of cands) {
       const loadError = loadFailures.get(impl.program);
       if (loadError) {
