@@ -28,11 +28,12 @@ function printPipeline(rows: PipelineRow[]): void {
     console.log(`| ${r.protocol} | ${r.offered} | ${r.delivered} / ${r.truth} | ${r.perSec} | ${f(r.nodePct, 2)} | ` +
       `${f(r.usPerEvent, 2)} (${f(r.mainUs, 2)} + ${f(r.readerUs, 2)} + ${f(r.otherUs, 2)}) | ${f(r.rssMiB, 0)} | ${r.drops} | ${r.p50} / ${r.p99} |`);
   }
-  console.log('\nMain-thread CPU profile, µs per delivered event by stage (self time of the functions in each room):');
+  console.log('\nMain-thread CPU profile by stage, µs per delivered event (share of busy samples, by the room the sampled');
+  console.log('function lives in, times the main thread\'s measured CPU per event; the reader thread is the column above):');
   console.log(`| protocol | offered | ${STAGES.join(' | ')} |`);
   console.log(`|---|---|${STAGES.map(() => '---').join('|')}|`);
   for (const r of rows) {
-    console.log(`| ${r.protocol} | ${r.offered} | ${STAGES.map((s) => f((r.stages[s] ?? 0) / Math.max(1, r.delivered), 2)).join(' | ')} |`);
+    console.log(`| ${r.protocol} | ${r.offered} | ${STAGES.map((s) => f((r.stages[s] ?? 0) * r.mainUs, 2)).join(' | ')} |`);
   }
 }
 

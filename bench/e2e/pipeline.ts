@@ -85,14 +85,14 @@ function threadCpu(): { main: number; reader: number; other: number } {
       const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       const s = (Number(f[11]) + Number(f[12])) / 100;
       if (Number(tid) === process.pid) out.main += s;
-      else if (/ring|tapio|bpf/i.test(comm)) out.reader += s;
+      else if (comm === 'tapio-ring') out.reader += s; // named by native/src/ring_reader.cc
       else out.other += s;
     } catch { /* thread ended */ }
   }
   return out;
 }
 
-/** A CPU profile's self time per stage, by the file each sampled function lives in. */
+/** A CPU profile's share of busy main-thread time per stage, by the file each sampled function lives in. */
 export type StageShares = Record<string, number>;
 function stageOf(url: string, fn: string): string {
   if (fn === '(garbage collector)') return 'gc';
@@ -115,7 +115,12 @@ function summarize(profile: { nodes: { id: number; callFrame: { url: string; fun
     const stage = stageOf(n.callFrame.url, n.callFrame.functionName);
     us[stage] = (us[stage] ?? 0) + (profile.timeDeltas[i] ?? 0);
   });
-  return us; // microseconds of main-thread samples per stage
+  // Shares of the busy samples (a sample's time is wall time: on a loaded machine it includes time the thread was
+  // preempted, so absolute values overstate; the caller scales the shares by the thread's measured CPU).
+  delete us.idle;
+  const busy = Object.values(us).reduce((a, b) => a + b, 0) || 1;
+  for (const k of Object.keys(us)) us[k] = us[k]! / busy;
+  return us;
 }
 
 export interface PipelineRow {

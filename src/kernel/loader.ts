@@ -15,12 +15,17 @@ import { ensureTracefs } from './tracefs';
 export type HookKind = 'fentry' | 'fexit' | 'kprobe' | 'kretprobe' | 'tracepoint' | 'raw_tracepoint' | 'tp_btf'
   | 'uprobe' | 'uretprobe' | 'lsm' | 'cgroup_skb' | 'tc' | 'iter';
 
+/** Said (status, probe) next to a hook that is a syscall tracepoint; measured by bench/agent-end-to-end.ts. */
+export const SYSCALL_TAX = 'syscall tracepoint: every syscall on the node pays ~25-40 ns while it is attached';
+
 export interface HookImplementation {
   kind: HookKind;
   /** The BPF function name in the object. */
   program: string;
   /** What to attach to, for kinds that need more than their SEC() name. */
   target?: { binaryPath?: string; functionName?: string; pid?: number; cgroupPath?: string; ifname?: string; ingress?: boolean };
+  /** A syscalls:* tracepoint: while attached, every syscall of every task takes the slow path (~25 ns here). */
+  syscallTracepoint?: boolean;
 }
 
 export interface HookSpec {
@@ -53,7 +58,7 @@ export interface HookAttempt {
 export interface HookStatus {
   name: string;
   optional: boolean;
-  chosen?: { kind: HookKind; program: string };
+  chosen?: { kind: HookKind; program: string; syscallTracepoint?: boolean };
   /** Every implementation tried before the chosen one (or all of them, when none works), with the reason. */
   attempts: HookAttempt[];
 }
@@ -322,7 +327,7 @@ async function attachHooks(obj: NativeBpfObject, candidates: HookImplementation[
         outcome = attachOne(obj, impl);
       }
       if (outcome.ok) {
-        hooks[i].chosen = { kind: impl.kind, program: impl.program };
+        hooks[i].chosen = { kind: impl.kind, program: impl.program, ...(impl.syscallTracepoint ? { syscallTracepoint: true } : {}) };
         break;
       }
       hooks[i].attempts.push({ kind: impl.kind, program: impl.program, stage: 'attach', error: outcome.error ?? 'attach failed' });

@@ -27,11 +27,11 @@ export function networkCollectorSpec(config: { ringBufferBytes: number; connecti
           { kind: 'kretprobe', program: 'accept_kretprobe' },
           // From the TCP state machine (listener's owner at the handshake): no syscall tracepoint, no syscall tax.
           { kind: 'tp_btf', program: 'accept_handshake_btf' },
-          { kind: 'tracepoint', program: 'accept4_exit_tp' },
+          { kind: 'tracepoint', program: 'accept4_exit_tp', syscallTracepoint: true },
         ],
       },
       { name: 'accept_legacy_syscall', optional: true, onlyWith: { hook: 'accept', kind: 'tracepoint' },
-        implementations: [{ kind: 'tracepoint', program: 'accept_exit_tp' }] },
+        implementations: [{ kind: 'tracepoint', program: 'accept_exit_tp', syscallTracepoint: true }] },
       { name: 'tcp_send_reset', optional: true, implementations: [{ kind: 'tp_btf', program: 'send_reset_btf' }, { kind: 'tracepoint', program: 'send_reset_tp' }] },
       { name: 'tcp_receive_reset', optional: true, implementations: [{ kind: 'tp_btf', program: 'receive_reset_btf' }, { kind: 'tracepoint', program: 'receive_reset_tp' }] },
     ],
