@@ -11,7 +11,7 @@ const path = require('node:path');
 const dist = path.join(__dirname, '..', '..', 'dist', 'src');
 const { NetworkCollector, networkCollectorSpec } = require(path.join(dist, 'collectors', 'network'));
 const { configSchema } = require(path.join(dist, 'config', 'schema'));
-const { DropCounters } = require(path.join(dist, 'pipeline', 'drops'));
+const { DropCounters } = require(path.join(dist, 'core', 'drops'));
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
