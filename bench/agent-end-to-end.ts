@@ -9,7 +9,9 @@
 //  3. syscall tax: ns per getppid, stat and open+close with no tracer, with `tapio run`, with the network
 //     collector's old accept hook (syscall tracepoints), and with bpftrace on those same tracepoints.
 // Run: npx tsc -p . && sudo node dist/bench/agent-end-to-end.js   (BENCH_SECONDS=8, BENCH_EXECS=4000, BENCH_PARTS=1,2,3)
+import * as fs from 'node:fs';
 import * as os from 'node:os';
+import * as path from 'node:path';
 import { pipelineCase, type PipelineRow } from './e2e/pipeline';
 import { bpftrace, buildTaxProgram, execsnoop, oldAcceptHook, stormTable, tapioRun, taxTable } from './e2e/peers';
 
@@ -67,6 +69,7 @@ async function main(): Promise<void> {
   if (PARTS.has('3')) {
     const bin = buildTaxProgram();
     const before = load();
+    process.on('exit', () => fs.rmSync(path.dirname(bin), { recursive: true, force: true }));
     const rows = await taxTable(bin, [
       tapioRun, oldAcceptHook,
       () => bpftrace('bpftrace on sys_exit_accept4 + sys_exit_accept', 'tracepoint:syscalls:sys_exit_accept4, tracepoint:syscalls:sys_exit_accept { @n = count(); }'),
