@@ -28,7 +28,6 @@
 #define L7_SYSCALL_BYTES_MAX 65536 /* 4 records of L7_RECORD_DATA_MAX: the inner copy loop is sized for this */
 #define L7_DETECT_BYTES	     16
 
-
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 16 << 20); /* resized from config before load */
@@ -177,7 +176,6 @@ int l7_state_tp(struct trace_event_raw_inet_sock_set_state *ctx)
 
 /* ---- protocol detection ---- */
 
-
 /* ---- copying a syscall's bytes ---- */
 
 struct copy_ctx {
@@ -261,7 +259,6 @@ static long copy_segment(__u32 i, void *arg)
 	}
 	return c->remaining == 0 ? 1 : 0;
 }
-
 
 /* Reads the first bytes of the payload (for detection). Returns how many. */
 static __always_inline __u32 first_bytes(const struct syscall_buf *sb, __u32 len, __u8 *out)
@@ -384,7 +381,6 @@ static __always_inline void capture(struct sock *sk, __u8 dir, __u32 len, const 
 	if (c.fill > 0 || wanted < len || c.read_failed || wanted == 0)
 		flush(s, &c, 1);
 }
-
 
 static __always_inline void from_task_regs(struct sock *sk, __u8 dir, int ret)
 {
