@@ -13,7 +13,7 @@ function kernel(missing: string[]): KernelFeatures {
   const kinds = ['tracepoint', 'raw_tracepoint', 'tp_btf', 'fentry', 'fexit', 'kprobe', 'kretprobe'];
   return {
     kernelRelease: 'described', libbpfVersion: '1.x', btf: ok, ringBuffer: ok, tracefs: ok, bpfStats: ok,
-    cgroups: { layout: 'v2', v1Controllers: [] },
+    cgroups: { layout: 'v2', v1Controllers: [] }, transport: { transport: 'ringbuf', reason: 'the kernel has the BPF ring buffer' },
     programs: Object.fromEntries(kinds.map((k) => [k, missing.includes(k) ? { available: false, reason: 'not on this kernel' } : ok])),
   } as unknown as KernelFeatures;
 }
