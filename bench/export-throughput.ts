@@ -4,7 +4,11 @@
 // timestamp to decoded at the receiver), and drops. Run: npx tsc -p . && node dist/bench/export-throughput.js
 import { fork, type ChildProcess } from 'node:child_process';
 import { DropCounters } from '../src/core/drops';
+import { ProtobufLogsSerializer } from '@opentelemetry/otlp-transformer';
+import { LogsEncoder } from '../src/export/encode/logs';
 import { createOtlpExporter } from '../src/export/otlp';
+import { eventToLogRecord, INSTRUMENTATION_SCOPE } from '../src/export/records';
+import { tapioResource, tapioResourceAttributes } from '../src/export/resource';
 import { exportConfigSchema } from '../src/config/export';
 import type { TapioEvent } from '../src/core/event';
 import { OtlpReceiver } from '../test/export/receiver';
@@ -62,7 +66,7 @@ function makeEvent(seq: number): TapioEvent {
 
 interface Row {
   protocol: string; offered: string; produced: number; delivered: number; recordsPerSec: number;
-  cpuPct: number; rssMiB: number; heapMiB: number; p50: number; p99: number; dropped: number;
+  cpuPct: number; usPerEvent: number; rssMiB: number; heapMiB: number; p50: number; p99: number; dropped: number;
 }
 
 async function runCase(protocol: 'grpc' | 'http/protobuf', rate: number | 'max'): Promise<Row> {
@@ -115,24 +119,56 @@ async function runCase(protocol: 'grpc' | 'http/protobuf', rate: number | 'max')
     protocol, offered: rate === 'max' ? 'max' : `${rate / 1000}k/s`, produced, delivered,
     recordsPerSec: Math.round(delivered / (wallMs / 1000)),
     cpuPct: Math.round(((cpu.user + cpu.system) / 1000 / wallMs) * 100),
+    usPerEvent: (cpu.user + cpu.system) / Math.max(1, delivered),
     rssMiB: Math.round(peakRss / 2 ** 20), heapMiB: Math.round(peakHeap / 2 ** 20),
     p50: stats.p50, p99: stats.p99, dropped: drops.total(),
   };
 }
 
+/** Encoding alone, old path and new, interleaved in one run: µs per event (median of rounds) and bytes. */
+function encodeRows(): { path: string; usPerEvent: number; bytesPerEvent: number }[] {
+  const resource = tapioResource({ env: {}, nodeName: 'node-1' });
+  const encoder = new LogsEncoder(tapioResourceAttributes({ env: {}, nodeName: 'node-1' }), INSTRUMENTATION_SCOPE);
+  const events = Array.from({ length: 2048 }, (_, i) => makeEvent(i));
+  const paths = {
+    'official (eventToLogRecord + ProtobufLogsSerializer)': () => ProtobufLogsSerializer.serializeRequest(events.map((e) => eventToLogRecord(e, resource)))!,
+    'direct (src/export/encode/logs.ts)': () => encoder.encode(events),
+  };
+  const times: Record<string, number[]> = {};
+  const sizes: Record<string, number> = {};
+  for (let round = 0; round < 30; round++) {
+    for (const [name, run] of Object.entries(paths)) {
+      const t0 = process.hrtime.bigint();
+      sizes[name] = run().length;
+      (times[name] ??= []).push(Number(process.hrtime.bigint() - t0) / 1000 / events.length);
+    }
+  }
+  return Object.keys(paths).map((name) => {
+    const ts = times[name]!.slice(5).sort((a, b) => a - b); // the first rounds warm the JIT
+    return { path: name, usPerEvent: ts[Math.floor(ts.length / 2)]!, bytesPerEvent: sizes[name]! / events.length };
+  });
+}
+
 async function main(): Promise<void> {
+  const { loadavg } = await import('node:os');
+  const enc = encodeRows();
+  console.log(`\nOTLP logs encoding alone, batches of 2048 network.tcp.close events (load average ${loadavg().map((l) => l.toFixed(1)).join(' ')})\n`);
+  console.log('path                                                   µs/event  bytes/event');
+  for (const r of enc) console.log(`${r.path.padEnd(54)} ${r.usPerEvent.toFixed(2).padStart(8)} ${r.bytesPerEvent.toFixed(0).padStart(12)}`);
+  console.log(`speed-up: ${(enc[0]!.usPerEvent / enc[1]!.usPerEvent).toFixed(1)}x`);
+  if (process.env.BENCH_ENCODE_ONLY) return;
   const rows: Row[] = [];
   for (const protocol of ['grpc', 'http/protobuf'] as const) {
     for (const rate of [10_000, 100_000, 'max'] as const) rows.push(await runCase(protocol, rate));
   }
-  console.log(`\nOTLP export, ${SECONDS} s per case, log records of network.tcp.close (13 attributes), batch 2048`);
+  console.log(`\nOTLP export (direct encoder), ${SECONDS} s per case, load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}, log records of network.tcp.close (13 attributes), batch 2048`);
   console.log('exporter and receiver on the same 2 cores; CPU is the exporter process only (100% = one core),');
   console.log('including making the events; "max" offers events as fast as the loop can make them (most are');
   console.log('then dropped as queue_full, by design); latency: event time to decoded at the receiver (1 request in 5)\n');
-  console.log('protocol       offered  produced  delivered  records/s  cpu%  rss MiB  heap MiB  p50 ms  p99 ms  dropped');
+  console.log('protocol       offered  produced  delivered  records/s  cpu%  µs/event  rss MiB  heap MiB  p50 ms  p99 ms  dropped');
   for (const r of rows) {
     console.log(`${r.protocol.padEnd(14)} ${r.offered.padStart(7)} ${String(r.produced).padStart(9)} ` +
-      `${String(r.delivered).padStart(10)} ${String(r.recordsPerSec).padStart(10)} ${String(r.cpuPct).padStart(5)} ` +
+      `${String(r.delivered).padStart(10)} ${String(r.recordsPerSec).padStart(10)} ${String(r.cpuPct).padStart(5)} ${r.usPerEvent.toFixed(2).padStart(9)} ` +
       `${String(r.rssMiB).padStart(8)} ${String(r.heapMiB).padStart(9)} ${String(r.p50).padStart(7)} ` +
       `${String(r.p99).padStart(7)} ${String(r.dropped).padStart(8)}`);
   }

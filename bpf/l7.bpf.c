@@ -14,6 +14,8 @@
 #include "l7.h"
 #include "network.h"
 #include "limits.h"
+#include "l7_syscalls.h"
+#include "l7_detect.h"
 #include <bpf/bpf_endian.h>
 
 #define AF_INET		     2
@@ -25,30 +27,6 @@
 #define UIO_MAXIOV	     1024
 #define L7_SYSCALL_BYTES_MAX 65536 /* 4 records of L7_RECORD_DATA_MAX: the inner copy loop is sized for this */
 #define L7_DETECT_BYTES	     16
-
-#if defined(__TARGET_ARCH_x86)
-#define NR_READ		 0
-#define NR_WRITE	 1
-#define NR_READV	 19
-#define NR_WRITEV	 20
-#define NR_SENDTO	 44
-#define NR_RECVFROM	 45
-#define NR_SENDMSG	 46
-#define NR_RECVMSG	 47
-#define SYSCALL_NR(regs) BPF_CORE_READ(regs, orig_ax)
-#elif defined(__TARGET_ARCH_arm64)
-#define NR_READ		 63
-#define NR_WRITE	 64
-#define NR_READV	 65
-#define NR_WRITEV	 66
-#define NR_SENDTO	 206
-#define NR_RECVFROM	 207
-#define NR_SENDMSG	 211
-#define NR_RECVMSG	 212
-#define SYSCALL_NR(regs) BPF_CORE_READ(regs, syscallno)
-#else
-#error "l7.bpf.c: syscall numbers for this architecture are missing"
-#endif
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -198,37 +176,6 @@ int l7_state_tp(struct trace_event_raw_inet_sock_set_state *ctx)
 
 /* ---- protocol detection ---- */
 
-#define W4(a, b, c, d) ((__u32)(a) | (__u32)(b) << 8 | (__u32)(c) << 16 | (__u32)(d) << 24)
-
-/* What the first bytes of a payload say: HTTP/1 request or status line, or the HTTP/2 preface. *role_hint is the
- * side the sender is on (the client sends requests and the preface). */
-static __always_inline __u8 detect(const __u8 *b, __u32 n, __u8 *sender_role, bool stream_start)
-{
-	if (n < 4)
-		return L7_PROTO_UNKNOWN;
-	/* An HTTP/2 server speaks first: its connection preface is a SETTINGS frame (RFC 9113 3.4), often sent before the
-	 * client's preface arrives. Recognised only at the very start of a stream, where a frame header must be. */
-	if (stream_start && n >= 9 && b[0] == 0 && b[2] % 6 == 0 && b[3] == 0x04 && b[4] == 0 && b[5] == 0 &&
-	    b[6] == 0 && b[7] == 0 && b[8] == 0) {
-		*sender_role = TCP_ROLE_SERVER;
-		return L7_PROTO_HTTP2;
-	}
-	__u32 w = W4(b[0], b[1], b[2], b[3]);
-	*sender_role = TCP_ROLE_CLIENT;
-	if (w == W4('P', 'R', 'I', ' '))
-		return n >= 8 && b[4] == '*' && b[5] == ' ' && b[6] == 'H' && b[7] == 'T' ? L7_PROTO_HTTP2
-											  : L7_PROTO_UNKNOWN;
-	if (w == W4('G', 'E', 'T', ' ') || w == W4('P', 'O', 'S', 'T') || w == W4('P', 'U', 'T', ' ') ||
-	    w == W4('H', 'E', 'A', 'D') || w == W4('D', 'E', 'L', 'E') || w == W4('O', 'P', 'T', 'I') ||
-	    w == W4('P', 'A', 'T', 'C') || w == W4('C', 'O', 'N', 'N') || w == W4('T', 'R', 'A', 'C'))
-		return L7_PROTO_HTTP1;
-	if (w == W4('H', 'T', 'T', 'P') && n >= 7 && b[4] == '/' && b[5] == '1' && b[6] == '.') {
-		*sender_role = TCP_ROLE_SERVER;
-		return L7_PROTO_HTTP1;
-	}
-	return L7_PROTO_UNKNOWN;
-}
-
 /* ---- copying a syscall's bytes ---- */
 
 struct copy_ctx {
@@ -312,14 +259,6 @@ static long copy_segment(__u32 i, void *arg)
 	}
 	return c->remaining == 0 ? 1 : 0;
 }
-
-/* Where a syscall's bytes are, from its saved registers. */
-struct syscall_buf {
-	__u8 sys; /* enum l7_syscall */
-	__u8 vector;
-	__u64 buf;   /* buffer, or user iovec array */
-	__u64 count; /* iovec count for vectors */
-};
 
 /* Reads the first bytes of the payload (for detection). Returns how many. */
 static __always_inline __u32 first_bytes(const struct syscall_buf *sb, __u32 len, __u8 *out)
@@ -441,49 +380,6 @@ static __always_inline void capture(struct sock *sk, __u8 dir, __u32 len, const 
 	/* The last record says where the syscall ends; skip it only when a full record already ended it exactly. */
 	if (c.fill > 0 || wanted < len || c.read_failed || wanted == 0)
 		flush(s, &c, 1);
-}
-
-/* Where the bytes are, from the syscall number and its saved argument registers. */
-static __always_inline void syscall_buffer(struct pt_regs *regs, __u8 dir, struct syscall_buf *sb)
-{
-	long nr = SYSCALL_NR(regs);
-	__u64 a2 = PT_REGS_PARM2_CORE_SYSCALL(regs);
-	sb->sys = L7_SYS_OTHER;
-	sb->vector = 0;
-	sb->buf = a2;
-	sb->count = 0;
-	if (dir == L7_DIR_SEND) {
-		if (nr == NR_WRITE)
-			sb->sys = L7_SYS_WRITE;
-		else if (nr == NR_SENDTO)
-			sb->sys = L7_SYS_SENDTO;
-		else if (nr == NR_WRITEV)
-			sb->sys = L7_SYS_WRITEV;
-		else if (nr == NR_SENDMSG)
-			sb->sys = L7_SYS_SENDMSG;
-	} else {
-		if (nr == NR_READ)
-			sb->sys = L7_SYS_READ;
-		else if (nr == NR_RECVFROM)
-			sb->sys = L7_SYS_RECVFROM;
-		else if (nr == NR_READV)
-			sb->sys = L7_SYS_READV;
-		else if (nr == NR_RECVMSG)
-			sb->sys = L7_SYS_RECVMSG;
-	}
-	if (sb->sys == L7_SYS_WRITEV || sb->sys == L7_SYS_READV) {
-		sb->vector = 1;
-		sb->count = PT_REGS_PARM3_CORE_SYSCALL(regs);
-	} else if (sb->sys == L7_SYS_SENDMSG || sb->sys == L7_SYS_RECVMSG) {
-		struct user_msghdr m;
-		if (bpf_probe_read_user(&m, sizeof(m), (void *)a2) != 0) {
-			sb->sys = L7_SYS_OTHER;
-			return;
-		}
-		sb->vector = 1;
-		sb->buf = (__u64)m.msg_iov;
-		sb->count = m.msg_iovlen;
-	}
 }
 
 static __always_inline void from_task_regs(struct sock *sk, __u8 dir, int ret)

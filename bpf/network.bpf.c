@@ -26,6 +26,14 @@ struct {
 	__type(value, struct tcp_conn);
 } tcp_conns SEC(".maps");
 
+/* Listening sockets and their owner, for accept attribution without a syscall hook (accept_handshake_btf). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 8192);
+	__type(key, struct listen_key);
+	__type(value, struct tcp_conn);
+} listen_owners SEC(".maps");
+
 static __always_inline __u64 sock_cgroup_id(struct sock *sk)
 {
 	/* The socket remembers the cgroup of the process that created it (accepted sockets: the listener's). */
@@ -266,6 +274,86 @@ SEC("tracepoint/syscalls/sys_exit_accept")
 int accept_exit_tp(struct trace_event_raw_sys_exit *ctx)
 {
 	handle_accept(ctx, sock_from_fd(ctx->ret));
+	return 0;
+}
+
+/* Accept attribution from the TCP state machine alone, for kernels without fexit or kretprobes: no syscall
+ * tracepoint, so no tax on every other syscall. listen() enters TCP_LISTEN in the caller's context: remember that
+ * process as the port's owner. When a connection to the port completes its handshake (SYN_RECV -> ESTABLISHED,
+ * usually in softirq) the accept record names the listener's owner. Differs from the syscall hook in two ways,
+ * both documented in docs/benchmarks.md: the record comes at the handshake, not at accept(); with listeners shared
+ * across processes (a pre-forking server, SO_REUSEPORT) it names the process that called listen(). */
+static __always_inline void listen_key_of(struct sock *sk, struct listen_key *k)
+{
+	k->netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+	k->port = BPF_CORE_READ(sk, __sk_common.skc_num);
+	k->pad = 0;
+}
+
+static __noinline void handle_handshake(void *ctx, struct sock *sk, int old_state, int new_state)
+{
+	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	if (family != AF_INET && family != AF_INET6)
+		return;
+	struct listen_key lk;
+	listen_key_of(sk, &lk);
+	if (new_state == TCP_LISTEN) {
+		__u64 pid_tgid = bpf_get_current_pid_tgid();
+		struct tcp_conn owner = {
+			.cgroup_id = bpf_get_current_cgroup_id(),
+			.pid = pid_tgid >> 32,
+			.tid = (__u32)pid_tgid,
+			.role = TCP_ROLE_SERVER,
+		};
+		bpf_map_update_elem(&listen_owners, &lk, &owner, BPF_ANY);
+		return;
+	}
+	if (old_state == TCP_LISTEN && new_state == TCP_CLOSE) {
+		/* the listener closed (a child cloned from it also leaves LISTEN, for SYN_RECV: not that) */
+		bpf_map_delete_elem(&listen_owners, &lk);
+		return;
+	}
+	if (old_state != TCP_SYN_RECV || new_state != TCP_ESTABLISHED)
+		return;
+	__u64 key = (__u64)sk;
+	struct tcp_conn *conn = bpf_map_lookup_elem(&tcp_conns, &key);
+	if (!conn) {
+		/* this program may run before state_btf on the same transition: make the state here */
+		struct tcp_conn c = {
+			.start_ns = bpf_ktime_get_boot_ns(),
+			.cgroup_id = sock_cgroup_id(sk),
+			.role = TCP_ROLE_SERVER,
+		};
+		if (bpf_map_update_elem(&tcp_conns, &key, &c, BPF_ANY) != 0)
+			tapio_count_drop(TAPIO_KIND_TCP_ACCEPT, TAPIO_DROP_MAP_FULL);
+		conn = bpf_map_lookup_elem(&tcp_conns, &key);
+		if (!conn) {
+			emit(ctx, TAPIO_KIND_TCP_ACCEPT, sk, NULL, TCP_SYN_RECV, 0);
+			return;
+		}
+	}
+	if (conn->accept_reported)
+		return;
+	conn->accept_reported = 1; /* two accept hooks may both fire: report once */
+	struct tcp_conn *owner = bpf_map_lookup_elem(&listen_owners, &lk);
+	if (!owner) {
+		/* a listener we never saw (userspace seeds those from /proc at start): the cgroup is still known */
+		emit(ctx, TAPIO_KIND_TCP_ACCEPT, sk, conn, TCP_SYN_RECV, TCP_FLAG_OWNER_UNKNOWN);
+		return;
+	}
+	conn->pid = owner->pid;
+	conn->tid = owner->tid;
+	if (owner->cgroup_id)
+		conn->cgroup_id = owner->cgroup_id;
+	emit(ctx, TAPIO_KIND_TCP_ACCEPT, sk, conn, TCP_SYN_RECV, 0);
+}
+
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(accept_handshake_btf, const struct sock *sk, const int old_state, const int new_state)
+{
+	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+		return 0;
+	handle_handshake(ctx, (struct sock *)sk, old_state, new_state);
 	return 0;
 }
 

@@ -58,4 +58,13 @@ struct tcp_conn {
 	__u8 pad[4];
 };
 
+/* Who listens on a port: key of the listen_owners map (the value is a struct tcp_conn with pid, tid, cgroup_id).
+ * Written by the kernel at listen() and, for listeners older than the agent, by userspace from /proc at start
+ * (src/collectors/network/listeners.ts). The family is not part of the key: a dual-stack listener takes both. */
+struct listen_key {
+	__u32 netns; /* network namespace inode number */
+	__u16 port;  /* local port, host byte order */
+	__u16 pad;
+};
+
 #endif

@@ -1,5 +1,6 @@
 #include "ring_reader.h"
 
+#include <pthread.h>
 #include <time.h>
 
 #include <cerrno>
@@ -63,6 +64,7 @@ RingReader::RingReader(const Napi::CallbackInfo& info) : Napi::ObjectWrap<RingRe
   callback_ = Napi::Persistent(info[2].As<Napi::Function>());
 
   thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "tapio-ring");  // so top -H and per-thread CPU accounting can tell it apart
     {
       std::unique_lock<std::mutex> lock(start_mu_);
       start_cv_.wait(lock, [this] { return started_; });

@@ -2,6 +2,7 @@
 // each collector would run in here.
 import { parseArgs } from 'node:util';
 import { probeKernel, plannedModes, type KernelFeatures } from '../kernel/features';
+import { SYSCALL_TAX } from '../kernel/loader';
 import { COLLECTORS } from '../collectors';
 import { parseConfig } from '../config/load';
 
@@ -53,8 +54,9 @@ export function formatProbe(f: KernelFeatures, collectors: { collector: string; 
   out += '\nCollectors:\n';
   for (const c of collectors) {
     for (const h of c.hooks) {
-      out += `  ${c.collector.padEnd(10)} ${h.hook.padEnd(22)} ${h.mode ?? 'UNAVAILABLE'}` +
-        `${h.skipped.length ? `  (not: ${h.skipped.join(', ')})` : ''}\n`;
+      out += `  ${c.collector.padEnd(10)} ${h.hook.padEnd(22)} ${h.notNeeded ? 'not needed' : h.mode ?? 'UNAVAILABLE'}` +
+        `${h.skipped.length ? `  (not: ${h.skipped.join(', ')})` : ''}` +
+        `${h.syscallTracepoint ? `  [${SYSCALL_TAX}]` : ''}\n`;
     }
   }
   return out;

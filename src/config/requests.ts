@@ -27,6 +27,6 @@ export const requestsConfigSchema = z.object({
   /** The payload ring's size in bytes (a power of two). */
   ringBufferBytes: z.number().int().min(65536).max(1 << 30).default(16 << 20)
     .refine((n) => (n & (n - 1)) === 0, 'must be a power of two'),
-}).prefault({});
+}).strict().prefault({});
 
 export type RequestsConfig = z.infer<typeof requestsConfigSchema>;

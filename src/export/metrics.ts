@@ -70,6 +70,21 @@ function num(v: unknown): number | undefined {
 interface Instrument<T> {
   instrument: T;
   limiter: SeriesLimiter;
+  /** Series key -> the attributes object admitted for it, reused for every event of the series (no object, no
+   *  JSON per event); overflowed keys are not kept, so this holds at most the limiter's maxSeries entries. */
+  admitted: Map<string, OtelAttributes>;
+  /** Counters: per-batch sums by admitted attributes, handed to the SDK once per series per batch. */
+  pending: Map<OtelAttributes, number>;
+}
+
+/** The values of SERIES_KEYS joined: one string per series, cheap to make and to look up. */
+function seriesKey(attrs: Attributes): string {
+  let key = '';
+  for (const k of SERIES_KEYS) {
+    const v = attrs[k];
+    key += typeof v === 'string' ? `${v}\u0001` : '\u0001';
+  }
+  return key;
 }
 
 export class EventMetrics {
@@ -89,7 +104,8 @@ export class EventMetrics {
   constructor(resource: Resource, maxSeries: number) {
     this.provider = new MeterProvider({ resource, readers: [this.reader] });
     const meter = this.provider.getMeter(INSTRUMENTATION_SCOPE.name);
-    const wrap = <T>(instrument: T): Instrument<T> => ({ instrument, limiter: new SeriesLimiter(maxSeries) });
+    const wrap = <T>(instrument: T): Instrument<T> => ({ instrument, limiter: new SeriesLimiter(maxSeries),
+      admitted: new Map(), pending: new Map() });
     this.opened = wrap(meter.createCounter('tapio.tcp.connections.opened', {
       description: 'TCP connections opened, by direction (connect = outbound, accept = inbound)',
       unit: '{connection}',
@@ -128,38 +144,51 @@ export class EventMetrics {
       .reduce((sum, i) => sum + i.limiter.overflowed, 0);
   }
 
+  /** The attributes an event records under in `i`: its series' (admitted once), or the overflow series. */
+  private series<T>(i: Instrument<T>, key: string, attrs: Attributes, extra?: OtelAttributes): OtelAttributes {
+    const hit = i.admitted.get(key);
+    if (hit) return hit;
+    const admitted = i.limiter.admit(seriesAttributes(attrs, extra));
+    if (admitted !== OVERFLOW_ATTRIBUTES) i.admitted.set(key, admitted);
+    return admitted;
+  }
+
   private add(i: Instrument<Counter>, value: number, attrs: OtelAttributes): void {
-    i.instrument.add(value, i.limiter.admit(attrs));
+    i.pending.set(attrs, (i.pending.get(attrs) ?? 0) + value);
   }
 
   private observe(i: Instrument<Histogram>, value: number, attrs: OtelAttributes): void {
-    i.instrument.record(value, i.limiter.admit(attrs));
+    i.instrument.record(value, attrs);
   }
 
-  /** Fold the events that feed metrics into the aggregates; other events are ignored here. */
+  /** Fold the events that feed metrics into the aggregates; other events are ignored here. Counters are summed per
+   *  series over the batch first (the SDK hashes the attributes on every call, which dominated the cost). */
   record(events: readonly TapioEvent[]): void {
     for (const e of events) {
+      const a = e.attributes;
       switch (e.name) {
         case 'network.tcp.connect':
-        case 'network.tcp.accept':
-          this.add(this.opened, 1, seriesAttributes(e.attributes,
-            { 'network.connection.direction': e.name === 'network.tcp.connect' ? 'connect' : 'accept' }));
+        case 'network.tcp.accept': {
+          const connect = e.name === 'network.tcp.connect';
+          const key = seriesKey(a) + (connect ? 'connect' : 'accept');
+          this.add(this.opened, 1, this.series(this.opened, key, a, { 'network.connection.direction': connect ? 'connect' : 'accept' }));
           break;
+        }
         case 'network.tcp.close': {
-          const base = seriesAttributes(e.attributes);
-          this.add(this.closed, 1, base);
-          const sent = num(e.attributes['tapio.bytes.sent']);
-          const received = num(e.attributes['tapio.bytes.received']);
-          if (sent !== undefined) this.add(this.bytes, sent, { ...base, 'network.io.direction': 'transmit' });
-          if (received !== undefined) this.add(this.bytes, received, { ...base, 'network.io.direction': 'receive' });
-          const srttUs = num(e.attributes['tapio.tcp.srtt_us']);
-          if (srttUs !== undefined) this.observe(this.rtt, srttUs / 1e6, base);
-          const durationNs = num(e.attributes['tapio.duration_ns']);
-          if (durationNs !== undefined) this.observe(this.duration, durationNs / 1e9, base);
+          const key = seriesKey(a);
+          this.add(this.closed, 1, this.series(this.closed, key, a));
+          const sent = num(a['tapio.bytes.sent']);
+          const received = num(a['tapio.bytes.received']);
+          if (sent !== undefined) this.add(this.bytes, sent, this.series(this.bytes, `${key}transmit`, a, { 'network.io.direction': 'transmit' }));
+          if (received !== undefined) this.add(this.bytes, received, this.series(this.bytes, `${key}receive`, a, { 'network.io.direction': 'receive' }));
+          const srttUs = num(a['tapio.tcp.srtt_us']);
+          if (srttUs !== undefined) this.observe(this.rtt, srttUs / 1e6, this.series(this.rtt, key, a));
+          const durationNs = num(a['tapio.duration_ns']);
+          if (durationNs !== undefined) this.observe(this.duration, durationNs / 1e9, this.series(this.duration, key, a));
           break;
         }
         case 'process.exec':
-          this.add(this.execs, 1, seriesAttributes(e.attributes));
+          this.add(this.execs, 1, this.series(this.execs, seriesKey(a), a));
           break;
         case 'http.request':
         case 'grpc.request': {
@@ -179,6 +208,11 @@ export class EventMetrics {
           continue;
       }
       this.recorded++;
+    }
+    for (const i of [this.opened, this.closed, this.bytes, this.execs]) {
+      if (i.pending.size === 0) continue;
+      for (const [attrs, sum] of i.pending) i.instrument.add(sum, attrs);
+      i.pending.clear();
     }
   }
 

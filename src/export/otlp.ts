@@ -8,10 +8,11 @@ import { JsonLogsSerializer, JsonMetricsSerializer, JsonTraceSerializer, Protobu
 import type { Resource } from '@opentelemetry/resources';
 import type { OtlpConfig } from '../config/export';
 import type { DropCounters } from '../core/drops';
-import type { TapioEvent } from '../core/event';
+import type { Attributes, TapioEvent } from '../core/event';
 import { DeliveryLane, type LaneDropReason, type LaneStats } from './delivery';
+import { LogsEncoder } from './encode/logs';
 import { countDataPoints, EventMetrics } from './metrics';
-import { eventToLogRecord, requestToSpan, type RequestRecord } from './records';
+import { eventToLogRecord, INSTRUMENTATION_SCOPE, requestToSpan, type RequestRecord } from './records';
 import { tapioResource } from './resource';
 import { ExportConfigError, metricIntervalMs, resolveTarget, SIGNALS, type Signal, type SignalTarget } from './settings';
 import { DiskSpool, MemorySpool, SpoolBudget, type Spool } from './spool';
@@ -160,7 +161,10 @@ export function createOtlpExporter(config: OtlpConfig, deps: OtlpExporterDeps): 
   const batchOf = (signal: Signal, records: number, kinds: Record<string, number>, payload: Uint8Array | undefined): Batch | undefined =>
     payload ? { signal, encoding: encoding(signal), records, kinds, createdAtMs: Date.now(), payload } : undefined;
 
+  // Logs as protobuf (gRPC, HTTP/protobuf) are written straight from the events (encode/logs.ts); JSON keeps the SDK path.
+  const logsEncoder = new LogsEncoder(resource.attributes as Attributes, INSTRUMENTATION_SCOPE, resource.schemaUrl);
   const serializeLogs = (events: TapioEvent[]): Batch | undefined => {
+    if (encoding('logs') === 'protobuf') return batchOf('logs', events.length, kindsOf(events, (e) => e.name), logsEncoder.encode(events));
     const records = events.map((e) => eventToLogRecord(e, resource));
     const ser = encoding('logs') === 'json' ? JsonLogsSerializer : ProtobufLogsSerializer;
     return batchOf('logs', events.length, kindsOf(events, (e) => e.name), ser.serializeRequest(records));

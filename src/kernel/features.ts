@@ -201,13 +201,35 @@ export function unavailableKinds(f: KernelFeatures): Partial<Record<HookKind, st
 }
 
 /** Which implementation each hook would use here, given the probe (first available kind in preference order). */
-export function plannedModes(f: KernelFeatures, hooks: HookSpec[]): { hook: string; mode?: HookKind; skipped: string[] }[] {
-  return hooks.map((h) => {
-    const skipped: string[] = [];
-    for (const impl of h.implementations) {
-      if (!ruledOut(f.programs[impl.kind])) return { hook: h.name, mode: impl.kind, skipped };
-      skipped.push(impl.kind);
+export interface PlannedHook {
+  hook: string;
+  mode?: HookKind;
+  skipped: string[];
+  syscallTracepoint?: boolean;
+  /** A companion hook (HookSpec.onlyWith) that the plan does not need. */
+  notNeeded?: boolean;
+}
+
+export function plannedModes(f: KernelFeatures, hooks: HookSpec[]): PlannedHook[] {
+  const plan: PlannedHook[] = [];
+  for (const h of hooks) {
+    const needs = h.onlyWith;
+    if (needs && plan.find((p) => p.hook === needs.hook)?.mode !== needs.kind) {
+      plan.push({ hook: h.name, skipped: [], notNeeded: true });
+      continue;
     }
-    return { hook: h.name, skipped };
-  });
+    plan.push(planOne(f, h));
+  }
+  return plan;
+}
+
+function planOne(f: KernelFeatures, h: HookSpec): PlannedHook {
+  const skipped: string[] = [];
+  for (const impl of h.implementations) {
+    if (!ruledOut(f.programs[impl.kind])) {
+      return { hook: h.name, mode: impl.kind, skipped, ...(impl.syscallTracepoint ? { syscallTracepoint: true } : {}) };
+    }
+    skipped.push(impl.kind);
+  }
+  return { hook: h.name, skipped };
 }

@@ -17,12 +17,17 @@ import { Backoff } from '../core/backoff';
 export type HookKind = 'fentry' | 'fexit' | 'kprobe' | 'kretprobe' | 'tracepoint' | 'raw_tracepoint' | 'tp_btf'
   | 'uprobe' | 'uretprobe' | 'lsm' | 'cgroup_skb' | 'tc' | 'iter';
 
+/** Said (status, probe) next to a hook that is a syscall tracepoint; measured by bench/agent-end-to-end.ts. */
+export const SYSCALL_TAX = 'syscall tracepoint: every syscall on the node pays ~25-40 ns while it is attached';
+
 export interface HookImplementation {
   kind: HookKind;
   /** The BPF function name in the object. */
   program: string;
   /** What to attach to, for kinds that need more than their SEC() name. */
   target?: { binaryPath?: string; functionName?: string; pid?: number; cgroupPath?: string; ifname?: string; ingress?: boolean };
+  /** A syscalls:* tracepoint: while attached, every syscall of every task takes the slow path (~25 ns here). */
+  syscallTracepoint?: boolean;
 }
 
 export interface HookSpec {
@@ -30,6 +35,8 @@ export interface HookSpec {
   implementations: HookImplementation[];
   /** An optional hook may fail without making its collector unavailable. */
   optional?: boolean;
+  /** Attach only when an earlier hook chose this kind (a companion of that implementation); otherwise skipped. */
+  onlyWith?: { hook: string; kind: HookKind };
 }
 
 export interface CollectorSpec {
@@ -53,7 +60,7 @@ export interface HookAttempt {
 export interface HookStatus {
   name: string;
   optional: boolean;
-  chosen?: { kind: HookKind; program: string };
+  chosen?: { kind: HookKind; program: string; syscallTracepoint?: boolean };
   /** Every implementation tried before the chosen one (or all of them, when none works), with the reason. */
   attempts: HookAttempt[];
 }
@@ -313,7 +320,7 @@ export async function loadCollector(spec: CollectorSpec, options: LoaderOptions 
   if (!obj) return new LoadedCollector(spec.name, hooks, undefined, otherFailures);
 
   try {
-    await attachHooks(obj, candidates, hooks, loadFailures, retries, baseMs);
+    await attachHooks(obj, candidates, hooks, loadFailures, retries, baseMs, spec.hooks);
   } catch (e) {
     obj.close(); // nothing attached may outlive a loader that failed (a wrong program name, say)
     throw e;
@@ -323,8 +330,17 @@ export async function loadCollector(spec: CollectorSpec, options: LoaderOptions 
 
 /** Per hook, the first implementation that attaches; every failure before it recorded with the kernel's words. */
 async function attachHooks(obj: NativeBpfObject, candidates: HookImplementation[][], hooks: HookStatus[],
-  loadFailures: Map<string, string>, retries: number, baseMs: number): Promise<void> {
+  loadFailures: Map<string, string>, retries: number, baseMs: number, specs: HookSpec[]): Promise<void> {
   for (const [i, cands] of candidates.entries()) {
+    const cond = specs[i]?.onlyWith;
+    const chosenThere = cond && hooks.find((h) => h.name === cond.hook)?.chosen?.kind;
+    if (cond && chosenThere !== cond.kind) {
+      for (const impl of cands) {
+        hooks[i].attempts.push({ kind: impl.kind, program: impl.program, stage: 'skipped',
+          error: `only needed when ${cond.hook} uses ${cond.kind} (it uses ${chosenThere ?? 'nothing'})` });
+      }
+      continue;
+    }
     for (const impl of cands) {
       const loadError = loadFailures.get(impl.program);
       if (loadError) {
@@ -345,7 +361,7 @@ async function attachHooks(obj: NativeBpfObject, candidates: HookImplementation[
         outcome = attachOne(obj, impl);
       }
       if (outcome.ok) {
-        hooks[i].chosen = { kind: impl.kind, program: impl.program };
+        hooks[i].chosen = { kind: impl.kind, program: impl.program, ...(impl.syscallTracepoint ? { syscallTracepoint: true } : {}) };
         break;
       }
       hooks[i].attempts.push({ kind: impl.kind, program: impl.program, stage: 'attach', error: outcome.error ?? 'attach failed' });

@@ -1,6 +1,7 @@
 // The /status document for a person: what `tapio status` prints. Failed programs come with the kernel's own words
 // (the verifier log excerpt), indented under the hook they belong to.
 import type { ObserveStatus } from './snapshot';
+import { SYSCALL_TAX } from '../kernel/loader';
 
 const VERIFIER_LINES = 12;
 
@@ -36,7 +37,8 @@ export function formatStatus(s: ObserveStatus): string {
       const prog = s.programs.find((r) => r.collector === c.name && r.hook === h.name);
       const runs = prog && s.runStats.enabled && prog.runCount > 0
         ? `  ${prog.runCount} runs, ${(prog.runTimeNs / prog.runCount).toFixed(0)} ns avg` : '';
-      out.push(`    ${h.name}${h.optional ? ' (optional)' : ''}: ${h.chosen ? `${h.chosen.kind} (${h.chosen.program})${runs}` : 'UNAVAILABLE'}`);
+      out.push(`    ${h.name}${h.optional ? ' (optional)' : ''}: ${h.chosen ? `${h.chosen.kind} (${h.chosen.program})${runs}` : 'UNAVAILABLE'}` +
+        `${h.chosen?.syscallTracepoint ? `  [${SYSCALL_TAX}]` : ''}`);
       for (const a of h.attempts) {
         out.push(`      ${h.chosen ? 'fell back past' : 'failed'}: ${a.kind} ${a.program} (${a.stage}):`);
         out.push(...indentReason(a.error, '        '));

@@ -102,8 +102,17 @@ export class ProtocolSession {
       if (now instanceof Http2Parser && (used < data.length || missing > 0)) now.feed(fromClient, data.subarray(used), missing, t);
       return;
     }
+    if (fromClient && this.awaitingClientPreface) {
+      this.awaitingClientPreface = false;
+      // The server spoke HTTP/2 first (its SETTINGS) and the client answers with an HTTP/1 request (an h2c Upgrade
+      // the server does not take): that request can never be answered on this connection. Count it lost.
+      if (!startsWithPreface(data) && looksLikeRequest(data) === 'yes') this.host.lose('desync');
+    }
     this.parser.feed(fromClient, data, missing, t);
   }
+
+  /** Set when a server's HTTP/2 SETTINGS decided the protocol before the client said anything. */
+  private awaitingClientPreface = false;
 
   private detect(fromClient: boolean, data: Uint8Array, missing: number, t: bigint): void {
     const dir = fromClient ? 0 : 1;
@@ -124,6 +133,7 @@ export class ProtocolSession {
       this.detected = 'http2';
       const midway = answer === 'http2-midway';
       if (midway) this.counters.midStreamJoins++;
+      this.awaitingClientPreface = !midway && !fromClient;
       this.parser = new Http2Parser(this.host, { midway });
       this.parser.feed(fromClient, bytes, missing, t);
     } else {
@@ -182,4 +192,9 @@ export class ProtocolSession {
     this.records = [];
     return out;
   }
+}
+
+function startsWithPreface(b: Uint8Array): boolean {
+  for (let i = 0; i < Math.min(b.length, PREFACE.length); i++) if (b[i] !== PREFACE[i]) return false;
+  return true;
 }

@@ -68,6 +68,7 @@ test('busybox httpd and wget in a Docker container: both ends reported, the span
   assert.equal(span.attributes['container.id'], c.id);
   assert.equal(span.attributes['container.name'], 'tapio-requests-docker');
   assert.match(String(span.attributes['container.image.name']), /(^|\/)tapio\/busybox:test$/);
-  assert.equal(span.attributes['k8s.node.name'], 'test-node');
+  assert.equal(span.resource['k8s.node.name'], 'test-node', 'the node is the resource');
+  assert.equal(span.attributes['k8s.node.name'], undefined, 'not copied onto each span');
   assert.equal(span.attributes['http.request.method'], 'GET');
 });

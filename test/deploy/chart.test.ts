@@ -112,6 +112,8 @@ test('the rendered agent config is accepted by the agent, and says what the char
     const config = parseConfig(agentConfigOf(objects), `${name}: config.yaml`);
     const port = collectorContainer(objects).ports[0].containerPort;
     assert.equal(config.observe.address, `0.0.0.0:${port}`);
+    // Scraped from the pod IP: the agent refuses a non-loopback address unless told (the NetworkPolicy limits who).
+    assert.equal(config.observe.allowRemote, true, `${name}: observe.allowRemote`);
     const mounts = collectorContainer(objects).volumeMounts.map((m: { mountPath: string }) => m.mountPath);
     for (const e of config.identity.runtimes.endpoints ?? []) {
       assert.ok(mounts.includes(path.dirname(e.socket)), `${name}: ${e.socket} is inside a mounted folder`);

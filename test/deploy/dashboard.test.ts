@@ -27,13 +27,16 @@ export function metricsIn(expr: string): string[] {
   return [...names];
 }
 
-test('every panel queries something, and the reserved request and security rows are there', () => {
+test('every panel queries something, and the request and security rows have panels of their own', () => {
   const graphs = dashboard.panels.filter((p) => p.type !== 'row');
   assert.ok(graphs.length >= 12);
   for (const p of graphs) assert.ok(p.targets && p.targets.length > 0 && p.targets.every((t) => t.expr.trim()), p.title);
   const rows = dashboard.panels.filter((p) => p.type === 'row').map((p) => p.title);
   for (const r of ['Agent health', 'Events', 'Drops', 'Exporter and spool']) assert.ok(rows.includes(r), r);
-  assert.ok(rows.some((r) => /^Requests \(reserved/.test(r)) && rows.some((r) => /^Security \(reserved/.test(r)));
+  for (const r of ['Requests (HTTP/1.1, HTTP/2, gRPC)', 'Security']) assert.ok(rows.includes(r), r);
+  const queries = graphs.flatMap((p) => p.targets!.map((t) => t.expr)).join('\n');
+  assert.match(queries, /http\.request\|grpc\.request/, 'a panel shows requests');
+  assert.match(queries, /security/, 'a panel shows security events');
 });
 
 test('every metric the dashboard uses is on a live /metrics', async () => {

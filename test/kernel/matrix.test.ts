@@ -49,7 +49,7 @@ for (const kernel of ['6.1', '6.12']) {
     const fallback = inVm(kernel, ['node', 'scripts/kernel-matrix/fallback-paths.js'], 600);
     assert.equal(fallback.code, 0, fallback.err);
     const rows = fallback.out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
-    assert.deepEqual(rows.map((r) => r.implementation), ['fexit', 'kretprobe', 'tracepoint']);
+    assert.deepEqual(rows.map((r) => r.implementation), ['fexit', 'kretprobe', 'tp_btf', 'tracepoint']);
     for (const r of rows) assert.equal(r.ok, true, `accept via ${r.implementation} on ${kernel}: ${JSON.stringify(r)}`);
 
     const tests = inVm(kernel, ['node', '--test', '--test-concurrency=1', '--test-reporter=tap', 'dist/test/kernel/loader.test.js',

@@ -166,3 +166,17 @@ test('a table size update to 0 evicts everything: later references are errors, c
   assert.equal(s.counters.hpackErrors, 1);
   assert.equal(s.counters.lost.malformed, 1);
 });
+
+test('a server that speaks HTTP/2 first and a client that asks in HTTP/1 (a refused h2c Upgrade): the request is counted lost', () => {
+  for (const role of ['client', 'server'] as const) {
+    const s = new ProtocolSession(role);
+    const toward = (fromClient: boolean): 'send' | 'recv' => ((role === 'client') === fromClient ? 'send' : 'recv');
+    const settings = Uint8Array.from([0, 0, 0, 4, 0, 0, 0, 0, 0]); // the server preface: an empty SETTINGS frame
+    const request = new TextEncoder().encode('GET /b.txt HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n');
+    s.push({ direction: toward(false), data: settings, length: settings.length, timeNs: 1n });
+    s.push({ direction: toward(true), data: request, length: request.length, timeNs: 2n });
+    s.close(3n);
+    assert.equal(s.takeRequests().length, 0, 'nothing decoded from the mismatch');
+    assert.equal(Object.values(s.counters.lost).reduce((a, b) => a + b, 0), 1, `${role}: made (1) = reported (0) + lost (1)`);
+  }
+});

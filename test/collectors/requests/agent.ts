@@ -17,6 +17,7 @@ import { createOtlpExporter, type OtlpExporter } from '../../../src/export/otlp'
 import { decodeSpoolFile, loadSpoolKey } from '../../../src/export/spool-file';
 import { OtlpReceiver } from '../../export/receiver';
 import { CollectingSink } from '../../helpers/agent';
+import { tapioResource } from '../../../src/export/resource';
 
 export interface RequestsAgent {
   agent: Agent;
@@ -64,7 +65,7 @@ export async function startRequestsAgent(o: RequestsAgentOptions = {}): Promise<
     batch: { maxRecords: 512, delayMs: 100 },
     retry: { initialBackoffMs: 200, maxBackoffMs: 500 },
     spool: { ...config.export.otlp.spool, dir: path.join(dir, 'spool'), keyFile, fsync: false },
-  }, { drops, env: {}, log: () => undefined });
+  }, { drops, env: {}, log: () => undefined, resource: tapioResource({ nodeName: 'test-node', env: {} }) });
   await otlp.ready;
   const out = new PassThrough();
   let consoleText = '';

@@ -31,7 +31,7 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- $endpoints = append $endpoints (dict "kind" .kind "socket" (printf "/host%s" .path)) -}}
 {{- end -}}
 {{- $base := dict
-  "observe" (dict "address" (printf "0.0.0.0:%d" (int .Values.agent.metricsPort)) "programRunStats" .Values.agent.programRunStats)
+  "observe" (dict "address" (printf "0.0.0.0:%d" (int .Values.agent.metricsPort)) "allowRemote" true "programRunStats" .Values.agent.programRunStats)
   "limits" (dict "budget" (dict "cpuPercent" .Values.agent.budget.cpuPercent "memoryMiB" (int .Values.agent.budget.memoryMiB)))
   "identity" (dict "runtimes" (dict "endpoints" $endpoints) "kubernetes" (dict "services" .Values.kubernetes.services))
 -}}

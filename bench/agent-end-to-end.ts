@@ -1,0 +1,90 @@
+// The whole agent, kernel to collector, in one run (needs root). Prints three tables, each with the load average
+// next to it (this 2-core machine is shared: read the ratios within a table, not absolute numbers across runs):
+//  1. pipeline + OTLP: a kernel program's records through the ring, decode, the real Agent and pipeline and the OTLP
+//     exporter (direct protobuf encoder) to a real receiver over loopback, gRPC and HTTP/protobuf, at 10k and 100k
+//     events/s and as fast as it goes: delivered vs ground truth, CPU (% of the node, µs per event, split by thread
+//     group), RSS, drops by reason, p50/p99 kernel timestamp -> receipt, and the main thread's CPU profile by stage;
+//  2. exec storm: `tapio run` (default collectors) vs execsnoop (libbpf-tools) vs bpftrace (exec, exit and fork
+//     like Tapio), workload slowdown and tracer CPU per exec, and each agent's idle CPU;
+//  3. syscall tax: ns per getppid, stat and open+close with no tracer, with `tapio run`, with the network
+//     collector's old accept hook (syscall tracepoints), and with bpftrace on those same tracepoints.
+// Run: npx tsc -p . && sudo node dist/bench/agent-end-to-end.js   (BENCH_SECONDS=8, BENCH_EXECS=4000, BENCH_PARTS=1,2,3)
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { pipelineCase, type PipelineRow } from './e2e/pipeline';
+import { bpftrace, buildTaxProgram, execsnoop, oldAcceptHook, stormTable, tapioRun, taxTable } from './e2e/peers';
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
+const EXECS = Number(process.env.BENCH_EXECS ?? 4000);
+const PARTS = new Set((process.env.BENCH_PARTS ?? '1,2,3').split(','));
+const load = () => `load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}, ${os.availableParallelism()} cores`;
+const f = (n: number, d = 1) => (Number.isFinite(n) ? n.toFixed(d) : '-');
+
+const STAGES = ['ring + decode', 'pipeline', 'identity', 'encode', 'export queue', 'send', 'gc', 'native (V8/libuv)', 'other'];
+
+function printPipeline(rows: PipelineRow[]): void {
+  console.log('\n| protocol | offered | delivered / ground truth | delivered/s | agent % of node | CPU µs/event (main + reader + other threads) | RSS MiB | drops by reason | p50 / p99 ms |');
+  console.log('|---|---|---|---|---|---|---|---|---|');
+  for (const r of rows) {
+    console.log(`| ${r.protocol} | ${r.offered} | ${r.delivered} / ${r.truth} | ${r.perSec} | ${f(r.nodePct, 2)} | ` +
+      `${f(r.usPerEvent, 2)} (${f(r.mainUs, 2)} + ${f(r.readerUs, 2)} + ${f(r.otherUs, 2)}) | ${f(r.rssMiB, 0)} | ${r.drops} | ${r.p50} / ${r.p99} |`);
+  }
+  console.log('\nMain-thread CPU profile by stage, µs per delivered event (share of busy samples, by the room the sampled');
+  console.log('function lives in, times the main thread\'s measured CPU per event; the reader thread is the column above):');
+  console.log(`| protocol | offered | ${STAGES.join(' | ')} |`);
+  console.log(`|---|---|${STAGES.map(() => '---').join('|')}|`);
+  for (const r of rows) {
+    console.log(`| ${r.protocol} | ${r.offered} | ${STAGES.map((s) => f((r.stages[s] ?? 0) * r.mainUs, 2)).join(' | ')} |`);
+  }
+}
+
+async function main(): Promise<void> {
+  if (process.getuid?.() !== 0) throw new Error('run as root: loads BPF programs');
+  if (PARTS.has('1')) {
+    const rows: PipelineRow[] = [];
+    const before = load();
+    for (const protocol of ['grpc', 'http/protobuf'] as const) {
+      for (const rate of [10_000, 100_000, 'max'] as const) rows.push(await pipelineCase(protocol, rate, SECONDS));
+    }
+    console.log(`\n## 1. Pipeline + OTLP (${SECONDS} s per case; ${before} before, ${load()} after)`);
+    printPipeline(rows);
+  }
+  if (PARTS.has('2')) {
+    const before = load();
+    const rows = await stormTable(EXECS, [
+      tapioRun, execsnoop,
+      () => bpftrace('bpftrace (sched exec, exit, fork; printf)',
+        'tracepoint:sched:sched_process_exec { printf("exec %d %s\\n", pid, str(args->filename)); } ' +
+        'tracepoint:sched:sched_process_exit { printf("exit %d\\n", pid); } ' +
+        'tracepoint:sched:sched_process_fork { printf("fork %d %d\\n", args->parent_pid, args->child_pid); }'),
+    ]);
+    console.log(`\n## 2. Exec storm: ${EXECS} sequential fork+exec of /bin/true (${before} before, ${load()} after)`);
+    console.log('| tracer | storm ms | slowdown | tracer CPU s | CPU µs per exec | idle % of node |');
+    console.log('|---|---|---|---|---|---|');
+    for (const r of rows) {
+      console.log(`| ${r.tracer} | ${f(r.stormMs, 0)} | ${f(r.slowdown, 2)}x | ${f(r.cpuS, 2)} | ${f(r.usPerExec, 1)} | ${r.idlePct === undefined ? '-' : f(r.idlePct, 2)} |`);
+    }
+  }
+  if (PARTS.has('3')) {
+    const bin = buildTaxProgram();
+    const before = load();
+    process.on('exit', () => fs.rmSync(path.dirname(bin), { recursive: true, force: true }));
+    const rows = await taxTable(bin, [
+      tapioRun, oldAcceptHook,
+      () => bpftrace('bpftrace on sys_exit_accept4 + sys_exit_accept', 'tracepoint:syscalls:sys_exit_accept4, tracepoint:syscalls:sys_exit_accept { @n = count(); }'),
+      () => bpftrace('bpftrace on sock:inet_sock_set_state (no syscall hook)', 'tracepoint:sock:inet_sock_set_state { @n = count(); }'),
+    ]);
+    console.log(`\n## 3. Syscall tax, ns per call (thread CPU time, min of 9 rounds; median of 3 passes; the tax is against ` +
+      `the no-tracer runs just before and after each setup) (${before} before, ${load()} after)`);
+    console.log('| setup | getppid | stat | open+close | tax: getppid | tax: stat | tax: open+close |');
+    console.log('|---|---|---|---|---|---|---|');
+    for (const r of rows) {
+      const t = r.tax;
+      console.log(`| ${r.setup} | ${f(r.getppid)} | ${f(r.stat)} | ${f(r.openClose)} | ${t ? f(t.getppid) : '-'} | ` +
+        `${t ? f(t.stat) : '-'} | ${t ? f(t.openClose) : '-'} |`);
+    }
+  }
+}
+
+main().catch((e) => { console.error(e); process.exitCode = 1; });

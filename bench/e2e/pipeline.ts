@@ -1,0 +1,203 @@
+// Part 1 of bench/agent-end-to-end.ts: the whole agent in this process (real kernel program and ring, the real
+// Agent and pipeline, the real OTLP exporter) sending to a real receiver in a child process over loopback, at a fixed
+// rate or as fast as it goes. Events come from bpf/testing/limits_test.bpf.c (records per setpriority() of a
+// generator child), so the ground truth is exact; each record is decoded into an event shaped like a TCP close
+// (12 attributes, as the network collector makes). Measures CPU per thread group, RSS, delivery, drops by reason,
+// latency from the kernel timestamp to receipt, and a CPU profile of the main thread split by stage.
+import { fork } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Session } from 'node:inspector';
+import { Agent } from '../../src/agent/agent';
+import type { CollectorEntry } from '../../src/collectors';
+import type { Collector, CollectorContext, CollectorStatus } from '../../src/collectors/types';
+import { parseConfig } from '../../src/config/load';
+import { DropCounters } from '../../src/core/drops';
+import type { TapioEvent } from '../../src/core/event';
+import { createOtlpExporter } from '../../src/export/otlp';
+import { exportConfigSchema } from '../../src/config/export';
+import { loadCollector, type LoadedCollector } from '../../src/kernel';
+import { bootNsToUnixNano } from '../../src/kernel/clock';
+import { kindName, reasonName } from '../../src/kernel/drops';
+import { startGenerator } from '../../test/helpers/spine';
+import { addTarget, testKindDrops } from '../../test/pipeline/limits-helpers';
+
+const CORES = os.availableParallelism();
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The limits test program's records as TCP-close-shaped events (the decode stage of this benchmark). */
+class LoadCollector implements Collector {
+  readonly name = 'bench_load';
+  loaded?: LoadedCollector;
+  private ctx?: CollectorContext;
+  private events = 0;
+
+  async start(ctx: CollectorContext): Promise<void> {
+    this.ctx = ctx;
+    this.loaded = await loadCollector({ name: this.name, object: 'testing/limits_test.bpf.o',
+      hooks: [{ name: 'emit', implementations: [{ kind: 'tracepoint', program: 'limits_emit' }] }] });
+    if (!this.loaded.available) throw new Error(`limits_test did not load: ${this.loaded.unavailableReasons().join('; ')}`);
+    let seq = 0;
+    this.loaded.openRing('limits_events', (batch) => {
+      const out: TapioEvent[] = [];
+      batch.forEach((v, off) => {
+        const pid = v.getUint32(off + 24, true);
+        const n = seq++;
+        out.push({ name: 'network.tcp.close', timeUnixNano: bootNsToUnixNano(v.getBigUint64(off + 8, true)),
+          cgroupId: v.getBigUint64(off + 16, true), attributes: {
+            'network.transport': 'tcp', 'network.type': 'ipv4', 'network.local.address': '10.0.0.5',
+            'network.local.port': 40000 + (n & 1023), 'network.peer.address': '10.0.0.7', 'network.peer.port': 443,
+            'tapio.network.direction': 'outbound', 'process.pid': pid, 'tapio.bytes.sent': 1200,
+            'tapio.bytes.received': 5400, 'tapio.tcp.srtt_us': 180, 'tapio.duration_ns': 3_000_000 } });
+      });
+      this.events += out.length;
+      ctx.emit(out);
+    }, { coalesceMs: 5 });
+  }
+
+  status(): CollectorStatus {
+    return { name: this.name, available: !!this.loaded?.available, hooks: this.loaded?.hooks ?? [], events: { 'network.tcp.close': this.events } };
+  }
+
+  kernelObjects(): LoadedCollector[] {
+    return this.loaded ? [this.loaded] : [];
+  }
+
+  syncCounters(): void {
+    if (!this.loaded?.available || !this.ctx) return;
+    for (const d of this.loaded.readDrops()) this.ctx.drops.set('kernel', kindName(d.kind), reasonName(d.reason), d.count);
+  }
+
+  async stop(): Promise<void> {
+    this.syncCounters();
+    await this.loaded?.close();
+  }
+}
+
+/** CPU seconds of this process's threads, grouped: the JS main thread, the ring reader(s), everything else. */
+function threadCpu(): { main: number; reader: number; other: number } {
+  const out = { main: 0, reader: 0, other: 0 };
+  for (const tid of fs.readdirSync('/proc/self/task')) {
+    try {
+      const stat = fs.readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const s = (Number(f[11]) + Number(f[12])) / 100;
+      if (Number(tid) === process.pid) out.main += s;
+      else if (comm === 'tapio-ring') out.reader += s; // named by native/src/ring_reader.cc
+      else out.other += s;
+    } catch { /* thread ended */ }
+  }
+  return out;
+}
+
+/** A CPU profile's share of busy main-thread time per stage, by the file each sampled function lives in. */
+export type StageShares = Record<string, number>;
+function stageOf(url: string, fn: string): string {
+  if (fn === '(garbage collector)') return 'gc';
+  if (fn === '(idle)') return 'idle';
+  if (fn === '(program)') return 'native (V8/libuv)';
+  if (url.includes('/bench/e2e/') || url.includes('/src/collectors/') || url.includes('/src/kernel/')) return 'ring + decode';
+  if (url.includes('/src/identity/')) return 'identity';
+  if (url.includes('/src/pipeline/') || url.includes('/src/core/') || url.includes('/src/agent/')) return 'pipeline';
+  if (url.includes('/src/export/encode/')) return 'encode';
+  if (url.includes('/src/export/')) return 'export queue';
+  if (url.includes('@grpc') || url.includes('http') || url.includes('net') || url.includes('stream') || url.includes('zlib')) return 'send';
+  return 'other';
+}
+
+function summarize(profile: { nodes: { id: number; callFrame: { url: string; functionName: string } }[]; samples: number[]; timeDeltas: number[] }): StageShares {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const us: Record<string, number> = {};
+  profile.samples.forEach((id, i) => {
+    const n = byId.get(id)!;
+    const stage = stageOf(n.callFrame.url, n.callFrame.functionName);
+    us[stage] = (us[stage] ?? 0) + (profile.timeDeltas[i] ?? 0);
+  });
+  // Shares of the busy samples (a sample's time is wall time: on a loaded machine it includes time the thread was
+  // preempted, so absolute values overstate; the caller scales the shares by the thread's measured CPU).
+  delete us.idle;
+  const busy = Object.values(us).reduce((a, b) => a + b, 0) || 1;
+  for (const k of Object.keys(us)) us[k] = us[k]! / busy;
+  return us;
+}
+
+export interface PipelineRow {
+  protocol: string; offered: string; truth: number; delivered: number; perSec: number;
+  nodePct: number; usPerEvent: number; mainUs: number; readerUs: number; otherUs: number; rssMiB: number;
+  drops: string; p50: number; p99: number; stages: StageShares;
+}
+
+export async function pipelineCase(protocol: 'grpc' | 'http/protobuf', rate: number | 'max', seconds: number): Promise<PipelineRow> {
+  const receiverJs = path.join(__dirname, '..', 'export-throughput.js');
+  const child = fork(receiverJs, ['--receiver', protocol === 'grpc' ? 'grpc' : 'http']);
+  const { port } = await new Promise<{ port: number }>((r) => child.once('message', (m) => r(m as { port: number })));
+  const config = parseConfig('limits:\n  rateLimits: {}\n  adaptive:\n    enabled: false\n');
+  const otlpConfig = exportConfigSchema.parse({ otlp: { enabled: true, endpoint: `http://127.0.0.1:${port}`, protocol,
+    metrics: { enabled: false }, batch: { maxRecords: 2048, delayMs: 100 }, queueMaxRecords: 200_000 } }).otlp;
+  const collector = new LoadCollector();
+  const entry: CollectorEntry = { name: collector.name, enabled: () => true, hooks: () => [], create: () => collector };
+  const drops = new DropCounters();
+  const exporter = createOtlpExporter(otlpConfig, { drops, env: {}, log: () => undefined });
+  const agent = new Agent({ config, drops, sinks: [{ name: 'otlp', write: (events) => exporter.export(events) }],
+    only: [collector.name], collectors: [entry], log: () => undefined });
+  await agent.start();
+  const obj = collector.loaded!;
+  const burst = 50;
+  const calls = rate === 'max' ? 60_000 : Math.round((rate / burst) * seconds);
+  const gen = await startGenerator(calls, rate === 'max' ? undefined : rate / burst);
+  const session = new Session();
+  session.connect();
+  const post = <T>(method: string): Promise<T> => new Promise((resolve, reject) =>
+    session.post(method, (err, res) => (err ? reject(err) : resolve(res as T))));
+  try {
+    addTarget(obj, gen.pid, burst);
+    await post('Profiler.enable');
+    await post('Profiler.start');
+    const cpu0 = process.cpuUsage();
+    const th0 = threadCpu();
+    const t0 = process.hrtime.bigint();
+    let peakRss = 0;
+    const rssTimer = setInterval(() => { peakRss = Math.max(peakRss, process.memoryUsage.rss()); }, 200);
+    const made = await gen.run();
+    const truth = made * burst;
+    // Everything produced is either delivered or counted as dropped; wait for that (bounded).
+    const accounted = (): number => exporter.stats().signals.logs.sentRecords + agent.drops.total();
+    for (let i = 0; i < 300 && accounted() < truth; i++) {
+      agent.syncCounters();
+      await sleep(100);
+    }
+    const wallUs = Number(process.hrtime.bigint() - t0) / 1000;
+    const cpu = process.cpuUsage(cpu0);
+    const th = threadCpu();
+    clearInterval(rssTimer);
+    const { profile } = await post<{ profile: Parameters<typeof summarize>[0] }>('Profiler.stop');
+    agent.syncCounters();
+    const delivered = exporter.stats().signals.logs.sentRecords;
+    const kd = testKindDrops(obj);
+    const byReason: Record<string, number> = {};
+    for (const d of drops.rows()) byReason[`${d.stage}/${d.reason}`] = (byReason[`${d.stage}/${d.reason}`] ?? 0) + d.count;
+    if (kd.ringbufFull && !Object.keys(byReason).some((k) => k.startsWith('kernel/'))) byReason['kernel/ringbuf_full'] = kd.ringbufFull;
+    await exporter.shutdown();
+    const stats = await new Promise<{ p50: number; p99: number }>((resolve) => {
+      child.once('message', (m) => resolve(m as { p50: number; p99: number }));
+      child.send({ cmd: 'stats' });
+    });
+    const cpuUs = cpu.user + cpu.system;
+    return {
+      protocol, offered: rate === 'max' ? 'max' : `${rate / 1000}k/s`, truth, delivered,
+      perSec: Math.round(delivered / (wallUs / 1e6)),
+      nodePct: (cpuUs / (wallUs * CORES)) * 100, usPerEvent: cpuUs / Math.max(1, delivered),
+      mainUs: ((th.main - th0.main) * 1e6) / Math.max(1, delivered), readerUs: ((th.reader - th0.reader) * 1e6) / Math.max(1, delivered),
+      otherUs: ((th.other - th0.other) * 1e6) / Math.max(1, delivered),
+      rssMiB: peakRss / 2 ** 20, drops: Object.entries(byReason).map(([k, v]) => `${k}=${v}`).join(' ') || '0',
+      p50: stats.p50, p99: stats.p99, stages: summarize(profile),
+    };
+  } finally {
+    session.disconnect();
+    gen.kill();
+    await agent.stop();
+    child.kill();
+  }
+}

@@ -1,0 +1,142 @@
+// ExportLogsServiceRequest written as protobuf straight from TapioEvents: no SDK log record per event, no size
+// estimation pass. The resource and the instrumentation scope are encoded once per exporter, each event name and
+// severity once per name, each attribute key once (attributes.ts); a batch is written into one buffer that the next
+// batch reuses. The logical content is what records.ts's eventToLogRecord + the official serializer produce, field
+// for field in the same order (test/export/encode.test.ts compares bytes and decodes with the official
+// definitions); the one difference: observed_time_unix_nano is taken once per batch, not once per record.
+import type { Attributes, TapioEvent } from '../../core/event';
+import { AttributeEncoder } from './attributes';
+import { ProtoWriter } from './writer';
+
+const SEVERITY_NUMBER: Record<NonNullable<TapioEvent['severity']>, number> = { DEBUG: 5, INFO: 9, WARN: 13, ERROR: 17 };
+const MAX_CACHED_NAMES = 1024;
+
+/** What is written once per event name: the `event.name` attribute (LogRecord field 6) and event_name (field 12). */
+interface NameChunks {
+  attribute: Buffer;
+  field: Buffer;
+}
+
+export interface Scope {
+  name: string;
+  version?: string;
+}
+
+export class LogsEncoder {
+  private readonly w = new ProtoWriter();
+  private readonly attrs = new AttributeEncoder();
+  private readonly names = new Map<string, NameChunks>();
+  private readonly severities = new Map<string, Buffer>();
+  /** ResourceLogs.resource (field 1) and ScopeLogs.scope (field 1), tag and length included. */
+  private readonly resourceChunk: Buffer;
+  private readonly scopeChunk: Buffer;
+  private readonly resourceSchemaUrl: string | undefined;
+
+  constructor(resourceAttributes: Attributes, scope: Scope, resourceSchemaUrl?: string) {
+    const w = new ProtoWriter(4096);
+    w.byte(0x0a);
+    const res = w.beginMessage(2);
+    for (const key in resourceAttributes) this.attrs.write(w, 0x0a, key, resourceAttributes[key]); // Resource.attributes
+    w.byte(0x10); // Resource.dropped_attributes_count = 0, written as the serializer does
+    w.byte(0);
+    w.endMessage(res);
+    this.resourceChunk = Buffer.from(w.finish());
+    w.reset();
+    w.byte(0x0a);
+    const sc = w.beginMessage(1);
+    w.byte(0x0a); // InstrumentationScope.name
+    w.string(scope.name);
+    if (scope.version) {
+      w.byte(0x12);
+      w.string(scope.version);
+    }
+    w.endMessage(sc);
+    this.scopeChunk = Buffer.from(w.finish());
+    this.resourceSchemaUrl = resourceSchemaUrl || undefined;
+  }
+
+  /** One request holding every event of the batch, as bytes the caller owns. */
+  encode(events: readonly TapioEvent[], observedUnixNano = BigInt(Date.now()) * 1_000_000n): Uint8Array {
+    if (events.length === 0) return new Uint8Array(0); // the serializer writes no ResourceLogs for no records
+    const w = this.w;
+    w.reset();
+    w.byte(0x0a); // ExportLogsServiceRequest.resource_logs
+    const rl = w.beginMessage(4);
+    w.bytes(this.resourceChunk);
+    w.byte(0x12); // ResourceLogs.scope_logs
+    const sl = w.beginMessage(4);
+    w.bytes(this.scopeChunk);
+    for (let i = 0; i < events.length; i++) {
+      w.byte(0x12); // ScopeLogs.log_records
+      const lr = w.beginMessage(2);
+      this.writeRecord(events[i]!, observedUnixNano);
+      w.endMessage(lr);
+    }
+    w.endMessage(sl);
+    if (this.resourceSchemaUrl) {
+      w.byte(0x1a); // ResourceLogs.schema_url
+      w.string(this.resourceSchemaUrl);
+    }
+    w.endMessage(rl);
+    return w.finish();
+  }
+
+  private writeRecord(e: TapioEvent, observedUnixNano: bigint): void {
+    const w = this.w;
+    w.byte(0x09); // time_unix_nano, fixed64
+    w.fixed64(e.timeUnixNano);
+    w.bytes(this.severity(e.severity ?? 'INFO')); // severity_number and severity_text
+    const name = this.name(e.name);
+    // attributes: the event's own, then event.name (taking the place of an attribute of that name, as a spread does)
+    const attributes = e.attributes;
+    let sawName = false;
+    for (const key in attributes) {
+      if (key === 'event.name') {
+        w.bytes(name.attribute);
+        sawName = true;
+      } else {
+        this.attrs.write(w, 0x32, key, attributes[key]);
+      }
+    }
+    if (!sawName) w.bytes(name.attribute);
+    w.byte(0x38); // dropped_attributes_count = 0
+    w.byte(0);
+    w.byte(0x59); // observed_time_unix_nano, fixed64
+    w.fixed64(observedUnixNano);
+    w.bytes(name.field);
+  }
+
+  private severity(text: string): Buffer {
+    let chunk = this.severities.get(text);
+    if (!chunk) {
+      const w = new ProtoWriter(64);
+      const num = SEVERITY_NUMBER[text as keyof typeof SEVERITY_NUMBER] ?? SEVERITY_NUMBER.INFO;
+      w.byte(0x10); // severity_number
+      w.uint32(num);
+      if (text) {
+        w.byte(0x1a); // severity_text
+        w.string(text);
+      }
+      chunk = Buffer.from(w.finish());
+      if (this.severities.size < 16) this.severities.set(text, chunk);
+    }
+    return chunk;
+  }
+
+  private name(eventName: string): NameChunks {
+    let chunks = this.names.get(eventName);
+    if (!chunks) {
+      const w = new ProtoWriter(256);
+      this.attrs.write(w, 0x32, 'event.name', eventName);
+      const attribute = Buffer.from(w.finish());
+      w.reset();
+      if (eventName) {
+        w.byte(0x62); // event_name, field 12
+        w.string(eventName);
+      }
+      chunks = { attribute, field: Buffer.from(w.finish()) };
+      if (this.names.size < MAX_CACHED_NAMES) this.names.set(eventName, chunks);
+    }
+    return chunks;
+  }
+}
