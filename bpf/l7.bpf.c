@@ -11,6 +11,7 @@
  * Limits (limits.h) apply per connection, at detection: a connection is captured whole or not at all. Copies are
  * bounded per syscall (l7_settings) and split into records of at most L7_RECORD_DATA_MAX bytes; bytes not copied
  * are counted by reason (l7_counters) and visible to userspace as stream-offset gaps. Records: bpf/include/l7.h. */
+#include "task_fd.h"
 #include "l7.h"
 #include "network.h"
 #include "limits.h"
@@ -414,16 +415,7 @@ int BPF_PROG(l7_recv_btf, struct sock *sk, int ret, int flags)
 /* The TCP socket behind fd in the current task, or NULL (not a socket, not TCP). */
 static __always_inline struct sock *tcp_sock_from_fd(long fd)
 {
-	if (fd < 0)
-		return NULL;
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
-	unsigned int max_fds = BPF_CORE_READ(fdt, max_fds);
-	if ((unsigned long)fd >= max_fds)
-		return NULL;
-	struct file **fds = BPF_CORE_READ(fdt, fd);
-	struct file *file = NULL;
-	bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]);
+	struct file *file = tapio_fd_file((struct task_struct *)bpf_get_current_task(), fd);
 	if (!file)
 		return NULL;
 	umode_t mode = BPF_CORE_READ(file, f_inode, i_mode);

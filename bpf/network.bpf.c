@@ -3,6 +3,7 @@
  * recorded when it is known for sure (connect() enters SYN_SENT in the caller's context; accept() returns the socket
  * to its caller) and kept per socket, because later transitions often run in softirq context on behalf of anyone.
  * Hook order and fallbacks are declared in src/collectors/network/index.ts. Records: bpf/include/network.h. */
+#include "task_fd.h"
 #include "network.h"
 #include "sock_cgroup.h"
 #include "limits.h"
@@ -247,16 +248,7 @@ int BPF_KRETPROBE(accept_kretprobe, struct sock *ret)
  * tasks on the syscall slow path (notes/security.md: ~25 ns per syscall), which is why kernel-function hooks win. */
 static __always_inline struct sock *sock_from_fd(long fd)
 {
-	if (fd < 0)
-		return NULL;
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
-	unsigned int max_fds = BPF_CORE_READ(fdt, max_fds);
-	if ((unsigned long)fd >= max_fds)
-		return NULL;
-	struct file **fds = BPF_CORE_READ(fdt, fd);
-	struct file *file = NULL;
-	bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]);
+	struct file *file = tapio_fd_file((struct task_struct *)bpf_get_current_task(), fd);
 	if (!file)
 		return NULL;
 	struct socket *sock = BPF_CORE_READ(file, private_data);

@@ -108,8 +108,8 @@ static __always_inline void sec_exec(void *ctx, struct task_struct *t)
 		bpf_get_current_comm(comm, sizeof(comm));
 		if (!bpf_map_lookup_elem(&security_shells, comm))
 			return;
-		struct inode *in0 = BPF_CORE_READ(sec_fd_file(t, 0), f_inode);
-		struct inode *in1 = BPF_CORE_READ(sec_fd_file(t, 1), f_inode);
+		struct inode *in0 = BPF_CORE_READ(tapio_fd_file(t, 0), f_inode);
+		struct inode *in1 = BPF_CORE_READ(tapio_fd_file(t, 1), f_inode);
 		__u32 m0 = in0 ? BPF_CORE_READ(in0, i_mode) : 0;
 		__u32 m1 = in1 ? BPF_CORE_READ(in1, i_mode) : 0;
 		__u64 sock = ((m0 & S_IFMT) == S_IFSOCK ? 1 : 0) | ((m1 & S_IFMT) == S_IFSOCK ? 2 : 0);

@@ -225,7 +225,7 @@ static __always_inline int sec_chmod(void *ctx, long ret, __u64 mode, const char
 	bool cut = false;
 	int n = -1;
 	if (fd >= 0) {
-		struct file *f = sec_fd_file(t, fd);
+		struct file *f = tapio_fd_file(t, fd);
 		if (f)
 			n = sec_resolve_file(t, f, 0, &sc, &cut);
 	}
@@ -287,7 +287,7 @@ static __always_inline int sec_open_exit(void *ctx, long ret, __u64 flags, const
 	__u32 access;
 	__u32 fmode = 0;
 	if (ret >= 0) {
-		struct file *f = sec_fd_file(t, ret);
+		struct file *f = tapio_fd_file(t, ret);
 		if (!f)
 			return 0;
 		fmode = BPF_CORE_READ(f, f_mode);

@@ -4,6 +4,7 @@
 #ifndef TAPIO_SECURITY_TASK_H
 #define TAPIO_SECURITY_TASK_H
 
+#include "task_fd.h"
 #include "security.h"
 
 struct {
@@ -223,18 +224,6 @@ static __always_inline int sec_resolve_file(struct task_struct *t, struct file *
 					    bool *truncated)
 {
 	return sec_resolve(t, BPF_CORE_READ(f, f_path.dentry), BPF_CORE_READ(f, f_path.mnt), slot, out, truncated);
-}
-
-/* The file behind fd `fd` of task t, or NULL. */
-static __always_inline struct file *sec_fd_file(struct task_struct *t, __u32 fd)
-{
-	struct fdtable *fdt = BPF_CORE_READ(t, files, fdt);
-	if (fd >= BPF_CORE_READ(fdt, max_fds))
-		return NULL;
-	struct file **fds = BPF_CORE_READ(fdt, fd);
-	struct file *f = NULL;
-	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
-	return f;
 }
 
 /* --- path rules --------------------------------------------------------------------------------------------- */
