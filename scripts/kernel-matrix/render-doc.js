@@ -50,7 +50,7 @@ function render(runs) {
 
   out.push('\n### Collectors and the implementation each hook uses\n');
   out.push('Each cell is the kind of program that attached (started for real, with the probe\'s unavailable kinds skipped, ' +
-    'as `tapio run` does); **none** means no implementation of that hook works there (reasons below). Hooks of one ' +
+    'as `tapio run` does); **none** means no implementation of that hook works there, skipped that none was needed (reasons below). Hooks of one ' +
     'collector that behave alike on every kernel share a row. `(opt)`: an optional hook.\n');
   out.push(table(head('collector'), [
     ...[...new Set(runs.flatMap((r) => r.collectors.map((c) => c.collector)))].map((name) => [`**${name}**`, ...runs.map((r) => {
@@ -71,7 +71,9 @@ function render(runs) {
       const cells = runs.map((r) => {
         const h = r.collectors.find((c) => c.collector === name)?.hooks?.find((x) => x.name === hn);
         if (h?.optional) optional = true;
-        return !h ? '-' : h.chosen ?? '**none**';
+        if (!h) return '-';
+        if (h.chosen) return h.chosen;
+        return h.attempts.length > 0 && h.attempts.every((x) => x.stage === 'skipped') ? 'skipped' : '**none**';
       });
       const key = cells.join('\u0000');
       if (!byCells.has(key)) byCells.set(key, { cells, hooks: [] });
