@@ -14,6 +14,7 @@ import type { CgroupChange } from '../core/cgroup-change';
 import type { EventSink } from '../core/sink';
 import { securitySignalRules, type EventRule } from '../collectors/security-signals/rules';
 import type { SecuritySignalsConfig } from '../config/security-signals';
+import { compilePolicy, securityIdentityAllowRule } from '../collectors/security/policy';
 
 export interface AgentOptions {
   config: TapioConfig;
@@ -50,6 +51,8 @@ export class Agent {
     this.pipeline = new Pipeline(this.drops, [...options.sinks], options.filter ?? {}, options.enrich, options.identityGate);
     this.securityRule = securitySignalRules(options.config.securitySignals, this.drops);
     this.pipeline.addRule((events) => this.securityRule(events)); // through a field: a config reload swaps it
+    // Security allow entries that name namespaces, workloads or images can only be judged once identity is known.
+    this.pipeline.addRule(securityIdentityAllowRule(compilePolicy(options.config.collectors.security), this.drops));
   }
 
   /** Config reload: new allowlists, severity overrides and API server contact settings for the events that follow. */

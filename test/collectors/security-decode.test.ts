@@ -10,7 +10,10 @@ import { SecurityDecoder } from '../../src/collectors/security/decode';
 import { DET, DETECTIONS, hooksFor } from '../../src/collectors/security/detections';
 import { DETECTION_NAMES } from '../../src/config/security';
 import { F_CONTAINER, NS_COUNT, SEC_RECORD, KIND_SEC_NAMESPACE, KIND_SEC_FILE } from '../../src/collectors/security/layout';
-import { compilePolicy, globToRegExp } from '../../src/collectors/security/policy';
+import { compilePolicy, globToRegExp, securityIdentityAllowRule } from '../../src/collectors/security/policy';
+import { Pipeline } from '../../src/pipeline/pipeline';
+import { InMemorySink } from '../../src/core/sink';
+import type { TapioEvent } from '../../src/core/event';
 
 const security = (s: unknown) => configSchema.parse({ collectors: { security: s } }).collectors.security;
 const F = SEC_RECORD.fields;
@@ -116,4 +119,24 @@ test('fuzz: random and cut records never throw; each bad one is counted', () => 
   const counted = drops.rows().reduce((n, r) => n + r.count, 0);
   assert.ok(counted > 0);
   assert.equal(events + counted + d.allowlisted + d.outOfScope, 3000, 'every record is an event, a counted drop, allowlisted or out of scope');
+});
+
+test('allow entries that name a namespace, workload or image are judged after identity enrichment, and counted', () => {
+  const policy = compilePolicy(security({ allow: [{ namespaces: ['kube-system'] }, { images: ['*/debug-tools:*'] }] }));
+  const ev = (name: string, cgroupId: bigint): TapioEvent => ({ name, timeUnixNano: 1n, cgroupId, attributes: { 'tapio.security.in_container': true } });
+  // As decoded, the event has no identity yet: the collector cannot allow it.
+  assert.equal(policy.allowed(ev('security.exec', 1n)), false);
+  // The pipeline enriches (here: two pods' identities by cgroup), then the rule judges.
+  const identity: Record<string, Record<string, string>> = {
+    '1': { 'k8s.namespace.name': 'kube-system', 'container.image.name': 'registry/coredns:1.11' },
+    '2': { 'k8s.namespace.name': 'shop', 'container.image.name': 'registry/debug-tools:latest' },
+    '3': { 'k8s.namespace.name': 'shop', 'container.image.name': 'registry/web:2' },
+  };
+  const drops = new DropCounters();
+  const sink = new InMemorySink();
+  const p = new Pipeline(drops, [sink], {}, (e) => Object.assign(e.attributes, identity[String(e.cgroupId)]));
+  p.addRule(securityIdentityAllowRule(policy, drops));
+  p.push([ev('security.exec', 1n), ev('security.exec', 2n), ev('security.file', 3n), ev('process.exec', 1n)]);
+  assert.deepEqual(sink.events.map((e) => [e.name, String(e.cgroupId)]), [['security.file', '3'], ['process.exec', '1']]);
+  assert.equal(drops.total({ stage: 'pipeline', reason: 'allowlisted' }), 2);
 });

@@ -2,6 +2,7 @@
 // their severities and scopes, the kernel path rules in order, and the allowlist as a predicate over events.
 import type { SecurityConfig, PathRuleConfig, AllowRuleConfig } from '../../config/security';
 import type { TapioEvent } from '../../core/event';
+import type { DropCounters } from '../../core/drops';
 import { DETECTIONS, detectionByName, type Detection, type Severity, type Scope } from './detections';
 import {
   RULE_CONNECT, RULE_EXEC, RULE_HOST, RULE_PREFIX, RULE_READ, RULE_SUFFIX, RULE_WRITE, encodePathRule,
@@ -22,8 +23,10 @@ export interface SecurityPolicy {
   enabledMask: number;
   rules: PathRuleConfig[];
   encodedRules: Buffer[];
-  /** True when an event must not be reported. */
+  /** True when an event must not be reported, by the entries that need no identity (judged as it is decoded). */
   allowed(e: TapioEvent): boolean;
+  /** The same for entries that name namespaces, workloads or images: judged after identity enrichment. */
+  allowedAfterIdentity(e: TapioEvent): boolean;
 }
 
 const ACCESS_FLAG = { read: RULE_READ, write: RULE_WRITE, exec: RULE_EXEC, connect: RULE_CONNECT } as const;
@@ -96,12 +99,27 @@ export function compilePolicy(cfg: SecurityConfig): SecurityPolicy {
   for (const r of hostRules) if (r.host) for (const k of detections.get(r.detection)!.kernel) hostScopeMask |= 1 << k;
   let enabledMask = 0;
   for (const k of kernelDetections) enabledMask |= 1 << k;
-  const allows = [...cfg.allow, ...cfg.extraAllow].map(compileAllow);
+  const entries = [...cfg.allow, ...cfg.extraAllow];
+  const early = entries.filter((a) => !needsIdentity(a)).map(compileAllow);
+  const late = entries.filter(needsIdentity).map(compileAllow);
   return {
     detections, kernelDetections, hostScopeMask, enabledMask, rules: hostRules,
     encodedRules: hostRules.map((r) => encodePathRule(r.path, ruleFlags(r))),
-    allowed: (e) => allows.some((a) => a(e)),
+    allowed: (e) => early.some((a) => a(e)),
+    allowedAfterIdentity: (e) => late.some((a) => a(e)),
   };
+}
+
+/**
+ * The pipeline rule for allow entries that name namespaces, workloads or container images: those attributes exist
+ * only after identity enrichment, so the collector cannot judge them. Left-out events are counted as allowlisted.
+ */
+export function securityIdentityAllowRule(policy: SecurityPolicy, drops?: DropCounters): (events: TapioEvent[]) => TapioEvent[] {
+  return (events) => events.filter((e) => {
+    if (!e.name.startsWith('security.') || !policy.allowedAfterIdentity(e)) return true;
+    drops?.count('pipeline', e.name, 'allowlisted');
+    return false;
+  });
 }
 
 export function detectionOf(name: string): Detection | undefined {
