@@ -8,7 +8,9 @@
 //     like Tapio), workload slowdown and tracer CPU per exec, and each agent's idle CPU;
 //  3. syscall tax: ns per getppid, stat and open+close with no tracer, with `tapio run`, with the network
 //     collector's old accept hook (syscall tracepoints), and with bpftrace on those same tracepoints.
-// Run: npx tsc -p . && sudo node dist/bench/agent-end-to-end.js   (BENCH_SECONDS=8, BENCH_EXECS=4000, BENCH_PARTS=1,2,3)
+//  1b. the latency/CPU trade-off: gRPC at 10k and 100k/s with batch.delayMs 2, 5, 20 and 100 ms (BENCH_DELAYS), and
+//     the old one-request-at-a-time lane (maxInFlight 1) for comparison.
+// Run: npx tsc -p . && sudo node dist/bench/agent-end-to-end.js   (BENCH_SECONDS=8, BENCH_EXECS=4000, BENCH_PARTS=1,1b,2,3)
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -17,19 +19,21 @@ import { bpftrace, buildTaxProgram, execsnoop, oldAcceptHook, stormTable, tapioR
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 const EXECS = Number(process.env.BENCH_EXECS ?? 4000);
-const PARTS = new Set((process.env.BENCH_PARTS ?? '1,2,3').split(','));
+const PARTS = new Set((process.env.BENCH_PARTS ?? '1,1b,2,3').split(','));
+const DELAYS = (process.env.BENCH_DELAYS ?? '2,5,20,100').split(',').map(Number);
 const load = () => `load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}, ${os.availableParallelism()} cores`;
 const f = (n: number, d = 1) => (Number.isFinite(n) ? n.toFixed(d) : '-');
 
 const STAGES = ['ring + decode', 'pipeline', 'identity', 'encode', 'export queue', 'send', 'gc', 'native (V8/libuv)', 'other'];
 
-function printPipeline(rows: PipelineRow[]): void {
+function printPipeline(rows: PipelineRow[], profile = true): void {
   console.log('\n| protocol | offered | delivered / ground truth | delivered/s | agent % of node | CPU µs/event (main + reader + other threads) | RSS MiB | drops by reason | p50 / p99 ms |');
   console.log('|---|---|---|---|---|---|---|---|---|');
   for (const r of rows) {
     console.log(`| ${r.protocol} | ${r.offered} | ${r.delivered} / ${r.truth} | ${r.perSec} | ${f(r.nodePct, 2)} | ` +
       `${f(r.usPerEvent, 2)} (${f(r.mainUs, 2)} + ${f(r.readerUs, 2)} + ${f(r.otherUs, 2)}) | ${f(r.rssMiB, 0)} | ${r.drops} | ${r.p50} / ${r.p99} |`);
   }
+  if (!profile) return;
   console.log('\nMain-thread CPU profile by stage, µs per delivered event (share of busy samples, by the room the sampled');
   console.log('function lives in, times the main thread\'s measured CPU per event; the reader thread is the column above):');
   console.log(`| protocol | offered | ${STAGES.join(' | ')} |`);
@@ -49,6 +53,22 @@ async function main(): Promise<void> {
     }
     console.log(`\n## 1. Pipeline + OTLP (${SECONDS} s per case; ${before} before, ${load()} after)`);
     printPipeline(rows);
+  }
+  if (PARTS.has('1b')) {
+    const rows: PipelineRow[] = [];
+    const before = load();
+    for (const delayMs of DELAYS) {
+      for (const rate of [10_000, 100_000]) {
+        const r = await pipelineCase('grpc', rate, SECONDS, { delayMs });
+        rows.push({ ...r, protocol: `grpc, delayMs ${delayMs}` });
+      }
+    }
+    for (const rate of [10_000, 100_000]) {
+      const r = await pipelineCase('grpc', rate, SECONDS, { delayMs: 100, maxInFlight: 1 });
+      rows.push({ ...r, protocol: 'grpc, delayMs 100, maxInFlight 1 (before)' });
+    }
+    console.log(`\n## 1b. Latency against CPU: batch.delayMs (${SECONDS} s per case; ${before} before, ${load()} after)`);
+    printPipeline(rows, false);
   }
   if (PARTS.has('2')) {
     const before = load();

@@ -129,13 +129,18 @@ export interface PipelineRow {
   drops: string; p50: number; p99: number; stages: StageShares;
 }
 
-export async function pipelineCase(protocol: 'grpc' | 'http/protobuf', rate: number | 'max', seconds: number): Promise<PipelineRow> {
+/** Export settings a case overrides (default: the agent's defaults, export.otlp.batch.delayMs and maxInFlight). */
+export interface CaseOptions { delayMs?: number; maxInFlight?: number }
+
+export async function pipelineCase(protocol: 'grpc' | 'http/protobuf', rate: number | 'max', seconds: number,
+  opts: CaseOptions = {}): Promise<PipelineRow> {
   const receiverJs = path.join(__dirname, '..', 'export-throughput.js');
   const child = fork(receiverJs, ['--receiver', protocol === 'grpc' ? 'grpc' : 'http']);
   const { port } = await new Promise<{ port: number }>((r) => child.once('message', (m) => r(m as { port: number })));
   const config = parseConfig('limits:\n  rateLimits: {}\n  adaptive:\n    enabled: false\n');
   const otlpConfig = exportConfigSchema.parse({ otlp: { enabled: true, endpoint: `http://127.0.0.1:${port}`, protocol,
-    metrics: { enabled: false }, batch: { maxRecords: 2048, delayMs: 100 }, queueMaxRecords: 200_000 } }).otlp;
+    metrics: { enabled: false }, batch: { maxRecords: 2048, ...(opts.delayMs ? { delayMs: opts.delayMs } : {}) },
+    ...(opts.maxInFlight ? { maxInFlight: opts.maxInFlight } : {}), queueMaxRecords: 200_000 } }).otlp;
   const collector = new LoadCollector();
   const entry: CollectorEntry = { name: collector.name, enabled: () => true, hooks: () => [], create: () => collector };
   const drops = new DropCounters();

@@ -5,6 +5,9 @@ import { z } from 'zod';
 
 const protocolSchema = z.enum(['grpc', 'http/protobuf', 'http/json']);
 const compressionSchema = z.enum(['gzip', 'none']);
+/** batch.delayMs by default: small enough that export keeps p99 under 10 ms from kernel to collector at 100k/s
+ *  (bench/agent-end-to-end.ts), large enough that a low rate does not pay one request per ring wake-up. */
+export const DEFAULT_BATCH_DELAY_MS = 5;
 
 /** Where and how one signal (or all of them) is sent. Every key is optional: unset means "ask the environment". */
 const targetSchema = z.object({
@@ -51,9 +54,13 @@ export const exportConfigSchema = z.object({
     batch: z.object({
       /** Most records in one export request. */
       maxRecords: z.number().int().min(1).max(100_000).default(2048),
-      /** Longest a record waits for its batch to fill, milliseconds. */
-      delayMs: z.number().int().min(1).max(60_000).default(1000),
+      /** Longest a record waits for its batch to fill, milliseconds: the export's share of the latency from the
+       *  kernel to the collector. Smaller costs more requests (and CPU) at low rates; docs/export.md has the trade-off. */
+      delayMs: z.number().int().min(1).max(60_000).default(DEFAULT_BATCH_DELAY_MS),
     }).strict().prefault({}),
+    /** Requests per signal sent without waiting for the answers to earlier ones (together at most
+     *  batch.maxRecords records, so an interruption repeats at most one batch's worth). */
+    maxInFlight: z.number().int().min(1).max(64).default(4),
     /** Records held in memory (waiting to be batched or sent) per signal; past it they go to the spool or are
      *  dropped as `queue_full`. */
     queueMaxRecords: z.number().int().min(1).max(10_000_000).default(100_000),

@@ -1,8 +1,10 @@
-// One delivery lane per signal: sends batches to the collector one at a time, in order, and never loses one
-// silently. While the collector answers, batches go straight from memory. The first retryable failure (or memory
-// over its limit) switches the lane to the spool: the failed batch and everything behind it are appended to the
-// spool in order, and the lane replays the spool oldest first, with exponential backoff (or the server's requested
-// delay), until it is empty; then it goes back to direct sending. A batch leaves the spool only once the collector
+// One delivery lane per signal: sends batches to the collector in order and never loses one silently. While the
+// collector answers, batches go straight from memory, several requests at a time (a window of `maxInFlight`
+// requests holding at most `maxInFlightRecords` records, so a slow answer does not hold up the next batch). The
+// first retryable failure (or memory over its limit) switches the lane to the spool: every batch not yet sent is
+// appended to the spool in order, the batches that were in flight stay in memory ahead of it and are retried one at
+// a time, and the lane replays the spool oldest first, with exponential backoff (or the server's requested delay),
+// until it is empty; then it goes back to direct sending. A batch leaves the spool only once the collector
 // has acknowledged it, which makes delivery at-least-once (docs/export.md lists when a batch can arrive twice).
 import type { Batch, BatchHeader } from './spool-file';
 import type { GiveUpReason, Spool } from './spool';
@@ -17,6 +19,11 @@ export interface LaneOptions {
   maxBackoffMs: number;
   /** Over this many records waiting in memory, the lane moves them to the spool (only worth it on disk). */
   spillOverRecords?: number;
+  /** Requests sent from memory without waiting for the answers of earlier ones (default 1). */
+  maxInFlight?: number;
+  /** Most records in those requests together (default: no bound beyond maxInFlight); a lone batch always goes.
+   *  It bounds what one interruption can repeat: every request in flight may have been processed unanswered. */
+  maxInFlightRecords?: number;
   /** Told about every record given up, with the reason; `detail` is a message a person can act on. */
   onDrop: (header: BatchHeader, n: number, reason: LaneDropReason, detail?: string) => void;
   log: (message: string) => void;
@@ -27,6 +34,8 @@ export interface LaneOptions {
 export interface LaneStats {
   memoryBatches: number;
   memoryRecords: number;
+  /** Requests sent and not yet answered. */
+  inFlight: number;
   sentBatches: number;
   sentRecords: number;
   failedAttempts: number;
@@ -35,10 +44,16 @@ export interface LaneStats {
 }
 
 export class DeliveryLane {
+  /** Oldest first. While sending directly, the first `launched` batches are in flight (or failed and waiting for a
+   *  retry); while spooling, memory holds only such batches, all older than anything in the spool. */
   private readonly memory: Batch[] = [];
   private memoryRecords = 0;
+  private launched = 0;
+  private readonly inFlight = new Map<Batch, Promise<void>>();
+  private inFlightRecords = 0;
+  /** The retryable answer a direct send got; the loop waits it out before retrying from memory. */
+  private pendingPause: SendResult | undefined;
   private spooling = false;
-  private inFlight: Batch | undefined;
   private spoolWrites: Promise<void> = Promise.resolve();
   private spoolPendingRecords = 0;
   private wake: (() => void) | undefined;
@@ -69,7 +84,7 @@ export class DeliveryLane {
     });
   }
 
-  /** Records held in memory by this lane (waiting to be sent or to be written to the spool). */
+  /** Records held in memory by this lane (waiting to be sent, in flight, or on their way to the spool). */
   get pendingRecords(): number {
     return this.memoryRecords + this.spoolPendingRecords;
   }
@@ -90,8 +105,8 @@ export class DeliveryLane {
   }
 
   stats(): LaneStats {
-    return { memoryBatches: this.memory.length, memoryRecords: this.pendingRecords, ...this.counters,
-      retryingSince: this.retryingSince, lastError: this.lastError };
+    return { memoryBatches: this.memory.length, memoryRecords: this.pendingRecords, inFlight: this.inFlight.size,
+      ...this.counters, retryingSince: this.retryingSince, lastError: this.lastError };
   }
 
   /** Deliver what is queued within `timeoutMs`; then stop and keep the rest in the spool (or count it lost). */
@@ -105,8 +120,8 @@ export class DeliveryLane {
     this.stopped = true;
     this.poke();
     this.endPause?.();
-    // An attempt still in flight gets its own deadline to finish; after it, its batch goes to the spool with the
-    // rest (it may arrive twice: at-least-once), or, with a memory spool, is counted as given up at shutdown.
+    // Attempts still in flight get their own deadline to finish; after it, their batches go to the spool with the
+    // rest (they may arrive twice: at-least-once), or, with a memory spool, are counted as given up at shutdown.
     await Promise.race([this.loopDone, new Promise<void>((r) => { timer = setTimeout(r, 2000); })]);
     clearTimeout(timer);
     this.spill(true);
@@ -125,16 +140,21 @@ export class DeliveryLane {
     return new Promise<void>((resolve) => { this.wake = resolve; });
   }
 
-  /** Move everything in memory to the spool, in order, and keep spooling from now on. A batch whose send is in
-   *  flight stays in memory, ahead of the spool, and is retried from there until the collector takes it. */
+  /** Move every batch not in flight to the spool, in order, and keep spooling from now on. Batches in flight stay
+   *  in memory, ahead of the spool, and are retried from there until the collector takes them. */
   private spill(includingInFlight = false): void {
     this.spooling = true;
-    const keep = !includingInFlight && this.inFlight !== undefined && this.memory[0] === this.inFlight ? 1 : 0;
-    const moved = this.memory.splice(keep);
-    for (const b of moved) {
-      this.memoryRecords -= b.records;
-      this.toSpool(b);
+    const kept: Batch[] = [];
+    for (const b of this.memory.splice(0)) {
+      if (!includingInFlight && this.inFlight.has(b)) {
+        kept.push(b);
+      } else {
+        this.memoryRecords -= b.records;
+        this.toSpool(b);
+      }
     }
+    this.memory.push(...kept);
+    this.launched = kept.length;
   }
 
   private toSpool(batch: Batch): void {
@@ -146,6 +166,56 @@ export class DeliveryLane {
         this.spoolPendingRecords -= batch.records;
         this.poke();
       });
+  }
+
+  /** A batch in memory was answered for good (delivered or refused): it leaves memory. */
+  private settle(batch: Batch): void {
+    const i = this.memory.indexOf(batch);
+    if (i < 0) return; // spilled by shutdown meanwhile: the spool has it now
+    this.memory.splice(i, 1);
+    this.memoryRecords -= batch.records;
+    if (i < this.launched) this.launched--;
+  }
+
+  /** Start sends from memory while the window has room; the answers come back in any order. */
+  private launch(): void {
+    const maxRequests = this.probeFirst ? 1 : Math.max(1, this.opts.maxInFlight ?? 1);
+    const maxRecords = this.opts.maxInFlightRecords ?? Infinity;
+    while (this.launched < this.memory.length && this.inFlight.size < maxRequests) {
+      const batch = this.memory[this.launched]!;
+      if (this.inFlight.size > 0 && this.inFlightRecords + batch.records > maxRecords) break;
+      this.launched++;
+      this.inFlight.set(batch, this.sendDirect(batch));
+    }
+  }
+
+  private async sendDirect(batch: Batch): Promise<void> {
+    let r: SendResult;
+    try {
+      r = await this.send(batch);
+    } catch (e) {
+      r = { kind: 'retry', error: (e as Error).message }; // never expected; kept like a failed send, never lost
+    }
+    this.inFlight.delete(batch);
+    if (r.kind !== 'retry') {
+      this.settle(batch);
+    } else if (!this.spooling) {
+      this.pendingPause = r;
+      this.spill(); // this batch and every one not yet sent go to the spool; those still in flight stay ahead
+    } else {
+      this.pendingPause ??= r; // it stays in memory: older than anything spooled since
+    }
+    this.poke(); // after the bookkeeping, so the loop sees it
+  }
+
+  /** One attempt, accounted in the window. */
+  private async send(batch: Batch): Promise<SendResult> {
+    this.inFlightRecords += batch.records;
+    try {
+      return await this.attempt(batch);
+    } finally {
+      this.inFlightRecords -= batch.records;
+    }
   }
 
   private async attempt(batch: Batch): Promise<SendResult> {
@@ -200,7 +270,7 @@ export class DeliveryLane {
   private async loop(): Promise<void> {
     while (!this.stopped) {
       try {
-        if ((await this.pass()) === 'done') return;
+        if ((await this.pass()) === 'done') break;
       } catch (e) {
         // A spool operation failed (read-only volume, EIO...): say so, wait like after a failed send, try again.
         this.lastError = `spool: ${(e as Error).message}`;
@@ -208,31 +278,39 @@ export class DeliveryLane {
         await this.pause({ kind: 'retry', error: this.lastError });
       }
     }
+    await Promise.all(this.inFlight.values()); // shutdown bounds this wait
   }
 
   /** One step of the delivery loop; 'done' when the lane is finished. */
   private async pass(): Promise<'done' | 'again'> {
-    // A batch in memory is always older than anything in the spool: send it first.
-    const batch = this.memory[0];
-    if (batch) {
-      this.inFlight = batch;
-      const r = await this.attempt(batch);
-      this.inFlight = undefined;
-      if (this.memory[0] !== batch) return 'again'; // spilled by shutdown meanwhile: the spool has it now
-      if (r.kind === 'retry') {
-        if (!this.spooling) this.spill(); // the failed batch first, then everything behind it
-        await this.pause(r);
-        return 'again';
-      }
-      this.memory.shift();
-      this.memoryRecords -= batch.records;
+    if (!this.spooling) {
+      this.launch();
+      if (this.memory.length === 0 && this.stopping) return 'done';
+      await this.waitForWork(); // a new batch, an answer, or shutdown
       return 'again';
     }
-    if (!this.spooling) {
-      if (this.stopping) return 'done';
+    // Batches in memory are always older than anything in the spool: they go first, one at a time, once every
+    // request in flight has been answered; after a retryable answer the lane waits before the next attempt.
+    if (this.inFlight.size > 0) {
       await this.waitForWork();
       return 'again';
     }
+    const hint = this.pendingPause;
+    this.pendingPause = undefined;
+    if (hint) {
+      if (this.stopping) return 'done'; // collector down: what is in memory goes to the spool at shutdown
+      await this.pause(hint);
+      return 'again';
+    }
+    const batch = this.memory[0];
+    if (batch) {
+      this.inFlight.set(batch, Promise.resolve());
+      const r = await this.send(batch).finally(() => this.inFlight.delete(batch));
+      if (r.kind === 'retry') this.pendingPause = r;
+      else this.settle(batch);
+      return 'again';
+    }
+    this.launched = 0;
     await this.spool.expire((this.opts.now ?? Date.now)());
     if (this.stopping && this.retryingSince !== undefined) return 'done'; // collector down: keep the rest spooled
     const head = await this.spool.peek();

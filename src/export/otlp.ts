@@ -59,7 +59,6 @@ interface SignalState<T> {
   lane?: DeliveryLane;
   spool?: Spool;
   buffer: T[];
-  flushTimer?: NodeJS.Timeout;
   flushScheduled: boolean;
   droppedQueueFull: number;
 }
@@ -151,6 +150,10 @@ export function createOtlpExporter(config: OtlpConfig, deps: OtlpExporterDeps): 
       initialBackoffMs: config.retry.initialBackoffMs,
       maxBackoffMs: config.retry.maxBackoffMs,
       spillOverRecords: spoolDir ? Math.floor(config.queueMaxRecords / 2) : undefined,
+      // Several requests at once, holding at most one full batch of records together: what one interruption can
+      // make the collector see twice stays one batch's worth (docs/export.md, delivery guarantees).
+      maxInFlight: config.maxInFlight,
+      maxInFlightRecords: config.batch.maxRecords,
       onDrop: countDrop,
       log,
       now: deps.now,
@@ -175,10 +178,22 @@ export function createOtlpExporter(config: OtlpConfig, deps: OtlpExporterDeps): 
     return batchOf('traces', reqs.length, kindsOf(reqs, (r) => `${r.protocol}.request`), ser.serializeRequest(spans));
   };
 
+  // One timer for every signal: it fires when the oldest buffered record (of any signal) is batch.delayMs old, and
+  // then flushes every signal that holds records, so a quiet agent wakes once per delay, not once per signal.
+  let flushTimer: NodeJS.Timeout | undefined;
+  let flushAt = Infinity;
+  const stopFlushTimer = (): void => {
+    clearTimeout(flushTimer);
+    flushTimer = undefined;
+    flushAt = Infinity;
+  };
+  const flushAll = (): void => {
+    stopFlushTimer();
+    flush('logs');
+    flush('traces');
+  };
   const flush = (signal: 'logs' | 'traces'): void => {
     const state = states[signal];
-    clearTimeout(state.flushTimer);
-    state.flushTimer = undefined;
     state.flushScheduled = false;
     while (state.buffer.length > 0) {
       const items = state.buffer.splice(0, config.batch.maxRecords);
@@ -191,11 +206,13 @@ export function createOtlpExporter(config: OtlpConfig, deps: OtlpExporterDeps): 
       if (batch) state.lane!.enqueue(batch);
       else drops.count('export', `otlp.${signal}`, 'serialize_failed', items.length);
     }
+    if (states.logs.buffer.length === 0 && states.traces.buffer.length === 0) stopFlushTimer();
   };
 
   /** Admit records to a signal's buffer, or count them as queue_full; schedule the flush. */
   const admit = <T>(signal: 'logs' | 'traces', items: readonly T[], kindOf: (t: T) => string): void => {
     const state = states[signal] as SignalState<T>;
+    const wasEmpty = state.buffer.length === 0;
     const room = config.queueMaxRecords - state.buffer.length - state.lane!.pendingRecords;
     const taken = room >= items.length ? items : items.slice(0, Math.max(0, room));
     for (const t of taken) state.buffer.push(t);
@@ -204,12 +221,18 @@ export function createOtlpExporter(config: OtlpConfig, deps: OtlpExporterDeps): 
       state.droppedQueueFull += lost.length;
       for (const [kind, n] of Object.entries(kindsOf(lost, kindOf))) drops.count('export', kind, 'queue_full', n);
     }
-    // Full batches go out on the next turn of the event loop (not inside the caller); partial ones after delayMs.
+    // Full batches go out on the next turn of the event loop (not inside the caller); partial ones once their
+    // oldest record is batch.delayMs old.
     if (state.buffer.length >= config.batch.maxRecords && !state.flushScheduled) {
       state.flushScheduled = true;
       setImmediate(() => flush(signal));
-    } else if (state.buffer.length > 0 && !state.flushTimer) {
-      state.flushTimer = setTimeout(() => flush(signal), config.batch.delayMs);
+    } else if (wasEmpty && state.buffer.length > 0) {
+      const at = Date.now() + config.batch.delayMs;
+      if (at < flushAt) {
+        clearTimeout(flushTimer);
+        flushAt = at;
+        flushTimer = setTimeout(flushAll, config.batch.delayMs);
+      }
     }
   };
 
@@ -281,7 +304,7 @@ export function createOtlpExporter(config: OtlpConfig, deps: OtlpExporterDeps): 
       let files = 0;
       for (const s of SIGNALS) {
         const st = states[s];
-        const lane = st.lane?.stats() ?? { memoryBatches: 0, memoryRecords: 0, sentBatches: 0, sentRecords: 0, failedAttempts: 0 };
+        const lane = st.lane?.stats() ?? { memoryBatches: 0, memoryRecords: 0, inFlight: 0, sentBatches: 0, sentRecords: 0, failedAttempts: 0 };
         signals[s] = { ...lane, enabled: st.enabled, queuedRecords: st.buffer.length + lane.memoryRecords,
           droppedQueueFull: st.droppedQueueFull };
         bytes += st.spool?.bytes ?? 0;
@@ -303,8 +326,7 @@ export function createOtlpExporter(config: OtlpConfig, deps: OtlpExporterDeps): 
       let waited: NodeJS.Timeout | undefined;
       await Promise.race([ready, new Promise<void>((r) => { waited = setTimeout(r, config.shutdownTimeoutMs); })]);
       clearTimeout(waited);
-      flush('logs');
-      flush('traces');
+      flushAll();
       if (metrics) {
         await collectMetrics().catch((e: Error) => log(`OTLP metrics: ${e.message}`));
         await metrics.shutdown();

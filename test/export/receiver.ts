@@ -66,11 +66,17 @@ interface SampledRequest {
   message: object | null;
 }
 
-/** What the receiver answers. */
-export type Answer =
+/** What the receiver answers; `delayMs`: after that long (the request is recorded at once; a slow collector). */
+export type Answer = (
   | { kind: 'ok'; rejected?: number }
   | { kind: 'http'; status: number; retryAfter?: string }
-  | { kind: 'grpc'; code: grpc.status; retryDelayMs?: number };
+  | { kind: 'grpc'; code: grpc.status; retryDelayMs?: number }) & { delayMs?: number };
+
+/** Run `fn` now, or after the answer's delay (a timer that does not keep a finished test alive). */
+function answerAfter(a: Answer, fn: () => void): void {
+  if (!a.delayMs) fn();
+  else setTimeout(fn, a.delayMs).unref();
+}
 
 export interface Received {
   signal: Signal;
@@ -167,14 +173,14 @@ export class OtlpReceiver {
           if (a.kind === 'grpc') {
             const md = new grpc.Metadata();
             if (a.retryDelayMs !== undefined) md.set('grpc-status-details-bin', statusWithRetryInfo(a.code, a.retryDelayMs));
-            callback({ code: a.code, details: 'test receiver says no', metadata: md });
+            answerAfter(a, () => callback({ code: a.code, details: 'test receiver says no', metadata: md }));
             return;
           }
           this.record({ signal, encoding: 'protobuf', gzip: headers['grpc-encoding'] === 'gzip', headers,
             body: call.request.message ? toPlain(signal, call.request.message) : null });
           const rejected = a.kind === 'ok' && a.rejected ? a.rejected : 0;
           const field = signal === 'logs' ? 'rejectedLogRecords' : signal === 'metrics' ? 'rejectedDataPoints' : 'rejectedSpans';
-          callback(null, rejected ? { partialSuccess: { [field]: rejected, errorMessage: 'some were bad' } } : {});
+          answerAfter(a, () => callback(null, rejected ? { partialSuccess: { [field]: rejected, errorMessage: 'some were bad' } } : {}));
         },
       });
     }
@@ -199,7 +205,7 @@ export class OtlpReceiver {
         }
         const a = this.answer(signal);
         if (a.kind === 'http') {
-          res.writeHead(a.status, a.retryAfter ? { 'retry-after': a.retryAfter } : {}).end('test receiver says no');
+          answerAfter(a, () => res.writeHead(a.status, a.retryAfter ? { 'retry-after': a.retryAfter } : {}).end('test receiver says no'));
           return;
         }
         const gzip = req.headers['content-encoding'] === 'gzip';
@@ -217,7 +223,7 @@ export class OtlpReceiver {
         const headers: Record<string, string> = {};
         for (const [k, v] of Object.entries(req.headers)) headers[k] = String(v);
         this.record({ signal, encoding: json ? 'json' : 'protobuf', gzip, headers, body: decoded });
-        res.writeHead(200, { 'content-type': json ? 'application/json' : 'application/x-protobuf' }).end(json ? '{}' : '');
+        answerAfter(a, () => res.writeHead(200, { 'content-type': json ? 'application/json' : 'application/x-protobuf' }).end(json ? '{}' : ''));
       });
     };
     const server = this.opts.tls
