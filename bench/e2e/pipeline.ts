@@ -130,7 +130,9 @@ export interface PipelineRow {
 }
 
 /** Export settings a case overrides (default: the agent's defaults, export.otlp.batch.delayMs and maxInFlight). */
-export interface CaseOptions { delayMs?: number; maxInFlight?: number }
+/** `profile: false`: no CPU profiler during the case (the sampler costs a fixed few % of a core, which at 10k/s
+ *  is most of the agent's own cost; the profiled rows give the split by stage, the unprofiled ones the CPU). */
+export interface CaseOptions { delayMs?: number; maxInFlight?: number; maxInFlightRecords?: number; profile?: boolean }
 
 export async function pipelineCase(protocol: 'grpc' | 'http/protobuf', rate: number | 'max', seconds: number,
   opts: CaseOptions = {}): Promise<PipelineRow> {
@@ -140,7 +142,8 @@ export async function pipelineCase(protocol: 'grpc' | 'http/protobuf', rate: num
   const config = parseConfig('limits:\n  rateLimits: {}\n  adaptive:\n    enabled: false\n');
   const otlpConfig = exportConfigSchema.parse({ otlp: { enabled: true, endpoint: `http://127.0.0.1:${port}`, protocol,
     metrics: { enabled: false }, batch: { maxRecords: 2048, ...(opts.delayMs ? { delayMs: opts.delayMs } : {}) },
-    ...(opts.maxInFlight ? { maxInFlight: opts.maxInFlight } : {}), queueMaxRecords: 200_000 } }).otlp;
+    ...(opts.maxInFlight ? { maxInFlight: opts.maxInFlight } : {}),
+    ...(opts.maxInFlightRecords ? { maxInFlightRecords: opts.maxInFlightRecords } : {}), queueMaxRecords: 200_000 } }).otlp;
   const collector = new LoadCollector();
   const entry: CollectorEntry = { name: collector.name, enabled: () => true, hooks: () => [], create: () => collector };
   const drops = new DropCounters();
@@ -158,8 +161,11 @@ export async function pipelineCase(protocol: 'grpc' | 'http/protobuf', rate: num
     session.post(method, (err, res) => (err ? reject(err) : resolve(res as T))));
   try {
     addTarget(obj, gen.pid, burst);
-    await post('Profiler.enable');
-    await post('Profiler.start');
+    const profiling = opts.profile !== false;
+    if (profiling) {
+      await post('Profiler.enable');
+      await post('Profiler.start');
+    }
     const cpu0 = process.cpuUsage();
     const th0 = threadCpu();
     const t0 = process.hrtime.bigint();
@@ -177,7 +183,8 @@ export async function pipelineCase(protocol: 'grpc' | 'http/protobuf', rate: num
     const cpu = process.cpuUsage(cpu0);
     const th = threadCpu();
     clearInterval(rssTimer);
-    const { profile } = await post<{ profile: Parameters<typeof summarize>[0] }>('Profiler.stop');
+    const { profile } = profiling ? await post<{ profile: Parameters<typeof summarize>[0] }>('Profiler.stop')
+      : { profile: { nodes: [], samples: [], timeDeltas: [] } };
     agent.syncCounters();
     const delivered = exporter.stats().signals.logs.sentRecords;
     const kd = testKindDrops(obj);

@@ -61,6 +61,9 @@ export const exportConfigSchema = z.object({
     /** Requests per signal sent without waiting for the answers to earlier ones (together at most
      *  batch.maxRecords records, so an interruption repeats at most one batch's worth). */
     maxInFlight: z.number().int().min(1).max(64).default(4),
+    /** Most records in the requests in flight together (default batch.maxRecords): the most one interruption of
+     *  the collector can make it receive twice. */
+    maxInFlightRecords: z.number().int().min(1).max(10_000_000).optional(),
     /** Records held in memory (waiting to be batched or sent) per signal; past it they go to the spool or are
      *  dropped as `queue_full`. */
     queueMaxRecords: z.number().int().min(1).max(10_000_000).default(100_000),

@@ -153,7 +153,7 @@ export function createOtlpExporter(config: OtlpConfig, deps: OtlpExporterDeps): 
       // Several requests at once, holding at most one full batch of records together: what one interruption can
       // make the collector see twice stays one batch's worth (docs/export.md, delivery guarantees).
       maxInFlight: config.maxInFlight,
-      maxInFlightRecords: config.batch.maxRecords,
+      maxInFlightRecords: config.maxInFlightRecords ?? config.batch.maxRecords,
       onDrop: countDrop,
       log,
       now: deps.now,
