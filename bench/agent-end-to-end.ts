@@ -8,8 +8,9 @@
 //     like Tapio), workload slowdown and tracer CPU per exec, and each agent's idle CPU;
 //  3. syscall tax: ns per getppid, stat and open+close with no tracer, with `tapio run`, with the network
 //     collector's old accept hook (syscall tracepoints), and with bpftrace on those same tracepoints.
-//  1b. the latency/CPU trade-off: gRPC at 10k and 100k/s with batch.delayMs 2, 5, 20 and 100 ms (BENCH_DELAYS), and
-//     the old one-request-at-a-time lane (maxInFlight 1) for comparison.
+//  1b. the latency/CPU trade-off: gRPC at 10k/s with batch.delayMs 2, 5, 20 and 100 ms (BENCH_DELAYS); then the
+//     defaults against the old one-request-at-a-time lane (maxInFlight 1, delayMs 100 as this bench used before),
+//     alternating, over both protocols at 10k and 100k/s.
 // Run: npx tsc -p . && sudo node dist/bench/agent-end-to-end.js   (BENCH_SECONDS=8, BENCH_EXECS=4000, BENCH_PARTS=1,1b,2,3)
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -57,17 +58,21 @@ async function main(): Promise<void> {
   if (PARTS.has('1b')) {
     const rows: PipelineRow[] = [];
     const before = load();
+    // The CPU price of latency: one request per batch.delayMs at low rates (no profiler in these rows).
     for (const delayMs of DELAYS) {
+      const r = await pipelineCase('grpc', 10_000, SECONDS, { delayMs, profile: false });
+      rows.push({ ...r, protocol: `grpc, delayMs ${delayMs}` });
+    }
+    // Before and after side by side, alternating, so both see the same neighbours.
+    for (const protocol of ['grpc', 'http/protobuf'] as const) {
       for (const rate of [10_000, 100_000]) {
-        const r = await pipelineCase('grpc', rate, SECONDS, { delayMs });
-        rows.push({ ...r, protocol: `grpc, delayMs ${delayMs}` });
+        const after = await pipelineCase(protocol, rate, SECONDS, { profile: false });
+        rows.push({ ...after, protocol: `${protocol} (now: defaults)` });
+        const old = await pipelineCase(protocol, rate, SECONDS, { delayMs: 100, maxInFlight: 1, profile: false });
+        rows.push({ ...old, protocol: `${protocol}, delayMs 100, maxInFlight 1 (before)` });
       }
     }
-    for (const rate of [10_000, 100_000]) {
-      const r = await pipelineCase('grpc', rate, SECONDS, { delayMs: 100, maxInFlight: 1 });
-      rows.push({ ...r, protocol: 'grpc, delayMs 100, maxInFlight 1 (before)' });
-    }
-    console.log(`\n## 1b. Latency against CPU: batch.delayMs (${SECONDS} s per case; ${before} before, ${load()} after)`);
+    console.log(`\n## 1b. Latency against CPU, and before/after (no profiler; ${SECONDS} s per case; ${before} before, ${load()} after)`);
     printPipeline(rows, false);
   }
   if (PARTS.has('2')) {

@@ -24,6 +24,8 @@ export interface LaneOptions {
   /** Most records in those requests together (default: no bound beyond maxInFlight); a lone batch always goes.
    *  It bounds what one interruption can repeat: every request in flight may have been processed unanswered. */
   maxInFlightRecords?: number;
+  /** Batches queued behind a full window are sent as one request of up to this many records (protobuf only). */
+  mergeUpToRecords?: number;
   /** Told about every record given up, with the reason; `detail` is a message a person can act on. */
   onDrop: (header: BatchHeader, n: number, reason: LaneDropReason, detail?: string) => void;
   log: (message: string) => void;
@@ -36,6 +38,8 @@ export interface LaneStats {
   memoryRecords: number;
   /** Requests sent and not yet answered. */
   inFlight: number;
+  /** Batches that went out inside an earlier batch's request because they queued behind a full window. */
+  mergedBatches: number;
   sentBatches: number;
   sentRecords: number;
   failedAttempts: number;
@@ -51,6 +55,8 @@ export class DeliveryLane {
   private launched = 0;
   private readonly inFlight = new Map<Batch, Promise<void>>();
   private inFlightRecords = 0;
+  /** Batches joined into an earlier one's request (mergeQueued). */
+  private merged = 0;
   /** The retryable answer a direct send got; the loop waits it out before retrying from memory. */
   private pendingPause: SendResult | undefined;
   private spooling = false;
@@ -106,7 +112,7 @@ export class DeliveryLane {
 
   stats(): LaneStats {
     return { memoryBatches: this.memory.length, memoryRecords: this.pendingRecords, inFlight: this.inFlight.size,
-      ...this.counters, retryingSince: this.retryingSince, lastError: this.lastError };
+      mergedBatches: this.merged, ...this.counters, retryingSince: this.retryingSince, lastError: this.lastError };
   }
 
   /** Deliver what is queued within `timeoutMs`; then stop and keep the rest in the spool (or count it lost). */
@@ -182,11 +188,32 @@ export class DeliveryLane {
     const maxRequests = this.probeFirst ? 1 : Math.max(1, this.opts.maxInFlight ?? 1);
     const maxRecords = this.opts.maxInFlightRecords ?? Infinity;
     while (this.launched < this.memory.length && this.inFlight.size < maxRequests) {
-      const batch = this.memory[this.launched]!;
+      const batch = this.mergeQueued(this.launched);
       if (this.inFlight.size > 0 && this.inFlightRecords + batch.records > maxRecords) break;
       this.launched++;
       this.inFlight.set(batch, this.sendDirect(batch));
     }
+  }
+
+  /** Batches that queued up behind a busy window go out as one request (up to `maxRecords` records): fewer,
+   *  fuller requests exactly when the collector or the CPU is the bottleneck. Only protobuf: two serialized export
+   *  requests concatenated are one request holding both lists of resource records (protobuf merges repeated
+   *  fields); JSON bodies cannot be joined. */
+  private mergeQueued(at: number): Batch {
+    const first = this.memory[at]!;
+    const maxRecords = this.opts.mergeUpToRecords ?? 0;
+    let end = at + 1;
+    let records = first.records;
+    while (end < this.memory.length && first.encoding === 'protobuf' && this.memory[end]!.encoding === 'protobuf' &&
+      records + this.memory[end]!.records <= maxRecords) records += this.memory[end++]!.records;
+    if (end === at + 1) return first;
+    const parts = this.memory.slice(at, end);
+    const kinds: Record<string, number> = {};
+    for (const b of parts) for (const [k, n] of Object.entries(b.kinds)) kinds[k] = (kinds[k] ?? 0) + n;
+    const merged: Batch = { ...first, records, kinds, payload: Buffer.concat(parts.map((b) => b.payload)) };
+    this.memory.splice(at, end - at, merged);
+    this.merged += parts.length - 1;
+    return merged;
   }
 
   private async sendDirect(batch: Batch): Promise<void> {

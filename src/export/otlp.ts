@@ -154,6 +154,7 @@ export function createOtlpExporter(config: OtlpConfig, deps: OtlpExporterDeps): 
       // make the collector see twice stays one batch's worth (docs/export.md, delivery guarantees).
       maxInFlight: config.maxInFlight,
       maxInFlightRecords: config.maxInFlightRecords ?? config.batch.maxRecords,
+      mergeUpToRecords: config.batch.maxRecords,
       onDrop: countDrop,
       log,
       now: deps.now,
@@ -304,7 +305,7 @@ export function createOtlpExporter(config: OtlpConfig, deps: OtlpExporterDeps): 
       let files = 0;
       for (const s of SIGNALS) {
         const st = states[s];
-        const lane = st.lane?.stats() ?? { memoryBatches: 0, memoryRecords: 0, inFlight: 0, sentBatches: 0, sentRecords: 0, failedAttempts: 0 };
+        const lane = st.lane?.stats() ?? { memoryBatches: 0, memoryRecords: 0, inFlight: 0, mergedBatches: 0, sentBatches: 0, sentRecords: 0, failedAttempts: 0 };
         signals[s] = { ...lane, enabled: st.enabled, queuedRecords: st.buffer.length + lane.memoryRecords,
           droppedQueueFull: st.droppedQueueFull };
         bytes += st.spool?.bytes ?? 0;

@@ -10,7 +10,7 @@ import { config, event, tempDir, waitFor, writeKey } from './helpers';
 import { OtlpReceiver, type Answer } from './receiver';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const SLOW_MS = 400;
+const SLOW_MS = 600;
 const BATCH = 25; // records per export() call; each call becomes its own batch (delayMs 20 between calls)
 
 /** Four batches of BATCH records, each flushed on its own (export, wait past delayMs, next). */
@@ -27,8 +27,10 @@ for (const protocol of ['grpc', 'http/protobuf'] as const) {
   const kind = protocol === 'grpc' ? 'grpc' : 'http';
 
   for (const maxInFlight of [1, 4]) {
-    test(`${protocol}: with maxInFlight ${maxInFlight}, a collector answering in ${SLOW_MS} ms gets ${maxInFlight} request(s) at once`, async (t) => {
-      const receiver = new OtlpReceiver({ protocol: kind, answer: () => ({ kind: 'ok', delayMs: SLOW_MS }) });
+    test(`${protocol}: with maxInFlight ${maxInFlight}, a collector answering in ${SLOW_MS} ms ${maxInFlight > 1 ? 'gets four requests at once' : 'gets one at a time'}`, async (t) => {
+      const arrivals: number[] = [];
+      const receiver = new OtlpReceiver({ protocol: kind, answer: () => ({ kind: 'ok', delayMs: SLOW_MS }),
+        onReceive: () => arrivals.push(Date.now()) });
       await receiver.start();
       const drops = new DropCounters();
       // batch.maxRecords 100: four 25-record batches fit the window of one batch's worth of records.
@@ -38,20 +40,19 @@ for (const protocol of ['grpc', 'http/protobuf'] as const) {
       let peak = 0;
       const watch = setInterval(() => { peak = Math.max(peak, exporter.stats().signals.logs.inFlight); }, 5);
       t.after(() => clearInterval(watch));
-      const t0 = Date.now();
       await exportFour(exporter);
-      // While the first answer is still on its way, the receiver has seen as many requests as the window holds.
-      const seenBeforeFirstAnswer = receiver.received.length;
       await waitFor('all records acknowledged', () => exporter.stats().signals.logs.sentRecords === 4 * BATCH, 15_000, 20);
-      const took = Date.now() - t0;
       clearInterval(watch);
       assert.equal(peak, maxInFlight, 'requests in flight at once');
       if (maxInFlight === 4) {
-        assert.equal(seenBeforeFirstAnswer, 4, 'four requests arrived before any was answered');
-        assert.ok(took < 3 * SLOW_MS, `four slow answers overlapped (${took} ms)`);
+        assert.equal(arrivals.length, 4, 'one request per batch');
+        assert.ok(arrivals[3]! - arrivals[0]! < SLOW_MS, 'the fourth request arrived before the first was answered');
       } else {
-        assert.equal(seenBeforeFirstAnswer, 1, 'one request at a time');
-        assert.ok(took >= 4 * SLOW_MS, `four slow answers one after the other (${took} ms)`);
+        // Each request waits for the answer to the one before (batches queued meanwhile go joined: fewer requests).
+        assert.ok(arrivals.length >= 2 && arrivals.length <= 4, `${arrivals.length} requests`);
+        for (let i = 1; i < arrivals.length; i++) {
+          assert.ok(arrivals[i]! - arrivals[i - 1]! >= SLOW_MS - 5, `request ${i} waited for the answer to the one before`);
+        }
       }
       assert.deepEqual([...seqs(receiver)].sort((a, b) => a - b), Array.from({ length: 4 * BATCH }, (_, i) => i));
       assert.equal(drops.total(), 0);
@@ -136,5 +137,31 @@ for (const protocol of ['grpc', 'http/protobuf'] as const) {
     const s = exporter.stats().signals.logs;
     assert.equal(s.sentRecords, 0, 'none acknowledged');
     assert.equal(drops.total({ stage: 'export', reason: 'shutdown' }), 4 * BATCH, 'acknowledged + counted = produced');
+  });
+}
+
+for (const protocol of ['grpc', 'http/protobuf', 'http/json'] as const) {
+  const joins = protocol !== 'http/json';
+  test(`${protocol}: batches queued behind a busy window ${joins ? 'go out as one request' : 'stay separate (JSON cannot be joined)'}; every record once, in order`, async (t) => {
+    // The first answer takes 1.5 s; the three batches made after the first request arrived queue behind it.
+    const receiver = new OtlpReceiver({ protocol: protocol === 'grpc' ? 'grpc' : 'http',
+      answer: (_s, n) => ({ kind: 'ok', delayMs: n === 0 ? 1500 : 0 }) });
+    await receiver.start();
+    const drops = new DropCounters();
+    const exporter = createOtlpExporter(config({ endpoint: receiver.url, protocol, metrics: { enabled: false },
+      traces: { enabled: false }, maxInFlight: 1 }), { drops, env: {}, log: () => {} });
+    t.after(async () => { await exporter.shutdown(); await receiver.stop(); });
+    exporter.export(Array.from({ length: BATCH }, (_, i) => event(i)));
+    await waitFor('the first request', () => receiver.received.length === 1, 5000, 5);
+    for (let b = 1; b < 4; b++) {
+      exporter.export(Array.from({ length: BATCH }, (_, i) => event(b * BATCH + i)));
+      await sleep(40); // past delayMs: each is its own batch
+    }
+    await waitFor('all records acknowledged', () => exporter.stats().signals.logs.sentRecords === 4 * BATCH, 15_000, 20);
+    const requests = receiver.received.filter((r) => r.signal === 'logs').length;
+    assert.equal(requests, joins ? 2 : 4, 'requests the receiver got');
+    assert.equal(exporter.stats().signals.logs.mergedBatches, joins ? 2 : 0);
+    assert.deepEqual(seqs(receiver), Array.from({ length: 4 * BATCH }, (_, i) => i), 'every record once, in order');
+    assert.equal(drops.total(), 0);
   });
 }
