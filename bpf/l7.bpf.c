@@ -55,9 +55,26 @@ struct {
 	__type(value, __u64);
 } l7_counters SEC(".maps");
 
+/* The copy of one syscall in progress. Kept in the map value, not on the stack: the verifier then sees every
+ * bpf_loop iteration start from unknown values and checks the callback once, instead of following each value
+ * of the fill level through every iteration (on 6.18 that ran past the 1M-instruction limit). */
+struct l7_copy_state {
+	__u64 seg_base;	 /* user address of the next byte of the current segment */
+	__u64 seg_left;	 /* bytes left in the current segment */
+	__u64 iov;	 /* user struct iovec array (vector syscalls) */
+	__u32 iov_next;	 /* next iovec to load */
+	__u32 iov_count; /* iovecs in the array (bounded by UIO_MAXIOV) */
+	__u32 remaining; /* bytes still to copy within the per-syscall bound */
+	__u32 fill;	 /* bytes in the scratch record */
+	__u8 read_failed;
+	__u8 ring_full;
+	__u8 pad[6];
+};
+
 /* A record being built. Twice the record's data size so that "offset < MAX, length <= MAX" is provably in bounds.
  * Larger than a per-CPU value may be, so it is an array indexed by CPU (entries = possible CPUs, set before load). */
 struct l7_scratch {
+	struct l7_copy_state st;
 	struct l7_data_record rec;
 	__u8 slack[L7_RECORD_DATA_MAX];
 };
@@ -179,22 +196,11 @@ int l7_state_tp(struct trace_event_raw_inet_sock_set_state *ctx)
 
 /* ---- copying a syscall's bytes ---- */
 
-struct copy_ctx {
-	__u64 base;	 /* the buffer (scalar syscalls) */
-	__u64 len;	 /* its length */
-	__u64 iov;	 /* user struct iovec array (vector syscalls) */
-	__u32 remaining; /* bytes still to copy within the per-syscall bound */
-	__u32 fill;	 /* bytes in the scratch record */
-	__u32 key;	 /* this CPU's scratch slot */
-	__u8 vector;
-	__u8 read_failed;
-	__u8 ring_full;
-};
-
 /* Sends the scratch record with `fill` bytes; the next record continues where it ended. */
-static __always_inline void flush(struct l7_scratch *s, struct copy_ctx *c, __u8 last)
+static __always_inline void flush(struct l7_scratch *s, __u8 last)
 {
 	struct l7_data_record *r = &s->rec;
+	struct l7_copy_state *c = &s->st;
 	__u32 n = c->fill;
 	if (n > L7_RECORD_DATA_MAX)
 		n = L7_RECORD_DATA_MAX;
@@ -217,47 +223,48 @@ static __always_inline void flush(struct l7_scratch *s, struct copy_ctx *c, __u8
 	c->fill = 0;
 }
 
-/* bpf_loop callback: copies iovec `i` (or the single buffer) into records. */
-static long copy_segment(__u32 i, void *arg)
+/* bpf_loop callback: one step of the copy. Either loads the next iovec, or copies one piece (what fits in the
+ * current record from the current segment) and sends the record when it is full. `arg` is this CPU's slot. */
+static long copy_step(__u32 i, void *arg)
 {
-	struct copy_ctx *c = arg;
-	if (c->remaining == 0)
-		return 1;
-	__u64 base = c->base, len = c->len;
-	if (c->vector) {
-		struct iovec iv;
-		if (bpf_probe_read_user(&iv, sizeof(iv), (void *)(c->iov + (__u64)i * sizeof(iv))) != 0) {
-			c->read_failed = 1;
-			return 1;
-		}
-		base = (__u64)iv.iov_base;
-		len = iv.iov_len;
-	}
-	__u32 key = c->key;
+	__u32 key = *(__u32 *)arg;
 	struct l7_scratch *s = bpf_map_lookup_elem(&l7_scratch_map, &key);
 	if (!s)
 		return 1;
-	if (len > c->remaining)
-		len = c->remaining;
-	/* remaining <= L7_SYSCALL_BYTES_MAX: at most 5 pieces (a partly filled record, then whole ones). */
-	for (int j = 0; j < 5 && len > 0; j++) {
-		__u32 fill = c->fill & (L7_RECORD_DATA_MAX - 1);
-		__u32 n = L7_RECORD_DATA_MAX - fill;
-		if (len < n)
-			n = len;
-		if (n > L7_RECORD_DATA_MAX)
-			n = L7_RECORD_DATA_MAX;
-		if (bpf_probe_read_user(&s->rec.data[fill], n, (void *)base) != 0) {
+	struct l7_copy_state *c = &s->st;
+	if (c->remaining == 0)
+		return 1;
+	if (c->seg_left == 0) {
+		if (c->iov_next >= c->iov_count || c->iov_next >= UIO_MAXIOV)
+			return 1;
+		struct iovec iv;
+		if (bpf_probe_read_user(&iv, sizeof(iv), (void *)(c->iov + (__u64)c->iov_next * sizeof(iv))) != 0) {
 			c->read_failed = 1;
 			return 1;
 		}
-		c->fill = fill + n;
-		base += n;
-		len -= n;
-		c->remaining -= n;
-		if (c->fill >= L7_RECORD_DATA_MAX)
-			flush(s, c, 0);
+		c->iov_next++;
+		c->seg_base = (__u64)iv.iov_base;
+		c->seg_left = iv.iov_len;
+		return 0;
 	}
+	__u32 fill = c->fill & (L7_RECORD_DATA_MAX - 1);
+	__u64 n = L7_RECORD_DATA_MAX - fill;
+	if (n > c->seg_left)
+		n = c->seg_left;
+	if (n > c->remaining)
+		n = c->remaining;
+	if (n > L7_RECORD_DATA_MAX)
+		n = L7_RECORD_DATA_MAX;
+	if (bpf_probe_read_user(&s->rec.data[fill], n, (void *)c->seg_base) != 0) {
+		c->read_failed = 1;
+		return 1;
+	}
+	c->fill = fill + n;
+	c->seg_base += n;
+	c->seg_left -= n;
+	c->remaining -= n;
+	if (c->fill >= L7_RECORD_DATA_MAX)
+		flush(s, 0);
 	return c->remaining == 0 ? 1 : 0;
 }
 
@@ -351,36 +358,39 @@ static __always_inline void capture(struct sock *sk, __u8 dir, __u32 len, const 
 	conn->seq[dir & 1] += len; /* claimed before copying: another thread may send on this socket meanwhile */
 	l7_count(L7_CNT_BYTES_SEEN, len);
 
-	struct copy_ctx c = {.key = cpu};
+	struct l7_copy_state *c = &s->st;
+	__builtin_memset(c, 0, sizeof(*c));
 	if (sb->sys == L7_SYS_OTHER) {
 		r->flags |= L7_FLAG_NO_BUFFER;
 		l7_count(L7_CNT_BYTES_NO_BUFFER, len);
-		flush(s, &c, 1);
+		flush(s, 1);
 		return;
 	}
 	__u32 bound = proto == L7_PROTO_HTTP2 ? cfg->http2_bytes : cfg->http1_bytes;
 	if (bound > L7_SYSCALL_BYTES_MAX)
 		bound = L7_SYSCALL_BYTES_MAX;
-	c.remaining = len < bound ? len : bound;
-	if (len > c.remaining)
-		l7_count(L7_CNT_BYTES_TRUNCATED, len - c.remaining);
-	c.vector = sb->vector;
+	__u32 wanted = len < bound ? len : bound;
+	c->remaining = wanted;
+	if (len > wanted)
+		l7_count(L7_CNT_BYTES_TRUNCATED, len - wanted);
 	if (sb->vector) {
-		c.iov = sb->buf;
+		c->iov = sb->buf;
+		c->iov_count = sb->count < UIO_MAXIOV ? sb->count : UIO_MAXIOV;
 	} else {
-		c.base = sb->buf;
-		c.len = len;
+		c->seg_base = sb->buf;
+		c->seg_left = len;
 	}
-	__u32 segments = sb->vector ? (sb->count < UIO_MAXIOV ? sb->count : UIO_MAXIOV) : 1;
-	__u32 wanted = c.remaining;
-	bpf_loop(segments, copy_segment, &c, 0);
-	if (c.read_failed) {
+	/* Steps: one per iovec loaded, one per piece copied (at most one more than iovecs plus records). */
+	__u32 steps = 2 * c->iov_count + L7_SYSCALL_BYTES_MAX / L7_RECORD_DATA_MAX + 2;
+	bpf_loop(steps, copy_step, &cpu, 0);
+	__u8 failed = c->read_failed;
+	if (failed) {
 		tapio_count_drop(TAPIO_KIND_L7_DATA, TAPIO_DROP_READ_FAILED);
-		l7_count(L7_CNT_BYTES_READ_FAILED, c.remaining);
+		l7_count(L7_CNT_BYTES_READ_FAILED, c->remaining);
 	}
 	/* The last record says where the syscall ends; skip it only when a full record already ended it exactly. */
-	if (c.fill > 0 || wanted < len || c.read_failed || wanted == 0)
-		flush(s, &c, 1);
+	if (c->fill > 0 || wanted < len || failed || wanted == 0)
+		flush(s, 1);
 }
 
 static __always_inline void from_task_regs(struct sock *sk, __u8 dir, int ret)
