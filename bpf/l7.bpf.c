@@ -26,7 +26,7 @@
 #define S_IFMT		     00170000
 #define S_IFSOCK	     0140000
 #define UIO_MAXIOV	     1024
-#define L7_SYSCALL_BYTES_MAX 65536 /* 4 records of L7_RECORD_DATA_MAX: the inner copy loop is sized for this */
+#define L7_SYSCALL_BYTES_MAX (1 << 20) /* 64 records of L7_RECORD_DATA_MAX; the copy loop takes one step per piece */
 #define L7_DETECT_BYTES	     16
 
 struct {
