@@ -2,13 +2,16 @@
 // real API server can run on this machine. What a user would check: a request to a pod on this node carries that
 // pod's name, namespace and Deployment; a request to a pod on another node, known from the EndpointSlice that lists
 // it, carries its name and namespace (workload inferred from the name); host-network pods and unknown IPs name
-// nothing; changes are followed; and nothing new is asked of the API server for it.
+// nothing; changes are followed; nothing new is asked of the API server for it; RED metrics keep the peer's
+// namespace and workload but not its pod.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { enrichWith } from '../../src/agent/services';
 import type { TapioEvent } from '../../src/core/event';
 import { IdentityResolver } from '../../src/identity';
-import { workloadFromName } from '../../src/identity/kubernetes/peers';
+import { peerAttributes, workloadFromName } from '../../src/identity/kubernetes/peers';
+import { EventMetrics } from '../../src/export/metrics';
+import { tapioResource } from '../../src/export/resource';
 import { makeEndpointSlice, makeOwned, makePod, makeService } from '../helpers/fake-apiserver';
 import { NODE, startHarness, waitFor } from './kubernetes-helpers';
 
@@ -66,4 +69,25 @@ test('workload names from pod names follow the controllers\' conventions only', 
   assert.deepEqual(workloadFromName('kafka-2'), { name: 'kafka', kind: 'statefulset' });
   assert.equal(workloadFromName('standalone'), undefined);
   assert.equal(workloadFromName('web-aaaaaaaa-bbbbb'), undefined, 'vowels never appear in generated suffixes');
+});
+
+test('RED metrics keep the peer\'s namespace and workload, never its pod', async (t) => {
+  const metrics = new EventMetrics(tapioResource({ env: {} }), 100);
+  t.after(() => metrics.shutdown());
+  const request = (pod: string): TapioEvent => {
+    const e: TapioEvent = { name: 'http.request', timeUnixNano: 1n, cgroupId: 0n,
+      attributes: { 'k8s.namespace.name': 'shop', 'k8s.deployment.name': 'cart', 'http.request.method': 'GET', 'http.route': '/items/{id}',
+        'http.response.status_code': 200 },
+      request: { protocol: 'http', side: 'server', method: 'GET', status: 200, startTimeUnixNano: 1n, durationNs: 2_000_000n, attributes: {} } };
+    peerAttributes({ name: pod, namespace: 'shop', workloadName: 'search', workloadKind: 'deployment' }, e.attributes);
+    return e;
+  };
+  metrics.record([request('search-5c8d7f9b4-aaaaa'), request('search-5c8d7f9b4-bbbbb'), request('search-5c8d7f9b4-ccccc')]);
+  const rm = await metrics.snapshot();
+  const points = rm!.scopeMetrics.flatMap((s) => s.metrics).find((m) => m.descriptor.name === 'http.server.request.duration')!.dataPoints;
+  assert.equal(points.length, 1, 'three peer pods of one workload: one series');
+  assert.equal(points[0]!.attributes['tapio.network.peer.k8s.namespace.name'], 'shop');
+  assert.equal(points[0]!.attributes['tapio.network.peer.k8s.workload.name'], 'search');
+  assert.equal(points[0]!.attributes['tapio.network.peer.k8s.workload.kind'], 'deployment');
+  assert.equal(points[0]!.attributes['tapio.network.peer.k8s.pod.name'], undefined);
 });
