@@ -77,10 +77,11 @@ test('curl --http2 to Apache: the h2c Upgrade is followed into HTTP/2, every req
   const urls = ['first', 'second', 'third'].map((n) => `http://127.0.0.1:${port}/${n}.txt`);
   const { stdout, stderr } = await run('curl', ['-s', '-v', '--http2', ...urls]);
   assert.match(stderr, /101 Switching Protocols/, 'the server took the Upgrade');
-  assert.match(stderr, /Re-using existing connection/, 'the next request went on the upgraded connection');
-  // Apache sometimes answers the request curl sends right after the upgrade with GOAWAY (last stream 1); curl
-  // then carries on over a new connection. Ground truth is what curl got back: those requests are reported on both
-  // ends, a refused one is counted lost (reason goaway) on both ends.
+  // Apache ends an upgraded connection with GOAWAY (last stream 1) soon after the upgraded request: sometimes before
+  // curl reuses it (curl then upgrades a new connection for the next URL), sometimes after curl sent the next request
+  // on it as stream 3 (refused: curl retries it elsewhere or gives up on it), sometimes not before stream 3 was
+  // answered. Ground truth is what curl got back: those requests are reported on both ends, with their paths; one
+  // refused and never answered is counted lost (reason goaway) on both ends.
   const answered = ['first', 'second', 'third'].filter((n) => stdout.includes(`${n} body`));
   const refused = 3 - answered.length;
   assert.ok(answered.includes('first') && answered.includes('third'), stdout);
@@ -90,14 +91,18 @@ test('curl --http2 to Apache: the h2c Upgrade is followed into HTTP/2, every req
   await until('the answered requests on both ends', () => {
     const r = requestsOn(ra!.sink, port);
     return r.server.length + r.client.length >= 2 * made.length && ra!.lost() - lostBefore >= 2 * refused;
-  });
+  }).catch(() => undefined); // the assertions below say what is missing
   const r = requestsOn(ra!.sink, port);
-  assert.deepEqual(r.server.map(triple).sort(), made, 'server side (Apache)');
-  assert.deepEqual(r.client.map(triple).sort(), made, 'client side (curl)');
-  assert.ok(ra!.lost() - lostBefore >= 2 * refused, 'a refused request is counted lost on both ends');
+  const seen = JSON.stringify({ curl: answered, server: r.server.map(triple), client: r.client.map(triple), lost: ra!.lost() - lostBefore,
+    drops: ra!.drops.rows().filter((d) => d.stage === 'protocol') });
+  assert.deepEqual(r.server.map(triple).sort(), made, `server side (Apache): ${seen}`);
+  assert.deepEqual(r.client.map(triple).sort(), made, `client side (curl): ${seen}`);
+  assert.ok(ra!.lost() - lostBefore >= 2 * refused, `a refused request is counted lost on both ends: ${seen}`);
+  const upgrades = (stderr.match(/101 Switching Protocols/g) ?? []).length;
   for (const side of [r.server, r.client]) {
     const first = side.find((e) => e.request!.target === '/first.txt')!;
     assert.equal(first.attributes['tapio.http2.stream_id'], 1, 'the upgraded request is answered on stream 1');
+    assert.equal(side.filter((e) => e.attributes['tapio.http2.stream_id'] === 1).length, upgrades, 'one upgraded request per upgraded connection');
     assert.equal(first.attributes['network.protocol.version'], '2');
     for (const e of side) assert.equal(e.attributes['network.protocol.version'], '2');
   }
