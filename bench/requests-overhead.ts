@@ -97,18 +97,22 @@ async function main(): Promise<void> {
     const stop = await load.start();
     try {
       await load.drive(); // warm-up, not measured
-      const base = await load.drive();
+      // Without, with, without again: the machine is shared, so the two runs without capture bracket the one with
+      // it, and their ratio (the control) shows how much the neighbours moved the numbers during this load.
+      const base1 = await load.drive();
       const w = await withAgent(plan, () => load.drive());
+      const base2 = await load.drive();
+      const base = (base1 + base2) / 2;
       const c = (w.report.counters ?? {}) as Record<string, number>;
       const per10k = w.value > 0 ? (w.cpuSec / SECONDS) / (w.value / 10_000) : 0;
-      rows.push([load.name, base.toFixed(0), w.value.toFixed(0), (w.value / base).toFixed(3), `${(per10k * 100).toFixed(1)}%`,
+      rows.push([load.name, `${base1.toFixed(0)} / ${base2.toFixed(0)}`, (base2 / base1).toFixed(3), w.value.toFixed(0), (w.value / base).toFixed(3), `${(per10k * 100).toFixed(1)}%`,
         String(c.kernel_bytes_seen ?? 0), String(c.kernel_bytes_copied ?? 0), String(c.gap_bytes ?? 0), String(c.kernel_bytes_ring_full ?? 0),
         String(c.requests_reported ?? 0), String(Object.entries(c).filter(([k]) => k.startsWith('requests_lost_')).reduce((n, [, v]) => n + v, 0))]);
     } finally {
       stop();
     }
   }
-  const head = ['load', 'req/s without', 'req/s with', 'kept', 'agent CPU per 10k req/s (of one core)', 'bytes seen', 'copied', 'gap bytes', 'ring-full bytes', 'requests reported (both ends)', 'requests lost'];
+  const head = ['load', 'req/s without (before / after)', 'control (after / before)', 'req/s with', 'kept (with / mean without)', 'agent CPU per 10k req/s (of one core)', 'bytes seen', 'copied', 'gap bytes', 'ring-full bytes', 'requests reported (both ends)', 'requests lost'];
   console.log(`request capture overhead (plan ${plan}, ${SECONDS}s per run, ${os.availableParallelism()} cores, load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')})`);
   console.log(`| ${head.join(' | ')} |\n|${head.map(() => '---').join('|')}|`);
   for (const r of rows) console.log(`| ${r.join(' | ')} |`);

@@ -4,7 +4,7 @@
  * Where: tp_btf/sock_send_length and tp_btf/sock_recv_length fire for socket I/O only, with a typed struct sock; the
  * user buffer (or iovec, or msghdr) comes from the thread's saved syscall registers (notes/l7.md). The fallback for
  * kernels without those tracepoints is raw_tracepoint/sys_exit: the same registers, the fd walked to its socket.
- * Which one runs is decided in src/collectors/l7/spec.ts.
+ * Which one runs is decided in src/collectors/requests/spec.ts; the copying itself is in bpf/include/l7_copy.h.
  *
  * Cost control: a connection's protocol is decided from its first payloads (detect()); anything else is marked and
  * costs one map lookup from then on. Connections older than the agent are detected on their first data.
@@ -17,6 +17,7 @@
 #include "limits.h"
 #include "l7_syscalls.h"
 #include "l7_detect.h"
+#include "l7_copy.h"
 #include <bpf/bpf_endian.h>
 
 #define AF_INET		     2
@@ -25,14 +26,8 @@
 #define MSG_PEEK	     2
 #define S_IFMT		     00170000
 #define S_IFSOCK	     0140000
-#define UIO_MAXIOV	     1024
-#define L7_SYSCALL_BYTES_MAX 65536 /* 4 records of L7_RECORD_DATA_MAX: the inner copy loop is sized for this */
+#define L7_SYSCALL_BYTES_MAX (1 << 20) /* 64 records of L7_RECORD_DATA_MAX; the copy loop takes one step per piece */
 #define L7_DETECT_BYTES	     16
-
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 16 << 20); /* resized from config before load */
-} l7_events SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -48,47 +43,9 @@ struct {
 	__type(value, struct l7_settings);
 } l7_settings_map SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, L7_CNT_MAX);
-	__type(key, __u32);
-	__type(value, __u64);
-} l7_counters SEC(".maps");
-
-/* A record being built. Twice the record's data size so that "offset < MAX, length <= MAX" is provably in bounds.
- * Larger than a per-CPU value may be, so it is an array indexed by CPU (entries = possible CPUs, set before load). */
-struct l7_scratch {
-	struct l7_data_record rec;
-	__u8 slack[L7_RECORD_DATA_MAX];
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 256);
-	__type(key, __u32);
-	__type(value, struct l7_scratch);
-} l7_scratch_map SEC(".maps");
-
 /* Keep the record structs in the object's BTF for the layout test. */
 const struct l7_close_record *unused_l7_close_record __attribute__((unused));
 const struct l7_conn *unused_l7_conn __attribute__((unused));
-
-#define L7_RECORD_HEADER_BYTES __builtin_offsetof(struct l7_data_record, data)
-
-static __always_inline void l7_count(__u32 slot, __u64 n)
-{
-	__u64 *v = bpf_map_lookup_elem(&l7_counters, &slot);
-	if (v)
-		*v += n;
-}
-
-/* The same wakeup policy as tapio_submit (tapio.h), for bpf_ringbuf_output. */
-static __always_inline __u64 l7_wake_flags(void)
-{
-	__u64 avail = bpf_ringbuf_query(&l7_events, BPF_RB_AVAIL_DATA);
-	return avail == 0 || avail > bpf_ringbuf_query(&l7_events, BPF_RB_RING_SIZE) / 2 ? BPF_RB_FORCE_WAKEUP
-											 : BPF_RB_NO_WAKEUP;
-}
 
 static __always_inline void fill_tuple(struct l7_data_record *r, struct sock *sk)
 {
@@ -173,92 +130,6 @@ int l7_state_tp(struct trace_event_raw_inet_sock_set_state *ctx)
 		return 0;
 	handle_state(ctx, (struct sock *)ctx->skaddr, ctx->oldstate, ctx->newstate);
 	return 0;
-}
-
-/* ---- protocol detection ---- */
-
-/* ---- copying a syscall's bytes ---- */
-
-struct copy_ctx {
-	__u64 base;	 /* the buffer (scalar syscalls) */
-	__u64 len;	 /* its length */
-	__u64 iov;	 /* user struct iovec array (vector syscalls) */
-	__u32 remaining; /* bytes still to copy within the per-syscall bound */
-	__u32 fill;	 /* bytes in the scratch record */
-	__u32 key;	 /* this CPU's scratch slot */
-	__u8 vector;
-	__u8 read_failed;
-	__u8 ring_full;
-};
-
-/* Sends the scratch record with `fill` bytes; the next record continues where it ended. */
-static __always_inline void flush(struct l7_scratch *s, struct copy_ctx *c, __u8 last)
-{
-	struct l7_data_record *r = &s->rec;
-	__u32 n = c->fill;
-	if (n > L7_RECORD_DATA_MAX)
-		n = L7_RECORD_DATA_MAX;
-	r->copied = n;
-	r->h.size = L7_RECORD_HEADER_BYTES + n;
-	if (last)
-		r->flags |= L7_FLAG_SYSCALL_END;
-	if (c->read_failed)
-		r->flags |= L7_FLAG_READ_FAILED;
-	if (bpf_ringbuf_output(&l7_events, r, L7_RECORD_HEADER_BYTES + n, l7_wake_flags()) != 0) {
-		tapio_count_drop(TAPIO_KIND_L7_DATA, TAPIO_DROP_RINGBUF_FULL);
-		l7_count(L7_CNT_BYTES_RING_FULL, n);
-		c->ring_full = 1;
-	} else {
-		l7_count(L7_CNT_RECORDS, 1);
-		l7_count(L7_CNT_BYTES_COPIED, n);
-	}
-	r->seq += n;
-	r->flags &= ~L7_FLAG_SYSCALL_START;
-	c->fill = 0;
-}
-
-/* bpf_loop callback: copies iovec `i` (or the single buffer) into records. */
-static long copy_segment(__u32 i, void *arg)
-{
-	struct copy_ctx *c = arg;
-	if (c->remaining == 0)
-		return 1;
-	__u64 base = c->base, len = c->len;
-	if (c->vector) {
-		struct iovec iv;
-		if (bpf_probe_read_user(&iv, sizeof(iv), (void *)(c->iov + (__u64)i * sizeof(iv))) != 0) {
-			c->read_failed = 1;
-			return 1;
-		}
-		base = (__u64)iv.iov_base;
-		len = iv.iov_len;
-	}
-	__u32 key = c->key;
-	struct l7_scratch *s = bpf_map_lookup_elem(&l7_scratch_map, &key);
-	if (!s)
-		return 1;
-	if (len > c->remaining)
-		len = c->remaining;
-	/* remaining <= L7_SYSCALL_BYTES_MAX: at most 5 pieces (a partly filled record, then whole ones). */
-	for (int j = 0; j < 5 && len > 0; j++) {
-		__u32 fill = c->fill & (L7_RECORD_DATA_MAX - 1);
-		__u32 n = L7_RECORD_DATA_MAX - fill;
-		if (len < n)
-			n = len;
-		if (n > L7_RECORD_DATA_MAX)
-			n = L7_RECORD_DATA_MAX;
-		if (bpf_probe_read_user(&s->rec.data[fill], n, (void *)base) != 0) {
-			c->read_failed = 1;
-			return 1;
-		}
-		c->fill = fill + n;
-		base += n;
-		len -= n;
-		c->remaining -= n;
-		if (c->fill >= L7_RECORD_DATA_MAX)
-			flush(s, c, 0);
-	}
-	return c->remaining == 0 ? 1 : 0;
 }
 
 /* Reads the first bytes of the payload (for detection). Returns how many. */
@@ -351,36 +222,39 @@ static __always_inline void capture(struct sock *sk, __u8 dir, __u32 len, const 
 	conn->seq[dir & 1] += len; /* claimed before copying: another thread may send on this socket meanwhile */
 	l7_count(L7_CNT_BYTES_SEEN, len);
 
-	struct copy_ctx c = {.key = cpu};
+	struct l7_copy_state *c = &s->st;
+	__builtin_memset(c, 0, sizeof(*c));
 	if (sb->sys == L7_SYS_OTHER) {
 		r->flags |= L7_FLAG_NO_BUFFER;
 		l7_count(L7_CNT_BYTES_NO_BUFFER, len);
-		flush(s, &c, 1);
+		flush(s, 1);
 		return;
 	}
 	__u32 bound = proto == L7_PROTO_HTTP2 ? cfg->http2_bytes : cfg->http1_bytes;
 	if (bound > L7_SYSCALL_BYTES_MAX)
 		bound = L7_SYSCALL_BYTES_MAX;
-	c.remaining = len < bound ? len : bound;
-	if (len > c.remaining)
-		l7_count(L7_CNT_BYTES_TRUNCATED, len - c.remaining);
-	c.vector = sb->vector;
+	__u32 wanted = len < bound ? len : bound;
+	c->remaining = wanted;
+	if (len > wanted)
+		l7_count(L7_CNT_BYTES_TRUNCATED, len - wanted);
 	if (sb->vector) {
-		c.iov = sb->buf;
+		c->iov = sb->buf;
+		c->iov_count = sb->count < UIO_MAXIOV ? sb->count : UIO_MAXIOV;
 	} else {
-		c.base = sb->buf;
-		c.len = len;
+		c->seg_base = sb->buf;
+		c->seg_left = len;
 	}
-	__u32 segments = sb->vector ? (sb->count < UIO_MAXIOV ? sb->count : UIO_MAXIOV) : 1;
-	__u32 wanted = c.remaining;
-	bpf_loop(segments, copy_segment, &c, 0);
-	if (c.read_failed) {
+	/* Steps: one per iovec loaded, one per piece copied (at most one more than iovecs plus records). */
+	__u32 steps = 2 * c->iov_count + L7_SYSCALL_BYTES_MAX / L7_RECORD_DATA_MAX + 2;
+	bpf_loop(steps, copy_step, &cpu, 0);
+	__u8 failed = c->read_failed;
+	if (failed) {
 		tapio_count_drop(TAPIO_KIND_L7_DATA, TAPIO_DROP_READ_FAILED);
-		l7_count(L7_CNT_BYTES_READ_FAILED, c.remaining);
+		l7_count(L7_CNT_BYTES_READ_FAILED, c->remaining);
 	}
 	/* The last record says where the syscall ends; skip it only when a full record already ended it exactly. */
-	if (c.fill > 0 || wanted < len || c.read_failed || wanted == 0)
-		flush(s, &c, 1);
+	if (c->fill > 0 || wanted < len || failed || wanted == 0)
+		flush(s, 1);
 }
 
 static __always_inline void from_task_regs(struct sock *sk, __u8 dir, int ret)

@@ -6,11 +6,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Build needs: clang/llvm for CO-RE BPF, libbpf + libelf + zlib for the addon, bpftool for vmlinux.h.
-# Test and benchmark needs: real container runtimes, peers to compare against (libbpf-tools, bpftrace), wrk.
+# Test and benchmark needs: real container runtimes, peers to compare against (libbpf-tools, bpftrace), wrk,
+# protocol peers (nghttp2, curl, and apache2-bin: the one server here that takes an h2c Upgrade).
 # Image needs (`npm run image`, test/deploy): debootstrap makes the Debian base of the agent image.
 DEBS=(clang llvm libbpf-dev libelf-dev zlib1g-dev bpftool make g++ python3 iproute2
       bpftrace libbpf-tools containerd runc docker.io podman busybox-static wrk clang-format iptables
-      debootstrap nghttp2-client nghttp2-server curl)
+      debootstrap nghttp2-client nghttp2-server curl apache2-bin)
 
 missing=()
 for pkg in "${DEBS[@]}"; do

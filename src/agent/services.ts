@@ -7,7 +7,7 @@ import type { DropCounters } from '../core/drops';
 import type { EventSink } from '../core/sink';
 import type { Attributes, TapioEvent } from '../core/event';
 import { IdentityResolver } from '../identity';
-import { createKubernetesMetadata, type KubernetesMetadataSource } from '../identity/kubernetes';
+import { createKubernetesMetadata, peerAttributes, type KubernetesMetadataSource } from '../identity/kubernetes';
 import { createOtlpExporter, type OtlpExporter } from '../export/otlp';
 import { tapioResource } from '../export/resource';
 import { createLimits, type LimitsHandle } from '../pipeline/limits';
@@ -156,8 +156,8 @@ export async function createRuntimeServices(config: TapioConfig, drops: DropCoun
 }
 
 /**
- * Per-event identity: the container/pod/workload of the task (IdentityResolver) and the Service name of a network
- * peer when its IP belongs to one. The node and cluster are not copied onto events: they are the resource.
+ * Per-event identity: the container/pod/workload of the task (IdentityResolver), and for a network peer the Service
+ * its IP belongs to and the pod that has it (tapio.network.peer.k8s.*; src/identity/kubernetes/peers.ts). The node and cluster are not copied onto events: they are the resource.
  */
 export function enrichWith(identity: IdentityResolver, kubernetes: KubernetesMetadataSource | undefined): (e: TapioEvent) => void {
   return (e) => {
@@ -167,6 +167,8 @@ export function enrichWith(identity: IdentityResolver, kubernetes: KubernetesMet
     if (typeof peer === 'string') {
       const svc = kubernetes.serviceForIp(peer);
       if (svc) e.attributes['tapio.network.peer.service'] = svc;
+      const pod = kubernetes.peerForIp(peer);
+      if (pod) peerAttributes(pod, e.attributes);
     }
   };
 }

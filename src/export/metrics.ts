@@ -14,6 +14,8 @@ export const REQUEST_DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0
 const REQUEST_SERIES_KEYS = [
   'http.request.method', 'http.response.status_code', 'http.route', 'network.protocol.version', 'error.type',
   'rpc.system', 'rpc.service', 'rpc.method', 'rpc.grpc.status_code', 'tapio.network.peer.service',
+  // the peer's namespace and workload (never its pod: one series per pod would defeat the caps)
+  'tapio.network.peer.k8s.namespace.name', 'tapio.network.peer.k8s.workload.name', 'tapio.network.peer.k8s.workload.kind',
 ] as const;
 
 /** The attribute keys metrics keep: enough to group by namespace, workload and container; never pod or pid. */

@@ -49,6 +49,8 @@ export interface KubernetesMetadata {
   resourceAttributes(): Attributes;
   /** `<service>.<namespace>` when ip is a Service's ClusterIP or an EndpointSlice endpoint. */
   serviceForIp(ip: string): string | undefined;
+  /** The pod with this IP (on this node, or named by an EndpointSlice), for naming a connection's peer. */
+  peerForIp?(ip: string): { name: string; namespace: string; workloadName?: string; workloadKind?: string } | undefined;
   /** True once the first list of every watched resource has completed. */
   synced(): boolean;
 }

@@ -65,7 +65,8 @@ export interface ResponseHead {
 
 /** Parses a complete head (start line + fields, without or with the final blank line); undefined if malformed. */
 export function parseHead(text: string, expect: 'request' | 'response'): RequestHead | ResponseHead | undefined {
-  const lines = text.split(/\r?\n/);
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) { const l = lines[i]!; if (l.endsWith('\r')) lines[i] = l.slice(0, -1); }
   while (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
   const start = lines[0];
   if (start === undefined) return undefined;

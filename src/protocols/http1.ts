@@ -21,11 +21,14 @@ interface PendingRequest {
   upgrade?: string;
 }
 
+/** Shared empty buffer: `buf` is only ever replaced, never written into. */
+const EMPTY: Buffer = Buffer.alloc(0);
+
 type Mode = 'head' | 'length' | 'chunk-size' | 'chunk-data' | 'chunk-crlf' | 'trailers' | 'close' | 'desync' | 'held' | 'raw';
 
 class Direction {
   mode: Mode = 'head';
-  buf: Buffer = Buffer.alloc(0); // an incomplete head or chunk line, bounded
+  buf: Buffer = EMPTY; // an incomplete head or chunk line, bounded
   remaining = 0;
   bodyBytes = 0;
   body: BodyCapture;
@@ -62,7 +65,7 @@ export class Http1Parser {
         return data.length;
       }
       d.mode = 'head';
-      d.buf = Buffer.alloc(0);
+      d.buf = EMPTY;
       this.host.counters.resyncs++;
     }
     let pos = 0;
@@ -127,7 +130,7 @@ export class Http1Parser {
     }
     const consumedFromB = held > 0 ? pos + end - held : end;
     const text = Buffer.from(bytes.buffer, bytes.byteOffset + from, end - from).toString('latin1');
-    d.buf = Buffer.alloc(0);
+    d.buf = EMPTY;
     const parsed = parseHead(text, d.isRequest ? 'request' : 'response');
     if (!parsed) { this.desync(d); return b.length; }
     if (parsed.kind === 'request') this.requestHead(d, parsed, t); else this.responseHead(d, parsed, t);
@@ -155,7 +158,7 @@ export class Http1Parser {
     if (h.status >= 100 && h.status < 200 && h.status !== 101) return; // 100 Continue, 103 Early Hints: no body
     // A response cannot answer a request sent after it started: that request's answer is still to come.
     const answers = req && req.startNs <= t ? req : undefined;
-    d.response = { ...h, startNs: t, req: answers };
+    d.response = { kind: 'response', status: h.status, minor: h.minor, headers: h.headers, startNs: t, req: answers };
     if (answers) this.queue.shift();
     d.bodyBytes = 0;
     d.body = new BodyCapture(this.host.captureBodyBytes);
@@ -192,7 +195,7 @@ export class Http1Parser {
     if (nl < 0) { d.buf = Buffer.concat([d.buf, part]); return end; }
     const lineText = (d.buf.length ? Buffer.concat([d.buf, part]) : Buffer.from(part.buffer, part.byteOffset, part.length))
       .toString('latin1').replace(/\r?\n$/, '');
-    d.buf = Buffer.alloc(0);
+    d.buf = EMPTY;
     if (d.mode === 'chunk-crlf') {
       if (lineText !== '') this.desync(d); else d.mode = 'chunk-size';
     } else if (d.mode === 'chunk-size') {
@@ -246,13 +249,13 @@ export class Http1Parser {
       return;
     }
     this.req.mode = 'raw'; // WebSocket frames or a CONNECT tunnel: not ours to parse
-    this.req.buf = Buffer.alloc(0);
+    this.req.buf = EMPTY;
     respDir.mode = 'raw';
   }
 
   private releaseHeld(t: bigint): void {
     const held = this.req.buf;
-    this.req.buf = Buffer.alloc(0);
+    this.req.buf = EMPTY;
     this.req.mode = 'head';
     if (held.length > 0) this.feed(true, held, 0, t);
   }
@@ -276,7 +279,7 @@ export class Http1Parser {
     if (d.mode === 'desync') return;
     this.host.counters.desyncs++;
     d.mode = 'desync';
-    d.buf = Buffer.alloc(0);
+    d.buf = EMPTY;
     d.request = undefined;
     if (d.isRequest) {
       this.trusted = false; // requests may be hiding in the lost bytes: their answers would pair with later ones

@@ -129,6 +129,8 @@ export class FrameReader {
       } else p = this.payload(b, p, t);
     }
     if (missing > 0) this.gap(missing, t);
+    // A frame continues in the next chunk: keep a copy of its bytes, not views that would pin this chunk's buffer.
+    if (this.parts.length > 0) this.parts = [Buffer.concat(this.parts)];
   }
 
   private skipped(n: number): void { this.onSkip?.(n); }

@@ -103,7 +103,8 @@ export class Http2Parser {
         if (f.type === FrameType.PUSH_PROMISE) start += 4;
         if (start > end) { this.protocolError(dir, t); return; }
         this.blocks[dir] = { streamId: f.streamId, type: f.type, endStream: (f.flags & Flag.END_STREAM) !== 0,
-          parts: [payload.subarray(start, end)], size: end - start, lost: false };
+          // a block continued in later frames is kept as a copy, not a view pinning the capture buffer
+          parts: [(f.flags & Flag.END_HEADERS) ? payload.subarray(start, end) : payload.slice(start, end)], size: end - start, lost: false };
         if (f.flags & Flag.END_HEADERS) this.endBlock(dir, t);
         return;
       }
@@ -115,7 +116,7 @@ export class Http2Parser {
         }
         block.size += payload.length;
         if (block.size > this.host.limits.maxHeaderBlockBytes && !block.lost) this.blockTooLarge(dir, block);
-        if (!block.lost) block.parts.push(payload);
+        if (!block.lost) block.parts.push((f.flags & Flag.END_HEADERS) ? payload : payload.slice());
         if (f.flags & Flag.END_HEADERS) this.endBlock(dir, t);
         return;
       }

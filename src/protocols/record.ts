@@ -35,6 +35,27 @@ export interface RecordContext {
   scrubber: Scrubber;
   captureHeaders: ReadonlySet<string>;
   bootToWallNs: bigint;
+  /** Scrubbed text and route templates already computed on this connection (keep-alive requests repeat them). */
+  memo?: Record<'target' | 'route' | 'text', Map<string, string>>;
+}
+
+const MEMO_ENTRIES = 64;
+
+/** f(value), remembered per connection under `tag` (the scrubber and templating are pure for a given config). */
+function memoized(ctx: RecordContext, tag: 'target' | 'route' | 'text', value: string, f: (v: string) => string): string {
+  const m = ctx.memo?.[tag];
+  if (!m) return f(value);
+  let out = m.get(value);
+  if (out === undefined) {
+    out = f(value);
+    if (m.size >= MEMO_ENTRIES) m.clear();
+    if (value.length <= 512) m.set(value, out);
+  }
+  return out;
+}
+
+export function newMemo(): NonNullable<RecordContext['memo']> {
+  return { target: new Map(), route: new Map(), text: new Map() };
 }
 
 export function headerValue(headers: readonly HeaderField[], name: string): string | undefined {
@@ -69,12 +90,13 @@ export function buildRecord(x: Exchange, ctx: RecordContext): RequestRecord {
     protocolVersion: x.version,
   };
   if (x.target !== undefined) {
-    rec.target = s.target(x.target);
-    rec.route = x.protocol === 'grpc' ? rec.method : routeTemplate(rec.target);
+    const target = memoized(ctx, 'target', x.target, (v) => s.target(v));
+    rec.target = target;
+    rec.route = x.protocol === 'grpc' ? rec.method : memoized(ctx, 'route', target, routeTemplate);
   }
   const host = headerValue(x.requestHeaders, x.version === '2' ? ':authority' : 'host')
     ?? (x.version === '2' ? headerValue(x.requestHeaders, 'host') : undefined);
-  if (host !== undefined) rec.host = s.text(host);
+  if (host !== undefined) rec.host = memoized(ctx, 'text', host, (v) => s.text(v));
   const traceparent = headerValue(x.requestHeaders, 'traceparent');
   if (traceparent !== undefined) {
     rec.traceparent = s.text(traceparent);
@@ -82,7 +104,7 @@ export function buildRecord(x: Exchange, ctx: RecordContext): RequestRecord {
     if (tracestate !== undefined) rec.tracestate = s.text(tracestate);
   }
   const ua = headerValue(x.requestHeaders, 'user-agent');
-  if (ua !== undefined) rec.userAgent = s.text(ua);
+  if (ua !== undefined) rec.userAgent = memoized(ctx, 'text', ua, (v) => s.text(v));
   if (x.statusMessage !== undefined) rec.statusMessage = s.text(x.statusMessage);
   if (x.streamId !== undefined) rec.streamId = x.streamId;
   if (x.requestMessages !== undefined) rec.requestMessages = x.requestMessages;

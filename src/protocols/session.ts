@@ -8,7 +8,7 @@ import { looksLikeRequest, looksLikeResponse } from './http1-head';
 import { Http1Parser, type H2cHandover } from './http1';
 import { Http2Parser } from './http2';
 import { DEFAULT_MAX_FRAME_SIZE, looksLikeFrames, PREFACE } from './http2-frames';
-import { buildRecord, type Exchange, type RecordContext } from './record';
+import { buildRecord, newMemo, type Exchange, type RecordContext } from './record';
 import { Scrubber } from './scrub';
 import { DEFAULT_LIMITS, newCounters, type ProtocolCounters, type ProtocolLimits, type SessionOptions } from './types';
 
@@ -49,13 +49,14 @@ export class ProtocolSession {
       scrubber: new Scrubber(options.scrub),
       captureHeaders: new Set((options.captureHeaders ?? []).map((h) => h.toLowerCase())),
       bootToWallNs: options.bootToWallNs ?? 0n,
+      memo: newMemo(),
     };
     this.host = {
       limits: this.limits,
       counters: this.counters,
       captureBodyBytes: Math.max(0, options.captureBodyBytes ?? 0),
       emit: (x) => this.emit(x),
-      lose: (r) => { this.counters.lost[r]++; },
+      lose: (r) => { this.counters.lost[r]++; this.lostCount++; },
       active: (p) => this.parser === p,
       upgradeToHttp2: (stream1, clientBytes) => this.upgrade(stream1, clientBytes),
     };
@@ -89,6 +90,9 @@ export class ProtocolSession {
       this.lastError = (err as Error).message;
     }
   }
+
+  /** Exchanges counted lost so far, over every reason (a cheap "anything new?" for the collector). */
+  lostCount = 0;
 
   /** The message of an unexpected internal error that stopped this session (for debugging; counted as desync). */
   lastError?: string;
@@ -172,7 +176,7 @@ export class ProtocolSession {
   }
 
   private emit(x: Exchange): void {
-    if (this.records.length >= MAX_QUEUED_RECORDS) { this.counters.lost.queue_full++; return; }
+    if (this.records.length >= MAX_QUEUED_RECORDS) { this.counters.lost.queue_full++; this.lostCount++; return; }
     this.records.push(buildRecord(x, this.ctx));
     this.counters.reported++;
   }

@@ -262,6 +262,7 @@ export interface PodSpecInput {
   owner?: { kind: string; name: string; apiVersion?: string };
   containers?: Array<{ name: string; id?: string }>;
   podIP?: string;
+  hostNetwork?: boolean;
 }
 
 export function makePod(p: PodSpecInput): Obj {
@@ -279,7 +280,7 @@ export function makePod(p: PodSpecInput): Obj {
           'f:spec': { 'f:containers': { 'k:{"name":"app"}': { '.': {}, 'f:image': {}, 'f:name': {}, 'f:resources': {} } } } } }],
     },
     spec: {
-      nodeName: p.node, restartPolicy: 'Always', serviceAccountName: 'default', dnsPolicy: 'ClusterFirst',
+      nodeName: p.node, ...(p.hostNetwork ? { hostNetwork: true } : {}), restartPolicy: 'Always', serviceAccountName: 'default', dnsPolicy: 'ClusterFirst',
       containers: containers.map((c) => ({ name: c.name, image: `registry.example.com/${c.name}:1.2.3`, imagePullPolicy: 'IfNotPresent',
         resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } },
         ports: [{ containerPort: 8080, protocol: 'TCP' }],
@@ -314,10 +315,12 @@ export function makeService(name: string, namespace: string, clusterIP: string):
       ports: [{ name: 'http', port: 80, protocol: 'TCP', targetPort: 8080 }], sessionAffinity: 'None' } };
 }
 
-export function makeEndpointSlice(name: string, namespace: string, service: string, ips: string[]): Obj {
+/** `pods[i]` (optional) names the pod behind `ips[i]`, as the endpoint's targetRef does in a real slice. */
+export function makeEndpointSlice(name: string, namespace: string, service: string, ips: string[], pods?: string[]): Obj {
   return { kind: 'EndpointSlice', apiVersion: 'discovery.k8s.io/v1', addressType: 'IPv4',
     metadata: { name, namespace, labels: { 'kubernetes.io/service-name': service, 'endpointslice.kubernetes.io/managed-by': 'endpointslice-controller.k8s.io' } },
-    endpoints: ips.map((ip) => ({ addresses: [ip], conditions: { ready: true, serving: true, terminating: false }, nodeName: 'node-1' })),
+    endpoints: ips.map((ip, i) => ({ addresses: [ip], conditions: { ready: true, serving: true, terminating: false }, nodeName: 'node-1',
+      ...(pods?.[i] ? { targetRef: { kind: 'Pod', namespace, name: pods[i], uid: randomUUID() } } : {}) })),
     ports: [{ name: 'http', port: 8080, protocol: 'TCP' }] };
 }
 

@@ -92,8 +92,9 @@ export class RequestsCollector extends RingCollector {
     const make = factory;
     const streams = new StreamTable(r.sessionTableSize, (info) => make(info, emit));
     this.streams = streams;
+    const known = (connection: string): boolean => streams.has(connection);
     return (view, offset, size, out) => {
-      const rec = decoder.decode(view, offset, size);
+      const rec = decoder.decode(view, offset, size, known);
       if (rec?.kind === 'data') streams.data(rec);
       else if (rec?.kind === 'close') streams.close(rec);
       if (this.pending.length > 0) {
@@ -136,6 +137,7 @@ export class RequestsCollector extends RingCollector {
       });
     }
     if (this.sessions) {
+      this.sessions.settle();
       const t = this.sessions.totals;
       out.requests_reported = t.reported;
       for (const [reason, n] of Object.entries(t.lost)) if (n > 0) out[`requests_lost_${reason}`] = n;

@@ -1,7 +1,10 @@
 // Decodes the request-capture records (bpf/include/l7.h) into plain objects: a piece of one syscall's payload, or
 // the close of a connection. Never throws on bad bytes: such records are counted (stage 'decode') and skipped.
+// Hot path (one call per record): stream offsets are plain numbers (exact below 2^53 bytes per direction), and the
+// addresses are formatted only for a connection not seen before (the caller says which).
 import type { DropCounters } from '../../core/drops';
-import { HEADER_SIZE, readHeader } from '../record-header';
+import { HEADER_SIZE } from '../record-header';
+import { STRUCTS } from '../../kernel/layouts.generated';
 import { formatAddress } from '../network/address';
 import {
   DATA_HEADER_BYTES, KIND_L7_CLOSE, KIND_L7_DATA, L7_CLOSE_RECORD, L7_DATA_RECORD, RECORD_DATA_MAX, SYSCALL_NAMES,
@@ -9,6 +12,7 @@ import {
 
 const D = L7_DATA_RECORD.fields;
 const C = L7_CLOSE_RECORD.fields;
+const H = STRUCTS.tapio_header.fields;
 
 export interface ConnectionTuple {
   type: 'ipv4' | 'ipv6';
@@ -25,18 +29,22 @@ export interface DataRecord {
   timeNs: bigint;
   pid: number;
   tid: number;
+  /** Like the tuple, only read for a connection the caller does not know yet (0 otherwise). */
   cgroupId: bigint;
-  seq: bigint;
-  syscallSeq: bigint;
+  seq: number;
+  syscallSeq: number;
   syscallLength: number;
-  /** A copy of the bytes (the batch buffer is reused once the handler returns). */
+  /** A view into the batch's buffer, not a copy: each batch arrives in a buffer of its own that lives as long as
+   *  a view of it does (copying every record's bytes made half the agent's CPU go to garbage collection under
+   *  h2load). The parsers copy what they keep past the chunk (unfinished heads, frames and header blocks). */
   data: Uint8Array;
   direction: 'send' | 'recv';
   role: 'unknown' | 'client' | 'server';
   protocol: number;
   flags: number;
   syscall: string;
-  tuple: ConnectionTuple;
+  /** Only decoded for a connection the caller does not know yet (see decode's `known`). */
+  tuple: ConnectionTuple | undefined;
 }
 
 export interface CloseRecord {
@@ -53,7 +61,28 @@ export function connectionKey(sock: bigint, startNs: bigint): string {
   return `${sock.toString(16)}:${startNs}`;
 }
 
+/** connectionKey from the record bytes, without BigInt arithmetic on the hot path; cached for the last key. */
+class KeyCache {
+  private sockLo = -1;
+  private sockHi = -1;
+  private startLo = -1;
+  private startHi = -1;
+  private key = '';
+  get(view: DataView, at: number): string {
+    const sl = view.getUint32(at, true), sh = view.getUint32(at + 4, true);
+    const tl = view.getUint32(at + 8, true), th = view.getUint32(at + 12, true);
+    if (sl !== this.sockLo || sh !== this.sockHi || tl !== this.startLo || th !== this.startHi) {
+      this.sockLo = sl; this.sockHi = sh; this.startLo = tl; this.startHi = th;
+      this.key = connectionKey(view.getBigUint64(at, true), view.getBigUint64(at + 8, true));
+    }
+    return this.key;
+  }
+}
+
+const u64 = (view: DataView, at: number): number => view.getUint32(at, true) + view.getUint32(at + 4, true) * 2 ** 32;
+
 export class RecordDecoder {
+  private readonly keys = new KeyCache();
   constructor(private readonly drops: DropCounters) {}
 
   private bad(reason: string): undefined {
@@ -61,49 +90,56 @@ export class RecordDecoder {
     return undefined;
   }
 
-  decode(view: DataView, at: number, size: number): DataRecord | CloseRecord | undefined {
+  /** `known(connection)`: whether the caller already has the connection (then its tuple is not decoded again). */
+  decode(view: DataView, at: number, size: number, known?: (connection: string) => boolean): DataRecord | CloseRecord | undefined {
     if (size < HEADER_SIZE || at + size > view.byteLength) return this.bad('short_record');
-    const h = readHeader(view, at);
-    if (h.size !== size) return this.bad('size_mismatch');
-    const sock = view.getBigUint64(at + 32, true);
-    const start = view.getBigUint64(at + 40, true);
-    if (h.kind === KIND_L7_CLOSE) {
+    const kind = view.getUint32(at + H.kind.offset, true);
+    if (view.getUint32(at + H.size.offset, true) !== size) return this.bad('size_mismatch');
+    const connection = this.keys.get(view, at + 32);
+    const timeNs = view.getBigUint64(at + H.ts_ns.offset, true);
+    if (kind === KIND_L7_CLOSE) {
       if (size !== L7_CLOSE_RECORD.size) return this.bad('size_mismatch');
       return {
-        kind: 'close', connection: connectionKey(sock, start), timeNs: h.tsNs,
+        kind: 'close', connection, timeNs,
         sent: view.getBigUint64(at + C.sent.offset, true), received: view.getBigUint64(at + C.received.offset, true),
       };
     }
-    if (h.kind !== KIND_L7_DATA) return this.bad('unknown_kind');
+    if (kind !== KIND_L7_DATA) return this.bad('unknown_kind');
     if (size < DATA_HEADER_BYTES) return this.bad('short_record');
     const copied = view.getUint32(at + D.copied.offset, true);
     if (copied > RECORD_DATA_MAX || DATA_HEADER_BYTES + copied !== size) return this.bad('size_mismatch');
-    const family = view.getUint16(at + D.family.offset, true);
     const base = view.byteOffset + at;
-    const local = formatAddress(family, new Uint8Array(view.buffer, base + D.local_addr.offset, 16));
-    const peer = formatAddress(family, new Uint8Array(view.buffer, base + D.peer_addr.offset, 16));
-    if (!local || !peer) return this.bad('unknown_family');
+    let tuple: ConnectionTuple | undefined;
+    let cgroupId = 0n;
+    if (!known?.(connection)) {
+      cgroupId = view.getBigUint64(at + H.cgroup_id.offset, true);
+      const family = view.getUint16(at + D.family.offset, true);
+      const local = formatAddress(family, new Uint8Array(view.buffer, base + D.local_addr.offset, 16));
+      const peer = formatAddress(family, new Uint8Array(view.buffer, base + D.peer_addr.offset, 16));
+      if (!local || !peer) return this.bad('unknown_family');
+      tuple = {
+        type: peer.type, localAddress: local.address, localPort: view.getUint16(at + D.local_port.offset, true),
+        peerAddress: peer.address, peerPort: view.getUint16(at + D.peer_port.offset, true),
+      };
+    }
     const roleN = view.getUint8(at + D.role.offset);
     return {
       kind: 'data',
-      connection: connectionKey(sock, start),
-      timeNs: h.tsNs,
-      pid: h.pid,
-      tid: h.tid,
-      cgroupId: h.cgroupId,
-      seq: view.getBigUint64(at + D.seq.offset, true),
-      syscallSeq: view.getBigUint64(at + D.syscall_seq.offset, true),
+      connection,
+      timeNs,
+      pid: view.getUint32(at + H.pid.offset, true),
+      tid: view.getUint32(at + H.tid.offset, true),
+      cgroupId,
+      seq: u64(view, at + D.seq.offset),
+      syscallSeq: u64(view, at + D.syscall_seq.offset),
       syscallLength: view.getUint32(at + D.syscall_len.offset, true),
-      data: new Uint8Array(view.buffer.slice(base + DATA_HEADER_BYTES, base + DATA_HEADER_BYTES + copied)),
+      data: new Uint8Array(view.buffer, base + DATA_HEADER_BYTES, copied),
       direction: view.getUint8(at + D.direction.offset) === 0 ? 'send' : 'recv',
       role: ROLES[roleN] ?? 'unknown',
       protocol: view.getUint8(at + D.protocol.offset),
       flags: view.getUint8(at + D.flags.offset),
       syscall: SYSCALL_NAMES[view.getUint8(at + D.syscall.offset)] ?? 'other',
-      tuple: {
-        type: peer.type, localAddress: local.address, localPort: view.getUint16(at + D.local_port.offset, true),
-        peerAddress: peer.address, peerPort: view.getUint16(at + D.peer_port.offset, true),
-      },
+      tuple,
     };
   }
 }

@@ -37,8 +37,13 @@ export function newTotals(): RequestTotals {
   return { reported: 0, lost, roleGuessed: 0, unsupported: 0, parser };
 }
 
+/** Parser diagnostics (not losses) are folded into the totals every this many chunks, at close and at settle(). */
+const FOLD_EVERY = 64;
+
 export class RequestSessions {
   readonly totals = newTotals();
+  /** Live sessions' folds, so settle() can bring the totals up to date before they are read. */
+  private readonly live = new Set<() => void>();
 
   constructor(private readonly drops: DropCounters, private readonly options: SessionOptions = {}) {}
 
@@ -52,16 +57,26 @@ export class RequestSessions {
       localAddress: info.tuple.localAddress, localPort: info.tuple.localPort,
       peerAddress: info.tuple.peerAddress, peerPort: info.tuple.peerPort,
     };
+    const cgroup = cgroupAttribute(info.cgroupId);
+    let pushes = 0;
+    let lostSeen = 0;
+    const foldNow = (): void => {
+      if (session) { lostSeen = session.lostCount; this.fold(session.counters, seen, session.protocol === 'grpc' ? 'grpc.request' : 'http.request'); }
+    };
 
+    // Per chunk: requests out at once; losses folded into the drop registry as soon as they happen (one number
+    // compared), the parser's other counters every FOLD_EVERY chunks.
     const drain = (s: ProtocolSession): void => {
-      for (const rec of s.takeRequests()) {
+      const recs = s.takeRequests();
+      for (let i = 0; i < recs.length; i++) {
+        const rec = recs[i]!;
         const attributes = requestAttributes(rec, ends);
         attributes['process.pid'] = info.pid;
-        attributes['tapio.cgroup.id'] = cgroupAttribute(info.cgroupId);
+        attributes['tapio.cgroup.id'] = cgroup;
         emit({ name: requestEventName(rec), timeUnixNano: rec.startTimeUnixNano, attributes, cgroupId: info.cgroupId, request: rec });
         this.totals.reported++;
       }
-      this.fold(s.counters, seen, s.protocol === 'grpc' ? 'grpc.request' : 'http.request');
+      if (s.lostCount !== lostSeen || ++pushes % FOLD_EVERY === 0) foldNow();
     };
 
     return {
@@ -73,6 +88,7 @@ export class RequestSessions {
             this.totals.roleGuessed++;
           }
           session = new ProtocolSession(role, { ...this.options, bootToWallNs: bootNsToUnixNano(0n) });
+          this.live.add(foldNow);
         }
         session.push(chunk);
         drain(session);
@@ -81,9 +97,16 @@ export class RequestSessions {
         if (!session) return;
         session.close(timeNs);
         drain(session);
+        foldNow();
+        this.live.delete(foldNow);
         if (session.protocol === 'unsupported') this.totals.unsupported++;
       },
     };
+  }
+
+  /** Brings the totals up to date with every live session (before they are read). */
+  settle(): void {
+    for (const f of this.live) f();
   }
 
   /** Adds what a session counted since last time to the totals, and its lost requests to the drop registry. */

@@ -45,7 +45,7 @@ export interface StreamCounters {
 interface Connection {
   info: ConnectionInfo;
   consumer: StreamConsumer;
-  next: [bigint | undefined, bigint | undefined];
+  next: [number | undefined, number | undefined];
 }
 
 export class StreamTable {
@@ -58,12 +58,17 @@ export class StreamTable {
     return this.conns.size;
   }
 
+  has(connection: string): boolean {
+    return this.conns.has(connection);
+  }
+
   data(r: DataRecord): void {
     let c = this.conns.get(r.connection);
     if (c) {
       this.conns.delete(r.connection); // re-insert: Map order is recency order
     } else {
       if (this.conns.size >= this.maxConnections) this.evictOldest(r.timeNs);
+      if (!r.tuple) return; // the decoder was told the connection was known: cannot happen within one call
       const info: ConnectionInfo = { key: r.connection, role: r.role, protocol: r.protocol, pid: r.pid, cgroupId: r.cgroupId, tuple: r.tuple };
       c = { info, consumer: this.open(info), next: [undefined, undefined] };
       this.counters.connections++;
@@ -78,19 +83,19 @@ export class StreamTable {
       // what was already handed on cannot be put back in place. Keep the part past `expected`, if any.
       this.counters.outOfOrder++;
       const skip = expected - seq;
-      if (skip >= BigInt(data.length)) data = new Uint8Array(0);
-      else data = data.subarray(Number(skip));
+      if (skip >= data.length) data = new Uint8Array(0);
+      else data = data.subarray(skip);
       seq = expected;
     } else if (seq > expected) {
-      const gap = Number(seq - expected);
+      const gap = seq - expected;
       this.counters.gaps++;
       this.counters.gapBytes += gap;
       c.consumer.push({ direction: r.direction, data: new Uint8Array(0), length: gap, timeNs: r.timeNs });
     }
-    let end = r.seq + BigInt(r.data.length);
-    if (r.flags & FLAG_SYSCALL_END) end = r.syscallSeq + BigInt(r.syscallLength);
+    let end = r.seq + r.data.length;
+    if (r.flags & FLAG_SYSCALL_END) end = r.syscallSeq + r.syscallLength;
     if (end <= seq) return;
-    const length = Number(end - seq);
+    const length = end - seq;
     if (length > data.length) {
       this.counters.gaps++;
       this.counters.gapBytes += length - data.length;

@@ -19,6 +19,7 @@ import { Backoff } from '../../core/backoff';
 /** How long a deleted pod still names the events that arrive after its deletion. */
 const DELETED_POD_GRACE_MS = 60_000;
 import { ServiceIndex } from './services';
+import { PeerIndex, podIpsOf, type PeerPod } from './peers';
 
 export interface KubernetesMetadataOptions {
   config: KubernetesConfig;
@@ -69,6 +70,8 @@ export class KubernetesMetadataSource implements KubernetesMetadata {
   private readonly recentlyDeleted = new LruMap<string, { pod: PodInfo; at: number }>(1024);
   private readonly podUidByContainer = new Map<string, string>();
   private readonly services = new ServiceIndex();
+  /** Pod IP -> pod: this node's pods, and the pods EndpointSlices name (no extra API requests; see peers.ts). */
+  private readonly peers = new PeerIndex((uid) => this.pods.get(uid));
   private readonly owners: OwnerResolver;
   /** Only their lifecycle (start, stop, synced, status) is used here, whatever they watch. */
   private readonly informers: Array<Pick<Informer<WatchedObject>, 'start' | 'stop' | 'synced' | 'status'>> = [];
@@ -135,9 +138,9 @@ export class KubernetesMetadataSource implements KubernetesMetadata {
       const slices = this.sliceInformer = new Informer<EndpointSlice>(api, {
         ...common, path: '/apis/discovery.k8s.io/v1/endpointslices', projection: endpointSliceProjection,
       });
-      slices.on('add', (s) => this.services.setSlice(s));
-      slices.on('update', (s) => this.services.setSlice(s));
-      slices.on('delete', (s) => this.services.deleteSlice(s));
+      slices.on('add', (s) => { this.services.setSlice(s); this.peers.setSlice(s); });
+      slices.on('update', (s) => { this.services.setSlice(s); this.peers.setSlice(s); });
+      slices.on('delete', (s) => { this.services.deleteSlice(s); this.peers.deleteSlice(s); });
       this.informers.push(svc, slices);
     }
   }
@@ -186,6 +189,11 @@ export class KubernetesMetadataSource implements KubernetesMetadata {
 
   serviceForIp(ip: string): string | undefined {
     return this.services.lookup(ip);
+  }
+
+  /** The pod that has this IP: one on this node (exact workload), else one an EndpointSlice names. */
+  peerForIp(ip: string): PeerPod | undefined {
+    return this.peers.lookup(ip);
   }
 
   synced(): boolean {
@@ -247,6 +255,7 @@ export class KubernetesMetadataSource implements KubernetesMetadata {
     if (old) for (const k of ['k8s.deployment.name', 'k8s.cronjob.name']) if (old.attributes[k] && !(k in info.attributes)) info.attributes[k] = old.attributes[k]!;
     this.pods.set(uid, info);
     for (const id of Object.values(info.containerIds)) this.podUidByContainer.set(id, uid);
+    this.peers.setLocal(uid, podIpsOf(pod));
     void this.owners.workload(pod).then((owners) => {
       if (this.pods.get(uid) !== info) return; // replaced or deleted meanwhile
       this.pods.set(uid, { ...info, attributes: { ...this.labelAttributes(pod), ...owners } });
@@ -258,6 +267,7 @@ export class KubernetesMetadataSource implements KubernetesMetadata {
     if (!old) return;
     for (const id of Object.values(old.containerIds)) this.podUidByContainer.delete(id);
     this.pods.delete(pod.metadata.uid);
+    this.peers.deleteLocal(pod.metadata.uid);
     this.recentlyDeleted.set(pod.metadata.uid, { pod: old, at: Date.now() });
   }
 

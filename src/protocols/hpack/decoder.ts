@@ -22,7 +22,11 @@ export interface DecodedBlock {
 
 const ENTRY_OVERHEAD = 32;
 
-interface Entry { name: string; value: string; size: number }
+interface Entry { field: HeaderField; size: number }
+
+/** The static table as header fields: decoded blocks share these objects (and the dynamic table's), never copies;
+ *  nothing downstream writes into a decoded field. */
+const STATIC_FIELDS: readonly HeaderField[] = STATIC_TABLE.map(([name, value]) => ({ name, value }));
 
 export class HpackDecoder {
   private entries: Entry[] = []; // newest first
@@ -103,7 +107,7 @@ export class HpackDecoder {
         const idx = int(7);
         if (idx === 0) throw new HpackError('index 0');
         const e = this.lookup(idx);
-        if (e) headers.push({ name: e[0], value: e[1] }); else unknownFields++;
+        if (e) headers.push(e); else unknownFields++;
         sawField = true;
       } else if ((first & 0xe0) === 0x20) { // dynamic table size update
         if (sawField) throw new HpackError('table size update after a field');
@@ -117,12 +121,16 @@ export class HpackDecoder {
         if (idx === 0) name = str();
         else {
           const e = this.lookup(idx);
-          name = e?.[0];
+          name = e?.name;
         }
         const value = str();
-        if (name === undefined) unknownFields++; else headers.push({ name, value });
-        if (indexing) {
-          if (name === undefined) this.insertUnknown(); else this.insert(name, value);
+        if (name === undefined) {
+          unknownFields++;
+          if (indexing) this.insertUnknown();
+        } else {
+          const field: HeaderField = { name, value };
+          headers.push(field);
+          if (indexing) this.insert(field);
         }
         sawField = true;
       }
@@ -131,16 +139,16 @@ export class HpackDecoder {
   }
 
   /** The field at a 1-based HPACK index; undefined when it lies in the unknown tail. */
-  private lookup(idx: number): readonly [string, string] | undefined {
-    if (idx <= STATIC_TABLE.length) return STATIC_TABLE[idx - 1];
-    const d = idx - STATIC_TABLE.length - 1;
-    if (d < this.entries.length) { const e = this.entries[d]!; return [e.name, e.value]; }
+  private lookup(idx: number): HeaderField | undefined {
+    if (idx <= STATIC_FIELDS.length) return STATIC_FIELDS[idx - 1];
+    const d = idx - STATIC_FIELDS.length - 1;
+    if (d < this.entries.length) return this.entries[d]!.field;
     if (this.tailUnknown && d < Math.floor(this.allowedMaxSize / ENTRY_OVERHEAD)) return undefined;
     throw new HpackError(`index ${idx} beyond the dynamic table`);
   }
 
-  private insert(name: string, value: string): void {
-    const size = name.length + value.length + ENTRY_OVERHEAD;
+  private insert(field: HeaderField): void {
+    const size = field.name.length + field.value.length + ENTRY_OVERHEAD;
     if (size > this.maxSize) { // an entry larger than the table empties it (RFC 7541 4.4)
       this.entries = [];
       this.size = 0;
@@ -148,7 +156,7 @@ export class HpackDecoder {
       return;
     }
     this.evictTo(this.maxSize - size);
-    this.entries.unshift({ name, value, size });
+    this.entries.unshift({ field, size });
     this.size += size;
     this.settleTail();
   }
