@@ -5,9 +5,10 @@ import { z } from 'zod';
 
 const protocolSchema = z.enum(['grpc', 'http/protobuf', 'http/json']);
 const compressionSchema = z.enum(['gzip', 'none']);
-/** batch.delayMs by default: small enough that export keeps p99 under 10 ms from kernel to collector at 100k/s
- *  (bench/agent-end-to-end.ts), large enough that a low rate does not pay one request per ring wake-up. */
-export const DEFAULT_BATCH_DELAY_MS = 5;
+/** batch.delayMs by default: a node agent's CPU comes first, so a quiet node sends ~5 requests a second per signal
+ *  (each costs 0.3-1 ms of CPU here), as the OpenTelemetry Collector's batch processor does by default; 5 ms keeps
+ *  p50 near 10-15 ms at twice the CPU at 10k/s (docs/export.md "Latency"). */
+export const DEFAULT_BATCH_DELAY_MS = 200;
 
 /** Where and how one signal (or all of them) is sent. Every key is optional: unset means "ask the environment". */
 const targetSchema = z.object({
