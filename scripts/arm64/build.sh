@@ -5,12 +5,13 @@
 #   native/build-arm64/Release/tapio_native.node   the addon cross-compiled with g++-aarch64-linux-gnu against
 #                               libbpf-dev:arm64 and Node's headers in /usr/include/node
 # dist/ is architecture-free; the loader picks the -arm64 builds when it runs on arm64 (src/kernel/native.ts).
-# Installs what it needs (scripts/arm64/setup.sh) and rebuilds only what changed.
+# Installs what it needs (scripts/arm64/setup.sh) and rebuilds only what changed. Exit 2: the tools or the arm64
+# kernel could not be had (apt, mirror); any other failure is a build error.
 # Env: TAPIO_ARM64_KERNEL  version prefix of the arm64 kernel whose BTF to build against (default 6.1).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-bash scripts/arm64/setup.sh
-kdir=$(KM_ARCH=arm64 bash scripts/kernel-matrix/prepare.sh "${TAPIO_ARM64_KERNEL:-6.1}")
+bash scripts/arm64/setup.sh || exit 2
+kdir=$(KM_ARCH=arm64 bash scripts/kernel-matrix/prepare.sh "${TAPIO_ARM64_KERNEL:-6.1}") || exit 2
 make -s -C bpf BPF_ARCH=arm64 BTF="$kdir/vmlinux.btf"
 
 out=native/build-arm64/Release/tapio_native.node
