@@ -8,24 +8,24 @@ set -euo pipefail
 DEBS=(g++-aarch64-linux-gnu libbpf-dev:arm64 libelf-dev:arm64 zlib1g-dev:arm64 qemu-system-arm qemu-user-static
       binfmt-support kmod cpio xz-utils zstd debootstrap)
 
-missing=()
-for pkg in "${DEBS[@]}"; do
-  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
-done
+# shellcheck source=../lib/debs.sh
+source "$(dirname "$0")/../lib/debs.sh"
+mapfile -t missing < <(missing_debs "${DEBS[@]}")
 if [ ${#missing[@]} -gt 0 ]; then
-if [ "$(id -u)" != 0 ]; then
-  echo "arm64 setup: missing Debian packages: ${missing[*]}; run as root or install them with apt-get" >&2
-  exit 1
-fi
-echo "arm64 setup: installing ${missing[*]}" >&2
-export DEBIAN_FRONTEND=noninteractive
-if ! dpkg --print-foreign-architectures | grep -qx arm64; then
-  dpkg --add-architecture arm64
-  apt-get -o DPkg::Lock::Timeout=900 update -qq
-elif ! apt-cache show libbpf-dev:arm64 >/dev/null 2>&1; then
-  apt-get -o DPkg::Lock::Timeout=900 update -qq
-fi
-apt-get -o DPkg::Lock::Timeout=900 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  if [ "$(id -u)" != 0 ]; then
+    echo "arm64 setup: missing Debian packages: ${missing[*]}; run as root or install them with apt-get" >&2
+    exit 1
+  fi
+  echo "arm64 setup: installing ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  lock=(-o DPkg::Lock::Timeout=900)  # other apt users (setup of another checkout) finish first
+  if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+    dpkg --add-architecture arm64
+    apt-get "${lock[@]}" update -qq
+  elif ! apt-cache show libbpf-dev:arm64 >/dev/null 2>&1; then
+    apt-get "${lock[@]}" update -qq
+  fi
+  apt-get "${lock[@]}" install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
 # arm64 binaries run on this machine through qemu-user (debootstrap's second stage, `docker run --platform
