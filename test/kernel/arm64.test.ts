@@ -1,6 +1,7 @@
 // arm64 under qemu (scripts/arm64): `npm run build:arm64` cross-builds the BPF objects and the addon, then
 // scripts/arm64/test.sh boots Debian bookworm's arm64 kernel (qemu-system-aarch64, TCG) with an arm64 userspace and
-// this checkout, and runs `tapio probe` and the loader/process/network tests there. Here: the probe ran on aarch64
+// this checkout, and runs `tapio probe` and the loader/process/network tests there. Here: the arm64 objects carry
+// the same record layouts as src/kernel/layouts.generated.ts (the decoders are shared), the probe ran on aarch64
 // with the kernel's BTF, ring buffer and the program types the collectors use, and every test passed there.
 // A VM (or the arm64 toolchain) that cannot be had skips or fails as test/helpers/vm.ts says; build errors fail.
 // About 2.5 min on 2 cores once built; the first build (packages, kernel, arm64 Debian base) takes 5-10 min more.
@@ -10,6 +11,8 @@ import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { readBtfTypes } from '../../src/kernel/btf-layout';
+import { ANCHOR_OBJECT, GENERATED_FILE, layoutDiff, renderLayouts } from '../../src/kernel/layout-gen';
 import { needsRoot } from '../helpers/root';
 import { noVm, VM_INFRA_CODES } from '../helpers/vm';
 
@@ -20,6 +23,9 @@ test('arm64: the cross build loads and the process and network tests pass under 
   const build = spawnSync('bash', [path.join(ROOT, 'scripts', 'arm64', 'build.sh')], { cwd: ROOT, encoding: 'utf8', timeout: 1_200_000 });
   if (build.status === 2 || build.signal) return noVm(t, 'arm64', `build:arm64 could not get its tools or kernel: ${(build.stderr ?? '').trim().split('\n').slice(-3).join(' | ')}`);
   assert.equal(build.status, 0, `build:arm64 failed:\n${build.stderr.slice(-3000)}`);
+  const anchor = path.join(ROOT, ANCHOR_OBJECT.replace('bpf/.output/', 'bpf/.output-arm64/'));
+  const diff = layoutDiff(fs.readFileSync(path.join(ROOT, GENERATED_FILE), 'utf8'), renderLayouts(readBtfTypes(anchor)));
+  assert.deepEqual(diff, [], `the arm64 records differ from ${GENERATED_FILE}:\n${diff.join('\n')}`);
 
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'tapio-arm64-'));
   try {
