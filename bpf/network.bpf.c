@@ -371,8 +371,17 @@ int BPF_PROG(send_reset_btf, const struct sock *sk)
 	return 0;
 }
 
+/* tcp_send_reset's record: its BTF type changed name (trace_event_raw_tcp_event_sk_skb until 6.10, then
+ * trace_event_raw_tcp_send_reset) but both begin with skbaddr, skaddr; a fixed layout, not CO-RE, so the object
+ * builds against either kernel's vmlinux.h (e.g. Debian 6.1's for arm64) and loads on both. */
+struct tcp_send_reset_tp {
+	struct trace_entry ent;
+	const void *skbaddr;
+	const void *skaddr;
+};
+
 SEC("tracepoint/tcp/tcp_send_reset")
-int send_reset_tp(struct trace_event_raw_tcp_send_reset *ctx)
+int send_reset_tp(struct tcp_send_reset_tp *ctx)
 {
 	mark_reset((struct sock *)ctx->skaddr, TCP_FLAG_RESET_SENT);
 	return 0;

@@ -13,10 +13,8 @@ DEBS=(clang llvm libbpf-dev libelf-dev zlib1g-dev bpftool make g++ python3 iprou
       bpftrace libbpf-tools containerd runc docker.io podman busybox-static wrk clang-format iptables
       debootstrap nghttp2-client nghttp2-server curl apache2-bin)
 
-missing=()
-for pkg in "${DEBS[@]}"; do
-  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
-done
+source scripts/lib/debs.sh
+mapfile -t missing < <(missing_debs "${DEBS[@]}")
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "setup: missing Debian packages: ${missing[*]}; run 'npm run setup' as root or install them with apt-get" >&2

@@ -124,15 +124,22 @@ int spine_emit_bounded(struct trace_event_raw_sys_enter *ctx)
 	return 0;
 }
 
-/* The fallback hook, preferred first to last: fentry, kprobe, tracepoint. */
-SEC("fentry/__x64_sys_setpriority")
+/* The fallback hook, preferred first to last: fentry, kprobe, tracepoint. The syscall's kernel function carries the
+ * architecture's prefix (arch/<arch>/include/asm/syscall_wrapper.h). */
+#if defined(__TARGET_ARCH_arm64)
+#define SYS_SETPRIORITY "__arm64_sys_setpriority"
+#else
+#define SYS_SETPRIORITY "__x64_sys_setpriority"
+#endif
+
+SEC("fentry/" SYS_SETPRIORITY)
 int BPF_PROG(spine_fallback_fentry)
 {
 	mark_fired(1);
 	return 0;
 }
 
-SEC("kprobe/__x64_sys_setpriority")
+SEC("kprobe/" SYS_SETPRIORITY)
 int BPF_KPROBE(spine_fallback_kprobe)
 {
 	mark_fired(2);

@@ -18,6 +18,14 @@ mount -t overlay overlay -o lowerdir=/lower,upperdir=/upper/u,workdir=/upper/w /
 
 n=/newroot
 mkdir -p $n/km
+# A guest of another architecture (run.sh with KM_ARCH=arm64): the root above is its own userspace, and the checkout
+# under test (km_project=PATH on the command line) comes from the host's root, shared as "hostfs", with an overlay.
+for arg in $(cat /proc/cmdline); do case "$arg" in km_project=*) project="${arg#km_project=}" ;; esac; done
+if [ -n "$project" ]; then
+  mkdir -p /hostfs /upper/pu /upper/pw $n$project
+  mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=524288,cache=loose hostfs /hostfs || die "9p hostfs"
+  mount -t overlay overlay -o lowerdir=/hostfs$project,upperdir=/upper/pu,workdir=/upper/pw $n$project || die "project overlay"
+fi
 # The results share: no caching, so what the VM writes is on the host the moment qemu exits.
 mount -t 9p -o trans=virtio,version=9p2000.L,msize=524288,cache=none kmshare $n/km || die "9p kmshare"
 mount -t proc proc $n/proc

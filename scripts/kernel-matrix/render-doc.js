@@ -25,14 +25,18 @@ const HELPER_IDS = { 158: 'bpf_get_current_task_btf', 175: 'bpf_task_pt_regs', 1
 const named = (reason) => reason.replace(/prog '[^']+': /g, '').replace(/attach \S+: /, 'attach: ')
   .replace(/tracepoint '[^']+'/, 'tracepoint')
   .replace(/unknown#(\d+)/g, (m, id) => (HELPER_IDS[id] ? `${m} (${HELPER_IDS[id]})` : m));
+/** A column's name: the kernel release and the architecture it ran on (probes before the machine field: x86_64). */
+const kernelName = (r) => `${r.label === 'host' ? 'host ' : ''}${r.probe.kernelRelease} (${r.probe.machine ?? 'x86_64'})`;
 const row = (cells) => `| ${cells.join(' | ')} |`;
 const table = (head, rows) => [row(head), row(head.map(() => '---')), ...rows.map(row)].join('\n');
 
 function render(runs) {
-  const head = (first) => [first, ...runs.map((r) => (r.label === 'host' ? `host ${r.probe.kernelRelease}` : r.probe.kernelRelease))];
+  const head = (first) => [first, ...runs.map(kernelName)];
   const out = [];
   out.push(`Generated ${new Date().toISOString().slice(0, 10)} from \`tapio probe --json\` and \`load-collectors.js\` on each kernel ` +
-    '(`bash scripts/kernel-matrix/gen-doc.sh`). x86_64 only: arm64 is not in the matrix yet.');
+    '(`bash scripts/kernel-matrix/gen-doc.sh`). Each column is one kernel and its architecture (`uname -m`): ' +
+    'x86_64 kernels boot with this machine\'s userspace, the aarch64 one under qemu-system-aarch64 with an arm64 userspace ' +
+    'and the `npm run build:arm64` objects and addon.');
 
   out.push('\n### Program types (load + attach)\n');
   const kinds = Object.keys(runs[0].probe.programs);
@@ -94,7 +98,7 @@ function render(runs) {
       if (!byReason.has(reason)) byReason.set(reason, []);
       byReason.get(reason).push(`${c.collector}/${h.name}`);
     }
-    out.push(`- **${r.label === 'host' ? `host ${r.probe.kernelRelease}` : r.probe.kernelRelease}**: ${byReason.size === 0 ? 'every hook attached' : ''}`);
+    out.push(`- **${kernelName(r)}**: ${byReason.size === 0 ? 'every hook attached' : ''}`);
     for (const [reason, hooks] of byReason) {
       out.push(`  - ${short(reason, 160)}: ${hooks.length > 8 ? `${hooks.slice(0, 8).join(', ')} and ${hooks.length - 8} more` : hooks.join(', ')}`);
     }

@@ -5,7 +5,10 @@
 # libbpf are the host's own. CMD runs as root with cwd /work/main (or $KM_CWD). Its output is tee'd to the serial console and
 # a read-write 9p share, and printed here after the VM powers off; the serial console goes to $KM_LOG_DIR/console.log
 # (shown live on stderr with KM_VERBOSE=1).
-# Environment: KM_TIMEOUT (s, default 1800), KM_MEM (default 2G), KM_SMP (default 2), KM_CACHE, KM_CWD,
+# KM_ARCH=arm64: Debian's arm64 kernel under qemu-system-aarch64 (-M virt), its root an arm64 userspace
+# (scripts/arm64/rootfs.sh) and the checkout shared from this machine at the same path; with KM_GUEST_ROOT=DIR the
+# root is DIR as it is (e.g. the arm64 image's filesystem) and nothing of this machine is shared.
+# Environment: KM_TIMEOUT (s, default 1800), KM_MEM (default 2G), KM_SMP (default 2), KM_CACHE, KM_CWD, KM_ARCH,
 # KM_LOG_DIR (keep console.log and output.log there; default: a temp dir removed at exit).
 # Exit codes besides CMD's: 2 no VM could be prepared (tools, kernel package), 124 qemu timed out, 125 the VM gave
 # no result (see the console log).
@@ -18,7 +21,11 @@ timeout_s="${KM_TIMEOUT:-1800}"
 cwd="${KM_CWD:-$(cd "$here/../.." && pwd)}"
 
 # Anything that goes wrong before the VM runs (tools, package download) is "no VM here" (exit 2), not a test result.
+arch="${KM_ARCH:-amd64}"
 kdir="$(bash "$here/prepare.sh" "$pattern")" || { echo "run.sh: could not prepare a VM for kernel '$pattern'" >&2; exit 2; }
+if [ "$arch" = arm64 ]; then
+  guest_root="${KM_GUEST_ROOT:-$(bash "$here/../arm64/rootfs.sh")}" || { echo "run.sh: could not prepare the arm64 userspace" >&2; exit 2; }
+fi
 kver="$(basename "$kdir")"
 
 tmp="$(mktemp -d /tmp/tapio-km.XXXXXX)"
@@ -47,12 +54,20 @@ cp "$here/init.sh" "$tmp/initroot/init"; chmod +x "$tmp/initroot/init"
 (cd "$tmp/initroot" && echo init | cpio -o -H newc --quiet | gzip) > "$tmp/init.cpio.gz"
 cat "$kdir/initrd.cpio.gz" "$tmp/init.cpio.gz" > "$tmp/initrd"
 
-qemu=(qemu-system-x86_64 -accel tcg,thread=multi -cpu max -m "${KM_MEM:-2G}" -smp "${KM_SMP:-2}"
-  -display none -monitor none -serial stdio -no-reboot -nic none
-  -kernel "$kdir/vmlinux" -initrd "$tmp/initrd"
-  -append "console=ttyS0 loglevel=4 panic=-1 mitigations=off rdinit=/init"
-  -virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap
+common=(-accel tcg,thread=multi -m "${KM_MEM:-2G}" -smp "${KM_SMP:-2}"
+  -display none -monitor none -serial stdio -no-reboot -nic none -initrd "$tmp/initrd"
   -virtfs "local,path=$tmp/share,mount_tag=kmshare,security_model=none,multidevs=remap")
+append="loglevel=4 panic=-1 mitigations=off rdinit=/init"
+if [ "$arch" = arm64 ]; then
+  # pauth-impdef: the same pointer authentication with a cheap hash instead of QARMA, much faster under TCG.
+  qemu=(qemu-system-aarch64 -M virt -cpu max,pauth-impdef=on "${common[@]}" -kernel "$kdir/Image"
+    -append "console=ttyAMA0 $append$( [ -n "${KM_GUEST_ROOT:-}" ] || echo " km_project=$cwd")"
+    -virtfs "local,path=$guest_root,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap")
+  [ -n "${KM_GUEST_ROOT:-}" ] || qemu+=(-virtfs local,path=/,mount_tag=hostfs,security_model=none,readonly=on,multidevs=remap)
+else
+  qemu=(qemu-system-x86_64 -cpu max "${common[@]}" -kernel "$kdir/vmlinux" -append "console=ttyS0 $append"
+    -virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap)
+fi
 
 start=$(date +%s.%N)
 echo "kernel-matrix: booting $kver (timeout ${timeout_s}s)" >&2

@@ -36,7 +36,7 @@ function firstLine(s?: string): string {
 }
 
 export function formatProbe(f: KernelFeatures, collectors: { collector: string; hooks: ReturnType<typeof plannedModes> }[]): string {
-  let out = `Kernel ${f.kernelRelease}, libbpf ${f.libbpfVersion}\n\nFeatures:\n`;
+  let out = `Kernel ${f.kernelRelease}${f.machine ? ` (${f.machine})` : ''}, libbpf ${f.libbpfVersion}\n\nFeatures:\n`;
   out += line('BTF', f.btf.available, f.btf.detail ?? firstLine(f.btf.reason));
   out += line('ring buffer', f.ringBuffer.available, firstLine(f.ringBuffer.reason));
   out += `  ->   ${'transport'.padEnd(16)} ${f.transport.transport} (${f.transport.reason})\n`;

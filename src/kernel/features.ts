@@ -26,6 +26,8 @@ export type CgroupLayout = 'v2' | 'v1' | 'hybrid' | 'none';
 
 export interface KernelFeatures {
   kernelRelease: string;
+  /** The CPU architecture as the kernel names it (x86_64, aarch64): BPF objects and the addon are built per architecture. */
+  machine?: string;
   libbpfVersion: string;
   btf: FeatureResult;
   ringBuffer: FeatureResult;
@@ -70,7 +72,7 @@ function libcPath(): string | undefined {
     const m = /\s(\/\S*libc[.-]\S*\.so\S*)$/.exec(line) ?? /\s(\/\S*libc\.so\.6)$/.exec(line);
     if (m) return m[1];
   }
-  return ['/lib/x86_64-linux-gnu/libc.so.6', '/usr/lib/x86_64-linux-gnu/libc.so.6', '/lib64/libc.so.6'].find((p) => fs.existsSync(p));
+  return [`/lib/${os.machine()}-linux-gnu/libc.so.6`, `/usr/lib/${os.machine()}-linux-gnu/libc.so.6`, '/lib64/libc.so.6'].find((p) => fs.existsSync(p));
 }
 
 const KERNEL_BTF = '/sys/kernel/btf/vmlinux';
@@ -158,6 +160,7 @@ export async function probeKernel(opts: ProbeOptions = {}): Promise<KernelFeatur
   helpers.bpf_task_storage_get = await probeTaskStorage({ transport: probeTransport, btfPath: opts.btfPath });
   return {
     kernelRelease: os.release(),
+    machine: os.machine(),
     libbpfVersion: n.libbpfVersion(),
     btf: btfFeature(opts.btfPath),
     ringBuffer: ring.ok ? { available: true } : { available: false, reason: ring.error },

@@ -1,5 +1,6 @@
 // The typed face of the native addon (native/): libbpf mechanism only. Everything with policy (fallbacks, retries,
 // drop accounting) lives in the other files of src/kernel.
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 export interface ProgramDescription {
@@ -137,7 +138,16 @@ export interface NativeAddon {
   clockTicksPerSecond(): number;
 }
 
-const ADDON_PATH = path.join(__dirname, '..', '..', '..', 'native', 'build', 'Release', 'tapio_native.node');
+const ROOT = path.join(__dirname, '..', '..', '..');
+
+/** The build for this process's architecture: `<dir>-<arch>` when a cross build made one (`npm run build:arm64`
+ *  writes bpf/.output-arm64 and native/build-arm64), else `<dir>`, the build `npm run setup` made for the host. */
+export function archBuildDir(dir: string, arch: string = process.arch): string {
+  const own = `${dir}-${arch}`;
+  return fs.existsSync(own) ? own : dir;
+}
+
+const ADDON_PATH = path.join(archBuildDir(path.join(ROOT, 'native', 'build')), 'Release', 'tapio_native.node');
 let addon: NativeAddon | undefined;
 
 /** Loads the addon once; the error says how to build it when it is missing. */
@@ -154,5 +164,5 @@ export function native(): NativeAddon {
   return addon;
 }
 
-/** Where compiled BPF objects live (bpf/.output). */
-export const BPF_OBJECT_DIR = path.join(__dirname, '..', '..', '..', 'bpf', '.output');
+/** Where compiled BPF objects live (bpf/.output, or bpf/.output-<arch> from a cross build). */
+export const BPF_OBJECT_DIR = archBuildDir(path.join(ROOT, 'bpf', '.output'));

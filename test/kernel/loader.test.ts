@@ -59,8 +59,10 @@ test('the fallback loader picks the implementation that works here and says why 
     const fentry = hook.attempts.find((a) => a.kind === 'fentry');
     if (hook.chosen.kind !== 'fentry') {
       assert.ok(fentry, 'a failed fentry is recorded');
-      assert.equal(fentry.stage, 'load');
-      assert.match(fentry.error, /BPF program load failed: \w+/, 'the reason is the kernel\'s, not a paraphrase');
+      // Refused by the verifier (this host's 6.18), or loaded but not attachable: arm64 6.1 has no BPF trampoline
+      // and says ENOTSUPP (524) at attach. Either way the reason is the kernel's, not a paraphrase.
+      if (fentry.stage === 'load') assert.match(fentry.error, /BPF program load failed: \w+/);
+      else assert.match(`${fentry.stage}: ${fentry.error}`, /^attach: .*\(errno \d+\)/);
     }
     if (!kprobesHere) {
       assert.equal(hook.chosen.kind, 'tracepoint');

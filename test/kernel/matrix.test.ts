@@ -5,28 +5,17 @@
 // Debian bullseye's 5.10 (the oldest kernel the archive serves): the probe reports bpf_loop and bpf_task_pt_regs
 // unavailable with the verifier's reason, every collector starts and is available or says why per hook (no crash),
 // and the loader/process/network tests pass there too. The kernels run one after another (TCG, 2 cores).
-// A VM that cannot be had (no kernel package, qemu cannot be installed, no result from the VM) skips with the
-// reason on a developer's machine, with a banner on stderr; where the matrix is expected to run (CI=true, or
-// TAPIO_MATRIX=required) it fails instead, so a green run never means "not tested". TAPIO_MATRIX=optional turns
-// that off. A failing test inside the VM fails here.
+// A VM that cannot be had skips or fails as test/helpers/vm.ts says (CI=true or TAPIO_MATRIX=required: fails).
+// A failing test inside the VM fails here.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { needsRoot } from '../helpers/root';
+import { noVm, VM_INFRA_CODES as INFRA } from '../helpers/vm';
 
 const ROOT = path.join(__dirname, '..', '..', '..');
 const RUN = path.join(ROOT, 'scripts', 'kernel-matrix', 'run.sh');
-const INFRA = new Set([2, 124, 125]); // run.sh: no kernel package / qemu timed out / the VM gave no result
-const EXPECTED = process.env.TAPIO_MATRIX !== 'optional' && (process.env.CI === 'true' || process.env.TAPIO_MATRIX === 'required');
-
-/** The VM could not be had: a failure where the matrix is expected, otherwise a skip nobody can miss. */
-function noVm(t: { skip(message: string): void }, kernel: string, why: string): void {
-  const message = `no VM for ${kernel}: ${why}`;
-  if (EXPECTED) assert.fail(`${message} (the kernel matrix is expected to run here: CI=true or TAPIO_MATRIX=required; TAPIO_MATRIX=optional allows skipping)`);
-  process.stderr.write(`\n*** KERNEL MATRIX NOT RUN: ${message}\n\n`);
-  t.skip(message);
-}
 
 function inVm(kernel: string, args: string[], timeoutS: number): { code: number; out: string; err: string } {
   let r = spawnSync('bash', [RUN, kernel, ...args], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, KM_TIMEOUT: String(timeoutS) }, timeout: (timeoutS + 120) * 1000 });

@@ -13,7 +13,7 @@ import {
   SECCOMP_MODE_DEAD, SECCOMP_RECORD, SRC_NO_ENTER,
 } from './layout';
 import type { NetnsIndex } from './netns';
-import { AUDIT_ARCH_X86_64, syscallName } from '../../core/syscalls';
+import { AUDIT_ARCH_AARCH64, AUDIT_ARCH_X86_64, NATIVE_AUDIT_ARCH, syscallName } from '../../core/syscalls';
 
 export const SECCOMP_EVENT = 'security.seccomp.violation';
 export const POLICY_DROP_EVENT = 'security.network.policy_drop';
@@ -29,9 +29,10 @@ const N = NETFILTER_DROP_RECORD.fields;
 const PROTOCOLS: Record<number, string> = { 1: 'icmp', 6: 'tcp', 17: 'udp', 58: 'icmp', 132: 'sctp' };
 
 export function archName(arch: number): string {
-  if (arch === AUDIT_ARCH_X86_64 || arch === 0) return 'x86_64';
+  if (arch === 0) return archName(NATIVE_AUDIT_ARCH);
+  if (arch === AUDIT_ARCH_X86_64) return 'x86_64';
   if (arch === 0x40000003) return 'i386';
-  if (arch === 0xc00000b7) return 'aarch64';
+  if (arch === AUDIT_ARCH_AARCH64) return 'aarch64';
   return `0x${arch.toString(16)}`;
 }
 
