@@ -243,7 +243,7 @@ export const STRUCTS = {
   },
   seccomp_record: {
     name: 'seccomp_record',
-    size: 72,
+    size: 328,
     fields: {
       'h.kind': { offset: 0, size: 4 },
       'h.size': { offset: 4, size: 4 },
@@ -257,8 +257,11 @@ export const STRUCTS = {
       seccomp_mode: { offset: 44, size: 4 },
       uid: { offset: 48, size: 4 },
       source: { offset: 52, size: 1 },
-      pad: { offset: 53, size: 3 },
+      exe_parts: { offset: 53, size: 1 },
+      exe_flags: { offset: 54, size: 1 },
+      pad: { offset: 55, size: 1 },
       comm: { offset: 56, size: 16 },
+      exe: { offset: 72, size: 256 },
     },
   },
   netfilter_drop_record: {
@@ -526,6 +529,14 @@ export const ENUMS = {
     NF_DIR_EGRESS: 1,
     NF_DIR_INGRESS: 2,
   },
+  tapio_exe_sizes: {
+    TAPIO_EXE_PARTS: 8,
+    TAPIO_EXE_PART_LEN: 32,
+  },
+  tapio_exe_flags: {
+    TAPIO_EXE_DEEPER: 1,
+    TAPIO_EXE_NAME_CUT: 2,
+  },
   l7_sizes: {
     L7_RECORD_DATA_MAX: 16384,
   },
@@ -739,6 +750,14 @@ export const SECCOMP_SRC_NO_ENTER = 3;
 // enum netfilter_direction
 export const NF_DIR_EGRESS = 1;
 export const NF_DIR_INGRESS = 2;
+
+// enum tapio_exe_sizes
+export const TAPIO_EXE_PARTS = 8;
+export const TAPIO_EXE_PART_LEN = 32;
+
+// enum tapio_exe_flags
+export const TAPIO_EXE_DEEPER = 1;
+export const TAPIO_EXE_NAME_CUT = 2;
 
 // enum l7_sizes
 export const L7_RECORD_DATA_MAX = 16384;
