@@ -75,10 +75,28 @@ int pivot_root_exit(struct trace_event_raw_sys_exit *ctx)
 	return sec_simple(ctx, SEC_DET_CHROOT, SEC_OP_PIVOT_ROOT, ctx->ret, 0, 0, (const char *)ARG1);
 }
 /* No tracepoints where CONFIG_MODULES=n: these then fail to attach and the hook reports why. */
+/* finit_module(fd, args, flags): the file behind fd (still open at sys_exit), resolved as the LSM form does. */
 SEC("tracepoint/syscalls/sys_exit_finit_module")
 int finit_module_exit(struct trace_event_raw_sys_exit *ctx)
 {
-	return sec_simple(ctx, SEC_DET_MODULE_LOAD, SEC_OP_FINIT_MODULE, ctx->ret, ARG1, ARG3, NULL);
+	struct sec_settings *s = sec_settings();
+	struct task_struct *t = bpf_get_current_task_btf();
+	bool container = false;
+	if (sec_lsm_owns(s, SEC_OP_FINIT_MODULE) || !sec_wanted(s, SEC_DET_MODULE_LOAD, t, &container))
+		return 0;
+	struct file *f = tapio_fd_file(t, (long)ARG1);
+	struct sec_scratch *sc = NULL;
+	bool cut = false;
+	int n = f ? sec_resolve_file(t, f, 0, &sc, &cut) : -1;
+	struct sec_record *r = sec_begin(t, SEC_DET_MODULE_LOAD, SEC_OP_FINIT_MODULE, container);
+	if (!r)
+		return 0;
+	r->ret = ctx->ret;
+	r->arg0 = ARG1;
+	r->arg1 = ARG3;
+	sec_set_path(r, sc, n, SEC_F_PATH_RESOLVED | (cut ? SEC_F_PATH_TRUNCATED : 0));
+	tapio_submit(ctx, &security_events, r);
+	return 0;
 }
 SEC("tracepoint/syscalls/sys_exit_init_module")
 int init_module_exit(struct trace_event_raw_sys_exit *ctx)

@@ -46,6 +46,17 @@ struct {
 	__type(value, struct sec_scratch);
 } security_scratch SEC(".maps");
 
+/* The syscall a task is in, from its saved registers (for LSM forms that report what the tracepoint form reports). */
+#if defined(__TARGET_ARCH_x86)
+#define SEC_NR_PTRACE 101
+#define sec_syscall_nr(regs) BPF_CORE_READ((regs), orig_ax)
+#elif defined(__TARGET_ARCH_arm64)
+#define SEC_NR_PTRACE 117
+#define sec_syscall_nr(regs) BPF_CORE_READ((regs), syscallno)
+#else
+#error "security: the ptrace syscall number for this architecture is missing"
+#endif
+
 static __always_inline struct sec_settings *sec_settings(void)
 {
 	__u32 zero = 0;
