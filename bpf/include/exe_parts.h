@@ -33,8 +33,9 @@ static __always_inline __u8 tapio_exe_parts(struct task_struct *t, char parts[TA
 	__u8 n = 0;
 #pragma unroll
 	for (int i = 0; i < TAPIO_EXE_PARTS + 4; i++) { /* + mount crossings */
-		if (!d || (d == root && mnt == root_mnt))
-			return n;
+		if (!d ||
+		    (d == root && (mnt == root_mnt || BPF_CORE_READ(mnt, mnt_sb) == BPF_CORE_READ(root_mnt, mnt_sb))))
+			return n; /* the root, also through another copy of its mount (after unshare -m) */
 		if (d == BPF_CORE_READ(mnt, mnt_root)) {
 			struct mount *m = (void *)mnt - bpf_core_field_offset(struct mount, mnt);
 			struct mount *pm = BPF_CORE_READ(m, mnt_parent);

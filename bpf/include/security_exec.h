@@ -166,7 +166,7 @@ int BPF_PROG(lsm_file_open, struct file *file)
 	if (!r)
 		return 0;
 	r->rule = rule;
-	r->arg0 = fflags;
+	r->arg0 = fflags & ~SEC_O_LARGEFILE; /* the flags as the caller gave them: the kernel adds O_LARGEFILE */
 	r->arg1 = fmode;
 	sec_set_path(r, sc, n, SEC_F_PATH_RESOLVED | SEC_F_LSM | (cut ? SEC_F_PATH_TRUNCATED : 0));
 	tapio_submit(ctx, &security_events, r);

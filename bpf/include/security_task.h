@@ -48,10 +48,12 @@ struct {
 
 /* The syscall a task is in, from its saved registers (for LSM forms that report what the tracepoint form reports). */
 #if defined(__TARGET_ARCH_x86)
-#define SEC_NR_PTRACE 101
+#define SEC_NR_PTRACE	     101
+#define SEC_O_LARGEFILE	     0100000
 #define sec_syscall_nr(regs) BPF_CORE_READ((regs), orig_ax)
 #elif defined(__TARGET_ARCH_arm64)
-#define SEC_NR_PTRACE 117
+#define SEC_NR_PTRACE	     117
+#define SEC_O_LARGEFILE	     0400000
 #define sec_syscall_nr(regs) BPF_CORE_READ((regs), syscallno)
 #else
 #error "security: the ptrace syscall number for this architecture is missing"
@@ -125,7 +127,11 @@ static long sec_walk_up(__u32 i, void *arg)
 	/* Plain locals first: BPF_CORE_READ on w->field would relocate against our own struct. */
 	struct vfsmount *vmnt = w->mnt;
 	struct dentry *dentry = w->dentry;
-	if (dentry == w->root_dentry && vmnt == w->root_mnt)
+	struct vfsmount *root_mnt = w->root_mnt;
+	/* The root, also through another copy of its mount (a file opened before unshare -m: its mount is the old
+	 * namespace's, the root the new one's; both share the dentries). */
+	if (dentry == w->root_dentry &&
+	    (vmnt == root_mnt || BPF_CORE_READ(vmnt, mnt_sb) == BPF_CORE_READ(root_mnt, mnt_sb)))
 		return 1;
 	struct dentry *mnt_root = BPF_CORE_READ(vmnt, mnt_root);
 	struct dentry *parent = BPF_CORE_READ(dentry, d_parent);

@@ -41,7 +41,7 @@ test('hooks: the LSM forms where BPF LSM works (tracepoints and tp_btf otherwise
   assert.equal(s.available, true, run!.logs.join('\n'));
   const hook = (n: string) => s.hooks.find((h) => h.name === n)!;
   const lsm = !(await securityUnavailableKinds()).lsm; // BPF LSM on this kernel, and not forced off
-  assert.equal(hook('exec').chosen?.kind, 'tp_btf');
+  if (hook('exec')) assert.equal(hook('exec').chosen?.kind, 'tp_btf'); // absent when the matrix limits the detections
   for (const [name, lsmProgram, tracepoint] of [['file-open', 'lsm_file_open', 'openat_exit'], ['mount', 'lsm_sb_mount', 'mount_exit'],
     ['ptrace', 'lsm_ptrace', 'ptrace_exit']]) {
     const h = hook(name);
@@ -57,7 +57,7 @@ test('hooks: the LSM forms where BPF LSM works (tracepoints and tp_btf otherwise
     assert.ok(module.attempts.some((a) => a.kind === 'tracepoint' && /No such file/.test(a.error)), JSON.stringify(module.attempts));
     assert.ok(run!.logs.some((l) => /kernel module loads cannot be watched here/.test(l)));
   }
-  assert.ok((s.counters?.syscall_tracepoints_attached ?? 0) > 10);
+  assert.ok((s.counters?.syscall_tracepoints_attached ?? 0) > (process.env.TAPIO_SECURITY_DETECTIONS ? 3 : 10));
 });
 
 test('host.module_load: finit_module of a file that is not a module is reported as an attempt, with the file', needsRoot, async (t) => {
@@ -199,7 +199,8 @@ test('exec.fileless, exec.temp_dir, exec.reverse_shell and exec.interactive_shel
   assert.deepEqual(rs.attributes['tapio.security.socket_fds'], ['stdin', 'stdout']);
   assert.equal(rs.attributes['tapio.security.technique.id'], 'T1059.004');
 
-  const tty = sh('script', ['-qec', 'sh -c true', '/dev/null']);
+  // script(1) runs its command with $SHELL: set it, so every machine starts the same shell.
+  const tty = spawnSync('script', ['-qec', 'sh -c true', '/dev/null'], { stdio: 'pipe', timeout: 10_000, env: { ...process.env, SHELL: '/bin/sh' } });
   assert.equal(tty.status, 0, String(tty.stderr));
   const i = await expectEvent(run!, 'exec.interactive_shell', (x) => byExe('sh')(x) || x.attributes['tapio.process.comm'] === 'sh', 'sh on a pty');
   assert.match(String(i.attributes['tapio.security.stdin.tty']), /^13[6-9]:|^14[0-3]:/);

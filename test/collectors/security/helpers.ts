@@ -5,7 +5,9 @@
 // TAPIO_SECURITY_FORCE_FALLBACK=1 marks the kinds preferred over tracepoints (lsm, fentry, kprobe) unavailable, the
 // same loader option `tapio run` passes from the probe, so the tracepoint/tp_btf forms run on a kernel with BPF LSM;
 // TAPIO_SECURITY_DUMP=FILE appends every event a test asserted on (one JSON line: detection, what, attributes) so
-// the matrix can compare what each path reported.
+// the matrix can compare what each path reported; TAPIO_SECURITY_DETECTIONS=a,b,... switches every other detection off
+// (fewer programs to verify: under emulation the verifier dominates); TAPIO_SECURITY_TRIGGER=FILE is a trigger built
+// already (the VM's compiler is slow).
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -23,12 +25,17 @@ const SOURCE = path.join(__dirname, '..', '..', '..', '..', 'test', 'collectors'
 export function buildTrigger(): { dir: string; bin: string } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tapio-sec-'));
   const bin = path.join(dir, 'trigger');
-  execFileSync('cc', ['-static', '-O1', '-o', bin, SOURCE], { stdio: 'pipe' });
+  const built = process.env.TAPIO_SECURITY_TRIGGER;
+  if (built) fs.copyFileSync(built, bin);
+  else execFileSync('cc', ['-static', '-O1', '-o', bin, SOURCE], { stdio: 'pipe' });
+  fs.chmodSync(bin, 0o755);
   return { dir, bin };
 }
 
-/** Every detection on for every process: host triggers must be seen too. */
-export const ALL_SCOPES = { detections: Object.fromEntries(DETECTIONS.map((d) => [d.name, { scope: 'all' }])) };
+const only = process.env.TAPIO_SECURITY_DETECTIONS?.split(',').filter(Boolean);
+
+/** Every detection on for every process: host triggers must be seen too (only the listed ones, when limited). */
+export const ALL_SCOPES = { detections: Object.fromEntries(DETECTIONS.map((d) => [d.name, !only || only.includes(d.name) ? { scope: 'all' } : { enabled: false }])) };
 
 /** Kinds the matrix's forced run turns off, so the tracepoint and tp_btf forms run where LSM and fentry would win. */
 export const PREFERRED_KINDS: HookKind[] = ['lsm', 'fentry', 'fexit', 'kprobe', 'kretprobe'];
