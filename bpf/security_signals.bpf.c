@@ -50,9 +50,10 @@ static __always_inline struct seccomp_record *seccomp_reserve(__u32 kind)
 		return NULL;
 	tapio_fill_header(&r->h, kind, sizeof(*r));
 	r->uid = (__u32)bpf_get_current_uid_gid();
-	r->pad = 0;
 	bpf_get_current_comm(r->comm, sizeof(r->comm));
-	r->exe_parts = tapio_exe_parts((struct task_struct *)bpf_get_current_task(), r->exe, &r->exe_flags);
+	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+	r->exe_parts = tapio_exe_parts(t, r->exe, &r->exe_flags);
+	r->ancestor_count = tapio_ancestors(t, r->ancestors);
 	return r;
 }
 

@@ -1,5 +1,5 @@
-/* A task's executable as path components, for records whose process may be gone before userspace reads /proc (a
- * seccomp KILL). Leaf first, each NUL-terminated and cut to TAPIO_EXE_PART_LEN - 1; mounts are crossed up to the
+/* A task's executable as path components, and its parents up to the container's first process, for records whose
+ * process may be gone before userspace reads /proc (a seccomp KILL). Leaf first, each NUL-terminated and cut to TAPIO_EXE_PART_LEN - 1; mounts are crossed up to the
  * task's root. An unrolled walk with CO-RE reads only: no bpf_loop and no typed task, so it loads on 5.10 too. */
 #ifndef TAPIO_EXE_PARTS_H
 #define TAPIO_EXE_PARTS_H
@@ -11,6 +11,17 @@
 enum tapio_exe_sizes {
 	TAPIO_EXE_PARTS = 8,
 	TAPIO_EXE_PART_LEN = 32,
+};
+
+enum tapio_ancestor_sizes {
+	TAPIO_ANCESTORS = 6, /* parents reported, up to the container's first process */
+	TAPIO_ANCESTOR_COMM_LEN = 16,
+};
+
+struct tapio_ancestor {
+	__u32 pid;
+	__u32 _pad;
+	char comm[TAPIO_ANCESTOR_COMM_LEN];
 };
 
 enum tapio_exe_flags {
@@ -59,6 +70,39 @@ static __always_inline __u8 tapio_exe_parts(struct task_struct *t, char parts[TA
 		d = parent;
 	}
 	*flags |= TAPIO_EXE_DEEPER;
+	return n;
+}
+
+/* The pid namespace a task lives in (not the one its children get). */
+static __always_inline void *tapio_active_pid_ns(struct task_struct *t)
+{
+	struct pid *pid = BPF_CORE_READ(t, thread_pid);
+	unsigned int level = BPF_CORE_READ(pid, level);
+	struct upid up = {};
+	bpf_probe_read_kernel(&up, sizeof(up), &pid->numbers[level & 31]);
+	return up.ns;
+}
+
+/* Parents of t while they share its pid namespace (so up to a container's first process); returns how many. */
+static __always_inline __u8 tapio_ancestors(struct task_struct *t, struct tapio_ancestor out[TAPIO_ANCESTORS])
+{
+	void *own = tapio_active_pid_ns(t);
+	struct task_struct *p = BPF_CORE_READ(t, real_parent);
+	__u8 n = 0;
+#pragma unroll
+	for (int i = 0; i < TAPIO_ANCESTORS; i++) {
+		__u32 tgid = BPF_CORE_READ(p, tgid);
+		if (!p || tgid == 0 || tapio_active_pid_ns(p) != own)
+			break;
+		out[i].pid = tgid;
+		out[i]._pad = 0;
+		BPF_CORE_READ_STR_INTO(&out[i].comm, p, comm);
+		n = i + 1;
+		struct task_struct *next = BPF_CORE_READ(p, real_parent);
+		if (next == p)
+			break;
+		p = next;
+	}
 	return n;
 }
 

@@ -29,9 +29,10 @@ struct seccomp_record {
 	__u8 source;	/* enum seccomp_source */
 	__u8 exe_parts; /* components in exe: the process may be gone (KILL) before /proc is read */
 	__u8 exe_flags; /* enum tapio_exe_flags */
-	__u8 pad;
+	__u8 ancestor_count;
 	char comm[TAPIO_COMM_LEN];
 	char exe[TAPIO_EXE_PARTS][TAPIO_EXE_PART_LEN]; /* leaf first (bpf/include/exe_parts.h) */
+	struct tapio_ancestor ancestors[TAPIO_ANCESTORS];
 };
 
 enum netfilter_direction {

@@ -241,9 +241,18 @@ export const STRUCTS = {
       exe: { offset: 612, size: 256 },
     },
   },
+  tapio_ancestor: {
+    name: 'tapio_ancestor',
+    size: 24,
+    fields: {
+      pid: { offset: 0, size: 4 },
+      _pad: { offset: 4, size: 4 },
+      comm: { offset: 8, size: 16 },
+    },
+  },
   seccomp_record: {
     name: 'seccomp_record',
-    size: 328,
+    size: 472,
     fields: {
       'h.kind': { offset: 0, size: 4 },
       'h.size': { offset: 4, size: 4 },
@@ -259,9 +268,10 @@ export const STRUCTS = {
       source: { offset: 52, size: 1 },
       exe_parts: { offset: 53, size: 1 },
       exe_flags: { offset: 54, size: 1 },
-      pad: { offset: 55, size: 1 },
+      ancestor_count: { offset: 55, size: 1 },
       comm: { offset: 56, size: 16 },
       exe: { offset: 72, size: 256 },
+      ancestors: { offset: 328, size: 144 },
     },
   },
   netfilter_drop_record: {
@@ -537,6 +547,10 @@ export const ENUMS = {
     TAPIO_EXE_DEEPER: 1,
     TAPIO_EXE_NAME_CUT: 2,
   },
+  tapio_ancestor_sizes: {
+    TAPIO_ANCESTORS: 6,
+    TAPIO_ANCESTOR_COMM_LEN: 16,
+  },
   l7_sizes: {
     L7_RECORD_DATA_MAX: 16384,
   },
@@ -758,6 +772,10 @@ export const TAPIO_EXE_PART_LEN = 32;
 // enum tapio_exe_flags
 export const TAPIO_EXE_DEEPER = 1;
 export const TAPIO_EXE_NAME_CUT = 2;
+
+// enum tapio_ancestor_sizes
+export const TAPIO_ANCESTORS = 6;
+export const TAPIO_ANCESTOR_COMM_LEN = 16;
 
 // enum l7_sizes
 export const L7_RECORD_DATA_MAX = 16384;

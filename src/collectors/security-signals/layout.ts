@@ -19,6 +19,8 @@ export const COMM_LEN = L.TAPIO_COMM_LEN;
 export const EXE_PARTS = L.TAPIO_EXE_PARTS;
 export const EXE_PART_LEN = L.TAPIO_EXE_PART_LEN;
 export const EXE_DEEPER = L.TAPIO_EXE_DEEPER;
+export const ANCESTOR = L.STRUCTS.tapio_ancestor;
+export const ANCESTORS = L.TAPIO_ANCESTORS;
 
 export const SECCOMP_RECORD = L.STRUCTS.seccomp_record;
 export const NETFILTER_DROP_RECORD = L.STRUCTS.netfilter_drop_record;
