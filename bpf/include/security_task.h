@@ -5,6 +5,7 @@
 #define TAPIO_SECURITY_TASK_H
 
 #include "task_fd.h"
+#include "exe_parts.h"
 #include "security.h"
 
 struct {
@@ -78,14 +79,10 @@ static __always_inline void sec_read_ns(struct task_struct *t, __u32 *ns)
 	ns[SEC_NS_USER] = BPF_CORE_READ(t, real_cred, user_ns, ns.inum);
 }
 
-/* The pid namespace the task itself lives in (not the one its children get). */
+/* The pid namespace the task itself lives in (not the one its children get): exe_parts.h's, typed. */
 static __always_inline struct pid_namespace *sec_active_pid_ns(struct task_struct *t)
 {
-	struct pid *pid = BPF_CORE_READ(t, thread_pid);
-	unsigned int level = BPF_CORE_READ(pid, level);
-	struct upid up = {};
-	bpf_probe_read_kernel(&up, sizeof(up), &pid->numbers[level & 31]);
-	return up.ns;
+	return (struct pid_namespace *)tapio_active_pid_ns(t);
 }
 
 /* In a container: its mount or (active) pid namespace is not the host's. */
