@@ -131,22 +131,9 @@ static __always_inline struct sec_record *sec_begin(struct task_struct *t, __u32
 	bpf_get_current_comm(r->comm, sizeof(r->comm));
 
 	/* Ancestry while the parents share the task's pid namespace: up to the container's first process. */
-	struct pid_namespace *own = sec_active_pid_ns(t);
-	struct task_struct *p = BPF_CORE_READ(t, real_parent);
-	r->ancestor_count = 0;
-	for (int i = 0; i < SEC_ANCESTORS; i++) {
-		__u32 tgid = BPF_CORE_READ(p, tgid);
-		if (!p || tgid == 0 || sec_active_pid_ns(p) != own)
-			break;
-		r->ancestors[i].pid = tgid;
-		r->ancestors[i]._pad = 0;
-		bpf_probe_read_kernel_str(r->ancestors[i].comm, SEC_COMM_LEN, &p->comm);
-		r->ancestor_count = i + 1;
-		struct task_struct *next = BPF_CORE_READ(p, real_parent);
-		if (next == p)
-			break;
-		p = next;
-	}
+	_Static_assert(sizeof(r->ancestors) == sizeof(struct tapio_ancestor) * TAPIO_ANCESTORS,
+		       "ancestor layouts differ");
+	r->ancestor_count = tapio_ancestors(t, (struct tapio_ancestor *)r->ancestors);
 
 	struct sec_scratch *sc = NULL;
 	bool cut = false;

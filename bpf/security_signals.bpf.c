@@ -50,8 +50,10 @@ static __always_inline struct seccomp_record *seccomp_reserve(__u32 kind)
 		return NULL;
 	tapio_fill_header(&r->h, kind, sizeof(*r));
 	r->uid = (__u32)bpf_get_current_uid_gid();
-	__builtin_memset(r->pad, 0, sizeof(r->pad));
 	bpf_get_current_comm(r->comm, sizeof(r->comm));
+	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+	r->exe_parts = tapio_exe_parts(t, r->exe, &r->exe_flags);
+	r->ancestor_count = tapio_ancestors(t, r->ancestors);
 	return r;
 }
 
@@ -62,7 +64,8 @@ int BPF_PROG(sigsys_btf, int sig, struct kernel_siginfo *info, struct task_struc
 	/* SEND_SIG_NOINFO (0) and SEND_SIG_PRIV (1) are not pointers. */
 	if (sig != SIGSYS || (unsigned long)info <= 2)
 		return 0;
-	if (info->si_code != SYS_SECCOMP)
+	/* Probe reads: newer verifiers treat this argument as a scalar (it may encode SEND_SIG_* values). */
+	if (BPF_CORE_READ(info, si_code) != SYS_SECCOMP)
 		return 0;
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u8 *in = bpf_map_lookup_elem(&watched_in_syscall, &pid_tgid);
@@ -74,7 +77,7 @@ int BPF_PROG(sigsys_btf, int sig, struct kernel_siginfo *info, struct task_struc
 	/* Probe reads: the siginfo union's members overlap, which direct (typed) access refuses. */
 	r->syscall_nr = BPF_CORE_READ(info, _sifields._sigsys._syscall);
 	r->arch = BPF_CORE_READ(info, _sifields._sigsys._arch);
-	r->value = info->si_errno;
+	r->value = BPF_CORE_READ(info, si_errno);
 	r->seccomp_mode = task->seccomp.mode;
 	r->source = SECCOMP_SRC_SIGSYS_BTF;
 	tapio_submit(ctx, &security_signal_events, r);

@@ -166,7 +166,7 @@ int BPF_PROG(lsm_file_open, struct file *file)
 	if (!r)
 		return 0;
 	r->rule = rule;
-	r->arg0 = fflags;
+	r->arg0 = fflags & ~SEC_O_LARGEFILE; /* the flags as the caller gave them: the kernel adds O_LARGEFILE */
 	r->arg1 = fmode;
 	sec_set_path(r, sc, n, SEC_F_PATH_RESOLVED | SEC_F_LSM | (cut ? SEC_F_PATH_TRUNCATED : 0));
 	tapio_submit(ctx, &security_events, r);
@@ -186,7 +186,11 @@ int BPF_PROG(lsm_ptrace, struct task_struct *child, unsigned int mode)
 	struct sec_record *r = sec_begin(t, SEC_DET_PTRACE, SEC_OP_PTRACE | SEC_OP_LSM, container);
 	if (!r)
 		return 0;
-	r->arg0 = mode;
+	/* The request as the tracepoint form reports it when this check comes from ptrace(2); 0 for the other callers
+	 * (/proc/<pid>/mem writes, process_vm_writev, pidfd_getfd). The kernel's access mode goes in arg1. */
+	struct pt_regs *regs = sec_regs();
+	r->arg0 = sec_syscall_nr(regs) == SEC_NR_PTRACE ? PT_REGS_PARM1_CORE_SYSCALL(regs) : 0;
+	r->arg1 = mode;
 	r->target_pid = BPF_CORE_READ(child, tgid);
 	r->flags |= SEC_F_LSM;
 	tapio_submit(ctx, &security_events, r);

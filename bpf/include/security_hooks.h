@@ -75,10 +75,28 @@ int pivot_root_exit(struct trace_event_raw_sys_exit *ctx)
 	return sec_simple(ctx, SEC_DET_CHROOT, SEC_OP_PIVOT_ROOT, ctx->ret, 0, 0, (const char *)ARG1);
 }
 /* No tracepoints where CONFIG_MODULES=n: these then fail to attach and the hook reports why. */
+/* finit_module(fd, args, flags): the file behind fd (still open at sys_exit), resolved as the LSM form does. */
 SEC("tracepoint/syscalls/sys_exit_finit_module")
 int finit_module_exit(struct trace_event_raw_sys_exit *ctx)
 {
-	return sec_simple(ctx, SEC_DET_MODULE_LOAD, SEC_OP_FINIT_MODULE, ctx->ret, ARG1, ARG3, NULL);
+	struct sec_settings *s = sec_settings();
+	struct task_struct *t = bpf_get_current_task_btf();
+	bool container = false;
+	if (sec_lsm_owns(s, SEC_OP_FINIT_MODULE) || !sec_wanted(s, SEC_DET_MODULE_LOAD, t, &container))
+		return 0;
+	struct file *f = tapio_fd_file(t, (long)ARG1);
+	struct sec_scratch *sc = NULL;
+	bool cut = false;
+	int n = f ? sec_resolve_file(t, f, 0, &sc, &cut) : -1;
+	struct sec_record *r = sec_begin(t, SEC_DET_MODULE_LOAD, SEC_OP_FINIT_MODULE, container);
+	if (!r)
+		return 0;
+	r->ret = ctx->ret;
+	r->arg0 = ARG1;
+	r->arg1 = ARG3;
+	sec_set_path(r, sc, n, SEC_F_PATH_RESOLVED | (cut ? SEC_F_PATH_TRUNCATED : 0));
+	tapio_submit(ctx, &security_events, r);
+	return 0;
 }
 SEC("tracepoint/syscalls/sys_exit_init_module")
 int init_module_exit(struct trace_event_raw_sys_exit *ctx)
@@ -263,127 +281,7 @@ int fchmodat2_exit(struct trace_event_raw_sys_exit *ctx)
 	return sec_chmod(ctx, ctx->ret, ARG3, (const char *)ARG2, -1);
 }
 
-/* --- sensitive files ------------------------------------------------------------------------------------------- */
-
-static __always_inline __u32 sec_rule_scope(bool container)
-{
-	return container ? 0 : SEC_RULE_HOST;
-}
-
-/* After an open: the resolved path of the new fd (or, for a refused open, the caller's absolute string) against
- * the READ/WRITE rules. Host processes only meet rules marked SEC_RULE_HOST. */
-static __always_inline int sec_open_exit(void *ctx, long ret, __u64 flags, const char *user)
-{
-	struct sec_settings *s = sec_settings();
-	struct task_struct *t = bpf_get_current_task_btf();
-	bool container = false;
-	if (sec_lsm_owns(s, SEC_OP_OPEN) && ret >= 0)
-		return 0; /* the LSM form saw it (refused opens never reach the LSM hook: still ours) */
-	if (!sec_wanted(s, SEC_DET_FILE_OPEN, t, &container))
-		return 0;
-	struct sec_scratch *sc = NULL;
-	bool cut = false;
-	int n;
-	__u32 access;
-	__u32 fmode = 0;
-	if (ret >= 0) {
-		struct file *f = tapio_fd_file(t, ret);
-		if (!f)
-			return 0;
-		fmode = BPF_CORE_READ(f, f_mode);
-		access = ((fmode & FMODE_WRITE) ? SEC_RULE_WRITE : 0) | ((fmode & FMODE_READ) ? SEC_RULE_READ : 0);
-		if (flags & (O_CREAT | O_TRUNC))
-			access |= SEC_RULE_WRITE;
-		n = sec_resolve_file(t, f, 0, &sc, &cut);
-	} else {
-		__u64 acc = flags & O_ACCMODE;
-		access = (acc != 0 || (flags & (O_CREAT | O_TRUNC | O_APPEND))) ? SEC_RULE_WRITE : 0;
-		if (acc != 1)
-			access |= SEC_RULE_READ;
-		n = sec_user_path(user, &sc);
-	}
-	int rule = sec_match_path(sc, n, access);
-	if (rule < 0)
-		return 0;
-	if (!container) {
-		struct sec_path_rule *pr = bpf_map_lookup_elem(&security_path_rules, &rule);
-		if (!pr || !(pr->flags & SEC_RULE_HOST))
-			return 0;
-	}
-	struct sec_record *r = sec_begin(t, SEC_DET_FILE_OPEN, SEC_OP_OPEN, container);
-	if (!r)
-		return 0;
-	r->ret = ret;
-	r->rule = rule;
-	r->arg0 = flags;
-	r->arg1 = fmode;
-	sec_set_path(r, sc, n, (ret >= 0 ? SEC_F_PATH_RESOLVED : 0) | (cut ? SEC_F_PATH_TRUNCATED : 0));
-	tapio_submit(ctx, &security_events, r);
-	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_exit_openat")
-int openat_exit(struct trace_event_raw_sys_exit *ctx)
-{
-	return sec_open_exit(ctx, ctx->ret, ARG3, (const char *)ARG2);
-}
-SEC("tracepoint/syscalls/sys_exit_open")
-int open_exit(struct trace_event_raw_sys_exit *ctx)
-{
-	return sec_open_exit(ctx, ctx->ret, ARG2, (const char *)ARG1);
-}
-SEC("tracepoint/syscalls/sys_exit_openat2")
-int openat2_exit(struct trace_event_raw_sys_exit *ctx)
-{
-	__u64 flags = 0;
-	bpf_probe_read_user(&flags, sizeof(flags), (void *)ARG3); /* struct open_how starts with flags */
-	return sec_open_exit(ctx, ctx->ret, flags, (const char *)ARG2);
-}
-
-/* symlink/link whose target is a sensitive (READ-rule) path. */
-static __always_inline int sec_link(void *ctx, __u32 op, long ret, const char *target)
-{
-	struct sec_settings *s = sec_settings();
-	struct task_struct *t = bpf_get_current_task_btf();
-	bool container = false;
-	if (!sec_wanted(s, SEC_DET_FILE_LINK, t, &container))
-		return 0;
-	struct sec_scratch *sc = NULL;
-	int n = sec_user_path(target, &sc);
-	int rule = sec_match_path(sc, n, SEC_RULE_READ | SEC_RULE_WRITE);
-	if (rule < 0)
-		return 0;
-	struct sec_record *r = sec_begin(t, SEC_DET_FILE_LINK, op, container);
-	if (!r)
-		return 0;
-	r->ret = ret;
-	r->rule = rule;
-	sec_set_path(r, sc, n, 0);
-	tapio_submit(ctx, &security_events, r);
-	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_exit_symlink")
-int symlink_exit(struct trace_event_raw_sys_exit *ctx)
-{
-	return sec_link(ctx, SEC_OP_SYMLINK, ctx->ret, (const char *)ARG1);
-}
-SEC("tracepoint/syscalls/sys_exit_symlinkat")
-int symlinkat_exit(struct trace_event_raw_sys_exit *ctx)
-{
-	return sec_link(ctx, SEC_OP_SYMLINK, ctx->ret, (const char *)ARG1);
-}
-SEC("tracepoint/syscalls/sys_exit_link")
-int link_exit(struct trace_event_raw_sys_exit *ctx)
-{
-	return sec_link(ctx, SEC_OP_LINK, ctx->ret, (const char *)ARG1);
-}
-SEC("tracepoint/syscalls/sys_exit_linkat")
-int linkat_exit(struct trace_event_raw_sys_exit *ctx)
-{
-	return sec_link(ctx, SEC_OP_LINK, ctx->ret, (const char *)ARG2);
-}
-
+#include "security_files.h"
 #include "security_exec.h"
 
 #endif

@@ -5,6 +5,7 @@
 #define TAPIO_SECURITY_SIGNALS_H
 
 #include "tapio.h"
+#include "exe_parts.h"
 
 enum security_signals_sizes {
 	TAPIO_COMM_LEN = 16,
@@ -25,9 +26,13 @@ struct seccomp_record {
 	__s32 value;	    /* SIGSYS: si_errno (the filter's data for TRAP); ERRNO: the syscall's return value */
 	__s32 seccomp_mode; /* task->seccomp.mode at the time: 2 filter (TRAP), 3 dead (KILL); -1 unknown */
 	__u32 uid;
-	__u8 source; /* enum seccomp_source */
-	__u8 pad[3];
+	__u8 source;	/* enum seccomp_source */
+	__u8 exe_parts; /* components in exe: the process may be gone (KILL) before /proc is read */
+	__u8 exe_flags; /* enum tapio_exe_flags */
+	__u8 ancestor_count;
 	char comm[TAPIO_COMM_LEN];
+	char exe[TAPIO_EXE_PARTS][TAPIO_EXE_PART_LEN]; /* leaf first (bpf/include/exe_parts.h) */
+	struct tapio_ancestor ancestors[TAPIO_ANCESTORS];
 };
 
 enum netfilter_direction {

@@ -5,6 +5,7 @@
 #define TAPIO_SECURITY_TASK_H
 
 #include "task_fd.h"
+#include "exe_parts.h"
 #include "security.h"
 
 struct {
@@ -46,6 +47,19 @@ struct {
 	__type(value, struct sec_scratch);
 } security_scratch SEC(".maps");
 
+/* The syscall a task is in, from its saved registers (for LSM forms that report what the tracepoint form reports). */
+#if defined(__TARGET_ARCH_x86)
+#define SEC_NR_PTRACE	     101
+#define SEC_O_LARGEFILE	     0100000
+#define sec_syscall_nr(regs) BPF_CORE_READ((regs), orig_ax)
+#elif defined(__TARGET_ARCH_arm64)
+#define SEC_NR_PTRACE	     117
+#define SEC_O_LARGEFILE	     0400000
+#define sec_syscall_nr(regs) BPF_CORE_READ((regs), syscallno)
+#else
+#error "security: the ptrace syscall number for this architecture is missing"
+#endif
+
 static __always_inline struct sec_settings *sec_settings(void)
 {
 	__u32 zero = 0;
@@ -65,14 +79,10 @@ static __always_inline void sec_read_ns(struct task_struct *t, __u32 *ns)
 	ns[SEC_NS_USER] = BPF_CORE_READ(t, real_cred, user_ns, ns.inum);
 }
 
-/* The pid namespace the task itself lives in (not the one its children get). */
+/* The pid namespace the task itself lives in (not the one its children get): exe_parts.h's, typed. */
 static __always_inline struct pid_namespace *sec_active_pid_ns(struct task_struct *t)
 {
-	struct pid *pid = BPF_CORE_READ(t, thread_pid);
-	unsigned int level = BPF_CORE_READ(pid, level);
-	struct upid up = {};
-	bpf_probe_read_kernel(&up, sizeof(up), &pid->numbers[level & 31]);
-	return up.ns;
+	return (struct pid_namespace *)tapio_active_pid_ns(t);
 }
 
 /* In a container: its mount or (active) pid namespace is not the host's. */
@@ -114,7 +124,11 @@ static long sec_walk_up(__u32 i, void *arg)
 	/* Plain locals first: BPF_CORE_READ on w->field would relocate against our own struct. */
 	struct vfsmount *vmnt = w->mnt;
 	struct dentry *dentry = w->dentry;
-	if (dentry == w->root_dentry && vmnt == w->root_mnt)
+	struct vfsmount *root_mnt = w->root_mnt;
+	/* The root, also through another copy of its mount (a file opened before unshare -m: its mount is the old
+	 * namespace's, the root the new one's; both share the dentries). */
+	if (dentry == w->root_dentry &&
+	    (vmnt == root_mnt || BPF_CORE_READ(vmnt, mnt_sb) == BPF_CORE_READ(root_mnt, mnt_sb)))
 		return 1;
 	struct dentry *mnt_root = BPF_CORE_READ(vmnt, mnt_root);
 	struct dentry *parent = BPF_CORE_READ(dentry, d_parent);

@@ -58,6 +58,10 @@ struct sec_record layout_sec_record;
 enum security_signals_sizes layout_security_signals_sizes;
 enum seccomp_source layout_seccomp_source;
 enum netfilter_direction layout_netfilter_direction;
+enum tapio_exe_sizes layout_tapio_exe_sizes;
+enum tapio_exe_flags layout_tapio_exe_flags;
+enum tapio_ancestor_sizes layout_tapio_ancestor_sizes;
+struct tapio_ancestor layout_tapio_ancestor;
 struct seccomp_record layout_seccomp_record;
 struct netfilter_drop_record layout_netfilter_drop_record;
 /* Request capture: payload and close records, per-connection state, settings, counters (l7.h). */

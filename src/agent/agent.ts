@@ -15,6 +15,7 @@ import type { EventSink } from '../core/sink';
 import { securitySignalRules, type EventRule } from '../collectors/security-signals/rules';
 import type { SecuritySignalsConfig } from '../config/security-signals';
 import { compilePolicy, securityIdentityAllowRule } from '../collectors/security/policy';
+import { SecurityCounts } from '../pipeline/security-counts';
 
 export interface AgentOptions {
   config: TapioConfig;
@@ -44,6 +45,8 @@ export class Agent {
   private syncTimer?: NodeJS.Timeout;
   private readonly log: (m: string) => void;
   private securityRule: EventRule;
+  /** Security events sent, per detection and workload (tapio_security_events_total). */
+  private readonly securityCounts: SecurityCounts;
 
   constructor(private readonly options: AgentOptions) {
     this.log = options.log ?? ((m) => process.stderr.write(`tapio: ${m}\n`));
@@ -53,6 +56,8 @@ export class Agent {
     this.pipeline.addRule((events) => this.securityRule(events)); // through a field: a config reload swaps it
     // Security allow entries that name namespaces, workloads or images can only be judged once identity is known.
     this.pipeline.addRule(securityIdentityAllowRule(compilePolicy(options.config.collectors.security), this.drops));
+    const counts = this.securityCounts = new SecurityCounts(options.config.limits.cardinality.topK);
+    this.pipeline.addSink({ name: 'security-counts', write: (events) => counts.record(events) });
   }
 
   /** Config reload: new allowlists, severity overrides and API server contact settings for the events that follow. */
@@ -111,6 +116,7 @@ export class Agent {
       failed: [...this.failed],
       pipeline: this.pipeline.stats(),
       drops: this.drops.rows(),
+      security: { events: this.securityCounts.rows(), overflowed: this.securityCounts.overflowed },
     };
   }
 

@@ -1,4 +1,4 @@
-// Network, process and request activity as OTLP metrics, aggregated by the OpenTelemetry metrics SDK and attributed to
+// Network, process, request and security activity as OTLP metrics, aggregated by the OpenTelemetry metrics SDK and attributed to
 // pod and workload. Cardinality is bounded here, before the SDK: each metric keeps at most `maxSeries` attribute
 // sets; events beyond that are still counted, under one `other` series, and the overflow is counted.
 import type { Counter, Histogram, Attributes as OtelAttributes } from '@opentelemetry/api';
@@ -98,6 +98,8 @@ export class EventMetrics {
   private readonly rtt: Instrument<Histogram>;
   private readonly duration: Instrument<Histogram>;
   private readonly execs: Instrument<Counter>;
+  /** Security events by detection and severity (the same series /metrics has as tapio_security_events_total). */
+  private readonly security: Instrument<Counter>;
   /** Request durations by protocol and side: http.server, http.client, rpc.server, rpc.client. */
   private readonly requests: Record<string, Instrument<Histogram>> = {};
   /** Events that changed at least one metric, since start. */
@@ -129,6 +131,9 @@ export class EventMetrics {
     this.execs = wrap(meter.createCounter('tapio.process.execs', {
       description: 'Programs executed (execve)', unit: '{exec}',
     }));
+    this.security = wrap(meter.createCounter('tapio.security.events', {
+      description: 'Security events sent, by tapio.security.detection and tapio.security.severity', unit: '{event}',
+    }));
     const advice = { explicitBucketBoundaries: REQUEST_DURATION_BUCKETS };
     for (const [key, name, what] of [
       ['http.server', 'http.server.request.duration', 'HTTP requests this workload answered'],
@@ -142,7 +147,7 @@ export class EventMetrics {
 
   /** Series folded into the overflow series, summed over all metrics. */
   get overflowed(): number {
-    return [this.opened, this.closed, this.bytes, this.rtt, this.duration, this.execs, ...Object.values(this.requests)]
+    return [this.opened, this.closed, this.bytes, this.rtt, this.duration, this.execs, this.security, ...Object.values(this.requests)]
       .reduce((sum, i) => sum + i.limiter.overflowed, 0);
   }
 
@@ -206,12 +211,17 @@ export class EventMetrics {
           this.observe(i, Number(e.request.durationNs) / 1e9, seriesAttributes(e.attributes, extra));
           break;
         }
-        default:
-          continue;
+        default: {
+          if (!e.name.startsWith('security.')) continue;
+          const detection = e.name.slice('security.'.length);
+          const severity = typeof a['tapio.security.severity'] === 'string' ? a['tapio.security.severity'] : '';
+          this.add(this.security, 1, this.series(this.security, `${seriesKey(a)}${detection}\u0001${severity}`, a,
+            { 'tapio.security.detection': detection, 'tapio.security.severity': severity }));
+        }
       }
       this.recorded++;
     }
-    for (const i of [this.opened, this.closed, this.bytes, this.execs]) {
+    for (const i of [this.opened, this.closed, this.bytes, this.execs, this.security]) {
       if (i.pending.size === 0) continue;
       for (const [attrs, sum] of i.pending) i.instrument.add(sum, attrs);
       i.pending.clear();

@@ -241,9 +241,18 @@ export const STRUCTS = {
       exe: { offset: 612, size: 256 },
     },
   },
+  tapio_ancestor: {
+    name: 'tapio_ancestor',
+    size: 24,
+    fields: {
+      pid: { offset: 0, size: 4 },
+      _pad: { offset: 4, size: 4 },
+      comm: { offset: 8, size: 16 },
+    },
+  },
   seccomp_record: {
     name: 'seccomp_record',
-    size: 72,
+    size: 472,
     fields: {
       'h.kind': { offset: 0, size: 4 },
       'h.size': { offset: 4, size: 4 },
@@ -257,8 +266,12 @@ export const STRUCTS = {
       seccomp_mode: { offset: 44, size: 4 },
       uid: { offset: 48, size: 4 },
       source: { offset: 52, size: 1 },
-      pad: { offset: 53, size: 3 },
+      exe_parts: { offset: 53, size: 1 },
+      exe_flags: { offset: 54, size: 1 },
+      ancestor_count: { offset: 55, size: 1 },
       comm: { offset: 56, size: 16 },
+      exe: { offset: 72, size: 256 },
+      ancestors: { offset: 328, size: 144 },
     },
   },
   netfilter_drop_record: {
@@ -526,6 +539,18 @@ export const ENUMS = {
     NF_DIR_EGRESS: 1,
     NF_DIR_INGRESS: 2,
   },
+  tapio_exe_sizes: {
+    TAPIO_EXE_PARTS: 8,
+    TAPIO_EXE_PART_LEN: 32,
+  },
+  tapio_exe_flags: {
+    TAPIO_EXE_DEEPER: 1,
+    TAPIO_EXE_NAME_CUT: 2,
+  },
+  tapio_ancestor_sizes: {
+    TAPIO_ANCESTORS: 6,
+    TAPIO_ANCESTOR_COMM_LEN: 16,
+  },
   l7_sizes: {
     L7_RECORD_DATA_MAX: 16384,
   },
@@ -739,6 +764,18 @@ export const SECCOMP_SRC_NO_ENTER = 3;
 // enum netfilter_direction
 export const NF_DIR_EGRESS = 1;
 export const NF_DIR_INGRESS = 2;
+
+// enum tapio_exe_sizes
+export const TAPIO_EXE_PARTS = 8;
+export const TAPIO_EXE_PART_LEN = 32;
+
+// enum tapio_exe_flags
+export const TAPIO_EXE_DEEPER = 1;
+export const TAPIO_EXE_NAME_CUT = 2;
+
+// enum tapio_ancestor_sizes
+export const TAPIO_ANCESTORS = 6;
+export const TAPIO_ANCESTOR_COMM_LEN = 16;
 
 // enum l7_sizes
 export const L7_RECORD_DATA_MAX = 16384;

@@ -21,6 +21,7 @@ export const METRIC_NAMES = [
   'tapio_cpu_ratio', 'tapio_budget_cpu_ratio', 'tapio_budget_memory_bytes',
   'tapio_limits_buckets', 'tapio_limits_buckets_evicted_total', 'tapio_limits_bucket_insert_failures_total',
   'tapio_config_reloads_total', 'tapio_config_needs_restart',
+  'tapio_security_events_total',
 ] as const;
 
 /** First line of an error, short enough for a label. */
@@ -52,6 +53,9 @@ export function createMetrics(registry: Registry, status: () => ObserveStatus): 
     (s) => [[{}, s.pipeline.filteredOut]]);
   counter('tapio_events_dropped_total', 'Events lost or left out, per stage, kind and reason (sampled and rate_limited are on purpose)',
     ['stage', 'kind', 'reason'], (s) => s.drops.map((d) => [{ stage: d.stage, kind: d.kind, reason: d.reason }, d.count]));
+  counter('tapio_security_events_total', 'Security events sent, per detection, severity, namespace and workload (past limits.cardinality.topK series: namespace and workload "other")',
+    ['detection', 'severity', 'k8s_namespace', 'workload_kind', 'workload'], (s) => (s.security?.events ?? []).map((r) => [
+      { detection: r.detection, severity: r.severity, k8s_namespace: r.namespace, workload_kind: r.workloadKind, workload: r.workload }, r.count]));
 
   gauge('tapio_collector_up', '1 when every required hook of the collector is attached', ['collector'], (s) => [
     ...s.collectors.map((c): Row => [{ collector: c.name }, c.available ? 1 : 0]),

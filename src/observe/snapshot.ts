@@ -43,6 +43,7 @@ export interface ObserveStatus {
   rings: RingRow[];
   pipeline: AgentStatus['pipeline'];
   drops: AgentStatus['drops'];
+  security?: AgentStatus['security'];
   exporters: ExporterHealth[];
   limits: {
     buckets: BucketCounters;
@@ -130,6 +131,7 @@ export function buildStatus(sources: ObserveSources, kernel: KernelStats, resour
     rings: guard([], () => kernel.rings(collectors)),
     pipeline: st.pipeline,
     drops: st.drops,
+    security: st.security,
     exporters: guard([], () => sources.exporters?.() ?? []),
     limits: { buckets, topCgroups: limited.slice(0, TOP_LIMITED_CGROUPS) },
     adaptive,

@@ -4,6 +4,7 @@
 import type { Collector, CollectorStatus } from '../collectors/types';
 import type { KernelFeatures } from '../kernel/features';
 import type { PipelineStats } from '../pipeline/pipeline';
+import type { SecurityCountRow } from '../pipeline/security-counts';
 import type { DropCounters, DropRow } from '../core/drops';
 import type { LimitsHandle } from '../pipeline/limits/setup';
 import type { ProcessResources } from '../core/resources';
@@ -20,6 +21,8 @@ export interface AgentStatus {
   failed: { name: string; error: string }[];
   pipeline: PipelineStats;
   drops: DropRow[];
+  /** Security events sent, per detection, severity, namespace and workload (src/pipeline/security-counts.ts). */
+  security?: { events: SecurityCountRow[]; overflowed: number };
 }
 
 /** The Agent of src/agent/agent.ts, or anything shaped like it. */

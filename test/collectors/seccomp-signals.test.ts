@@ -69,7 +69,11 @@ test('host: KILL_PROCESS, KILL_THREAD, TRAP, LOG and ERRNO filters each give one
     assert.equal(e.attributes['tapio.security.seccomp.syscall'], c.syscall);
     assert.equal(e.attributes['tapio.security.seccomp.arch'], 'x86_64');
     assert.equal(e.attributes['tapio.process.comm'], 'seccomp_trigger'.slice(0, 15));
-    if (!c.action.startsWith('kill')) assert.equal(e.attributes['process.executable.path'], bin, 'a live process is read from /proc');
+    // A live process is read from /proc; a killed one is gone by then, and the kernel record names its executable.
+    assert.equal(e.attributes['process.executable.path'], bin, `${c.action}: the executable`);
+    // Its parents, from the kernel record (the killed one's too): this test process first.
+    assert.equal((e.attributes['tapio.process.ancestors.pids'] as number[])[0], process.pid, `${c.action}: ancestry starts at the parent`);
+    assert.equal(e.attributes['process.parent_pid'], process.pid);
     if (c.action === 'errno') {
       assert.equal(e.attributes['error.type'], 'EPERM');
       assert.equal(e.attributes['tapio.security.attempt'], true);
@@ -117,6 +121,9 @@ for (const runtime of ['docker', 'podman'] as const) {
       assert.ok(['KILL', 'KILL_PROCESS'].includes(k.attributes['tapio.security.seccomp.action'] as string));
       assert.equal(k.attributes['tapio.security.severity'], 'high');
       assert.equal(k.cgroupId, c.cgroupId);
+      // Ancestry stops at the container's first process of this chain: the exec'd shell, not the runtime above it.
+      assert.equal((k.attributes['tapio.process.ancestors.pids'] as number[]).length, 1, JSON.stringify(k.attributes['tapio.process.ancestors.executables']));
+      assert.match(String((k.attributes['tapio.process.ancestors.executables'] as string[])[0]), /busybox$|sh$/);
     } finally {
       await agent.stop();
       agent = undefined;

@@ -1,6 +1,8 @@
 // Turns security-signals records (bpf/include/security_signals.h) into `security.seccomp.violation` and
 // `security.network.policy_drop` events. Never throws on bad bytes: such records are counted (stage 'decode') and
-// skipped. The process is read from /proc on arrival; when it is gone (a KILL), the record's comm and uid stand in.
+// skipped. The process is read from /proc on arrival; when it is gone (a KILL), the record's comm, uid and executable
+// (path components read from the task in the kernel) stand in.
+import * as fs from 'node:fs';
 import type { DropCounters } from '../../core/drops';
 import type { Attributes, TapioEvent } from '../../core/event';
 import { HEADER_SIZE, cgroupAttribute, readCString, readHeader, type RecordHeader } from '../record-header';
@@ -9,7 +11,7 @@ import { errnoName } from '../network/decode';
 import { claimSeccompViolation } from './dedupe';
 import { processAttributes, securityEvent, type SecuritySeverity } from './event';
 import {
-  COMM_LEN, DIR_EGRESS, KIND_NETFILTER_DROP, KIND_SECCOMP_ERRNO, KIND_SECCOMP_SIGNAL, NETFILTER_DROP_RECORD,
+  ANCESTOR, ANCESTORS, COMM_LEN, DIR_EGRESS, EXE_DEEPER, EXE_PART_LEN, EXE_PARTS, KIND_NETFILTER_DROP, KIND_SECCOMP_ERRNO, KIND_SECCOMP_SIGNAL, NETFILTER_DROP_RECORD,
   SECCOMP_MODE_DEAD, SECCOMP_RECORD, SRC_NO_ENTER,
 } from './layout';
 import type { NetnsIndex } from './netns';
@@ -17,6 +19,34 @@ import { AUDIT_ARCH_AARCH64, AUDIT_ARCH_X86_64, NATIVE_AUDIT_ARCH, syscallName }
 
 export const SECCOMP_EVENT = 'security.seccomp.violation';
 export const POLICY_DROP_EVENT = 'security.network.policy_drop';
+
+/** The executable the kernel record names: its components (leaf first) joined from the root; a path that lost its
+ *  first directories (deeper than the record holds) starts with "...". Undefined when the record has none. */
+export function recordExe(view: DataView, at: number): string | undefined {
+  const n = Math.min(view.getUint8(at + S.exe_parts.offset), EXE_PARTS);
+  if (n === 0) return undefined;
+  const parts: string[] = [];
+  for (let i = n - 1; i >= 0; i--) parts.push(readCString(view, at + S.exe.offset + i * EXE_PART_LEN, EXE_PART_LEN));
+  const deeper = (view.getUint8(at + S.exe_flags.offset) & EXE_DEEPER) !== 0;
+  return `${deeper ? '...' : ''}/${parts.join('/')}`;
+}
+
+/** The record's parents (kernel view, up to the container's first process): pids, and executables from /proc where
+ *  the parent still runs (its comm otherwise). */
+export function recordAncestry(view: DataView, at: number, procRoot = '/proc'): Attributes {
+  const n = Math.min(view.getUint8(at + S.ancestor_count.offset), ANCESTORS);
+  const pids: number[] = [];
+  const exes: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const base = at + S.ancestors.offset + i * ANCESTOR.size;
+    const pid = view.getUint32(base + ANCESTOR.fields.pid.offset, true);
+    pids.push(pid);
+    let exe: string | undefined;
+    try { exe = fs.readlinkSync(`${procRoot}/${pid}/exe`).replace(/ \(deleted\)$/, ''); } catch { /* gone */ }
+    exes.push(exe ?? readCString(view, base + ANCESTOR.fields.comm.offset, ANCESTOR.fields.comm.size));
+  }
+  return { 'tapio.process.ancestors.pids': pids, 'tapio.process.ancestors.executables': exes };
+}
 
 export interface SecuritySignalsDecoderOptions {
   drops: DropCounters;
@@ -88,9 +118,10 @@ export class SecuritySignalsDecoder {
       return undefined;
     }
     const comm = readCString(view, at + S.comm.offset, COMM_LEN);
-    const proc = processAttributes(h.pid, { comm, uid: view.getUint32(at + S.uid.offset, true) });
+    const proc = processAttributes(h.pid, { comm, uid: view.getUint32(at + S.uid.offset, true), exe: recordExe(view, at) });
     if (!proc.live) this.processGone++;
-    const a: Attributes = proc.attributes;
+    const a: Attributes = { ...proc.attributes, ...recordAncestry(view, at) };
+    if (a['tapio.process.ancestors.pids'] && (a['tapio.process.ancestors.pids'] as number[]).length) a['process.parent_pid'] = (a['tapio.process.ancestors.pids'] as number[])[0];
     let action: string;
     if (source === SRC_NO_ENTER) {
       action = 'ERRNO';

@@ -43,6 +43,30 @@ export interface KnownProcess {
   args?: string[];
 }
 
+/** Parents of a live `pid` from /proc while they share its pid namespace (so up to a container's first process), at
+ *  most 6, as the kernel-side collectors report them. Empty when /proc no longer has it. */
+export function procAncestry(pid: number, procRoot = '/proc'): { pids: number[]; executables: string[] } {
+  const pids: number[] = [];
+  const executables: string[] = [];
+  const ns = (p: number) => { try { return fs.readlinkSync(`${procRoot}/${p}/ns/pid`); } catch { return undefined; } };
+  const own = ns(pid);
+  let p = pid;
+  for (let i = 0; i < 6 && own !== undefined; i++) {
+    let ppid = 0;
+    try {
+      const stat = fs.readFileSync(`${procRoot}/${p}/stat`, 'utf8');
+      ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    } catch { break; }
+    if (!(ppid > 0) || ns(ppid) !== own) break;
+    pids.push(ppid);
+    let exe: string;
+    try { exe = fs.readlinkSync(`${procRoot}/${ppid}/exe`).replace(/ \(deleted\)$/, ''); } catch { exe = ''; }
+    executables.push(exe);
+    p = ppid;
+  }
+  return { pids, executables };
+}
+
 /** process.* attributes for `pid`, read from /proc now; what the record knew fills in for a process that is gone.
  *  Returns whether /proc still had it. */
 export function processAttributes(pid: number, known: KnownProcess, procRoot = '/proc'): { attributes: Attributes; live: boolean } {
@@ -76,6 +100,12 @@ export function processAttributes(pid: number, known: KnownProcess, procRoot = '
   if (known.comm) a['tapio.process.comm'] = known.comm;
   if (args?.length) a['process.command_args'] = args;
   if (uid !== undefined) a['process.user.id'] = uid;
+  if (live) {
+    const anc = procAncestry(pid, procRoot);
+    a['tapio.process.ancestors.pids'] = anc.pids;
+    a['tapio.process.ancestors.executables'] = anc.executables;
+    if (anc.pids.length) a['process.parent_pid'] = anc.pids[0];
+  }
   return { attributes: a, live };
 }
 

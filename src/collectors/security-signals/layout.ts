@@ -16,6 +16,11 @@ export const DIR_INGRESS = L.NF_DIR_INGRESS;
 /** task->seccomp.mode of a task being killed by its filter (SECCOMP_MODE_DEAD in the kernel; not in our BTF). */
 export const SECCOMP_MODE_DEAD = 3;
 export const COMM_LEN = L.TAPIO_COMM_LEN;
+export const EXE_PARTS = L.TAPIO_EXE_PARTS;
+export const EXE_PART_LEN = L.TAPIO_EXE_PART_LEN;
+export const EXE_DEEPER = L.TAPIO_EXE_DEEPER;
+export const ANCESTOR = L.STRUCTS.tapio_ancestor;
+export const ANCESTORS = L.TAPIO_ANCESTORS;
 
 export const SECCOMP_RECORD = L.STRUCTS.seccomp_record;
 export const NETFILTER_DROP_RECORD = L.STRUCTS.netfilter_drop_record;

@@ -106,6 +106,21 @@ static int open_write(const char *path)
 	return 0;
 }
 
+/* finit_module on a file that is not a module: the kernel reads it (the LSM kernel_read_file hook sees the attempt)
+ * and refuses it (ENOEXEC), or says ENOSYS where modules are not built in. Loads nothing either way. */
+static int finit_module_file(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		printf("open %s: %s\n", path, strerror(errno));
+		return 1;
+	}
+	long rc = syscall(SYS_finit_module, fd, "", 0);
+	printf("finit_module %s: %ld %s\n", path, rc, rc ? strerror(errno) : "");
+	close(fd);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *cmd = argc > 1 ? argv[1] : "";
@@ -117,6 +132,8 @@ int main(int argc, char **argv)
 	if (!strcmp(cmd, "bpf")) return bpf_load();
 	if (!strcmp(cmd, "become-root")) return become_root();
 	if (!strcmp(cmd, "open-write")) return open_write(arg);
-	fprintf(stderr, "usage: trigger ptrace|memfd-exec FILE|socket-shell SH|connect PATH|bpf|become-root|open-write PATH\n");
+	if (!strcmp(cmd, "finit-module")) return finit_module_file(arg);
+	fprintf(stderr, "usage: trigger ptrace|memfd-exec FILE|socket-shell SH|connect PATH|bpf|become-root|open-write PATH|"
+			"finit-module FILE\n");
 	return 64;
 }
