@@ -13,7 +13,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { needsRoot } from '../helpers/root';
-import { INFRA, ROOT, inVm, noVm } from './matrix-vm';
+import { inVm, noVm, ROOT, VM_INFRA_CODES as INFRA } from '../helpers/vm';
 import { PER_MACHINE, byKey, differences, type DumpRow } from './security-paths';
 
 /** Tests whose events come from hooks with an LSM form (file-open, mount, ptrace, module-load). */

@@ -9,21 +9,8 @@
 // A failing test inside the VM fails here.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import * as path from 'node:path';
 import { needsRoot } from '../helpers/root';
-import { noVm, VM_INFRA_CODES as INFRA } from '../helpers/vm';
-
-const ROOT = path.join(__dirname, '..', '..', '..');
-const RUN = path.join(ROOT, 'scripts', 'kernel-matrix', 'run.sh');
-
-function inVm(kernel: string, args: string[], timeoutS: number): { code: number; out: string; err: string } {
-  let r = spawnSync('bash', [RUN, kernel, ...args], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, KM_TIMEOUT: String(timeoutS) }, timeout: (timeoutS + 120) * 1000 });
-  if (INFRA.has(r.status ?? 125)) { // one more try: emulation under load can miss a deadline
-    r = spawnSync('bash', [RUN, kernel, ...args], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, KM_TIMEOUT: String(timeoutS) }, timeout: (timeoutS + 120) * 1000 });
-  }
-  return { code: r.status ?? 125, out: r.stdout ?? '', err: r.stderr ?? '' };
-}
+import { inVm, noVm, VM_INFRA_CODES as INFRA } from '../helpers/vm';
 
 for (const kernel of ['6.1', '6.12']) {
   test(`kernel ${kernel} under qemu: fentry/kprobe paths load, every accept implementation works, tests pass`, { ...needsRoot, timeout: 900_000 }, (t) => {
