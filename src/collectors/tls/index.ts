@@ -14,6 +14,7 @@ import type { ConnectionInfo, StreamConsumer } from '../requests/streams';
 import { StreamTable } from '../requests/streams';
 import { TlsAttacher } from './attach';
 import { Discovery } from './discovery';
+import { UnmappedHold } from './hold';
 import { COUNTER_NAMES, TLS_SETTINGS } from './layout';
 import { roleFromFirstBytes, TlsRecordDecoder } from './records';
 import { TLS_PROBES, TLS_RING, tlsSpec } from './spec';
@@ -38,6 +39,7 @@ export class TlsCapture {
   private stopped = false;
   private readonly pending: TapioEvent[] = [];
   private readonly discovery = new Discovery();
+  private hold: UnmappedHold | undefined;
 
   constructor(private readonly ctx: CollectorContext, private readonly factory: PlaintextConsumerFactory,
     private readonly loaderOptions: LoaderOptions = {}) {}
@@ -84,6 +86,8 @@ export class TlsCapture {
       return this.factory({ ...info, attributes }, emit);
     });
     this.streams = streams;
+    const hold = new UnmappedHold((rec) => streams.data(rec));
+    this.hold = hold;
     const decoder = new TlsRecordDecoder(this.ctx.drops);
     const k = this.ctx.config.kernel;
     this.reader = this.loaded.openRing(TLS_RING, (batch) => {
@@ -93,15 +97,17 @@ export class TlsCapture {
           if (rec?.kind === 'data') {
             if (rec.sock !== 0n) this.noteSocket(rec.sock);
             rec.role = roleFromFirstBytes(rec.direction, rec.data);
-            streams.data(rec);
+            hold.data(rec);
           } else if (rec?.kind === 'close') {
             if (rec.sock !== 0n) this.tlsSockets.delete(rec.sock.toString(16));
+            hold.close(rec);
             streams.close(rec);
           }
         } catch {
           this.ctx.drops.count('decode', 'tls.record', 'handler_error');
         }
       });
+      hold.expire();
       if (pending.length > 0) this.ctx.emit(pending.splice(0));
     }, { coalesceMs: k.coalesceMs, batchRecords: k.batchRecords, queueBatches: k.queueBatches });
 
@@ -115,6 +121,8 @@ export class TlsCapture {
     if (!this.attacher || this.stopped) return;
     const s = this.discovery.scan(new Set([process.pid]));
     this.counts.scans++;
+    this.hold?.expire();
+    if (this.pending.length > 0) this.ctx.emit(this.pending.splice(0));
     this.counts.scan_processes_unreadable += s.unreadable;
     this.attacher.sync(s.files);
   }
@@ -168,6 +176,7 @@ export class TlsCapture {
       out.tls_files_failed_now = this.attacher.failed.size;
     }
     for (const [k, v] of Object.entries(this.counts)) out[`tls_${k}`] = v;
+    if (this.hold) for (const [k, v] of Object.entries(this.hold.counters)) out[`tls_${k}`] = v;
     if (this.streams) {
       out.tls_sessions = this.streams.size;
       out.tls_gap_bytes = this.streams.counters.gapBytes;
@@ -189,6 +198,7 @@ export class TlsCapture {
     this.reader?.stop();
     this.stopped = true;
     // Streams still open end with the agent: what that completes still goes out.
+    this.hold?.flush();
     this.streams?.closeAll(bootNowNs());
     if (this.pending.length > 0) this.ctx.emit(this.pending.splice(0));
     await this.loaded?.close();
