@@ -2,9 +2,10 @@
 // process maps it any more. Bounded: at most `maxFiles` attached at once (more are counted, not attached), and the
 // files found to export nothing are remembered (bounded) so they are read once. Each file's outcome is a HookStatus
 // (status, /metrics): the probes that attached, or why not in the kernel's words.
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { HookAttempt, HookKind, HookStatus, LoadedCollector } from '../../kernel/loader';
-import type { MappedFile } from './discovery';
+import { parseMapsLine, type MappedFile } from './discovery';
 import { elfExports } from './elf';
 import { TLS_PROBES } from './spec';
 
@@ -30,6 +31,7 @@ export class TlsAttacher {
   /** Files that could not be attached, with their status (kept while some process maps them). */
   readonly failed = new Map<string, HookStatus>();
   private readonly noSsl = new Set<string>();
+  private readonly libraries = new Map<number, string | undefined>();
   readonly counters: AttachCounters = {
     files_probed: 0, files_attached: 0, files_failed: 0, files_detached: 0, files_over_limit: 0, files_without_ssl: 0,
   };
@@ -60,10 +62,25 @@ export class TlsAttacher {
     }
   }
 
-  /** Which TLS file(s) a process uses (for the span's tapio.tls.library). */
+  /** Which attached TLS file a process uses (for the span's tapio.tls.library): from the last scan, else (a process
+   *  newer than the scan, like a short curl) from its maps now; remembered per pid (bounded). */
   libraryOf(pid: number): string | undefined {
-    for (const a of this.attached.values()) if (a.file.pids.has(pid)) return a.file.path;
-    return undefined;
+    const known = this.libraries.get(pid);
+    if (known !== undefined || this.libraries.has(pid)) return known;
+    let lib: string | undefined;
+    for (const a of this.attached.values()) if (a.file.pids.has(pid)) { lib = a.file.path; break; }
+    if (!lib) {
+      const paths = new Set([...this.attached.values()].map((a) => a.file.path));
+      try {
+        for (const line of fs.readFileSync(`/proc/${pid}/maps`, 'latin1').split('\n')) {
+          const m = parseMapsLine(line);
+          if (m && paths.has(m.path)) { lib = m.path; break; }
+        }
+      } catch { /* gone already */ }
+    }
+    if (this.libraries.size >= 4096) this.libraries.clear();
+    this.libraries.set(pid, lib);
+    return lib;
   }
 
   hookStatuses(): HookStatus[] {

@@ -44,9 +44,9 @@ export class TlsRecordDecoder {
     if (size < HEADER_SIZE || at + size > view.byteLength) return this.bad('short_record');
     const h = readHeader(view, at);
     if (h.size !== size) return this.bad('size_mismatch');
-    const ssl = view.getBigUint64(at + D.ssl.offset, true);
     if (h.kind === KIND_TLS_CLOSE) {
       if (size !== TLS_CLOSE_RECORD.size) return this.bad('size_mismatch');
+      const ssl = view.getBigUint64(at + C.ssl.offset, true);
       return {
         kind: 'close', connection: tlsStreamKey(h.pid, ssl, view.getBigUint64(at + C.start_ns.offset, true)), timeNs: h.tsNs,
         sock: view.getBigUint64(at + C.sock.offset, true),
@@ -55,6 +55,7 @@ export class TlsRecordDecoder {
     }
     if (h.kind !== KIND_TLS_DATA) return this.bad('unknown_kind');
     if (size < DATA_HEADER_BYTES) return this.bad('short_record');
+    const ssl = view.getBigUint64(at + D.ssl.offset, true);
     const copied = view.getUint32(at + D.copied.offset, true);
     if (copied > RECORD_DATA_MAX || DATA_HEADER_BYTES + copied !== size) return this.bad('size_mismatch');
     const sock = view.getBigUint64(at + D.sock.offset, true);

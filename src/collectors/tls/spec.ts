@@ -44,9 +44,9 @@ export const TLS_PROBES: readonly TlsProbe[] = [
 ];
 
 /** For `tapio probe`: the static hooks, then one hook per uprobe (attached per library at run time). */
-export function tlsHookPlan(c: TlsSpecConfig): HookSpec[] {
+export function tlsHookPlan(): HookSpec[] {
   return [
-    ...tlsSpec(c).hooks,
+    ...tlsSpec({ ringBufferBytes: 1 << 20, sslTableSize: 1024, cpus: 1 }).hooks,
     ...TLS_PROBES.map((p): HookSpec => ({
       name: `tls_${p.symbol}`, optional: !p.required, implementations: [
         { kind: 'uprobe', program: p.entry, target: { functionName: p.symbol } },

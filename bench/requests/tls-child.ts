@@ -1,0 +1,45 @@
+// Benchmark helper (child process) for bench/tls-overhead.ts: `full` runs the request collector as the agent does
+// (plaintext capture plus TLS uprobes, every request parsed, scrubbed, made into an event and discarded); `tls` runs
+// TLS capture alone (uprobes and sessions, no plaintext-TCP capture). Prints `ready` once attached (after the first
+// scan found `waitFor`, a path fragment), and on SIGTERM one JSON line with the counters, then exits.
+import { configSchema } from '../../src/config/schema';
+import { DropCounters } from '../../src/core/drops';
+import { RequestsCollector } from '../../src/collectors/requests';
+import { RequestSessions } from '../../src/collectors/requests/sessions';
+import { TlsCapture } from '../../src/collectors/tls';
+
+async function main(): Promise<void> {
+  const [mode, waitFor] = process.argv.slice(2);
+  const drops = new DropCounters();
+  const config = configSchema.parse({ collectors: { requests: { enabled: true, tls: { rescanIntervalMs: 500 } } } });
+  const ctx = { config, emit: () => undefined, drops, log: (m: string) => process.stderr.write(`${m}\n`) };
+  let counters: () => Record<string, number>;
+  let hooks: () => { name: string; chosen?: unknown }[];
+  let stop: () => Promise<void>;
+  if (mode === 'full') {
+    const c = new RequestsCollector();
+    await c.start(ctx);
+    counters = () => c.counters();
+    hooks = () => c.status().hooks;
+    stop = () => c.stop();
+  } else {
+    const sessions = new RequestSessions(drops, {});
+    const t = new TlsCapture(ctx, (info, emit) => sessions.consumer(info, emit));
+    await t.start();
+    counters = () => ({ ...t.counters(), requests_reported: sessions.totals.reported });
+    hooks = () => t.hooks();
+    stop = () => t.stop();
+  }
+  const deadline = Date.now() + 30_000;
+  while (waitFor && !hooks().some((h) => h.chosen && h.name.includes(waitFor)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  process.stdout.write('ready\n');
+  process.once('SIGTERM', () => {
+    const out = counters();
+    void stop().then(() => {
+      process.stdout.write(`${JSON.stringify({ counters: out, drops: drops.rows() })}\n`);
+      process.exit(0);
+    });
+  });
+}
+
+void main();
