@@ -14,10 +14,13 @@ import * as path from 'node:path';
 import { promisify } from 'node:util';
 import type { TapioEvent } from '../../src/core/event';
 import { needsRoot } from '../helpers/root';
+import { startObserveServer } from '../../src/observe';
+import { fetchText } from '../../src/cli/status';
 import { requestsOn, startRequestsAgent, until, type RequestsAgent } from './requests/agent';
 
 const run = promisify(execFile);
 const PEERS = path.join(__dirname, 'requests', 'tls-peers.js');
+const TAPIO = path.join(__dirname, '..', '..', '..', 'bin', 'tapio.js');
 const SECRETS = ['CLIsecretBearer42', 'CLIsecretQueryTok42', 'SRVsecretCookie42', 'PYsecretBearer42', 'H2secretBearer42'];
 let ra: RequestsAgent | undefined;
 let server: ChildProcess | undefined;
@@ -154,6 +157,31 @@ test('ciphertext of TLS sockets is never parsed, status lists the attached files
   const attached = tlsHooks().filter((h) => h.chosen).map((h) => h.name);
   assert.ok(attached.some((n) => /libssl\.so/.test(n)), `libssl attached: ${attached.join(', ')}`);
   assert.ok(attached.some((n) => n.includes(process.execPath) || /\/node /.test(n)), `node attached: ${attached.join(', ')}`);
+
+  // A library named libssl that is not OpenSSL, mapped by a real process: listed as not attached, with why.
+  const fake = path.join(dir, 'libssl.so.99');
+  fs.copyFileSync(fs.realpathSync('/lib/x86_64-linux-gnu/libz.so.1'), fake);
+  const holder = spawn('python3', ['-c', `import ctypes, time; ctypes.CDLL('${fake}'); print('loaded', flush=True); time.sleep(60)`], { stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    await until('the fake libssl listed as not attached', () => tlsHooks().some((h) => h.name.includes(fake) && !h.chosen), 20_000);
+    const failed = tlsHooks().find((h) => h.name.includes(fake))!;
+    assert.match(failed.attempts[0]!.error, /exports no SSL_read\/SSL_write/);
+    const observe = await startObserveServer({ address: '127.0.0.1:0', sources: { agent: ra!.agent } });
+    try {
+      const m = (await fetchText(observe.url, '/metrics', 5000)).body;
+      assert.match(m, /tapio_hook_attached\{collector="requests",hook="tls [^"]*libssl\.so[^"]*",implementation="uprobe",program="9 probes on [^"]*"\} 1/);
+      assert.match(m, /tapio_hook_attempt_failed\{[^}]*hook="tls [^"]*libssl\.so\.99[^"]*"[^}]*error="libssl\.so\.99 exports no SSL_read\/SSL_write[^"]*"\} 1/);
+      const cli = await new Promise<string>((resolve) => execFile(process.execPath, [TAPIO, 'status', '--url', observe.url], { encoding: 'utf8', timeout: 20_000 }, (_e, out) => resolve(out)));
+      assert.match(cli, /tls \S*node \(\S+\) \(optional\): uprobe \(9 probes on /, 'tapio status lists node as attached');
+      assert.match(cli, /tls \S*libssl\.so\.99 \(\S+\) \(optional\): UNAVAILABLE/, 'and the fake libssl as not');
+      assert.match(cli, /exports no SSL_read\/SSL_write/);
+    } finally {
+      await observe.close();
+    }
+  } finally {
+    holder.kill();
+  }
+  await until('the fake libssl forgotten once nothing maps it', () => !tlsHooks().some((h) => h.name.includes(fake)), 20_000);
 
   await until('spans waiting in the spool (collector down)', () => ra!.spoolFiles() > 0 && ra!.otlp.stats().signals.traces.queuedRecords === 0);
   const spooled = ra!.spoolText();
