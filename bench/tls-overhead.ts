@@ -3,29 +3,14 @@
 // TLS uprobes, every request parsed), in one run, as ratios; and the cost of one SSL call under the uprobes, measured
 // with Python's ssl module over memory BIOs (no sockets: SSL_write_ex + SSL_read_ex in a loop), with and without.
 // Prints a table with the load average; never fails on a number. Absolute numbers on 2 shared cores are pessimistic.
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import { run, waitLine } from './requests/proc';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 6);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function run(cmd: string, args: string[], timeoutMs = 120_000): Promise<string> {
-  return new Promise((resolve, reject) => execFile(cmd, args, { timeout: timeoutMs, maxBuffer: 16 << 20 }, (e, out, err) => (e ? reject(new Error(`${cmd}: ${e.message}\n${err}`)) : resolve(out))));
-}
-
-function waitLine(child: ChildProcess, re: RegExp, timeoutMs = 300_000): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let buf = '';
-    const t = setTimeout(() => reject(new Error(`timeout waiting for ${re}: ${buf}`)), timeoutMs);
-    child.stdout!.on('data', (d) => {
-      buf += d;
-      const m = re.exec(buf);
-      if (m) { clearTimeout(t); resolve(m[0]); }
-    });
-  });
-}
 
 interface Load { name: string; binary: string; start(): Promise<() => void>; drive(): Promise<number> }
 
@@ -92,7 +77,7 @@ async function sslLoop(dir: string): Promise<number> {
 
 async function withChild<T>(mode: string, waitFor: string, fn: () => Promise<T>): Promise<{ value: T; report: Record<string, unknown> }> {
   const child = spawn(process.execPath, [path.join(__dirname, 'requests', 'tls-child.js'), mode, waitFor], { stdio: ['ignore', 'pipe', 'inherit'] });
-  await waitLine(child, /ready/);
+  await waitLine(child, /ready/, 300_000);
   const value = await fn();
   const report = waitLine(child, /\{.*\}\n/, 30_000);
   child.kill('SIGTERM');

@@ -34,7 +34,7 @@ export class TlsCapture {
   private streams: StreamTable | undefined;
   private readonly tlsSockets = new Set<string>();
   private readonly counts: Record<string, number> = {
-    streams_mapped: 0, streams_unmapped: 0, ciphertext_records_skipped: 0, scans: 0, scan_processes_unreadable: 0,
+    streams_mapped: 0, streams_unmapped: 0, library_unknown: 0, ciphertext_records_skipped: 0, scans: 0, scan_processes_unreadable: 0,
   };
   private stopped = false;
   private readonly pending: TapioEvent[] = [];
@@ -82,6 +82,7 @@ export class TlsCapture {
       const attributes: Record<string, string | number | boolean> = { 'tls.protocol.name': 'tls' };
       const lib = attacher.libraryOf(info.pid);
       if (lib) attributes['tapio.tls.library'] = lib;
+      else this.counts.library_unknown++;
       if (!mapped) attributes['tapio.tls.unmapped'] = true;
       return this.factory({ ...info, attributes }, emit);
     });
