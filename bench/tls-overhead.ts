@@ -5,6 +5,7 @@
 // Prints a table with the load average; never fails on a number. Absolute numbers on 2 shared cores are pessimistic.
 import { spawn } from 'node:child_process';
 import { run, waitLine } from './requests/proc';
+import { loadCollector } from '../src/kernel/loader';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -59,7 +60,7 @@ for _ in range(10):
     if d: si.write(d)
     d = so.read()
     if d: ci.write(d)
-n = int(sys.argv[3]); msg = b'GET / HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n' + b'x' * 36
+n = int(sys.argv[3]); msg = b'x' * 70
 best = None
 for rep in range(5):
     t = time.perf_counter_ns()
@@ -75,8 +76,38 @@ async function sslLoop(dir: string): Promise<number> {
   return Number((await run('python3', ['-c', SSL_LOOP, path.join(dir, 'cert.pem'), path.join(dir, 'key.pem'), '20000'])).trim());
 }
 
+const GETPPID_LOOP = `
+import os, time
+n = 200000; best = None
+for r in range(5):
+    t = time.perf_counter_ns()
+    for i in range(n): os.getppid()
+    d = (time.perf_counter_ns() - t) / n
+    best = d if best is None or d < best else best
+print(best)
+`;
+
+/** What any uprobe costs on this machine: ns per libc getppid() call, bare and with an empty BPF program as a
+ *  uprobe, then as a uretprobe (probe.bpf.o's probe_uprobe). */
+async function uprobeFloor(): Promise<{ bare: number; entry: number; ret: number }> {
+  const libc = '/lib/x86_64-linux-gnu/libc.so.6';
+  const loop = async () => Number((await run('python3', ['-c', GETPPID_LOOP])).trim());
+  const once = async (kind: 'uprobe' | 'uretprobe') => {
+    const l = await loadCollector({ name: 'bench-floor', object: 'probe.bpf.o', hooks: [
+      { name: 'floor', implementations: [{ kind, program: 'probe_uprobe', target: { binaryPath: libc, functionName: 'getppid' } }] }] });
+    try {
+      return l.available ? await loop() : NaN;
+    } finally {
+      await l.close();
+    }
+  };
+  await loop();
+  return { bare: await loop(), entry: await once('uprobe'), ret: await once('uretprobe') };
+}
+
 async function withChild<T>(mode: string, waitFor: string, fn: () => Promise<T>): Promise<{ value: T; report: Record<string, unknown> }> {
-  const child = spawn(process.execPath, [path.join(__dirname, 'requests', 'tls-child.js'), mode, waitFor], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [path.join(__dirname, 'requests', 'tls-child.js'), mode, waitFor], {
+    stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, TLS_RUN_STATS: '1' } });
   await waitLine(child, /ready/, 300_000);
   const value = await fn();
   const report = waitLine(child, /\{.*\}\n/, 30_000);
@@ -109,6 +140,8 @@ async function main(): Promise<void> {
     await sslLoop(dir); // warm-up
     const bare = await sslLoop(dir);
     const probed = await withChild('tls', 'libssl.so', () => sslLoop(dir));
+    const floor = await uprobeFloor();
+    const progs = (probed.report.programs ?? {}) as Record<string, { runCount: number; runTimeNs: number }>;
     const head = ['load', 'req/s without', 'req/s TLS capture', 'kept', 'req/s whole request collector', 'kept', 'SSL calls captured', 'requests reported (TLS only)', 'requests reported (whole)', 'ring-full bytes'];
     console.log(`TLS capture overhead (${SECONDS}s per run, ${os.availableParallelism()} cores, load average at start ${load0.map((l) => l.toFixed(1)).join(' ')}, at end ${os.loadavg().map((l) => l.toFixed(1)).join(' ')})`);
     console.log(`| ${head.join(' | ')} |\n|${head.map(() => '---').join('|')}|`);
@@ -119,6 +152,14 @@ async function main(): Promise<void> {
     console.log(`| without uprobes | ${bare.toFixed(0)} | ${(bare / 2).toFixed(0)} |`);
     console.log(`| with TLS capture | ${probed.value.toFixed(0)} | ${(probed.value / 2).toFixed(0)} |`);
     console.log(`| cost of the uprobes (entry + return + copy + record) | ${(probed.value - bare).toFixed(0)} | ${((probed.value - bare) / 2).toFixed(0)} |`);
+    console.log('');
+    console.log('| where an SSL call\'s cost goes | ns |');
+    console.log('|---|---|');
+    console.log(`| any uprobe on this machine: empty BPF program on libc getppid(), entry probe | ${(floor.entry - floor.bare).toFixed(0)} |`);
+    console.log(`| ... as a return probe | ${(floor.ret - floor.bare).toFixed(0)} |`);
+    for (const [p, r] of Object.entries(progs)) {
+      if (r.runCount > 0) console.log(`| our BPF program ${p} itself (kernel run stats, ${r.runCount} runs) | ${(r.runTimeNs / r.runCount).toFixed(0)} |`);
+    }
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

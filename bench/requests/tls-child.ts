@@ -7,6 +7,7 @@ import { DropCounters } from '../../src/core/drops';
 import { RequestsCollector } from '../../src/collectors/requests';
 import { RequestSessions } from '../../src/collectors/requests/sessions';
 import { TlsCapture } from '../../src/collectors/tls';
+import { enableRunStats } from '../../src/kernel/run-stats';
 
 async function main(): Promise<void> {
   const [mode, waitFor] = process.argv.slice(2);
@@ -16,6 +17,8 @@ async function main(): Promise<void> {
   let counters: () => Record<string, number>;
   let hooks: () => { name: string; chosen?: unknown }[];
   let stop: () => Promise<void>;
+  let runStats: () => unknown = () => undefined;
+  const stats = process.env.TLS_RUN_STATS === '1' ? enableRunStats() : undefined;
   if (mode === 'full') {
     const c = new RequestsCollector();
     await c.start(ctx);
@@ -28,6 +31,7 @@ async function main(): Promise<void> {
     await t.start();
     counters = () => ({ ...t.counters(), requests_reported: sessions.totals.reported });
     hooks = () => t.hooks();
+    runStats = () => t.programRunStats();
     stop = () => t.stop();
   }
   const deadline = Date.now() + 30_000;
@@ -35,8 +39,10 @@ async function main(): Promise<void> {
   process.stdout.write('ready\n');
   process.once('SIGTERM', () => {
     const out = counters();
+    const programs = runStats();
+    stats?.close();
     void stop().then(() => {
-      process.stdout.write(`${JSON.stringify({ counters: out, drops: drops.rows() })}\n`);
+      process.stdout.write(`${JSON.stringify({ counters: out, drops: drops.rows(), programs })}\n`);
       process.exit(0);
     });
   });

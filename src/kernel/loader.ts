@@ -213,6 +213,11 @@ export class LoadedCollector {
     });
   }
 
+  /** A loaded program's fd (run-time statistics of programs attached per target, which are in no hook). */
+  programFd(program: string): number {
+    return this.obj().programFd(program);
+  }
+
   /** Detaches a link made by attachTarget. */
   detachTarget(linkKey: string): boolean {
     return !this.closed && this.object !== undefined && this.object.detach(linkKey);

@@ -7,7 +7,7 @@ import { bootNowNs } from '../../kernel/clock';
 import { loadCollector, type HookStatus, type LoadedCollector, type LoaderOptions } from '../../kernel/loader';
 import type { RingReader } from '../../kernel/ring';
 import { u32Key } from '../../kernel/maps';
-import { possibleCpuCount } from '../../kernel/run-stats';
+import { possibleCpuCount, programRunInfo } from '../../kernel/run-stats';
 import type { TapioEvent } from '../../core/event';
 import type { CollectorContext } from '../types';
 import type { ConnectionInfo, StreamConsumer } from '../requests/streams';
@@ -183,6 +183,14 @@ export class TlsCapture {
       out.tls_gap_bytes = this.streams.counters.gapBytes;
       out.tls_out_of_order = this.streams.counters.outOfOrder;
     }
+    return out;
+  }
+
+  /** Run count and time of each uprobe program (needs kernel.bpf_stats_enabled, src/kernel/run-stats.ts). */
+  programRunStats(): Record<string, { runCount: number; runTimeNs: number }> {
+    const out: Record<string, { runCount: number; runTimeNs: number }> = {};
+    if (!this.available || this.stopped) return out;
+    for (const p of new Set(TLS_PROBES.flatMap((x) => [x.entry, ...(x.exit ? [x.exit] : [])]))) out[p] = programRunInfo(this.loaded!.programFd(p));
     return out;
   }
 
