@@ -110,9 +110,15 @@ async function withChild<T>(mode: string, waitFor: string, fn: () => Promise<T>)
     stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, TLS_RUN_STATS: '1' } });
   await waitLine(child, /ready/, 300_000);
   const value = await fn();
-  const report = waitLine(child, /\{.*\}\n/, 30_000);
+  const report = waitLine(child, /\{.*\}\n/, 120_000);
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
   child.kill('SIGTERM');
-  return { value, report: JSON.parse(await report) as Record<string, unknown> };
+  const parsed = JSON.parse(await report) as Record<string, unknown>;
+  // The next measurement starts only once this child is gone (its uprobes detached).
+  const t = setTimeout(() => child.kill('SIGKILL'), 120_000);
+  await exited;
+  clearTimeout(t);
+  return { value, report: parsed };
 }
 
 async function main(): Promise<void> {

@@ -38,13 +38,10 @@ async function main(): Promise<void> {
   while (waitFor && !hooks().some((h) => h.chosen && h.name.includes(waitFor)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
   process.stdout.write('ready\n');
   process.once('SIGTERM', () => {
-    const out = counters();
-    const programs = runStats();
+    // Report first: stopping drains what the ring still holds, which can take long on a loaded machine.
+    process.stdout.write(`${JSON.stringify({ counters: counters(), drops: drops.rows(), programs: runStats() })}\n`);
     stats?.close();
-    void stop().then(() => {
-      process.stdout.write(`${JSON.stringify({ counters: out, drops: drops.rows(), programs })}\n`);
-      process.exit(0);
-    });
+    void stop().then(() => process.exit(0));
   });
 }
 

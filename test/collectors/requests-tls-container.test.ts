@@ -67,10 +67,12 @@ function tlsHooks() {
 
 test('curl with the container\'s own libssl: its file attached once, both ends decoded, the client attributed to the container, detached when it goes', needsRoot, async (t) => {
   if (!docker) return t.skip(skipped || 'dockerd not started');
-  const host = fs.statSync(fs.realpathSync('/usr/lib/x86_64-linux-gnu/libssl.so.3'));
-  const hostKey = `${host.ino}:${host.size}:${Math.floor(host.mtimeMs)}`;
+  const keyOf = (p: string) => { const st = fs.statSync(p); return `${st.ino}:${st.size}:${Math.floor(st.mtimeMs)}`; };
+  const hostKey = keyOf('/usr/lib/x86_64-linux-gnu/libssl.so.3');
   const c = await docker.run('tapio-tls-curl', ['sleep', '1000000'], [], TLS_CURL_IMAGE);
-  const own = () => tlsHooks().filter((h) => h.name.includes('libssl.so.3') && !h.name.includes(hostKey) && h.chosen);
+  const ownKey = keyOf(`/proc/${c.pid}/root/lib/x86_64-linux-gnu/libssl.so.3`);
+  assert.notEqual(ownKey, hostKey, 'the container carries its own copy');
+  const own = () => tlsHooks().filter((h) => h.name.includes(`(${ownKey})`) && h.chosen);
   await until('the container\'s libssl attached', () => own().length > 0, 20_000);
   assert.equal(own().length, 1, `one attachment for the container's libssl: ${own().map((h) => h.name).join(', ')}`);
 
