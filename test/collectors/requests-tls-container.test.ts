@@ -11,13 +11,11 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
-import { parseConfig } from '../../src/config/load';
-import { IdentityResolver } from '../../src/identity';
-import { enrichWith } from '../../src/agent/services';
+import type { IdentityResolver } from '../../src/identity';
 import { needsRoot } from '../helpers/root';
 import { DockerHarness, HarnessSkip } from '../harness/runtimes';
 import { buildTlsCurlRootfs, TLS_CURL_IMAGE } from '../harness/tls-image';
-import { requestsOn, startRequestsAgent, until, type RequestsAgent } from './requests/agent';
+import { requestsOn, startDockerRequestsAgent, until, type RequestsAgent } from './requests/agent';
 
 const run = promisify(execFile);
 const PEERS = path.join(__dirname, 'requests', 'tls-peers.js');
@@ -41,16 +39,7 @@ before(async () => {
   await run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem'),
     '-days', '1', '-subj', '/CN=localhost']);
   docker.importRootfs(buildTlsCurlRootfs(dir), TLS_CURL_IMAGE);
-  const config = parseConfig('');
-  config.identity.runtimes.endpoints = [{ kind: 'docker', socket: docker.socket }];
-  config.identity.kubernetes.enabled = false;
-  identity = new IdentityResolver({ config: config.identity, log: () => undefined });
-  await identity.start();
-  ra = await startRequestsAgent({
-    only: ['cgroup', 'requests'], enrich: enrichWith(identity, undefined), identityGate: identity,
-    cgroupChanged: (c) => identity!.cgroupChanged(c),
-    configure: (c) => { c.collectors.requests.captureHeaders = ['authorization']; c.collectors.requests.tls.rescanIntervalMs = 300; },
-  });
+  ({ ra, identity } = await startDockerRequestsAgent(docker.socket, (c) => { c.collectors.requests.captureHeaders = ['authorization']; c.collectors.requests.tls.rescanIntervalMs = 300; }));
 });
 
 after(async () => {
