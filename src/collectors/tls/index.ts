@@ -32,7 +32,8 @@ export class TlsCapture {
   private attacher: TlsAttacher | undefined;
   private timer: NodeJS.Timeout | undefined;
   private streams: StreamTable | undefined;
-  private readonly tlsSockets = new Set<string>();
+  /** Sockets TLS capture saw (struct sock pointer, hex) -> the latest TLS record's time on it. */
+  private readonly tlsSockets = new Map<string, bigint>();
   private readonly counts: Record<string, number> = {
     streams_mapped: 0, streams_unmapped: 0, library_unknown: 0, ciphertext_records_skipped: 0, scans: 0, scan_processes_unreadable: 0,
   };
@@ -96,7 +97,7 @@ export class TlsCapture {
         try {
           const rec = decoder.decode(view, offset, size);
           if (rec?.kind === 'data') {
-            if (rec.sock !== 0n) this.noteSocket(rec.sock);
+            if (rec.sock !== 0n) this.noteSocket(rec.sock, rec.timeNs);
             rec.role = roleFromFirstBytes(rec.direction, rec.data);
             hold.data(rec);
           } else if (rec?.kind === 'close') {
@@ -128,18 +129,23 @@ export class TlsCapture {
     this.attacher.sync(s.files);
   }
 
-  private noteSocket(sock: bigint): void {
+  private noteSocket(sock: bigint, timeNs: bigint): void {
     const k = sock.toString(16);
-    if (this.tlsSockets.has(k)) return;
-    if (this.tlsSockets.size >= SOCKET_SET_MAX) this.tlsSockets.clear();
-    this.tlsSockets.add(k);
+    if (!this.tlsSockets.has(k) && this.tlsSockets.size >= SOCKET_SET_MAX) this.tlsSockets.clear();
+    this.tlsSockets.set(k, timeNs);
   }
 
-  /** True when a plaintext-path connection key (`<sock hex>:<start>`) is a socket TLS capture saw: its bytes are
-   *  ciphertext, not to be parsed. Counted. */
+  /** True when a plaintext-path connection key (`<sock hex>:<start ns>`) is a socket TLS capture saw carrying TLS
+   *  after that connection began (a reused socket address of a later connection is not): its bytes are ciphertext,
+   *  not to be parsed. Counted. */
   isCiphertext(connectionKey: string): boolean {
     if (this.tlsSockets.size === 0) return false;
-    const hit = this.tlsSockets.has(connectionKey.slice(0, connectionKey.indexOf(':')));
+    const colon = connectionKey.indexOf(':');
+    const seen = this.tlsSockets.get(connectionKey.slice(0, colon));
+    if (seen === undefined) return false;
+    let start: bigint;
+    try { start = BigInt(connectionKey.slice(colon + 1)); } catch { return false; }
+    const hit = start <= seen;
     if (hit) this.counts.ciphertext_records_skipped++;
     return hit;
   }
