@@ -61,14 +61,20 @@ function tlsHooks() {
 const triple = (e: TapioEvent) => `${e.request!.method} ${e.request!.target} ${e.request!.status}`;
 
 /** Both ends reported exactly the requests made, once each, over TLS, on the right connection. */
-async function expectBothEnds(port: number, made: string[], opts: { clientPid?: number } = {}): Promise<{ server: TapioEvent[]; client: TapioEvent[] }> {
+async function expectBothEnds(port: number, made: string[], opts: { clientPid?: number; paths?: RegExp } = {}): Promise<{ server: TapioEvent[]; client: TapioEvent[] }> {
   const want = [...made].sort();
+  // Only this scenario's requests (by path), so each test stands on its own.
+  const mine = () => {
+    const all = requestsOn(ra!.sink, port);
+    const keep = (e: TapioEvent) => !opts.paths || opts.paths.test(e.request!.target ?? '');
+    return { server: all.server.filter(keep), client: all.client.filter(keep) };
+  };
   await until(`${made.length} TLS requests on both ends of port ${port}`, () => {
-    const r = requestsOn(ra!.sink, port);
+    const r = mine();
     return r.server.length >= made.length && r.client.length >= made.length;
   }, 20_000);
   await new Promise((r) => setTimeout(r, 300)); // anything reported twice would arrive by now
-  const r = requestsOn(ra!.sink, port);
+  const r = mine();
   assert.deepEqual(r.server.map(triple).sort(), want, 'server side, once each');
   assert.deepEqual(r.client.map(triple).sort(), want, 'client side, once each');
   for (const e of [...r.server, ...r.client]) {
@@ -88,17 +94,19 @@ test('curl over https, HTTP/1.1 keep-alive and HTTP/2 (libssl.so.3): each reques
   const { stderr } = await run('curl', ['-sk', '-v', '-o', '/dev/null', '--http1.1', '-H', `Authorization: Bearer ${SECRETS[0]}`,
     `https://127.0.0.1:${ports.h1}/items/1?token=${SECRETS[1]}`, `https://127.0.0.1:${ports.h1}/missing/2`]);
   assert.match(stderr, /Re-using existing connection/, 'curl kept the connection');
-  const h1 = await expectBothEnds(ports.h1, ['GET /items/1?token=[REDACTED] 200', 'GET /missing/2 404']);
+  const h1 = await expectBothEnds(ports.h1, ['GET /items/1?token=[REDACTED] 200', 'GET /missing/2 404'], { paths: /^\/(items|missing)\// });
   const c = h1.client.find((e) => e.request!.target!.startsWith('/items'))!;
   assert.equal(c.attributes['url.full'], `https://127.0.0.1:${ports.h1}/items/1?token=[REDACTED]`);
-  assert.match(String(c.attributes['tapio.tls.library']), /libssl\.so/);
+  // Best effort (read from the process's maps when its stream opens; a curl that already exited has none).
+  const lib = c.attributes['tapio.tls.library'];
+  assert.ok(lib === undefined || /libssl\.so/.test(String(lib)), `library ${String(lib)}`);
   const s = h1.server.find((e) => e.request!.target!.startsWith('/items'))!;
   assert.deepEqual(s.attributes['http.request.header.authorization'], ['[REDACTED]']);
   assert.equal(new Set(h1.server.map((e) => e.attributes['client.port'])).size, 1, 'one connection for both requests');
 
   await run('curl', ['-sk', '-o', '/dev/null', '--http2', '-H', `Authorization: Bearer ${SECRETS[4]}`,
     `https://127.0.0.1:${ports.h2}/h2/curl/1`, `https://127.0.0.1:${ports.h2}/h2/curl/2`]);
-  const h2 = await expectBothEnds(ports.h2, ['GET /h2/curl/1 200', 'GET /h2/curl/2 200']);
+  const h2 = await expectBothEnds(ports.h2, ['GET /h2/curl/1 200', 'GET /h2/curl/2 200'], { paths: /^\/h2\/curl\// });
   for (const e of [...h2.server, ...h2.client]) assert.equal(e.attributes['network.protocol.version'], '2');
 });
 
@@ -107,10 +115,9 @@ test('Node https and http2 clients against Node servers (node\'s own OpenSSL), g
   await run(process.execPath, [PEERS, 'https', String(ports.h1), '3', `Bearer ${SECRETS[0]}`]);
   await run(process.execPath, [PEERS, 'h2', String(ports.h2), '4', `Bearer ${SECRETS[4]}`]);
   await run(process.execPath, [PEERS, 'grpc', String(ports.grpc), dir, '3']);
-  const node1 = await expectBothEnds(ports.h1, ['GET /items/1?token=[REDACTED] 200', 'GET /missing/2 404',
-    ...[0, 1, 2].map((i) => `GET /node/${i}?token=[REDACTED] 200`)]);
+  const node1 = await expectBothEnds(ports.h1, [0, 1, 2].map((i) => `GET /node/${i}?token=[REDACTED] 200`), { paths: /^\/node\// });
   assert.ok(node1.client.some((e) => e.attributes['tapio.tls.library'] === process.execPath || String(e.attributes['tapio.tls.library']).endsWith('/node')));
-  await expectBothEnds(ports.h2, ['GET /h2/curl/1 200', 'GET /h2/curl/2 200', 'GET /missing/0 404', 'GET /h2/1 200', 'GET /h2/2 200', 'GET /h2/3 200']);
+  await expectBothEnds(ports.h2, ['GET /missing/h2n 404', 'GET /h2n/1 200', 'GET /h2n/2 200', 'GET /h2n/3 200'], { paths: /^\/(h2n\/|missing\/h2n)/ });
   await until('3 gRPC calls on both ends', () => {
     const r = requestsOn(ra!.sink, ports.grpc);
     return r.server.length >= 3 && r.client.length >= 3;

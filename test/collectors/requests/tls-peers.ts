@@ -58,7 +58,7 @@ async function httpsClient(port: number, n: number, auth: string): Promise<void>
 async function h2Client(port: number, n: number, auth: string): Promise<void> {
   const s = http2.connect(`https://127.0.0.1:${port}`, { rejectUnauthorized: false });
   await Promise.all(Array.from({ length: n }, (_, i) => new Promise<void>((resolve, reject) => {
-    const r = s.request({ ':path': i === 0 ? '/missing/0' : `/h2/${i}`, authorization: auth });
+    const r = s.request({ ':path': i === 0 ? '/missing/h2n' : `/h2n/${i}`, authorization: auth });
     r.on('response', () => undefined);
     r.resume();
     r.on('end', resolve);
