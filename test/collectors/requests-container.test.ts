@@ -22,7 +22,7 @@ before(async () => {
     if (e instanceof HarnessSkip) { skipped = e.message; return; }
     throw e;
   }
-  ({ ra, identity } = await startDockerRequestsAgent(docker.socket, process.env.TAPIO_TEST_NO_TLS ? (c) => { c.collectors.requests.tls.enabled = false; } : undefined));
+  ({ ra, identity } = await startDockerRequestsAgent(docker.socket));
 });
 
 after(async () => {
