@@ -2,7 +2,8 @@
 // grpc-js unary load, each without and with the request-capture collector (in a child process), in one run, as
 // ratios; the collector's CPU per 10k requests/s; and its byte accounting (copied + gaps, kernel drops). Prints a
 // table; never fails on a number.
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import { run, waitLine } from './requests/proc';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -15,22 +16,6 @@ const TICK = 100; // USER_HZ
 function cpuTicks(pid: number): number {
   const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
   return Number(f[11]) + Number(f[12]); // utime + stime
-}
-
-function run(cmd: string, args: string[], timeoutMs = 60_000): Promise<string> {
-  return new Promise((resolve, reject) => execFile(cmd, args, { timeout: timeoutMs, maxBuffer: 16 << 20 }, (e, out, err) => (e ? reject(new Error(`${cmd}: ${e.message}\n${err}`)) : resolve(out))));
-}
-
-function waitLine(child: ChildProcess, re: RegExp, timeoutMs = 20_000): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let buf = '';
-    const t = setTimeout(() => reject(new Error(`timeout waiting for ${re}: ${buf}`)), timeoutMs);
-    child.stdout!.on('data', (d) => {
-      buf += d;
-      const m = re.exec(buf);
-      if (m) { clearTimeout(t); resolve(m[0]); }
-    });
-  });
 }
 
 interface Load { name: string; start(): Promise<() => void>; drive(): Promise<number> }

@@ -38,6 +38,9 @@ enum tapio_kind {
 	/* 60..: request-level capture (bpf/l7.bpf.c) */
 	TAPIO_KIND_L7_DATA = 60,  /* payload bytes of a request-level connection (l7.h) */
 	TAPIO_KIND_L7_CLOSE = 61, /* a request-level connection closed */
+	/* 62..: TLS plaintext from OpenSSL uprobes (bpf/tls.bpf.c) */
+	TAPIO_KIND_TLS_DATA = 62,  /* plaintext of one SSL_read/SSL_write call (tls.h) */
+	TAPIO_KIND_TLS_CLOSE = 63, /* an SSL object's socket closed, or SSL_free */
 	TAPIO_KIND_MAX = 64,
 };
 

@@ -14,6 +14,7 @@
 #include "security.h"
 #include "security_signals.h"
 #include "l7.h"
+#include "tls.h"
 
 /* Kinds, drop reasons, the record header (tapio.h). */
 enum tapio_kind layout_tapio_kind;
@@ -77,3 +78,13 @@ struct l7_data_record layout_l7_data_record;
 struct l7_close_record layout_l7_close_record;
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* TLS plaintext records, settings and counters (tls.h). */
+enum tls_sizes layout_tls_sizes;
+enum tls_func layout_tls_func;
+enum tls_map_how layout_tls_map_how;
+enum tls_flag layout_tls_flag;
+enum tls_counter layout_tls_counter;
+struct tls_settings layout_tls_settings;
+struct tls_data_record layout_tls_data_record;
+struct tls_close_record layout_tls_close_record;

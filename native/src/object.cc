@@ -267,7 +267,9 @@ Napi::Value BpfObject::Attach(const Napi::CallbackInfo& info) {
   return AttachResult(env, prog, name, link, err, "attach " + name, capture.Text());
 }
 
-// attachUprobe(program, { binaryPath, functionName, pid = -1, retprobe = false })
+// attachUprobe(program, { binaryPath, functionName, pid = -1, retprobe = false, linkKey })
+// linkKey (optional) names the link, so one program can be attached to many files (TLS libraries) and each
+// attachment detached on its own with detach(linkKey); without it the link is named after the program.
 Napi::Value BpfObject::AttachUprobe(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::string name = info[0].As<Napi::String>();
@@ -282,7 +284,8 @@ Napi::Value BpfObject::AttachUprobe(const Napi::CallbackInfo& info) {
   LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = ret, .func_name = func.c_str());
   bpf_link* link = bpf_program__attach_uprobe_opts(prog, pid, path.c_str(), 0, &opts);
   int err = link ? 0 : -errno;
-  return AttachResult(env, prog, name, link, err, "attach uprobe " + name + " to " + path + ":" + func, capture.Text());
+  std::string key = o.Has("linkKey") ? std::string(o.Get("linkKey").As<Napi::String>()) : name;
+  return AttachResult(env, prog, key, link, err, "attach uprobe " + name + " to " + path + ":" + func, capture.Text());
 }
 
 // attachCgroup(program, cgroupPath)

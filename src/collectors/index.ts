@@ -10,6 +10,7 @@ import { SecurityCollector, securityCollectorSpec } from './security';
 import { SecuritySignalsCollector, securitySignalsCollectorSpec } from './security-signals';
 import { AuditCollector } from './audit';
 import { RequestsCollector, requestsHookPlan } from './requests';
+import { tlsHookPlan } from './tls';
 
 export interface CollectorEntry {
   name: string;
@@ -62,7 +63,7 @@ export const COLLECTORS: readonly CollectorEntry[] = [
   {
     name: 'requests',
     enabled: (c) => c.collectors.requests.enabled,
-    hooks: () => requestsHookPlan(),
+    hooks: (c) => [...requestsHookPlan(), ...(c.collectors.requests.tls.enabled ? tlsHookPlan() : [])],
     create: (loader) => new RequestsCollector(loader),
   },
 ];

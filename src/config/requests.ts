@@ -1,5 +1,6 @@
 // Config of request-level capture (HTTP/1.1, HTTP/2, gRPC on the wire): docs/requests.md explains each bound.
 import { z } from 'zod';
+import { tlsConfigSchema } from './tls';
 
 export const requestsConfigSchema = z.object({
   /** Capture request payloads (costs CPU on busy nodes: see docs/requests.md). */
@@ -28,6 +29,8 @@ export const requestsConfigSchema = z.object({
   /** The payload ring's size in bytes (a power of two). */
   ringBufferBytes: z.number().int().min(65536).max(1 << 30).default(16 << 20)
     .refine((n) => (n & (n - 1)) === 0, 'must be a power of two'),
+  /** TLS plaintext from OpenSSL uprobes (src/config/tls.ts). */
+  tls: tlsConfigSchema,
 }).strict().prefault({});
 
 export type RequestsConfig = z.infer<typeof requestsConfigSchema>;

@@ -16,6 +16,9 @@ export const KERNEL_EVENT_KINDS = [
   /** Request-level capture (bpf/l7.bpf.c): payload bytes of an HTTP connection, and its close. */
   'l7.data',
   'l7.close',
+  /** TLS plaintext (bpf/tls.bpf.c): one SSL_read/SSL_write call's bytes, and the end of an SSL stream. */
+  'tls.data',
+  'tls.close',
   /** The project's own kernel tests (bpf/testing). */
   'test',
   /** bpf/security.bpf.c: escapes, host operations, privilege escalation, sensitive files, suspicious execution. */

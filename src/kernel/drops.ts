@@ -36,6 +36,8 @@ export const KIND_NAMES: Record<number, string> = {
   [L.TAPIO_KIND_NETFILTER_DROP]: 'security.network.policy_drop',
   [L.TAPIO_KIND_L7_DATA]: 'l7.data',
   [L.TAPIO_KIND_L7_CLOSE]: 'l7.close',
+  [L.TAPIO_KIND_TLS_DATA]: 'tls.data',
+  [L.TAPIO_KIND_TLS_CLOSE]: 'tls.close',
 };
 
 export interface KernelDropRow {

@@ -369,6 +369,63 @@ export const STRUCTS = {
       pad: { offset: 66, size: 6 },
     },
   },
+  tls_settings: {
+    name: 'tls_settings',
+    size: 16,
+    fields: {
+      bytes_per_call: { offset: 0, size: 4 },
+      adjacent_ns: { offset: 4, size: 4 },
+      self_tgid: { offset: 8, size: 4 },
+      _pad: { offset: 12, size: 4 },
+    },
+  },
+  tls_data_record: {
+    name: 'tls_data_record',
+    size: 16512,
+    fields: {
+      'h.kind': { offset: 0, size: 4 },
+      'h.size': { offset: 4, size: 4 },
+      'h.ts_ns': { offset: 8, size: 8 },
+      'h.cgroup_id': { offset: 16, size: 8 },
+      'h.pid': { offset: 24, size: 4 },
+      'h.tid': { offset: 28, size: 4 },
+      ssl: { offset: 32, size: 8 },
+      sock: { offset: 40, size: 8 },
+      start_ns: { offset: 48, size: 8 },
+      seq: { offset: 56, size: 8 },
+      call_seq: { offset: 64, size: 8 },
+      call_len: { offset: 72, size: 4 },
+      copied: { offset: 76, size: 4 },
+      family: { offset: 80, size: 2 },
+      local_port: { offset: 82, size: 2 },
+      peer_port: { offset: 84, size: 2 },
+      direction: { offset: 86, size: 1 },
+      func: { offset: 87, size: 1 },
+      mapped: { offset: 88, size: 1 },
+      flags: { offset: 89, size: 1 },
+      pad: { offset: 90, size: 6 },
+      local_addr: { offset: 96, size: 16 },
+      peer_addr: { offset: 112, size: 16 },
+      data: { offset: 128, size: 16384 },
+    },
+  },
+  tls_close_record: {
+    name: 'tls_close_record',
+    size: 72,
+    fields: {
+      'h.kind': { offset: 0, size: 4 },
+      'h.size': { offset: 4, size: 4 },
+      'h.ts_ns': { offset: 8, size: 8 },
+      'h.cgroup_id': { offset: 16, size: 8 },
+      'h.pid': { offset: 24, size: 4 },
+      'h.tid': { offset: 28, size: 4 },
+      ssl: { offset: 32, size: 8 },
+      sock: { offset: 40, size: 8 },
+      start_ns: { offset: 48, size: 8 },
+      sent: { offset: 56, size: 8 },
+      received: { offset: 64, size: 8 },
+    },
+  },
 } as const;
 
 /** C enums by name: every constant with its value. */
@@ -397,6 +454,8 @@ export const ENUMS = {
     TAPIO_KIND_NETFILTER_DROP: 42,
     TAPIO_KIND_L7_DATA: 60,
     TAPIO_KIND_L7_CLOSE: 61,
+    TAPIO_KIND_TLS_DATA: 62,
+    TAPIO_KIND_TLS_CLOSE: 63,
     TAPIO_KIND_MAX: 64,
   },
   tapio_drop_reason: {
@@ -597,6 +656,46 @@ export const ENUMS = {
     L7_CNT_STATE_FULL: 11,
     L7_CNT_MAX: 16,
   },
+  tls_sizes: {
+    TLS_RECORD_DATA_MAX: 16384,
+    TLS_CALL_BYTES_MAX: 65536,
+  },
+  tls_func: {
+    TLS_FN_WRITE: 0,
+    TLS_FN_READ: 1,
+    TLS_FN_WRITE_EX: 2,
+    TLS_FN_READ_EX: 3,
+  },
+  tls_map_how: {
+    TLS_MAP_NONE: 0,
+    TLS_MAP_INSIDE: 1,
+    TLS_MAP_CACHED: 2,
+    TLS_MAP_ADJACENT: 3,
+    TLS_MAP_NEXT: 4,
+  },
+  tls_flag: {
+    TLS_FLAG_CALL_START: 1,
+    TLS_FLAG_CALL_END: 2,
+    TLS_FLAG_READ_FAILED: 4,
+  },
+  tls_counter: {
+    TLS_CNT_CALLS: 0,
+    TLS_CNT_CALLS_EMPTY: 1,
+    TLS_CNT_RECORDS: 2,
+    TLS_CNT_BYTES_COPIED: 3,
+    TLS_CNT_BYTES_SEEN: 4,
+    TLS_CNT_BYTES_TRUNCATED: 5,
+    TLS_CNT_BYTES_RING_FULL: 6,
+    TLS_CNT_BYTES_READ_FAILED: 7,
+    TLS_CNT_MAPPED_INSIDE: 8,
+    TLS_CNT_MAPPED_CACHED: 9,
+    TLS_CNT_MAPPED_ADJACENT: 10,
+    TLS_CNT_MAPPED_NEXT: 11,
+    TLS_CNT_UNMAPPED: 12,
+    TLS_CNT_STATE_FULL: 13,
+    TLS_CNT_NESTED: 14,
+    TLS_CNT_MAX: 16,
+  },
 } as const;
 
 // enum tapio_kind
@@ -623,6 +722,8 @@ export const TAPIO_KIND_SECCOMP_ERRNO = 41;
 export const TAPIO_KIND_NETFILTER_DROP = 42;
 export const TAPIO_KIND_L7_DATA = 60;
 export const TAPIO_KIND_L7_CLOSE = 61;
+export const TAPIO_KIND_TLS_DATA = 62;
+export const TAPIO_KIND_TLS_CLOSE = 63;
 export const TAPIO_KIND_MAX = 64;
 
 // enum tapio_drop_reason
@@ -822,3 +923,43 @@ export const L7_CNT_CONNS_UNSUPPORTED = 9;
 export const L7_CNT_CONNS_NOT_ADMITTED = 10;
 export const L7_CNT_STATE_FULL = 11;
 export const L7_CNT_MAX = 16;
+
+// enum tls_sizes
+export const TLS_RECORD_DATA_MAX = 16384;
+export const TLS_CALL_BYTES_MAX = 65536;
+
+// enum tls_func
+export const TLS_FN_WRITE = 0;
+export const TLS_FN_READ = 1;
+export const TLS_FN_WRITE_EX = 2;
+export const TLS_FN_READ_EX = 3;
+
+// enum tls_map_how
+export const TLS_MAP_NONE = 0;
+export const TLS_MAP_INSIDE = 1;
+export const TLS_MAP_CACHED = 2;
+export const TLS_MAP_ADJACENT = 3;
+export const TLS_MAP_NEXT = 4;
+
+// enum tls_flag
+export const TLS_FLAG_CALL_START = 1;
+export const TLS_FLAG_CALL_END = 2;
+export const TLS_FLAG_READ_FAILED = 4;
+
+// enum tls_counter
+export const TLS_CNT_CALLS = 0;
+export const TLS_CNT_CALLS_EMPTY = 1;
+export const TLS_CNT_RECORDS = 2;
+export const TLS_CNT_BYTES_COPIED = 3;
+export const TLS_CNT_BYTES_SEEN = 4;
+export const TLS_CNT_BYTES_TRUNCATED = 5;
+export const TLS_CNT_BYTES_RING_FULL = 6;
+export const TLS_CNT_BYTES_READ_FAILED = 7;
+export const TLS_CNT_MAPPED_INSIDE = 8;
+export const TLS_CNT_MAPPED_CACHED = 9;
+export const TLS_CNT_MAPPED_ADJACENT = 10;
+export const TLS_CNT_MAPPED_NEXT = 11;
+export const TLS_CNT_UNMAPPED = 12;
+export const TLS_CNT_STATE_FULL = 13;
+export const TLS_CNT_NESTED = 14;
+export const TLS_CNT_MAX = 16;

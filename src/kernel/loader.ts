@@ -201,6 +201,28 @@ export class LoadedCollector {
     }));
   }
 
+  /** Attaches one uprobe/uretprobe implementation at run time, to a target found later (a TLS library a process
+   *  mapped), as the link `linkKey`; the outcome carries the kernel's words like every other attach. */
+  attachTarget(impl: HookImplementation, linkKey: string): AttachOutcome {
+    const t = impl.target ?? {};
+    if ((impl.kind !== 'uprobe' && impl.kind !== 'uretprobe') || !t.binaryPath || !t.functionName) {
+      return { ok: false, error: `attachTarget: ${impl.kind} ${impl.program} needs a uprobe target (binaryPath, functionName)` };
+    }
+    return this.obj().attachUprobe(impl.program, {
+      binaryPath: t.binaryPath, functionName: t.functionName, pid: t.pid ?? -1, retprobe: impl.kind === 'uretprobe', linkKey,
+    });
+  }
+
+  /** A loaded program's fd (run-time statistics of programs attached per target, which are in no hook). */
+  programFd(program: string): number {
+    return this.obj().programFd(program);
+  }
+
+  /** Detaches a link made by attachTarget. */
+  detachTarget(linkKey: string): boolean {
+    return !this.closed && this.object !== undefined && this.object.detach(linkKey);
+  }
+
   /** Every program stops running (no new records); maps and rings stay readable until close(). */
   detachAll(): void {
     if (!this.closed) this.object?.detachAll();

@@ -47,7 +47,8 @@ export interface NativeBpfObject {
   setRodata(name: string, value: Buffer): void;
   load(): LoadOutcome;
   attach(program: string): AttachOutcome;
-  attachUprobe(program: string, o: { binaryPath: string; functionName: string; pid?: number; retprobe?: boolean }): AttachOutcome;
+  /** `linkKey` names the link (default: the program), so one program can attach to many files; detach(linkKey). */
+  attachUprobe(program: string, o: { binaryPath: string; functionName: string; pid?: number; retprobe?: boolean; linkKey?: string }): AttachOutcome;
   attachCgroup(program: string, cgroupPath: string): AttachOutcome;
   attachTc(program: string, o: { ifname: string; ingress?: boolean }): AttachOutcome;
   detach(program: string): boolean;

@@ -4,12 +4,10 @@
 // through the real identity layer.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseConfig } from '../../src/config/load';
-import { IdentityResolver } from '../../src/identity';
-import { enrichWith } from '../../src/agent/services';
+import type { IdentityResolver } from '../../src/identity';
 import { needsRoot } from '../helpers/root';
 import { DockerHarness, HarnessSkip } from '../harness/runtimes';
-import { requestsOn, startRequestsAgent, until, type RequestsAgent } from './requests/agent';
+import { requestsOn, startDockerRequestsAgent, until, type RequestsAgent } from './requests/agent';
 
 let docker: DockerHarness | undefined;
 let skipped = '';
@@ -24,15 +22,7 @@ before(async () => {
     if (e instanceof HarnessSkip) { skipped = e.message; return; }
     throw e;
   }
-  const config = parseConfig('');
-  config.identity.runtimes.endpoints = [{ kind: 'docker', socket: docker.socket }];
-  config.identity.kubernetes.enabled = false;
-  identity = new IdentityResolver({ config: config.identity, log: () => undefined });
-  await identity.start();
-  ra = await startRequestsAgent({
-    only: ['cgroup', 'requests'], enrich: enrichWith(identity, undefined), identityGate: identity,
-    cgroupChanged: (c) => identity!.cgroupChanged(c),
-  });
+  ({ ra, identity } = await startDockerRequestsAgent(docker.socket));
 });
 
 after(async () => {

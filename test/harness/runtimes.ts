@@ -222,11 +222,16 @@ abstract class DockerLikeHarness {
 
   /** `run -d --network none` a container running `command` (default: a long sleep); `runArgs` go before the image
    *  (volumes, capabilities, security options). */
-  async run(name: string, command = ['sleep', '1000000'], runArgs: string[] = []): Promise<RunningContainer> {
-    const id = this.cli(['run', '-d', '--network', 'none', '--name', name, ...runArgs, this.image.shortName, ...command]).trim();
+  async run(name: string, command = ['sleep', '1000000'], runArgs: string[] = [], image = this.image.shortName): Promise<RunningContainer> {
+    const id = this.cli(['run', '-d', '--network', 'none', '--name', name, ...runArgs, image, ...command]).trim();
     this.containers.push(id);
     const pid = Number(this.cli(['inspect', '--format', '{{.State.Pid}}', id]).trim());
     return running(id, name, pid);
+  }
+
+  /** `import` a root filesystem tarball as image `tag` (offline), for tests that need more than busybox. */
+  importRootfs(tarball: string, tag: string): void {
+    this.cli(['import', tarball, tag]);
   }
 
   /** Run a command inside a container and wait for it; `execArgs` go before the container (`-t` for a terminal). */

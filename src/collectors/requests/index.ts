@@ -15,6 +15,10 @@ import { socketLengthSpec, syscallExitSpec, REQUESTS_RING, type RequestsSpecConf
 import { DEFAULT_SCRUB_RULES } from '../../protocols/scrub';
 import { RequestSessions } from './sessions';
 import { StreamTable, type ConnectionInfo, type StreamConsumer } from './streams';
+import { TlsCapture } from '../tls';
+import type { CollectorStatus } from '../types';
+import type { LoadedCollector as Loaded } from '../../kernel/loader';
+import { kindName, reasonName } from '../../kernel/drops';
 
 export { REQUESTS_RING, requestsHookPlan } from './spec';
 
@@ -34,6 +38,9 @@ export class RequestsCollector extends RingCollector {
   private pending: TapioEvent[] = [];
   private readonly counts: Record<string, number> = {};
   private plan = '';
+  private factory: ConsumerFactory | undefined;
+  /** TLS plaintext (OpenSSL uprobes, src/collectors/tls), fed into the same sessions: collectors.requests.tls. */
+  private tls: TlsCapture | undefined;
 
   constructor(private readonly options: RequestsCollectorOptions = {}) {
     super(options);
@@ -90,11 +97,13 @@ export class RequestsCollector extends RingCollector {
       factory = (info, out) => sessions.consumer(info, out);
     }
     const make = factory;
+    this.factory = factory;
     const streams = new StreamTable(r.sessionTableSize, (info) => make(info, emit));
     this.streams = streams;
     const known = (connection: string): boolean => streams.has(connection);
     return (view, offset, size, out) => {
       const rec = decoder.decode(view, offset, size, known);
+      if (rec?.kind === 'data' && this.tls?.isCiphertext(rec.connection)) return; // TLS: its plaintext comes from the uprobes
       if (rec?.kind === 'data') streams.data(rec);
       else if (rec?.kind === 'close') streams.close(rec);
       if (this.pending.length > 0) {
@@ -105,6 +114,38 @@ export class RequestsCollector extends RingCollector {
         this.pending = [];
       }
     };
+  }
+
+  override async start(ctx: CollectorContext): Promise<void> {
+    await super.start(ctx);
+    if (!this.loaded?.available || !ctx.config.collectors.requests.tls.enabled) return;
+    this.tls = new TlsCapture(ctx, (info, emit) => this.plaintextConsumer(info, emit), this.kernelLoaderOptions(ctx));
+    await this.tls.start();
+  }
+
+  /** The entry point for plaintext captured elsewhere (TLS): the consumer of one stream, from the same factory as
+   *  captured connections (protocol sessions, scrubbing, counters); its events are counted like theirs. */
+  plaintextConsumer(info: ConnectionInfo, emit: (e: TapioEvent) => void): StreamConsumer {
+    if (!this.factory) throw new Error('requests collector not started');
+    return this.factory(info, (e) => {
+      this.counts[e.name] = (this.counts[e.name] ?? 0) + 1;
+      emit(e);
+    });
+  }
+
+  override status(): CollectorStatus {
+    const s = super.status();
+    return this.tls ? { ...s, hooks: [...s.hooks, ...this.tls.hooks()] } : s;
+  }
+
+  override kernelObjects(): Loaded[] {
+    return [...super.kernelObjects(), ...(this.tls?.kernelObjects() ?? [])];
+  }
+
+  override syncCounters(): void {
+    super.syncCounters();
+    if (!this.ctx || !this.tls) return;
+    for (const d of this.tls.readDrops()) this.ctx.drops.set('kernel', kindName(d.kind), reasonName(d.reason), d.count);
   }
 
   /** Wall-clock nanoseconds of a kernel boot-clock time (for consumers building events). */
@@ -136,6 +177,7 @@ export class RequestsCollector extends RingCollector {
         gap_bytes: s.gapBytes, gaps: s.gaps, out_of_order: s.outOfOrder,
       });
     }
+    if (this.tls) Object.assign(out, this.tls.counters());
     if (this.sessions) {
       this.sessions.settle();
       const t = this.sessions.totals;
@@ -149,6 +191,7 @@ export class RequestsCollector extends RingCollector {
   }
 
   override async stop(): Promise<void> {
+    await this.tls?.stop();
     await super.stop();
     // Connections still open end with the agent: requests completed by that (close-delimited bodies) still go out,
     // the rest are counted lost ('closed').

@@ -73,6 +73,12 @@ export class RequestSessions {
         const attributes = requestAttributes(rec, ends);
         attributes['process.pid'] = info.pid;
         attributes['tapio.cgroup.id'] = cgroup;
+        if (info.attributes) {
+          // Plaintext of a TLS stream (src/collectors/tls): marked, and its URL is https.
+          Object.assign(attributes, info.attributes);
+          const url = attributes['url.full'];
+          if (typeof url === 'string' && info.attributes['tls.protocol.name']) attributes['url.full'] = url.replace(/^http:/, 'https:');
+        }
         emit({ name: requestEventName(rec), timeUnixNano: rec.startTimeUnixNano, attributes, cgroupId: info.cgroupId, request: rec });
         this.totals.reported++;
       }

@@ -24,6 +24,8 @@ export interface ConnectionInfo {
   pid: number;
   cgroupId: bigint;
   tuple: ConnectionTuple;
+  /** Added to every request of this stream (TLS capture: tls.protocol.name, tapio.tls.*). */
+  attributes?: Record<string, string | number | boolean>;
 }
 
 /** What consumes one connection's streams (a protocol session, or a test's recorder). */

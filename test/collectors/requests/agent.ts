@@ -18,6 +18,8 @@ import { decodeSpoolFile, loadSpoolKey } from '../../../src/export/spool-file';
 import { OtlpReceiver } from '../../export/receiver';
 import { CollectingSink } from '../../helpers/agent';
 import { tapioResource } from '../../../src/export/resource';
+import { IdentityResolver } from '../../../src/identity';
+import { enrichWith } from '../../../src/agent/services';
 
 export interface RequestsAgent {
   agent: Agent;
@@ -118,4 +120,18 @@ export async function until(what: string, pred: () => boolean, timeoutMs = 15_00
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/** The requests agent with the real identity layer reading a Docker harness (container.* on every event). */
+export async function startDockerRequestsAgent(dockerSocket: string, configure?: (c: TapioConfig) => void): Promise<{ ra: RequestsAgent; identity: IdentityResolver }> {
+  const config = parseConfig('');
+  config.identity.runtimes.endpoints = [{ kind: 'docker', socket: dockerSocket }];
+  config.identity.kubernetes.enabled = false;
+  const identity = new IdentityResolver({ config: config.identity, log: () => undefined });
+  await identity.start();
+  const ra = await startRequestsAgent({
+    only: ['cgroup', 'requests'], enrich: enrichWith(identity, undefined), identityGate: identity,
+    cgroupChanged: (c) => identity.cgroupChanged(c), configure,
+  });
+  return { ra, identity };
 }

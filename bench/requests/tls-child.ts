@@ -1,0 +1,48 @@
+// Benchmark helper (child process) for bench/tls-overhead.ts: `full` runs the request collector as the agent does
+// (plaintext capture plus TLS uprobes, every request parsed, scrubbed, made into an event and discarded); `tls` runs
+// TLS capture alone (uprobes and sessions, no plaintext-TCP capture). Prints `ready` once attached (after the first
+// scan found `waitFor`, a path fragment), and on SIGTERM one JSON line with the counters, then exits.
+import { configSchema } from '../../src/config/schema';
+import { DropCounters } from '../../src/core/drops';
+import { RequestsCollector } from '../../src/collectors/requests';
+import { RequestSessions } from '../../src/collectors/requests/sessions';
+import { TlsCapture } from '../../src/collectors/tls';
+import { enableRunStats } from '../../src/kernel/run-stats';
+
+async function main(): Promise<void> {
+  const [mode, waitFor] = process.argv.slice(2);
+  const drops = new DropCounters();
+  const config = configSchema.parse({ collectors: { requests: { enabled: true, tls: { rescanIntervalMs: 500 } } } });
+  const ctx = { config, emit: () => undefined, drops, log: (m: string) => process.stderr.write(`${m}\n`) };
+  let counters: () => Record<string, number>;
+  let hooks: () => { name: string; chosen?: unknown }[];
+  let stop: () => Promise<void>;
+  let runStats: () => unknown = () => undefined;
+  const stats = process.env.TLS_RUN_STATS === '1' ? enableRunStats() : undefined;
+  if (mode === 'full') {
+    const c = new RequestsCollector();
+    await c.start(ctx);
+    counters = () => c.counters();
+    hooks = () => c.status().hooks;
+    stop = () => c.stop();
+  } else {
+    const sessions = new RequestSessions(drops, {});
+    const t = new TlsCapture(ctx, (info, emit) => sessions.consumer(info, emit));
+    await t.start();
+    counters = () => ({ ...t.counters(), requests_reported: sessions.totals.reported });
+    hooks = () => t.hooks();
+    runStats = () => t.programRunStats();
+    stop = () => t.stop();
+  }
+  const deadline = Date.now() + 30_000;
+  while (waitFor && !hooks().some((h) => h.chosen && h.name.includes(waitFor)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  process.stdout.write('ready\n');
+  process.once('SIGTERM', () => {
+    // Report first: stopping drains what the ring still holds, which can take long on a loaded machine.
+    process.stdout.write(`${JSON.stringify({ counters: counters(), drops: drops.rows(), programs: runStats() })}\n`);
+    stats?.close();
+    void stop().then(() => process.exit(0));
+  });
+}
+
+void main();

@@ -1,0 +1,174 @@
+// What TLS capture costs (needs root): HTTPS requests/s of wrk -> Node https and h2load -> nghttpd over TLS
+// (libssl.so.3), each without Tapio, with TLS capture alone and with the whole request collector (plaintext path +
+// TLS uprobes, every request parsed), in one run, as ratios; and the cost of one SSL call under the uprobes, measured
+// with Python's ssl module over memory BIOs (no sockets: SSL_write_ex + SSL_read_ex in a loop), with and without.
+// Prints a table with the load average; never fails on a number. Absolute numbers on 2 shared cores are pessimistic.
+import { spawn } from 'node:child_process';
+import { run, waitLine } from './requests/proc';
+import { loadCollector } from '../src/kernel/loader';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 6);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+interface Load { name: string; binary: string; start(): Promise<() => void>; drive(): Promise<number> }
+
+function loads(dir: string): Load[] {
+  const key = path.join(dir, 'key.pem');
+  const cert = path.join(dir, 'cert.pem');
+  fs.writeFileSync(path.join(dir, 'index.html'), 'x'.repeat(256));
+  return [{
+    name: 'wrk -> node https (HTTP/1.1 keep-alive, -c16)',
+    binary: path.basename(process.execPath),
+    async start() {
+      const child = spawn(process.execPath, ['-e', `const fs=require('fs');require('https').createServer({key:fs.readFileSync('${key}'),cert:fs.readFileSync('${cert}')},(q,s)=>s.end('hello world')).listen(18491,'127.0.0.1',()=>console.log('up'))`], { stdio: ['ignore', 'pipe', 'inherit'] });
+      await waitLine(child, /up/, 20_000);
+      return () => child.kill();
+    },
+    async drive() {
+      const out = await run('wrk', ['-t1', '-c16', `-d${SECONDS}s`, 'https://127.0.0.1:18491/items/42?x=1']);
+      return Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0);
+    },
+  }, {
+    name: 'h2load -> nghttpd (HTTP/2 over TLS, -c8 -m10)',
+    binary: 'libssl.so',
+    async start() {
+      const child = spawn('nghttpd', ['-d', dir, '-a', '127.0.0.1', '18492', key, cert], { stdio: 'ignore' });
+      await sleep(500);
+      return () => child.kill();
+    },
+    async drive() {
+      const out = await run('h2load', ['-c8', '-m10', `-D${SECONDS}`, 'https://127.0.0.1:18492/index.html'], (SECONDS + 60) * 1000);
+      return Number(/finished in [^,]+, ([\d.]+) req\/s/.exec(out)?.[1] ?? 0);
+    },
+  }];
+}
+
+const SSL_LOOP = `
+import ssl, sys, time
+cs = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER); cs.load_cert_chain(sys.argv[1], sys.argv[2])
+cc = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT); cc.check_hostname = False; cc.verify_mode = ssl.CERT_NONE
+ci, co, si, so = ssl.MemoryBIO(), ssl.MemoryBIO(), ssl.MemoryBIO(), ssl.MemoryBIO()
+c = cc.wrap_bio(ci, co); s = cs.wrap_bio(si, so, server_side=True)
+for _ in range(10):
+    for o in (c, s):
+        try: o.do_handshake()
+        except ssl.SSLWantReadError: pass
+    d = co.read()
+    if d: si.write(d)
+    d = so.read()
+    if d: ci.write(d)
+n = int(sys.argv[3]); msg = b'x' * 70
+best = None
+for rep in range(5):
+    t = time.perf_counter_ns()
+    for i in range(n):
+        c.write(msg); si.write(co.read()); s.read(128)
+    dt = (time.perf_counter_ns() - t) / n
+    best = dt if best is None or dt < best else best
+print(best)
+`;
+
+/** ns per loop iteration (one SSL_write + one SSL_read), best of 5. */
+async function sslLoop(dir: string): Promise<number> {
+  return Number((await run('python3', ['-c', SSL_LOOP, path.join(dir, 'cert.pem'), path.join(dir, 'key.pem'), '20000'])).trim());
+}
+
+const GETPPID_LOOP = `
+import os, time
+n = 200000; best = None
+for r in range(5):
+    t = time.perf_counter_ns()
+    for i in range(n): os.getppid()
+    d = (time.perf_counter_ns() - t) / n
+    best = d if best is None or d < best else best
+print(best)
+`;
+
+/** What any uprobe costs on this machine: ns per libc getppid() call, bare and with an empty BPF program as a
+ *  uprobe, then as a uretprobe (probe.bpf.o's probe_uprobe). */
+async function uprobeFloor(): Promise<{ bare: number; entry: number; ret: number }> {
+  const libc = '/lib/x86_64-linux-gnu/libc.so.6';
+  const loop = async () => Number((await run('python3', ['-c', GETPPID_LOOP])).trim());
+  const once = async (kind: 'uprobe' | 'uretprobe') => {
+    const l = await loadCollector({ name: 'bench-floor', object: 'probe.bpf.o', hooks: [
+      { name: 'floor', implementations: [{ kind, program: 'probe_uprobe', target: { binaryPath: libc, functionName: 'getppid' } }] }] });
+    try {
+      return l.available ? await loop() : NaN;
+    } finally {
+      await l.close();
+    }
+  };
+  await loop();
+  return { bare: await loop(), entry: await once('uprobe'), ret: await once('uretprobe') };
+}
+
+async function withChild<T>(mode: string, waitFor: string, fn: () => Promise<T>): Promise<{ value: T; report: Record<string, unknown> }> {
+  const child = spawn(process.execPath, [path.join(__dirname, 'requests', 'tls-child.js'), mode, waitFor], {
+    stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, TLS_RUN_STATS: '1' } });
+  await waitLine(child, /ready/, 300_000);
+  const value = await fn();
+  const report = waitLine(child, /\{.*\}\n/, 120_000);
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  child.kill('SIGTERM');
+  const parsed = JSON.parse(await report) as Record<string, unknown>;
+  // The next measurement starts only once this child is gone (its uprobes detached).
+  const t = setTimeout(() => child.kill('SIGKILL'), 120_000);
+  await exited;
+  clearTimeout(t);
+  return { value, report: parsed };
+}
+
+async function main(): Promise<void> {
+  if (process.getuid?.() !== 0) { console.log('tls-overhead: needs root'); return; }
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tapio-tlsbench-'));
+  const load0 = os.loadavg();
+  try {
+    await run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem'), '-days', '1', '-subj', '/CN=localhost']);
+    const rows: string[][] = [];
+    for (const load of loads(dir)) {
+      const stop = await load.start();
+      try {
+        await load.drive(); // warm-up
+        const base = await load.drive();
+        const tls = await withChild('tls', load.binary, () => load.drive());
+        const full = await withChild('full', load.binary, () => load.drive());
+        const c = (tls.report.counters ?? {}) as Record<string, number>;
+        const f = (full.report.counters ?? {}) as Record<string, number>;
+        rows.push([load.name, base.toFixed(0), tls.value.toFixed(0), (tls.value / base).toFixed(3), full.value.toFixed(0), (full.value / base).toFixed(3),
+          String(c.tls_kernel_calls ?? 0), String(c.requests_reported ?? 0), String(f.requests_reported ?? 0), String(c.tls_kernel_bytes_ring_full ?? 0)]);
+      } finally {
+        stop();
+      }
+    }
+    await sslLoop(dir); // warm-up
+    const bare = await sslLoop(dir);
+    const probed = await withChild('tls', 'libssl.so', () => sslLoop(dir));
+    const floor = await uprobeFloor();
+    const progs = (probed.report.programs ?? {}) as Record<string, { runCount: number; runTimeNs: number }>;
+    const head = ['load', 'req/s without', 'req/s TLS capture', 'kept', 'req/s whole request collector', 'kept', 'SSL calls captured', 'requests reported (TLS only)', 'requests reported (whole)', 'ring-full bytes'];
+    console.log(`TLS capture overhead (${SECONDS}s per run, ${os.availableParallelism()} cores, load average at start ${load0.map((l) => l.toFixed(1)).join(' ')}, at end ${os.loadavg().map((l) => l.toFixed(1)).join(' ')})`);
+    console.log(`| ${head.join(' | ')} |\n|${head.map(() => '---').join('|')}|`);
+    for (const r of rows) console.log(`| ${r.join(' | ')} |`);
+    console.log('');
+    console.log('| SSL_write + SSL_read loop (Python ssl, memory BIOs, 70 B) | ns per iteration | ns per SSL call |');
+    console.log('|---|---|---|');
+    console.log(`| without uprobes | ${bare.toFixed(0)} | ${(bare / 2).toFixed(0)} |`);
+    console.log(`| with TLS capture | ${probed.value.toFixed(0)} | ${(probed.value / 2).toFixed(0)} |`);
+    console.log(`| cost of the uprobes (entry + return + copy + record) | ${(probed.value - bare).toFixed(0)} | ${((probed.value - bare) / 2).toFixed(0)} |`);
+    console.log('');
+    console.log('| where an SSL call\'s cost goes | ns |');
+    console.log('|---|---|');
+    console.log(`| any uprobe on this machine: empty BPF program on libc getppid(), entry probe | ${(floor.entry - floor.bare).toFixed(0)} |`);
+    console.log(`| ... as a return probe | ${(floor.ret - floor.bare).toFixed(0)} |`);
+    for (const [p, r] of Object.entries(progs)) {
+      if (r.runCount > 0) console.log(`| our BPF program ${p} itself (kernel run stats, ${r.runCount} runs) | ${(r.runTimeNs / r.runCount).toFixed(0)} |`);
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+void main();

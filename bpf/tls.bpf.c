@@ -1,0 +1,369 @@
+/* TLS plaintext capture, kernel side: uprobes on OpenSSL's SSL_write, SSL_read, SSL_write_ex and SSL_read_ex (the
+ * same signatures in OpenSSL 1.1 and 3), attached per file by userspace (src/collectors/tls) to every libssl and
+ * every binary that exports them (node). The entry saves the call's arguments per thread; the return copies the
+ * plaintext (bounded, split into records of TLS_RECORD_DATA_MAX) into tls_events, in stream order per SSL object and
+ * direction. Records: bpf/include/tls.h.
+ *
+ * Which connection: an SSL object has no socket we could read portably, so it is learnt from socket I/O on the same
+ * thread (tp_btf/sock_send_length and sock_recv_length, for processes that made SSL calls only):
+ *  - inside the SSL call (libssl's socket BIO: curl, nginx, Python) -> TLS_MAP_INSIDE;
+ *  - Node's memory BIO reads ciphertext before SSL_read (-> TLS_MAP_ADJACENT: the thread's last socket read, if
+ *    recent) and writes it after SSL_write returns (-> TLS_MAP_NEXT: the thread's next socket write);
+ *  - once learnt, kept per (tgid, SSL*) -> TLS_MAP_CACHED, until the socket closes (inet_sock_set_state) or SSL_free.
+ * Calls whose socket is not known are still reported, with the process, as TLS_MAP_NONE, and counted. */
+#include "tls_state.h"
+#include <bpf/bpf_endian.h>
+
+/* ---- SSL call entry: save the arguments ---- */
+
+static __always_inline void enter(__u64 ssl, __u64 buf, __u64 len_ptr, __u8 func)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 zero = 0;
+	struct tls_settings *cfg = bpf_map_lookup_elem(&tls_settings_map, &zero);
+	if (!cfg || cfg->self_tgid == id >> 32)
+		return;
+	struct tls_active *a = bpf_map_lookup_elem(&tls_calls, &id);
+	if (a) {
+		a->depth++;
+		tls_count(TLS_CNT_NESTED, 1);
+		return;
+	}
+	struct tls_active n = {.call = {.ssl = ssl, .buf = buf, .len_ptr = len_ptr, .func = func}};
+	if (bpf_map_update_elem(&tls_calls, &id, &n, BPF_ANY) != 0) {
+		tls_count(TLS_CNT_STATE_FULL, 1);
+		return;
+	}
+	__u32 tgid = id >> 32;
+	__u8 one = 1;
+	if (!bpf_map_lookup_elem(&tls_procs, &tgid))
+		bpf_map_update_elem(&tls_procs, &tgid, &one, BPF_ANY);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(tls_write_enter, void *ssl, const void *buf, int num)
+{
+	enter((__u64)ssl, (__u64)buf, 0, TLS_FN_WRITE);
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(tls_read_enter, void *ssl, void *buf, int num)
+{
+	enter((__u64)ssl, (__u64)buf, 0, TLS_FN_READ);
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(tls_write_ex_enter, void *ssl, const void *buf, __u64 num, __u64 *written)
+{
+	enter((__u64)ssl, (__u64)buf, (__u64)written, TLS_FN_WRITE_EX);
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(tls_read_ex_enter, void *ssl, void *buf, __u64 num, __u64 *readbytes)
+{
+	enter((__u64)ssl, (__u64)buf, (__u64)readbytes, TLS_FN_READ_EX);
+	return 0;
+}
+
+/* ---- SSL call return: learn the socket, copy the plaintext ---- */
+
+static __always_inline void bind_socket(struct tls_ssl_state *st, const struct tls_ssl_key *key, __u64 sk)
+{
+	if (st->sk == sk)
+		return;
+	st->sk = sk;
+	bpf_map_update_elem(&tls_socks, &sk, key, BPF_ANY);
+}
+
+/* The socket of this SSL object now, and how it is known (enum tls_map_how). */
+static __always_inline __u8 learn_socket(struct tls_ssl_state *st, const struct tls_ssl_key *key, __u64 call_sk,
+					 __u8 dir, __u64 id, __u64 now)
+{
+	if (call_sk) {
+		bind_socket(st, key, call_sk);
+		return TLS_MAP_INSIDE;
+	}
+	if (st->sk)
+		return TLS_MAP_CACHED;
+	if (dir == 1) {
+		struct tls_last_io *last = bpf_map_lookup_elem(&tls_last_recv, &id);
+		__u32 zero = 0;
+		struct tls_settings *cfg = bpf_map_lookup_elem(&tls_settings_map, &zero);
+		if (last && cfg && now - last->ns <= cfg->adjacent_ns) {
+			bind_socket(st, key, last->sk);
+			return TLS_MAP_ADJACENT;
+		}
+	} else {
+		bpf_map_update_elem(&tls_pending_write, &id, key, BPF_ANY);
+	}
+	return TLS_MAP_NONE;
+}
+
+static __always_inline void fill_tuple(struct tls_data_record *r, struct sock *sk)
+{
+	__builtin_memset(r->local_addr, 0, sizeof(r->local_addr));
+	__builtin_memset(r->peer_addr, 0, sizeof(r->peer_addr));
+	r->family = 0;
+	r->local_port = 0;
+	r->peer_port = 0;
+	if (!sk)
+		return;
+	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	r->family = family;
+	r->local_port = bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
+	r->peer_port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	if (family == AF_INET) {
+		bpf_core_read(r->local_addr, 4, &sk->__sk_common.skc_rcv_saddr);
+		bpf_core_read(r->peer_addr, 4, &sk->__sk_common.skc_daddr);
+	} else {
+		bpf_core_read(r->local_addr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
+		bpf_core_read(r->peer_addr, 16, &sk->__sk_common.skc_v6_daddr);
+	}
+}
+
+static __always_inline __u64 wake_flags(void)
+{
+	__u64 avail = bpf_ringbuf_query(&tls_events, BPF_RB_AVAIL_DATA);
+	return avail == 0 || avail > bpf_ringbuf_query(&tls_events, BPF_RB_RING_SIZE) / 2 ? BPF_RB_FORCE_WAKEUP
+											  : BPF_RB_NO_WAKEUP;
+}
+
+static __always_inline void emit_data(struct tls_ssl_state *st, const struct tls_ssl_key *key, const struct tls_call *c,
+				      __u8 dir, __u32 len, __u8 how)
+{
+	__u32 zero = 0;
+	struct tls_settings *cfg = bpf_map_lookup_elem(&tls_settings_map, &zero);
+	__u32 cpu = bpf_get_smp_processor_id();
+	struct tls_data_record *r = bpf_map_lookup_elem(&tls_scratch, &cpu);
+	if (!cfg || !r)
+		return;
+	tapio_fill_header(&r->h, TAPIO_KIND_TLS_DATA, TLS_RECORD_HEADER_BYTES);
+	r->ssl = key->ssl;
+	r->sock = st->sk;
+	r->start_ns = st->start_ns;
+	r->seq = st->seq[dir & 1];
+	r->call_seq = r->seq;
+	r->call_len = len;
+	r->direction = dir;
+	r->func = c->func;
+	r->mapped = how;
+	r->flags = TLS_FLAG_CALL_START;
+	__builtin_memset(r->pad, 0, sizeof(r->pad));
+	fill_tuple(r, (struct sock *)st->sk);
+	st->seq[dir & 1] += len;
+	tls_count(TLS_CNT_BYTES_SEEN, len);
+
+	__u32 bound = cfg->bytes_per_call;
+	if (bound > TLS_CALL_BYTES_MAX)
+		bound = TLS_CALL_BYTES_MAX;
+	__u32 want = len < bound ? len : bound;
+	if (len > want)
+		tls_count(TLS_CNT_BYTES_TRUNCATED, len - want);
+	__u64 src = c->buf;
+	__u32 done = 0;
+	for (int i = 0; i < TLS_CALL_BYTES_MAX / TLS_RECORD_DATA_MAX; i++) {
+		__u64 n = want > done ? want - done : 0;
+		if (n > TLS_RECORD_DATA_MAX)
+			n = TLS_RECORD_DATA_MAX;
+		n &= 2 * TLS_RECORD_DATA_MAX - 1; /* for the verifier: provably non-negative and bounded */
+		bool last = done + n >= want;
+		if (bpf_probe_read_user(r->data, n, (void *)(src + done)) != 0) {
+			r->flags |= TLS_FLAG_READ_FAILED;
+			tls_count(TLS_CNT_BYTES_READ_FAILED, want - done);
+			tapio_count_drop(TAPIO_KIND_TLS_DATA, TAPIO_DROP_READ_FAILED);
+			n = 0;
+			last = true;
+		}
+		r->copied = n;
+		r->h.size = TLS_RECORD_HEADER_BYTES + n;
+		if (last)
+			r->flags |= TLS_FLAG_CALL_END;
+		if (bpf_ringbuf_output(&tls_events, r, TLS_RECORD_HEADER_BYTES + n, wake_flags()) != 0) {
+			tapio_count_drop(TAPIO_KIND_TLS_DATA, TAPIO_DROP_RINGBUF_FULL);
+			tls_count(TLS_CNT_BYTES_RING_FULL, n);
+		} else {
+			tls_count(TLS_CNT_RECORDS, 1);
+			tls_count(TLS_CNT_BYTES_COPIED, n);
+		}
+		if (last)
+			break;
+		done += n;
+		r->seq += n;
+		r->flags &= ~TLS_FLAG_CALL_START;
+	}
+}
+
+static __always_inline void leave(struct pt_regs *ctx, __u8 dir)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct tls_active *a = bpf_map_lookup_elem(&tls_calls, &id);
+	if (!a)
+		return;
+	if (a->depth > 0) {
+		a->depth--;
+		return;
+	}
+	struct tls_call c = a->call;
+	bpf_map_delete_elem(&tls_calls, &id);
+
+	long ret = PT_REGS_RC(ctx);
+	__u64 len = 0;
+	if (c.len_ptr) {
+		if (ret == 1)
+			bpf_probe_read_user(&len, sizeof(len), (void *)c.len_ptr);
+	} else if ((int)ret > 0) {
+		len = (__u32)ret;
+	}
+
+	struct tls_ssl_key key = {.ssl = c.ssl, .tgid = id >> 32};
+	__u64 now = bpf_ktime_get_boot_ns();
+	struct tls_ssl_state *st = bpf_map_lookup_elem(&tls_ssl, &key);
+	if (!st) {
+		struct tls_ssl_state fresh = {.start_ns = now};
+		if (bpf_map_update_elem(&tls_ssl, &key, &fresh, BPF_NOEXIST) != 0 && len > 0)
+			tls_count(TLS_CNT_STATE_FULL, 1);
+		st = bpf_map_lookup_elem(&tls_ssl, &key);
+		if (!st)
+			return;
+	}
+	/* Mapping is learnt on every call, handshake calls that return nothing included (Node's first SSL_read). */
+	__u8 how = learn_socket(st, &key, c.sk, dir, id, now);
+	if (len == 0) {
+		tls_count(TLS_CNT_CALLS_EMPTY, 1);
+		return;
+	}
+	if (len > 0x7fffffff)
+		len = 0x7fffffff;
+	tls_count(TLS_CNT_CALLS, 1);
+	tls_count(how == TLS_MAP_NONE ? TLS_CNT_UNMAPPED : TLS_CNT_MAPPED_INSIDE + how - TLS_MAP_INSIDE, 1);
+	emit_data(st, &key, &c, dir, len, how);
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(tls_write_exit)
+{
+	leave(ctx, 0);
+	return 0;
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(tls_read_exit)
+{
+	leave(ctx, 1);
+	return 0;
+}
+
+/* ---- the end of an SSL stream ---- */
+
+static __always_inline void end_stream(void *ctx, const struct tls_ssl_key *key)
+{
+	struct tls_ssl_state *st = bpf_map_lookup_elem(&tls_ssl, key);
+	if (!st)
+		return;
+	struct tls_close_record *r = tapio_reserve(&tls_events, struct tls_close_record, TAPIO_KIND_TLS_CLOSE);
+	if (r) {
+		tapio_fill_header(&r->h, TAPIO_KIND_TLS_CLOSE, sizeof(*r));
+		r->h.pid = key->tgid;
+		r->ssl = key->ssl;
+		r->sock = st->sk;
+		r->start_ns = st->start_ns;
+		r->sent = st->seq[0];
+		r->received = st->seq[1];
+		tapio_submit(ctx, &tls_events, r);
+	}
+	if (st->sk) {
+		__u64 sk = st->sk;
+		bpf_map_delete_elem(&tls_socks, &sk);
+	}
+	bpf_map_delete_elem(&tls_ssl, key);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(tls_free_enter, void *ssl)
+{
+	struct tls_ssl_key key = {.ssl = (__u64)ssl, .tgid = bpf_get_current_pid_tgid() >> 32};
+	end_stream(ctx, &key);
+	return 0;
+}
+
+static __always_inline void on_state(void *ctx, struct sock *sk, int new_state)
+{
+	if (new_state != TCP_CLOSE)
+		return;
+	__u64 k = (__u64)sk;
+	struct tls_ssl_key *key = bpf_map_lookup_elem(&tls_socks, &k);
+	if (!key)
+		return;
+	struct tls_ssl_key copy = *key;
+	end_stream(ctx, &copy);
+	bpf_map_delete_elem(&tls_socks, &k);
+}
+
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(tls_state_btf, const struct sock *sk, const int old_state, const int new_state)
+{
+	on_state(ctx, (struct sock *)sk, new_state);
+	return 0;
+}
+
+SEC("tracepoint/sock/inet_sock_set_state")
+int tls_state_tp(struct trace_event_raw_inet_sock_set_state *ctx)
+{
+	if (ctx->protocol != IPPROTO_TCP)
+		return 0;
+	on_state(ctx, (struct sock *)ctx->skaddr, ctx->newstate);
+	return 0;
+}
+
+/* ---- socket I/O of processes that use TLS: which socket an SSL object is on ---- */
+
+static __always_inline void on_sock_io(struct sock *sk, __u8 dir)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid = id >> 32;
+	if (!bpf_map_lookup_elem(&tls_procs, &tgid) || !is_tcp(sk))
+		return;
+	__u64 s = (__u64)sk;
+	struct tls_active *a = bpf_map_lookup_elem(&tls_calls, &id);
+	if (a) {
+		if (!a->call.sk)
+			a->call.sk = s;
+		return;
+	}
+	if (dir == 1) {
+		struct tls_last_io last = {.sk = s, .ns = bpf_ktime_get_boot_ns()};
+		bpf_map_update_elem(&tls_last_recv, &id, &last, BPF_ANY);
+		return;
+	}
+	struct tls_ssl_key *pending = bpf_map_lookup_elem(&tls_pending_write, &id);
+	if (!pending)
+		return;
+	struct tls_ssl_key key = *pending;
+	bpf_map_delete_elem(&tls_pending_write, &id);
+	struct tls_ssl_state *st = bpf_map_lookup_elem(&tls_ssl, &key);
+	if (st && !st->sk) {
+		bind_socket(st, &key, s);
+		tls_count(TLS_CNT_MAPPED_NEXT, 1); /* SSL objects bound this way; their later calls count as cached */
+	}
+}
+
+SEC("tp_btf/sock_send_length")
+int BPF_PROG(tls_send_btf, struct sock *sk, int ret, int flags)
+{
+	if (ret > 0)
+		on_sock_io(sk, 0);
+	return 0;
+}
+
+SEC("tp_btf/sock_recv_length")
+int BPF_PROG(tls_recv_btf, struct sock *sk, int ret, int flags)
+{
+	if (ret > 0 && !(flags & MSG_PEEK))
+		on_sock_io(sk, 1);
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -1,0 +1,146 @@
+// Attaches TLS uprobes per file: once per (device, inode), whichever process or container maps it; detached when no
+// process maps it any more. Bounded: at most `maxFiles` attached at once (more are counted, not attached), and the
+// files found to export nothing are remembered (bounded) so they are read once. Each file's outcome is a HookStatus
+// (status, /metrics): the probes that attached, or why not in the kernel's words.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { HookAttempt, HookKind, HookStatus, LoadedCollector } from '../../kernel/loader';
+import { parseMapsLine, type MappedFile } from './discovery';
+import { elfExports } from './elf';
+import { TLS_PROBES } from './spec';
+
+const NEGATIVE_CACHE = 4096;
+
+export interface AttachedFile {
+  file: MappedFile;
+  links: string[];
+  status: HookStatus;
+}
+
+export interface AttachCounters {
+  files_probed: number;
+  files_attached: number;
+  files_failed: number;
+  files_detached: number;
+  files_over_limit: number;
+  files_without_ssl: number;
+}
+
+export class TlsAttacher {
+  readonly attached = new Map<string, AttachedFile>();
+  /** Files that could not be attached, with their status (kept while some process maps them). */
+  readonly failed = new Map<string, HookStatus>();
+  private readonly noSsl = new Set<string>();
+  private readonly libraries = new Map<number, string | undefined>();
+  readonly counters: AttachCounters = {
+    files_probed: 0, files_attached: 0, files_failed: 0, files_detached: 0, files_over_limit: 0, files_without_ssl: 0,
+  };
+  /** Files seen over the limit in the last scan (not attached). */
+  overLimit = 0;
+
+  constructor(private readonly loaded: LoadedCollector, private readonly maxFiles: number) {}
+
+  /** Brings the attachments in line with what the processes map now. */
+  sync(files: ReadonlyMap<string, MappedFile>): void {
+    for (const [key, a] of this.attached) {
+      const now = files.get(key);
+      if (now) { a.file.pids = now.pids; continue; }
+      for (const l of a.links) this.loaded.detachTarget(l);
+      this.attached.delete(key);
+      this.counters.files_detached++;
+    }
+    for (const key of this.failed.keys()) if (!files.has(key)) this.failed.delete(key);
+    this.overLimit = 0;
+    for (const [key, f] of files) {
+      if (this.attached.has(key) || this.failed.has(key) || this.noSsl.has(key)) continue;
+      if (this.attached.size >= this.maxFiles) {
+        this.overLimit++;
+        this.counters.files_over_limit++;
+        continue;
+      }
+      this.attachFile(f);
+    }
+  }
+
+  /** Which attached TLS file a process uses (for the span's tapio.tls.library): from the last scan, else (a process
+   *  newer than the scan, like a short curl) from its maps now; remembered per pid (bounded). */
+  libraryOf(pid: number): string | undefined {
+    const known = this.libraries.get(pid);
+    if (known !== undefined || this.libraries.has(pid)) return known;
+    let lib: string | undefined;
+    for (const a of this.attached.values()) if (a.file.pids.has(pid)) { lib = a.file.path; break; }
+    if (!lib) {
+      const paths = new Set([...this.attached.values()].map((a) => a.file.path));
+      try {
+        for (const line of fs.readFileSync(`/proc/${pid}/maps`, 'latin1').split('\n')) {
+          const m = parseMapsLine(line);
+          if (m && paths.has(m.path)) { lib = m.path; break; }
+        }
+      } catch { /* gone already */ }
+    }
+    if (this.libraries.size >= 4096) this.libraries.clear();
+    this.libraries.set(pid, lib);
+    return lib;
+  }
+
+  hookStatuses(): HookStatus[] {
+    return [...[...this.attached.values()].map((a) => a.status), ...this.failed.values()];
+  }
+
+  detachAll(): void {
+    for (const a of this.attached.values()) for (const l of a.links) this.loaded.detachTarget(l);
+    this.attached.clear();
+  }
+
+  private attachFile(f: MappedFile): void {
+    this.counters.files_probed++;
+    const name = `tls ${f.path} (${f.key})`;
+    const exports = elfExports(f.openPath, TLS_PROBES.map((p) => p.symbol));
+    if (!exports.ok) {
+      if (/ENOENT/.test(exports.error)) return; // the process went away: another one's path may work next scan
+      this.fail(f, name, [{ kind: 'uprobe', program: 'elf', stage: 'load', error: `cannot read ${f.openPath}: ${exports.error}` }]);
+      return;
+    }
+    if (!exports.found.has('SSL_write') || !exports.found.has('SSL_read')) {
+      if (f.kind === 'executable') {
+        if (this.noSsl.size >= NEGATIVE_CACHE) this.noSsl.clear();
+        this.noSsl.add(f.key);
+        this.counters.files_without_ssl++;
+        return;
+      }
+      this.fail(f, name, [{ kind: 'uprobe', program: 'elf', stage: 'load', error: `${path.basename(f.path)} exports no SSL_read/SSL_write (stripped, or not OpenSSL)` }]);
+      return;
+    }
+    const links: string[] = [];
+    const attempts: HookAttempt[] = [];
+    let requiredFailed = false;
+    for (const p of TLS_PROBES) {
+      if (!exports.found.has(p.symbol)) continue;
+      const pairs: [HookKind, string][] = [['uprobe', p.entry], ...(p.exit ? [['uretprobe', p.exit] as [HookKind, string]] : [])];
+      for (const [kind, program] of pairs) {
+        const linkKey = `${f.key}/${p.symbol}/${kind}`;
+        const out = this.loaded.attachTarget({ kind, program, target: { binaryPath: f.openPath, functionName: p.symbol } }, linkKey);
+        if (out.ok) links.push(linkKey);
+        else {
+          attempts.push({ kind, program: `${program}@${p.symbol}`, stage: 'attach', error: out.error ?? 'attach failed' });
+          if (p.required) requiredFailed = true;
+        }
+      }
+    }
+    if (requiredFailed) {
+      for (const l of links) this.loaded.detachTarget(l);
+      this.fail(f, name, attempts);
+      return;
+    }
+    this.counters.files_attached++;
+    this.attached.set(f.key, {
+      file: f, links,
+      status: { name, optional: true, chosen: { kind: 'uprobe', program: `${links.length} probes on ${[...exports.found].join(', ')}` }, attempts },
+    });
+  }
+
+  private fail(f: MappedFile, name: string, attempts: HookAttempt[]): void {
+    this.counters.files_failed++;
+    this.failed.set(f.key, { name, optional: true, attempts });
+  }
+}

@@ -1,0 +1,221 @@
+// TLS plaintext capture, part of request capture: loads bpf/tls.bpf.o, finds and attaches the OpenSSL libraries and
+// node-like binaries processes map (discovery.ts, attach.ts; rescanned on an interval, so processes that start later
+// and libraries loaded later are covered), and feeds the plaintext of each SSL object, as one stream, into the same
+// stream table and protocol sessions as plaintext TCP. The request collector owns it (src/collectors/requests) and
+// gives it the consumer factory; sockets known to carry TLS are reported back so their ciphertext is never parsed.
+import { bootNowNs } from '../../kernel/clock';
+import { loadCollector, type HookStatus, type LoadedCollector, type LoaderOptions } from '../../kernel/loader';
+import type { RingReader } from '../../kernel/ring';
+import { u32Key } from '../../kernel/maps';
+import { possibleCpuCount, programRunInfo } from '../../kernel/run-stats';
+import type { TapioEvent } from '../../core/event';
+import type { CollectorContext } from '../types';
+import type { ConnectionInfo, StreamConsumer } from '../requests/streams';
+import { StreamTable } from '../requests/streams';
+import { TlsAttacher } from './attach';
+import { Discovery } from './discovery';
+import { UnmappedHold } from './hold';
+import { COUNTER_NAMES, TLS_SETTINGS } from './layout';
+import { roleFromFirstBytes, TlsRecordDecoder } from './records';
+import { TLS_PROBES, TLS_RING, tlsSpec } from './spec';
+
+export { tlsHookPlan, TLS_PROBES } from './spec';
+
+/** The consumer of one plaintext stream (the request collector's protocol sessions). */
+export type PlaintextConsumerFactory = (info: ConnectionInfo, emit: (e: TapioEvent) => void) => StreamConsumer;
+
+const SOCKET_SET_MAX = 1 << 16;
+
+export class TlsCapture {
+  private loaded: LoadedCollector | undefined;
+  private reader: RingReader | undefined;
+  private attacher: TlsAttacher | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private streams: StreamTable | undefined;
+  /** Sockets TLS capture saw (struct sock pointer, hex) -> the latest TLS record's time on it. */
+  private readonly tlsSockets = new Map<string, bigint>();
+  private readonly counts: Record<string, number> = {
+    streams_mapped: 0, streams_unmapped: 0, library_unknown: 0, ciphertext_records_skipped: 0, scans: 0, scan_processes_unreadable: 0,
+  };
+  private stopped = false;
+  private readonly pending: TapioEvent[] = [];
+  private readonly discovery = new Discovery();
+  private hold: UnmappedHold | undefined;
+
+  constructor(private readonly ctx: CollectorContext, private readonly factory: PlaintextConsumerFactory,
+    private readonly loaderOptions: LoaderOptions = {}) {}
+
+  private programFailures: { program: string; error: string }[] = [];
+
+  get available(): boolean {
+    return (this.loaded?.available ?? false) && this.programFailures.length === 0;
+  }
+
+  async start(): Promise<void> {
+    const r = this.ctx.config.collectors.requests;
+    const t = r.tls;
+    let cpus = 1;
+    try { cpus = possibleCpuCount(); } catch { /* the loader reports the missing addon */ }
+    this.loaded = await loadCollector(tlsSpec({ ringBufferBytes: t.ringBufferBytes, sslTableSize: t.sslTableSize, cpus }),
+      { ...this.loaderOptions, transport: 'ringbuf' });
+    // The uprobe programs attach per file later: one that did not load makes TLS capture unavailable, with why.
+    const probes = new Set(TLS_PROBES.flatMap((p) => [p.entry, p.exit ?? '']));
+    this.programFailures = this.loaded.otherFailures.filter((f) => probes.has(f.program));
+    if (!this.loaded.available || this.programFailures.length > 0) {
+      this.ctx.log(`requests: TLS capture unavailable: ${[...this.loaded.unavailableReasons(),
+        ...this.programFailures.map((f) => `${f.program}: ${f.error.split('\n')[0]}`)].join(' | ')}`);
+      await this.loaded.close();
+      return;
+    }
+    const settings = Buffer.alloc(TLS_SETTINGS.size);
+    settings.writeUInt32LE(t.bytesPerCall, TLS_SETTINGS.fields.bytes_per_call.offset);
+    settings.writeUInt32LE(Math.min(0xffffffff, t.adjacentReadUs * 1000), TLS_SETTINGS.fields.adjacent_ns.offset);
+    settings.writeUInt32LE(process.pid, TLS_SETTINGS.fields.self_tgid.offset);
+    this.loaded.map('tls_settings_map').update(u32Key(0), settings);
+
+    const attacher = new TlsAttacher(this.loaded, t.maxFiles);
+    this.attacher = attacher;
+    const pending = this.pending;
+    const emit = (e: TapioEvent) => pending.push(e);
+    const streams = new StreamTable(r.sessionTableSize, (info) => {
+      const mapped = info.tuple.localAddress !== '';
+      this.counts[mapped ? 'streams_mapped' : 'streams_unmapped']++;
+      const attributes: Record<string, string | number | boolean> = { 'tls.protocol.name': 'tls' };
+      const lib = attacher.libraryOf(info.pid);
+      if (lib) attributes['tapio.tls.library'] = lib;
+      else this.counts.library_unknown++;
+      if (!mapped) attributes['tapio.tls.unmapped'] = true;
+      return this.factory({ ...info, attributes }, emit);
+    });
+    this.streams = streams;
+    const hold = new UnmappedHold((rec) => streams.data(rec));
+    this.hold = hold;
+    const decoder = new TlsRecordDecoder(this.ctx.drops);
+    const k = this.ctx.config.kernel;
+    this.reader = this.loaded.openRing(TLS_RING, (batch) => {
+      batch.forEach((view, offset, size) => {
+        try {
+          const rec = decoder.decode(view, offset, size);
+          if (rec?.kind === 'data') {
+            if (rec.sock !== 0n) this.noteSocket(rec.sock, rec.timeNs);
+            rec.role = roleFromFirstBytes(rec.direction, rec.data);
+            hold.data(rec);
+          } else if (rec?.kind === 'close') {
+            if (rec.sock !== 0n) this.tlsSockets.delete(rec.sock.toString(16));
+            hold.close(rec);
+            streams.close(rec);
+          }
+        } catch {
+          this.ctx.drops.count('decode', 'tls.record', 'handler_error');
+        }
+      });
+      hold.expire();
+      if (pending.length > 0) this.ctx.emit(pending.splice(0));
+    }, { coalesceMs: k.coalesceMs, batchRecords: k.batchRecords, queueBatches: k.queueBatches });
+
+    this.scan();
+    this.timer = setInterval(() => this.scan(), t.rescanIntervalMs);
+    this.timer.unref();
+  }
+
+  /** Reads every process's maps and attaches/detaches to match. Synchronous and bounded by the process count. */
+  scan(): void {
+    if (!this.attacher || this.stopped) return;
+    const s = this.discovery.scan(new Set([process.pid]));
+    this.counts.scans++;
+    this.hold?.expire();
+    if (this.pending.length > 0) this.ctx.emit(this.pending.splice(0));
+    this.counts.scan_processes_unreadable += s.unreadable;
+    this.attacher.sync(s.files);
+  }
+
+  private noteSocket(sock: bigint, timeNs: bigint): void {
+    const k = sock.toString(16);
+    if (!this.tlsSockets.has(k) && this.tlsSockets.size >= SOCKET_SET_MAX) this.tlsSockets.clear();
+    this.tlsSockets.set(k, timeNs);
+  }
+
+  /** True when a plaintext-path connection key (`<sock hex>:<start ns>`) is a socket TLS capture saw carrying TLS
+   *  after that connection began (a reused socket address of a later connection is not): its bytes are ciphertext,
+   *  not to be parsed. Counted. */
+  isCiphertext(connectionKey: string): boolean {
+    if (this.tlsSockets.size === 0) return false;
+    const colon = connectionKey.indexOf(':');
+    const seen = this.tlsSockets.get(connectionKey.slice(0, colon));
+    if (seen === undefined) return false;
+    let start: bigint;
+    try { start = BigInt(connectionKey.slice(colon + 1)); } catch { return false; }
+    const hit = start <= seen;
+    if (hit) this.counts.ciphertext_records_skipped++;
+    return hit;
+  }
+
+  hooks(): HookStatus[] {
+    if (!this.loaded) return [];
+    const failed: HookStatus[] = this.programFailures.map((f) => ({
+      name: `tls_uprobe ${f.program}`, optional: true, attempts: [{ kind: 'uprobe', program: f.program, stage: 'load', error: f.error }],
+    }));
+    return [...this.loaded.hooks.map((h) => ({ ...h, optional: true })), ...failed, ...(this.attacher?.hookStatuses() ?? [])];
+  }
+
+  kernelObjects(): LoadedCollector[] {
+    return this.loaded?.available ? [this.loaded] : [];
+  }
+
+  /** Counters under `tls_`: the kernel's per-reason counts, files, streams. */
+  counters(): Record<string, number> {
+    const out: Record<string, number> = {};
+    if (!this.loaded) return out;
+    out.tls_available = this.available ? 1 : 0;
+    if (this.available && !this.stopped) {
+      try {
+        const m = this.loaded.map('tls_counters');
+        COUNTER_NAMES.forEach((name, i) => {
+          if (!name) return;
+          const v = m.perCpuValues(u32Key(i));
+          if (v) out[`tls_kernel_${name}`] = v.reduce((s, b) => s + Number(b.readBigUInt64LE(0)), 0);
+        });
+      } catch { /* closed meanwhile */ }
+    }
+    if (this.attacher) {
+      for (const [k, v] of Object.entries(this.attacher.counters)) out[`tls_${k}`] = v;
+      out.tls_files_attached_now = this.attacher.attached.size;
+      out.tls_files_failed_now = this.attacher.failed.size;
+    }
+    for (const [k, v] of Object.entries(this.counts)) out[`tls_${k}`] = v;
+    if (this.hold) for (const [k, v] of Object.entries(this.hold.counters)) out[`tls_${k}`] = v;
+    if (this.streams) {
+      out.tls_sessions = this.streams.size;
+      out.tls_gap_bytes = this.streams.counters.gapBytes;
+      out.tls_out_of_order = this.streams.counters.outOfOrder;
+    }
+    return out;
+  }
+
+  /** Run count and time of each uprobe program (needs kernel.bpf_stats_enabled, src/kernel/run-stats.ts). */
+  programRunStats(): Record<string, { runCount: number; runTimeNs: number }> {
+    const out: Record<string, { runCount: number; runTimeNs: number }> = {};
+    if (!this.available || this.stopped) return out;
+    for (const p of new Set(TLS_PROBES.flatMap((x) => [x.entry, ...(x.exit ? [x.exit] : [])]))) out[p] = programRunInfo(this.loaded!.programFd(p));
+    return out;
+  }
+
+  /** Pulls the kernel's drop counts (kind tls.data/tls.close) into the registry. */
+  readDrops(): ReturnType<LoadedCollector['readDrops']> {
+    return this.loaded?.available && !this.stopped ? this.loaded.readDrops() : [];
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    if (this.timer) clearInterval(this.timer);
+    this.attacher?.detachAll();
+    this.loaded?.detachAll();
+    this.reader?.stop();
+    this.stopped = true;
+    // Streams still open end with the agent: what that completes still goes out.
+    this.hold?.flush();
+    this.streams?.closeAll(bootNowNs());
+    if (this.pending.length > 0) this.ctx.emit(this.pending.splice(0));
+    await this.loaded?.close();
+  }
+}
