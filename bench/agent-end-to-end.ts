@@ -11,16 +11,21 @@
 //  1b. the latency/CPU trade-off: gRPC at 10k/s with batch.delayMs 2, 5, 20 and 100 ms (BENCH_DELAYS); then the
 //     defaults against the old one-request-at-a-time lane (maxInFlight 1, delayMs 100 as this bench used before),
 //     alternating, over both protocols at 10k and 100k/s.
-// Run: npx tsc -p . && sudo node dist/bench/agent-end-to-end.js   (BENCH_SECONDS=8, BENCH_EXECS=4000, BENCH_PARTS=1,1b,2,3)
+// Run: npx tsc -p . && sudo node dist/bench/agent-end-to-end.js   (BENCH_SECONDS=8, BENCH_EXECS=4000, BENCH_PARTS=1,1b,2,3;
+// part 2: BENCH_WARMUP_EXECS=500, BENCH_BASELINE=/work/main adds that checkout's agent, alternating, BENCH_ROUNDS)
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { pipelineCase, type PipelineRow } from './e2e/pipeline';
-import { bpftrace, buildTaxProgram, execsnoop, oldAcceptHook, stormTable, tapioRun, taxTable } from './e2e/peers';
+import { bpftrace, buildTaxProgram, execsnoop, oldAcceptHook, stormTable, tapioRun, taxTable, type Tracer } from './e2e/peers';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 const EXECS = Number(process.env.BENCH_EXECS ?? 4000);
 const PARTS = new Set((process.env.BENCH_PARTS ?? '1,1b,2,3').split(','));
+const WARMUP = Number(process.env.BENCH_WARMUP_EXECS ?? 500);
+/** Another checkout's root (e.g. /work/main): its `tapio run` runs beside this one's, alternating, for before/after. */
+const BASELINE = process.env.BENCH_BASELINE;
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? (BASELINE ? 2 : 1));
 const DELAYS = (process.env.BENCH_DELAYS ?? '2,5,20,100').split(',').map(Number);
 const load = () => `load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}, ${os.availableParallelism()} cores`;
 const f = (n: number, d = 1) => (Number.isFinite(n) ? n.toFixed(d) : '-');
@@ -77,18 +82,23 @@ async function main(): Promise<void> {
   }
   if (PARTS.has('2')) {
     const before = load();
-    const rows = await stormTable(EXECS, [
-      tapioRun, execsnoop,
-      () => bpftrace('bpftrace (sched exec, exit, fork; printf)',
+    const tracers: (() => Promise<Tracer>)[] = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      tracers.push(() => tapioRun(undefined, BASELINE ? ' (this branch)' : ''));
+      if (BASELINE) tracers.push(() => tapioRun(BASELINE, ` (${BASELINE})`));
+      tracers.push(execsnoop, () => bpftrace('bpftrace (sched exec, exit, fork; printf)',
         'tracepoint:sched:sched_process_exec { printf("exec %d %s\\n", pid, str(args->filename)); } ' +
         'tracepoint:sched:sched_process_exit { printf("exit %d\\n", pid); } ' +
-        'tracepoint:sched:sched_process_fork { printf("fork %d %d\\n", args->parent_pid, args->child_pid); }'),
-    ]);
-    console.log(`\n## 2. Exec storm: ${EXECS} sequential fork+exec of /bin/true (${before} before, ${load()} after)`);
-    console.log('| tracer | storm ms | slowdown | tracer CPU s | CPU µs per exec | idle % of node |');
-    console.log('|---|---|---|---|---|---|');
+        'tracepoint:sched:sched_process_fork { printf("fork %d %d\\n", args->parent_pid, args->child_pid); }'));
+    }
+    const rows = await stormTable(EXECS, tracers, WARMUP);
+    console.log(`\n## 2. Exec storm: ${EXECS} sequential fork+exec of /bin/true, after a ${WARMUP}-exec warm-up per tracer (${before} before, ${load()} after)`);
+    console.log('| tracer | storm ms | slowdown | tracer CPU s | CPU µs per exec | main + readers + other threads, µs | idle % of node |');
+    console.log('|---|---|---|---|---|---|---|');
     for (const r of rows) {
-      console.log(`| ${r.tracer} | ${f(r.stormMs, 0)} | ${f(r.slowdown, 2)}x | ${f(r.cpuS, 2)} | ${f(r.usPerExec, 1)} | ${r.idlePct === undefined ? '-' : f(r.idlePct, 2)} |`);
+      const t = r.threads;
+      console.log(`| ${r.tracer} | ${f(r.stormMs, 0)} | ${f(r.slowdown, 2)}x | ${f(r.cpuS, 2)} | ${f(r.usPerExec, 1)} | ` +
+        `${t ? `${f(t.main, 1)} + ${f(t.reader, 1)} + ${f(t.other, 1)}` : '-'} | ${r.idlePct === undefined ? '-' : f(r.idlePct, 2)} |`);
     }
   }
   if (PARTS.has('3')) {

@@ -19,6 +19,24 @@ export function cpuSecondsOf(pid: number): number {
   return (Number(f[11]) + Number(f[12])) / 100;
 }
 
+/** utime + stime (seconds) by thread group: the main thread, the ring readers (tapio-ring) and every other thread
+ *  (V8's compiler and GC helpers, libuv). Threads that ended meanwhile are missing: read deltas as a lower bound. */
+export function cpuByThread(pid: number): { main: number; reader: number; other: number } {
+  const out = { main: 0, reader: 0, other: 0 };
+  let tids: string[] = [];
+  try { tids = fs.readdirSync(`/proc/${pid}/task`); } catch { return out; }
+  for (const tid of tids) {
+    try {
+      const stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const s = (Number(f[11]) + Number(f[12])) / 100;
+      if (tid === String(pid)) out.main += s; else if (comm === 'tapio-ring') out.reader += s; else out.other += s;
+    } catch { /* the thread ended */ }
+  }
+  return out;
+}
+
 export interface Tracer {
   name: string;
   pid?: number;
@@ -59,8 +77,9 @@ function bpfLinks(pid: number): number {
   }
 }
 
-export async function tapioRun(): Promise<Tracer> {
-  const bin = path.join(__dirname, '..', '..', '..', 'bin', 'tapio.js');
+/** `tapio run` from this checkout, or from another one (its root, e.g. main's, for before/after in one run). */
+export async function tapioRun(root = path.join(__dirname, '..', '..', '..'), label = ''): Promise<Tracer> {
+  const bin = path.join(root, 'bin', 'tapio.js');
   const child = spawn(process.execPath, [bin, 'run', '--output', 'none'], { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   child.stderr!.on('data', (d) => { err = (err + d).slice(-4096); });
@@ -79,7 +98,7 @@ export async function tapioRun(): Promise<Tracer> {
     await stop();
     throw new Error(`tapio run did not start: ${err}`);
   }
-  return { name: `tapio run (default collectors, ${last} BPF links)`, pid: child.pid, stop };
+  return { name: `tapio run${label} (default collectors, ${last} BPF links)`, pid: child.pid, stop };
 }
 
 export function execsnoop(): Promise<Tracer> {
@@ -109,10 +128,14 @@ export function execStorm(n: number): Promise<number> {
     (e) => (e ? reject(e) : resolve(Number(process.hrtime.bigint() - t0) / 1e6))));
 }
 
-export interface StormRow { tracer: string; stormMs: number; slowdown: number; cpuS: number; usPerExec: number; idlePct?: number }
+export interface StormRow {
+  tracer: string; stormMs: number; slowdown: number; cpuS: number; usPerExec: number; idlePct?: number;
+  /** µs per exec by thread group (main, ring readers, other threads), for processes with threads. */
+  threads?: { main: number; reader: number; other: number };
+}
 
 /** The storm with no tracer, then with each tracer (no-tracer runs between them keep the baseline honest). */
-export async function stormTable(n: number, tracers: (() => Promise<Tracer>)[]): Promise<StormRow[]> {
+export async function stormTable(n: number, tracers: (() => Promise<Tracer>)[], warmup = 0): Promise<StormRow[]> {
   await execStorm(200); // warm the page cache
   const baselines: number[] = [await execStorm(n)];
   const rows: StormRow[] = [];
@@ -125,11 +148,19 @@ export async function stormTable(n: number, tracers: (() => Promise<Tracer>)[]):
         await sleep(5000);
         idlePct = ((cpuSecondsOf(t.pid) - c0) / (5 * CORES)) * 100;
       }
+      // A short storm first, for every tracer alike: the rows are the steady state of a tracer that has seen execs
+      // before (a JIT compiles the agent's hot path once; on a cold agent that adds ~20 µs per exec to a 3000-exec
+      // storm, on the V8 helper threads).
+      if (warmup > 0) { await execStorm(warmup); await sleep(1500); }
       const c0 = t.pid ? cpuSecondsOf(t.pid) : 0;
+      const th0 = t.pid ? cpuByThread(t.pid) : undefined;
       const ms = await execStorm(n);
       await sleep(1500); // let the tracer drain what the storm made
       const cpuS = t.pid ? cpuSecondsOf(t.pid) - c0 : NaN;
-      rows.push({ tracer: t.name, stormMs: ms, slowdown: 0, cpuS, usPerExec: (cpuS * 1e6) / n, idlePct });
+      const th1 = t.pid ? cpuByThread(t.pid) : undefined;
+      const us = (s: number) => (s * 1e6) / n;
+      const threads = th0 && th1 ? { main: us(th1.main - th0.main), reader: us(th1.reader - th0.reader), other: us(th1.other - th0.other) } : undefined;
+      rows.push({ tracer: t.name, stormMs: ms, slowdown: 0, cpuS, usPerExec: us(cpuS), idlePct, threads });
     } finally {
       await t.stop();
     }

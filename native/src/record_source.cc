@@ -7,6 +7,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
@@ -66,10 +67,11 @@ class RingSource : public RecordSource {
     return false;
   }
 
-  bool FillingUp() const override {
-    if (!consumer_ || !producer_) return true;
-    return Pos(producer_) - Pos(consumer_) >= ring_bytes_ / 8;
+  uint64_t Pending() const override {
+    if (!consumer_ || !producer_) return UINT64_MAX;
+    return Pos(producer_) - Pos(consumer_);
   }
+  uint64_t Threshold() const override { return ring_bytes_ / 8; }
 
   void MarkEnd() override { until_ = producer_ ? Pos(producer_) : 0; }
   bool ReachedEnd() const override { return !consumer_ || Pos(consumer_) >= until_; }
@@ -148,12 +150,13 @@ class PerfSource : public RecordSource {
     return false;
   }
 
-  bool FillingUp() const override {
-    for (auto* h : headers_) {
-      if (Head(h) - Tail(h) >= data_bytes_ / 8) return true;
-    }
-    return headers_.empty();
+  uint64_t Pending() const override {
+    if (headers_.empty()) return UINT64_MAX;
+    uint64_t most = 0;
+    for (auto* h : headers_) most = std::max(most, Head(h) - Tail(h));
+    return most;
   }
+  uint64_t Threshold() const override { return data_bytes_ / 8; }
 
   void MarkEnd() override {
     for (size_t i = 0; i < headers_.size(); i++) until_[i] = Head(headers_[i]);

@@ -21,8 +21,11 @@ class RecordSource {
   // Hands waiting records to the sink until it is full (returns true) or nothing is left (false). On a failure,
   // *error is set to -errno.
   virtual bool Drain(int* error) = 0;
-  // True when records should not keep waiting: some kernel buffer is 1/8 full (or the fill level is unknown).
-  virtual bool FillingUp() const = 0;
+  // Bytes waiting in the fullest kernel buffer, and the level at which records should not keep waiting (1/8 of a
+  // buffer). Pending() is UINT64_MAX when the fill level cannot be seen.
+  virtual uint64_t Pending() const = 0;
+  virtual uint64_t Threshold() const = 0;
+  bool FillingUp() const { return Pending() >= Threshold(); }
   // At stop: remember how far the producers got; ReachedEnd() once everything up to there was handed out.
   virtual void MarkEnd() = 0;
   virtual bool ReachedEnd() const = 0;

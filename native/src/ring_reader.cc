@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <time.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <string>
@@ -172,30 +173,58 @@ void RingReader::Run() {
   // nothing to do, sleep in epoll (the timeout only bounds how long stop() waits). Perf producers wake us only at
   // 1/8 full, so there the idle wait is the coalescing delay. Once records arrive, let them accumulate in the kernel
   // for the coalescing delay (not polling, so the producers' wakeups cost nothing and none are caused), peeking at
-  // the fill level twice per delay (draining early at 1/8 full) so a burst cannot overflow meanwhile; then drain
-  // and flush. A record thus waits about coalesceMs (perf: up to twice that), and JS gets one batch per interval.
+  // the fill level as often as the arrival rate asks (draining early at 1/8 full) so a burst cannot overflow
+  // meanwhile; then drain and flush. A record thus waits about coalesceMs (perf: up to twice that), and JS gets one
+  // batch per interval; at low rates the reader wakes about twice per batch (the first record, the end of the delay).
   //
   // "First record in an empty ring" is decided by each producer at submit time; two CPUs submitting into an empty
   // ring at once can both see the other's record and both skip the wakeup. epoll then never hears of them, so every
   // idle timeout also drains directly: such records wait at most the idle timeout, never forever.
   const int idle_timeout_ms = source_->WakesOnFirstRecord() ? 50 : static_cast<int>(coalesce_ms_);
-  const uint64_t slice_ns = coalesce_ns / 2 > 1000000 ? coalesce_ns / 2 : 1000000;
+  const uint64_t min_sleep_ns = coalesce_ns < 1000000 ? coalesce_ns : 1000000;
+  // How fast records arrive (bytes per ns), from the last batch: 0 until one was flushed.
+  double last_rate = 0;
+  uint64_t drained_at = 0;
   while (!stop_.load()) {
     if (current_->count == 0) {
       int n = source_->Wait(idle_timeout_ms);
       if (n < 0 && n != -EINTR) poll_errors_.fetch_add(1, std::memory_order_relaxed);
       DrainSource();
+      drained_at = NowNs();
       continue;
     }
-    uint64_t age = NowNs() - current_->first_ns;
-    if (age < coalesce_ns && !source_->FillingUp()) {
-      uint64_t wait = coalesce_ns - age < slice_ns ? coalesce_ns - age : slice_ns;
-      timespec ts{0, static_cast<long>(wait)};
+    uint64_t now = NowNs();
+    uint64_t age = now - current_->first_ns;
+    uint64_t pending = source_->Pending();
+    uint64_t threshold = source_->Threshold();
+    if (age < coalesce_ns && pending < threshold) {
+      // Sleep for the rest of the delay, unless records at the rate they arrive (the faster of what the kernel
+      // holds since the last drain and the last batch) would reach the threshold sooner: then for half the time
+      // they would take, so a burst cannot overflow meanwhile. At exec or connect rates that is one wake-up per
+      // batch; a fast producer gets a look at the fill level as often as it needs. With no rate known yet (the
+      // first batch), look at half the delay, as before.
+      uint64_t wait = coalesce_ns - age;
+      double rate = last_rate;
+      if (now > drained_at && pending > 0) rate = std::max(rate, static_cast<double>(pending) / (now - drained_at));
+      uint64_t bound = coalesce_ns / 2;
+      if (rate > 0) {
+        double half_to_threshold = static_cast<double>(threshold - pending) / rate / 2;
+        bound = half_to_threshold > static_cast<double>(wait) ? wait : static_cast<uint64_t>(half_to_threshold);
+      }
+      if (bound < min_sleep_ns) bound = min_sleep_ns;
+      if (wait > bound) wait = bound;
+      timespec ts{static_cast<time_t>(wait / 1000000000ull), static_cast<long>(wait % 1000000000ull)};
       nanosleep(&ts, nullptr);
+      sleeps_.fetch_add(1, std::memory_order_relaxed);
       continue;
     }
     DrainSource();
-    if (NowNs() - current_->first_ns >= coalesce_ns) Flush();
+    drained_at = NowNs();
+    if (drained_at - current_->first_ns >= coalesce_ns) {
+      uint64_t span = drained_at - current_->first_ns;
+      last_rate = static_cast<double>(current_->bytes.size()) / static_cast<double>(span);
+      Flush();
+    }
   }
   // Stopping: take everything submitted before now, however many batches that is (the queue bound is waived: the
   // caller is about to deliver them). Bounded by the producer positions seen now, so a producer that keeps going
@@ -295,6 +324,7 @@ Napi::Value RingReader::Stats(const Napi::CallbackInfo& info) {
   o.Set("batches", Napi::Number::New(env, static_cast<double>(batches_.load())));
   o.Set("callbacks", Napi::Number::New(env, static_cast<double>(callbacks_.load())));
   o.Set("stalledMs", Napi::Number::New(env, static_cast<double>(stalled_ns_.load()) / 1e6));
+  o.Set("sleeps", Napi::Number::New(env, static_cast<double>(sleeps_.load())));
   o.Set("pollErrors", Napi::Number::New(env, static_cast<double>(poll_errors_.load())));
   uint64_t lost = source_ ? source_->Lost() : lost_.load();
   o.Set("lostSamples", Napi::Number::New(env, static_cast<double>(lost)));

@@ -73,6 +73,7 @@ class RingReader : public Napi::ObjectWrap<RingReader> {
   // Statistics (read from JS while the thread runs).
   std::atomic<uint64_t> records_{0}, bytes_{0}, batches_{0}, callbacks_{0}, stalled_ns_{0}, poll_errors_{0};
   std::atomic<uint64_t> lost_{0}, abandoned_{0};
+  std::atomic<uint64_t> sleeps_{0};  // naps while a batch coalesces: the reader's wake-ups beyond one per batch
   std::atomic<uint32_t> queue_high_water_{0};
 };
 

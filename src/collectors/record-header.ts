@@ -26,12 +26,29 @@ export function readHeader(view: DataView, offset: number): RecordHeader {
   };
 }
 
+// One Buffer over the batch being decoded, made once per batch rather than once per string: decoders read many short
+// strings from each record, and a Uint8Array plus a Buffer per string was most of their allocations. Holds only the
+// last batch's buffer (every batch keeps its own buffer, see src/kernel/ring.ts).
+let lastBuffer: ArrayBufferLike | undefined;
+let lastBytes: Buffer = Buffer.alloc(0);
+
+/** A Buffer over all of `view`'s ArrayBuffer (offsets in it are view.byteOffset + offset). */
+export function batchBytes(view: DataView): Buffer {
+  if (view.buffer !== lastBuffer) {
+    lastBuffer = view.buffer;
+    lastBytes = Buffer.from(view.buffer);
+  }
+  return lastBytes;
+}
+
 /** A NUL-terminated string inside a fixed-size field (at most `max` bytes), decoded as UTF-8. */
 export function readCString(view: DataView, offset: number, max: number): string {
-  const bytes = new Uint8Array(view.buffer, view.byteOffset + offset, max);
-  let end = bytes.indexOf(0);
-  if (end < 0) end = max;
-  return Buffer.from(bytes.buffer, bytes.byteOffset, end).toString('utf8');
+  const bytes = batchBytes(view);
+  const start = view.byteOffset + offset;
+  const limit = Math.min(start + max, bytes.length);
+  let end = start;
+  while (end < limit && bytes[end] !== 0) end++; // bounded by the field, never the rest of the batch
+  return bytes.toString('utf8', start, end);
 }
 
 /** Cgroup ids are inode numbers: exact as a JS number below 2^53, which covers every real system. */

@@ -68,6 +68,8 @@ export interface RingReaderStats {
   callbacks: number;
   /** Time the reader thread spent waiting for JS to take batches (the kernel ring was filling meanwhile). */
   stalledMs: number;
+  /** Naps while a batch coalesced (the reader's wake-ups beyond the first record of each batch). */
+  sleeps: number;
   pollErrors: number;
   /** Perf only: records the kernel reported lost. The BPF side counts each of them as a drop (by kind) already. */
   lostSamples: number;

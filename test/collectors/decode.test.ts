@@ -90,6 +90,43 @@ test('exit by signal reports the signal, not an exit code; a reused pid does not
   assert.deepEqual(decodeWaitStatus(0x80 | 11), { signal: 11, coreDumped: true });
 });
 
+test('repeated command lines (the argument cache) decode like new ones: same args, redaction, truncation', () => {
+  const { d } = processDecoder(2);
+  const decodeExec = (pid: number, args: string[], total?: number) =>
+    d.decode(view(execRecord(pid, '/usr/bin/curl', args, { total })), 0, EXEC_RECORD.size)!.attributes;
+  for (let round = 0; round < 3; round++) {
+    const secret = decodeExec(100 + round, ['curl', '--password=hunter2']);
+    assert.deepEqual(secret['process.command_args'], ['curl', '--password=[REDACTED]']);
+    assert.equal(secret['tapio.argv.truncated'], false);
+    const many = decodeExec(200 + round, ['curl', '-s', 'http://x/']); // over the count limit of 2
+    assert.deepEqual(many['process.command_args'], ['curl', '-s']);
+    assert.equal(many['tapio.argv.truncated'], true);
+    const cut = decodeExec(300 + round, ['curl', '-v'], 5000); // the kernel read only part of it: never cached
+    assert.equal(cut['tapio.argv.truncated'], true);
+    // Differs from the first only after the point where a prefix cache would stop.
+    assert.deepEqual(decodeExec(400 + round, ['curl', '--password=hunter3'])['process.command_args'], ['curl', '--password=[REDACTED]']);
+    assert.deepEqual(decodeExec(500 + round, ['curl', 'ok'])['process.command_args'], ['curl', 'ok']);
+  }
+});
+
+test('strings in records: stop at the NUL or the field end, in any batch buffer', () => {
+  const { d } = processDecoder();
+  const a = execRecord(601, '/bin/aa', ['aa']);
+  const b = execRecord(602, '/bin/b', ['b']);
+  b.fill(0x41, EXEC_RECORD.fields.comm.offset, EXEC_RECORD.fields.comm.offset + 16); // comm with no NUL: 16 bytes
+  const batch = Buffer.concat([a, b]);
+  const v = new DataView(batch.buffer, batch.byteOffset, batch.length);
+  const ea = d.decode(v, 0, EXEC_RECORD.size)!;
+  const eb = d.decode(v, EXEC_RECORD.size, EXEC_RECORD.size)!;
+  assert.equal(ea.attributes['tapio.process.comm'], 'comm');
+  assert.equal(ea.attributes['process.executable.path'], '/bin/aa');
+  assert.equal(eb.attributes['tapio.process.comm'], 'A'.repeat(16));
+  assert.equal(eb.attributes['process.executable.path'], '/bin/b');
+  // A new buffer at the same offsets is read afresh (the decoder keeps one view per batch buffer).
+  const c = execRecord(603, '/bin/cc', ['cc']);
+  assert.equal(d.decode(view(c), 0, EXEC_RECORD.size)!.attributes['process.executable.path'], '/bin/cc');
+});
+
 test('argv limits: count and byte truncation are marked', () => {
   assert.deepEqual(splitArgs(Buffer.from('a\0b\0c\0'), 6, 2), { args: ['a', 'b'], truncated: true });
   assert.deepEqual(splitArgs(Buffer.from('a\0bc'), 10, 8), { args: ['a', 'bc'], truncated: true });

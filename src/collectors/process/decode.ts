@@ -5,7 +5,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { DropCounters } from '../../core/drops';
 import type { Attributes, TapioEvent } from '../../core/event';
-import { HEADER_SIZE, cgroupAttribute, readCString, readHeader } from '../record-header';
+import { LruMap } from '../../core/lru';
+import { HEADER_SIZE, batchBytes, cgroupAttribute, readCString, readHeader } from '../record-header';
 import {
   ARGV_AREA, COMM_LEN, EXEC_ARGV_READ_FAILED, EXEC_PATH_TRUNCATED, EXEC_RECORD, EXIT_RECORD, FORK_RECORD,
   KIND_EXEC, KIND_EXIT, KIND_FORK, PATH_LEN,
@@ -51,9 +52,19 @@ export function decodeWaitStatus(status: number): { exitCode?: number; signal?: 
   return { signal, coreDumped: (status & 0x80) !== 0 };
 }
 
+/** Distinct command lines whose redacted arguments are kept: an exec storm, a health probe or a cron job runs the same
+ *  command line over and over, and splitting and redacting it was the largest part of decoding an exec. */
+const ARGS_CACHE_SIZE = 512;
+/** Longest argument block cached (longer ones are rare and decoded every time). */
+const ARGS_CACHE_MAX_BYTES = 512;
+
 export class ProcessDecoder {
   /** Events decoded, by event name. */
   readonly counts: Record<string, number> = {};
+
+  /** Raw argument block (complete, not truncated) -> its redacted arguments. The arrays are shared by the events
+   *  that carry them and must not be changed (no sink changes attribute values). */
+  private readonly argsCache = new LruMap<string, { args: string[]; truncated: boolean }>(ARGS_CACHE_SIZE);
 
   /** Exec events whose running binary could not be read from /proc (the process was already gone). */
   unresolvedExecutables = 0;
@@ -94,9 +105,7 @@ export class ProcessDecoder {
     const execFilename = readCString(view, at + E.path.offset, pathBytes + 1);
     const exePath = this.executablePath(h.pid, execFilename);
     const argvTotal = view.getUint32(at + E.argv_total_bytes.offset, true);
-    const split = splitArgs(new Uint8Array(view.buffer, view.byteOffset + at + E.argv.offset, argvBytes), argvTotal, this.o.argvMaxCount);
-    const { truncated } = split;
-    const args = redactArgs(split.args); // secrets in command lines (curl -H 'Authorization: ...') never leave the agent
+    const { args, truncated } = this.commandArgs(view, at + E.argv.offset, argvBytes, argvTotal);
     const startBootNs = view.getBigUint64(at + E.start_boot_ns.offset, true);
     this.o.table.set(h.pid, { path: exePath, args, startBootNs });
     const a: Attributes = {
@@ -118,6 +127,21 @@ export class ProcessDecoder {
     if (flags & EXEC_PATH_TRUNCATED) a['tapio.executable.path_truncated'] = true;
     if (flags & EXEC_ARGV_READ_FAILED) a['tapio.argv.read_failed'] = true;
     return this.base('process.exec', h, a);
+  }
+
+  /** The redacted arguments (secrets in command lines, curl -H 'Authorization: ...', never leave the agent), from
+   *  the cache when this exact argument block was seen before. */
+  private commandArgs(view: DataView, offset: number, bytes: number, total: number): { args: string[]; truncated: boolean } {
+    const start = view.byteOffset + offset;
+    const buf = batchBytes(view);
+    const cacheable = bytes <= ARGS_CACHE_MAX_BYTES && bytes >= total;
+    const key = cacheable ? buf.toString('latin1', start, start + bytes) : '';
+    const cached = cacheable ? this.argsCache.get(key) : undefined;
+    if (cached) return cached;
+    const split = splitArgs(buf.subarray(start, start + bytes), total, this.o.argvMaxCount);
+    const result = { args: redactArgs(split.args), truncated: split.truncated };
+    if (cacheable) this.argsCache.set(key, result);
+    return result;
   }
 
   /**
