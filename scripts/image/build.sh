@@ -83,6 +83,9 @@ mkdir -p "$ctx/app/native/build/Release" "$ctx/app/bpf/.output"
 cp "$addon/tapio_native.node" "$ctx/app/native/build/Release/"
 rm -f "$ctx/app/bpf/.output/"*.o
 cp "$objs"/*.bpf.o "$ctx/app/bpf/.output/"
+# DWARF out (~9 of the objects' 11 MB), BTF and its line info kept: CO-RE relocation and the verifier's source lines
+# need only .BTF and .BTF.ext. llvm-strip handles BPF objects of either architecture.
+llvm-strip -g "$ctx/app/bpf/.output/"*.bpf.o
 rm -f "$ctx/app/bpf/.output/probe.bpf.o.tmp"
 cp package.json "$ctx/app/package.json"
 sync_dir bin "$ctx/app/bin"
