@@ -18,6 +18,7 @@
 #include "l7_syscalls.h"
 #include "l7_detect.h"
 #include "l7_copy.h"
+#include "sock_tuple.h"
 #include <bpf/bpf_endian.h>
 
 #define AF_INET		     2
@@ -46,31 +47,6 @@ struct {
 /* Keep the record structs in the object's BTF for the layout test. */
 const struct l7_close_record *unused_l7_close_record __attribute__((unused));
 const struct l7_conn *unused_l7_conn __attribute__((unused));
-
-static __always_inline void fill_tuple(struct l7_data_record *r, struct sock *sk)
-{
-	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
-	r->family = family;
-	r->local_port = bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
-	r->peer_port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
-	__builtin_memset(r->local_addr, 0, sizeof(r->local_addr));
-	__builtin_memset(r->peer_addr, 0, sizeof(r->peer_addr));
-	if (family == AF_INET) {
-		bpf_core_read(r->local_addr, 4, &sk->__sk_common.skc_rcv_saddr);
-		bpf_core_read(r->peer_addr, 4, &sk->__sk_common.skc_daddr);
-	} else {
-		bpf_core_read(r->local_addr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
-		bpf_core_read(r->peer_addr, 16, &sk->__sk_common.skc_v6_daddr);
-	}
-}
-
-static __always_inline bool is_tcp(struct sock *sk)
-{
-	if (!sk || BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
-		return false;
-	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
-	return family == AF_INET || family == AF_INET6;
-}
 
 /* ---- connection role and lifetime (mirrors the network collector's use of the same tracepoint) ---- */
 
@@ -105,7 +81,7 @@ static __always_inline void conn_end(void *ctx, struct sock *sk, __u64 key)
 
 static __always_inline void handle_state(void *ctx, struct sock *sk, int old_state, int new_state)
 {
-	if (!is_tcp(sk))
+	if (!tapio_is_tcp_ip(sk))
 		return;
 	__u64 key = (__u64)sk;
 	if (new_state == TCP_SYN_SENT)
@@ -218,7 +194,7 @@ static __always_inline void capture(struct sock *sk, __u8 dir, __u32 len, const 
 	r->flags = L7_FLAG_SYSCALL_START;
 	r->syscall = sb->sys;
 	__builtin_memset(r->pad, 0, sizeof(r->pad));
-	fill_tuple(r, sk);
+	TAPIO_READ_SOCK_TUPLE(r, sk);
 	conn->seq[dir & 1] += len; /* claimed before copying: another thread may send on this socket meanwhile */
 	l7_count(L7_CNT_BYTES_SEEN, len);
 
@@ -259,7 +235,7 @@ static __always_inline void capture(struct sock *sk, __u8 dir, __u32 len, const 
 
 static __always_inline void from_task_regs(struct sock *sk, __u8 dir, int ret)
 {
-	if (ret <= 0 || !is_tcp(sk))
+	if (ret <= 0 || !tapio_is_tcp_ip(sk))
 		return;
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
@@ -297,7 +273,7 @@ static __always_inline struct sock *tcp_sock_from_fd(long fd)
 		return NULL;
 	struct socket *sock = BPF_CORE_READ(file, private_data);
 	struct sock *sk = BPF_CORE_READ(sock, sk);
-	return is_tcp(sk) ? sk : NULL;
+	return tapio_is_tcp_ip(sk) ? sk : NULL;
 }
 
 SEC("raw_tracepoint/sys_exit")

@@ -6,6 +6,7 @@
 #include "task_fd.h"
 #include "network.h"
 #include "sock_cgroup.h"
+#include "sock_tuple.h"
 #include "limits.h"
 #include <bpf/bpf_endian.h>
 
@@ -39,24 +40,6 @@ static __always_inline __u64 sock_cgroup_id(struct sock *sk)
 {
 	/* The socket remembers the cgroup of the process that created it (accepted sockets: the listener's). */
 	return tapio_sock_cgroup_id(sk);
-}
-
-static __always_inline void fill_tuple(struct tcp_record *r, struct sock *sk)
-{
-	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
-	r->family = family;
-	/* inet_sport, not skc_num: the close transition releases the port (skc_num = 0) before the tracepoint. */
-	r->local_port = bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
-	r->peer_port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
-	__builtin_memset(r->local_addr, 0, sizeof(r->local_addr));
-	__builtin_memset(r->peer_addr, 0, sizeof(r->peer_addr));
-	if (family == AF_INET) {
-		bpf_core_read(r->local_addr, 4, &sk->__sk_common.skc_rcv_saddr);
-		bpf_core_read(r->peer_addr, 4, &sk->__sk_common.skc_daddr);
-	} else {
-		bpf_core_read(r->local_addr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
-		bpf_core_read(r->peer_addr, 16, &sk->__sk_common.skc_v6_daddr);
-	}
 }
 
 #define emit(ctx, kind, sk, conn, old_state, extra_flags) \
@@ -109,7 +92,7 @@ static __noinline void emit_record(void *ctx, __u32 kind, struct sock *sk, struc
 	r->srtt_us = BPF_CORE_READ(tp, srtt_us) >> 3; /* the kernel keeps 8x the smoothed RTT */
 	r->retransmits = BPF_CORE_READ(tp, total_retrans);
 	r->error = BPF_CORE_READ(sk, sk_err);
-	fill_tuple(r, sk);
+	TAPIO_READ_SOCK_TUPLE(r, sk);
 	tapio_submit(ctx, &network_events, r);
 }
 

@@ -12,6 +12,7 @@
  *  - once learnt, kept per (tgid, SSL*) -> TLS_MAP_CACHED, until the socket closes (inet_sock_set_state) or SSL_free.
  * Calls whose socket is not known are still reported, with the process, as TLS_MAP_NONE, and counted. */
 #include "tls_state.h"
+#include "sock_tuple.h"
 #include <bpf/bpf_endian.h>
 
 /* ---- SSL call entry: save the arguments ---- */
@@ -102,28 +103,6 @@ static __always_inline __u8 learn_socket(struct tls_ssl_state *st, const struct 
 	return TLS_MAP_NONE;
 }
 
-static __always_inline void fill_tuple(struct tls_data_record *r, struct sock *sk)
-{
-	__builtin_memset(r->local_addr, 0, sizeof(r->local_addr));
-	__builtin_memset(r->peer_addr, 0, sizeof(r->peer_addr));
-	r->family = 0;
-	r->local_port = 0;
-	r->peer_port = 0;
-	if (!sk)
-		return;
-	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
-	r->family = family;
-	r->local_port = bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
-	r->peer_port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
-	if (family == AF_INET) {
-		bpf_core_read(r->local_addr, 4, &sk->__sk_common.skc_rcv_saddr);
-		bpf_core_read(r->peer_addr, 4, &sk->__sk_common.skc_daddr);
-	} else {
-		bpf_core_read(r->local_addr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
-		bpf_core_read(r->peer_addr, 16, &sk->__sk_common.skc_v6_daddr);
-	}
-}
-
 static __always_inline __u64 wake_flags(void)
 {
 	__u64 avail = bpf_ringbuf_query(&tls_events, BPF_RB_AVAIL_DATA);
@@ -152,7 +131,17 @@ static __always_inline void emit_data(struct tls_ssl_state *st, const struct tls
 	r->mapped = how;
 	r->flags = TLS_FLAG_CALL_START;
 	__builtin_memset(r->pad, 0, sizeof(r->pad));
-	fill_tuple(r, (struct sock *)st->sk);
+	/* A local first: inside the macro's CO-RE reads, st->sk would become a relocation against our own struct. */
+	struct sock *sk = (struct sock *)st->sk;
+	if (sk) {
+		TAPIO_READ_SOCK_TUPLE(r, sk);
+	} else { /* unmapped: an empty tuple */
+		__builtin_memset(r->local_addr, 0, sizeof(r->local_addr));
+		__builtin_memset(r->peer_addr, 0, sizeof(r->peer_addr));
+		r->family = 0;
+		r->local_port = 0;
+		r->peer_port = 0;
+	}
 	st->seq[dir & 1] += len;
 	tls_count(TLS_CNT_BYTES_SEEN, len);
 
@@ -324,7 +313,7 @@ static __always_inline void on_sock_io(struct sock *sk, __u8 dir)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tgid = id >> 32;
-	if (!bpf_map_lookup_elem(&tls_procs, &tgid) || !is_tcp(sk))
+	if (!bpf_map_lookup_elem(&tls_procs, &tgid) || !tapio_is_tcp_ip(sk))
 		return;
 	__u64 s = (__u64)sk;
 	struct tls_active *a = bpf_map_lookup_elem(&tls_calls, &id);

@@ -108,12 +108,4 @@ static __always_inline void tls_count(__u32 slot, __u64 n)
 		*v += n;
 }
 
-static __always_inline bool is_tcp(struct sock *sk)
-{
-	if (!sk || BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
-		return false;
-	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
-	return family == AF_INET || family == AF_INET6;
-}
-
 #endif
