@@ -27,6 +27,21 @@ test('the ELF reader finds the SSL_* exports of libssl and node, none in libc', 
   assert.ok(libc.ok && libc.found.size === 0);
 });
 
+test('a libssl built for another architecture (e.g. arm64 under qemu-user) is refused with the reason', { skip: !fs.existsSync(LIBSSL) && 'no libssl.so.3' }, () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tapio-elf-'));
+  try {
+    const other = Buffer.from(fs.readFileSync(LIBSSL));
+    other.writeUInt16LE(other.readUInt16LE(0x12) === 183 ? 62 : 183, 0x12); // EM_AARCH64 <-> EM_X86_64
+    const f = path.join(dir, 'libssl.so.3');
+    fs.writeFileSync(f, other);
+    const r = elfExports(f, WANT);
+    assert.equal(r.ok, false);
+    assert.match(!r.ok ? r.error : '', /another architecture \(ELF machine (183|62); this node's is (62|183)\)/);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('the ELF reader answers garbage, truncated and hostile files with an error, never a throw (fuzzed)', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tapio-elf-'));
   try {

@@ -98,7 +98,7 @@ export class TlsAttacher {
     const exports = elfExports(f.openPath, TLS_PROBES.map((p) => p.symbol));
     if (!exports.ok) {
       if (/ENOENT/.test(exports.error)) return; // the process went away: another one's path may work next scan
-      this.fail(f, name, [{ kind: 'uprobe', program: 'elf', stage: 'load', error: `cannot read ${f.openPath}: ${exports.error}` }]);
+      this.fail(f, name, [{ kind: 'uprobe', program: 'elf', stage: 'load', error: `${f.openPath}: ${exports.error}` }]);
       return;
     }
     if (!exports.found.has('SSL_write') || !exports.found.has('SSL_read')) {

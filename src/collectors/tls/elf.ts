@@ -11,6 +11,11 @@ const MAX_DYNSYM_BYTES = 64 << 20;
 
 export type ElfExports = { ok: true; found: Set<string> } | { ok: false; error: string };
 
+/** e_machine of this machine's own binaries: a uprobe in a file built for another architecture (an arm64 libssl
+ *  under qemu-user on an x86 node) would sit at a meaningless offset, so such files are refused with the reason. */
+const ELF_MACHINES: Record<string, number> = { x64: 62, arm64: 183, ia32: 3, arm: 40, ppc64: 21, s390x: 22, riscv64: 243 };
+export const HOST_ELF_MACHINE = ELF_MACHINES[process.arch];
+
 function readAt(fd: number, offset: number, length: number): Buffer {
   const b = Buffer.alloc(length);
   const n = fs.readSync(fd, b, 0, length, offset);
@@ -18,8 +23,8 @@ function readAt(fd: number, offset: number, length: number): Buffer {
   return b;
 }
 
-/** Which of `names` the ELF file at `file` defines as exported functions. */
-export function elfExports(file: string, names: readonly string[]): ElfExports {
+/** Which of `names` the ELF file at `file` defines as exported functions; a file for another `machine` is an error. */
+export function elfExports(file: string, names: readonly string[], machine = HOST_ELF_MACHINE): ElfExports {
   let fd: number;
   try {
     fd = fs.openSync(file, 'r');
@@ -27,7 +32,7 @@ export function elfExports(file: string, names: readonly string[]): ElfExports {
     return { ok: false, error: (e as Error).message };
   }
   try {
-    return { ok: true, found: scan(fd, new Set(names)) };
+    return { ok: true, found: scan(fd, new Set(names), machine) };
   } catch (e) {
     return { ok: false, error: (e as Error).message };
   } finally {
@@ -35,7 +40,7 @@ export function elfExports(file: string, names: readonly string[]): ElfExports {
   }
 }
 
-function scan(fd: number, wanted: Set<string>): Set<string> {
+function scan(fd: number, wanted: Set<string>, machine: number | undefined): Set<string> {
   const id = readAt(fd, 0, 64);
   if (id.readUInt32BE(0) !== 0x7f454c46) throw new Error('not an ELF file');
   const is64 = id[4] === 2;
@@ -43,6 +48,8 @@ function scan(fd: number, wanted: Set<string>): Set<string> {
   if ((id[4] !== 1 && id[4] !== 2) || (id[5] !== 1 && id[5] !== 2)) throw new Error('unknown ELF class or byte order');
   const u16 = (b: Buffer, o: number) => (le ? b.readUInt16LE(o) : b.readUInt16BE(o));
   const u32 = (b: Buffer, o: number) => (le ? b.readUInt32LE(o) : b.readUInt32BE(o));
+  const fileMachine = u16(id, 0x12);
+  if (machine !== undefined && fileMachine !== machine) throw new Error(`built for another architecture (ELF machine ${fileMachine}; this node's is ${machine})`);
   const addr = (b: Buffer, o: number) => (is64 ? Number(le ? b.readBigUInt64LE(o) : b.readBigUInt64BE(o)) : u32(b, o));
   const shoff = addr(id, is64 ? 0x28 : 0x20);
   const shentsize = u16(id, is64 ? 0x3a : 0x2e);
