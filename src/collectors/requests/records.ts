@@ -79,6 +79,25 @@ class KeyCache {
   }
 }
 
+/** The offsets of a record's socket tuple (the same field names in l7 and tls records: bpf/include/sock_tuple.h). */
+interface TupleFields {
+  family: { offset: number }; local_addr: { offset: number }; peer_addr: { offset: number };
+  local_port: { offset: number }; peer_port: { offset: number };
+}
+
+/** The record's tuple at `at`, or undefined for an address family we do not know. */
+export function readTuple(view: DataView, at: number, f: TupleFields): ConnectionTuple | undefined {
+  const base = view.byteOffset + at;
+  const family = view.getUint16(at + f.family.offset, true);
+  const local = formatAddress(family, new Uint8Array(view.buffer, base + f.local_addr.offset, 16));
+  const peer = formatAddress(family, new Uint8Array(view.buffer, base + f.peer_addr.offset, 16));
+  if (!local || !peer) return undefined;
+  return {
+    type: peer.type, localAddress: local.address, localPort: view.getUint16(at + f.local_port.offset, true),
+    peerAddress: peer.address, peerPort: view.getUint16(at + f.peer_port.offset, true),
+  };
+}
+
 const u64 = (view: DataView, at: number): number => view.getUint32(at, true) + view.getUint32(at + 4, true) * 2 ** 32;
 
 export class RecordDecoder {
@@ -113,14 +132,8 @@ export class RecordDecoder {
     let cgroupId = 0n;
     if (!known?.(connection)) {
       cgroupId = view.getBigUint64(at + H.cgroup_id.offset, true);
-      const family = view.getUint16(at + D.family.offset, true);
-      const local = formatAddress(family, new Uint8Array(view.buffer, base + D.local_addr.offset, 16));
-      const peer = formatAddress(family, new Uint8Array(view.buffer, base + D.peer_addr.offset, 16));
-      if (!local || !peer) return this.bad('unknown_family');
-      tuple = {
-        type: peer.type, localAddress: local.address, localPort: view.getUint16(at + D.local_port.offset, true),
-        peerAddress: peer.address, peerPort: view.getUint16(at + D.peer_port.offset, true),
-      };
+      tuple = readTuple(view, at, D);
+      if (!tuple) return this.bad('unknown_family');
     }
     const roleN = view.getUint8(at + D.role.offset);
     return {

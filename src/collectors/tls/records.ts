@@ -3,8 +3,7 @@
 // `tls:<pid>:<ssl>:<first seen>`. Bad bytes are counted (stage 'decode', kind 'tls.record') and skipped, never thrown.
 import type { DropCounters } from '../../core/drops';
 import { HEADER_SIZE, readHeader } from '../record-header';
-import { formatAddress } from '../network/address';
-import type { CloseRecord, ConnectionTuple, DataRecord } from '../requests/records';
+import { readTuple, type CloseRecord, type ConnectionTuple, type DataRecord } from '../requests/records';
 import { FLAG_SYSCALL_END, FLAG_SYSCALL_START } from '../requests/layout';
 import {
   DATA_HEADER_BYTES, FLAG_CALL_END, FLAG_CALL_START, FUNC_NAMES, KIND_TLS_CLOSE, KIND_TLS_DATA, MAP_HOW_NAMES,
@@ -64,14 +63,9 @@ export class TlsRecordDecoder {
     const base = view.byteOffset + at;
     let tuple: DataRecord['tuple'] = UNMAPPED;
     if (sock !== 0n) {
-      const family = view.getUint16(at + D.family.offset, true);
-      const local = formatAddress(family, new Uint8Array(view.buffer, base + D.local_addr.offset, 16));
-      const peer = formatAddress(family, new Uint8Array(view.buffer, base + D.peer_addr.offset, 16));
-      if (!local || !peer) return this.bad('unknown_family');
-      tuple = {
-        type: peer.type, localAddress: local.address, localPort: view.getUint16(at + D.local_port.offset, true),
-        peerAddress: peer.address, peerPort: view.getUint16(at + D.peer_port.offset, true),
-      };
+      const read = readTuple(view, at, D);
+      if (!read) return this.bad('unknown_family');
+      tuple = read;
     }
     const f = view.getUint8(at + D.flags.offset);
     const data = new Uint8Array(view.buffer.slice(base + DATA_HEADER_BYTES, base + DATA_HEADER_BYTES + copied));
