@@ -1,6 +1,7 @@
 // What TLS capture costs (needs root): HTTPS requests/s of wrk -> Node https and h2load -> nghttpd over TLS
-// (libssl.so.3), each without Tapio, with TLS capture alone and with the whole request collector (plaintext path +
-// TLS uprobes, every request parsed), in one run, as ratios; and the cost of one SSL call under the uprobes, measured
+// (libssl.so.3), each without Tapio, with TLS capture alone (probes at the exported SSL_* names, then at the shared
+// entry points: src/collectors/tls/entry-points.ts) and with the whole request collector (plaintext path + TLS
+// uprobes, every request parsed), then without again, in one run, as ratios; and the cost of one SSL call under the uprobes, measured
 // with Python's ssl module over memory BIOs (no sockets: SSL_write_ex + SSL_read_ex in a loop), with and without.
 // Prints a table with the load average; never fails on a number. Absolute numbers on 2 shared cores are pessimistic.
 import { spawn } from 'node:child_process';
@@ -105,9 +106,9 @@ async function uprobeFloor(): Promise<{ bare: number; entry: number; ret: number
   return { bare: await loop(), entry: await once('uprobe'), ret: await once('uretprobe') };
 }
 
-async function withChild<T>(mode: string, waitFor: string, fn: () => Promise<T>): Promise<{ value: T; report: Record<string, unknown> }> {
+async function withChild<T>(mode: string, waitFor: string, fn: () => Promise<T>, shared = true): Promise<{ value: T; report: Record<string, unknown> }> {
   const child = spawn(process.execPath, [path.join(__dirname, 'requests', 'tls-child.js'), mode, waitFor], {
-    stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, TLS_RUN_STATS: '1' } });
+    stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, TLS_RUN_STATS: '1', TLS_SHARED: shared ? '1' : '0' } });
   await waitLine(child, /ready/, 300_000);
   const value = await fn();
   const report = waitLine(child, /\{.*\}\n/, 120_000);
@@ -133,11 +134,15 @@ async function main(): Promise<void> {
       try {
         await load.drive(); // warm-up
         const base = await load.drive();
+        const names = await withChild('tls', load.binary, () => load.drive(), false);
         const tls = await withChild('tls', load.binary, () => load.drive());
         const full = await withChild('full', load.binary, () => load.drive());
+        const control = await load.drive();
+        const without = (base + control) / 2;
         const c = (tls.report.counters ?? {}) as Record<string, number>;
         const f = (full.report.counters ?? {}) as Record<string, number>;
-        rows.push([load.name, base.toFixed(0), tls.value.toFixed(0), (tls.value / base).toFixed(3), full.value.toFixed(0), (full.value / base).toFixed(3),
+        rows.push([load.name, `${base.toFixed(0)} / ${control.toFixed(0)}`, `${names.value.toFixed(0)} (${(names.value / without).toFixed(3)})`,
+          tls.value.toFixed(0), (tls.value / without).toFixed(3), full.value.toFixed(0), (full.value / without).toFixed(3),
           String(c.tls_kernel_calls ?? 0), String(c.requests_reported ?? 0), String(f.requests_reported ?? 0), String(c.tls_kernel_bytes_ring_full ?? 0)]);
       } finally {
         stop();
@@ -145,10 +150,12 @@ async function main(): Promise<void> {
     }
     await sslLoop(dir); // warm-up
     const bare = await sslLoop(dir);
+    const atNames = await withChild('tls', 'libssl.so', () => sslLoop(dir), false);
     const probed = await withChild('tls', 'libssl.so', () => sslLoop(dir));
     const floor = await uprobeFloor();
     const progs = (probed.report.programs ?? {}) as Record<string, { runCount: number; runTimeNs: number }>;
-    const head = ['load', 'req/s without', 'req/s TLS capture', 'kept', 'req/s whole request collector', 'kept', 'SSL calls captured', 'requests reported (TLS only)', 'requests reported (whole)', 'ring-full bytes'];
+    const head = ['load', 'req/s without (before / after)', 'TLS capture at the exported names (kept)', 'req/s TLS capture', 'kept',
+      'req/s whole request collector', 'kept', 'SSL calls captured', 'requests reported (TLS only)', 'requests reported (whole)', 'ring-full bytes'];
     console.log(`TLS capture overhead (${SECONDS}s per run, ${os.availableParallelism()} cores, load average at start ${load0.map((l) => l.toFixed(1)).join(' ')}, at end ${os.loadavg().map((l) => l.toFixed(1)).join(' ')})`);
     console.log(`| ${head.join(' | ')} |\n|${head.map(() => '---').join('|')}|`);
     for (const r of rows) console.log(`| ${r.join(' | ')} |`);
@@ -156,8 +163,10 @@ async function main(): Promise<void> {
     console.log('| SSL_write + SSL_read loop (Python ssl, memory BIOs, 70 B) | ns per iteration | ns per SSL call |');
     console.log('|---|---|---|');
     console.log(`| without uprobes | ${bare.toFixed(0)} | ${(bare / 2).toFixed(0)} |`);
-    console.log(`| with TLS capture | ${probed.value.toFixed(0)} | ${(probed.value / 2).toFixed(0)} |`);
-    console.log(`| cost of the uprobes (entry + return + copy + record) | ${(probed.value - bare).toFixed(0)} | ${((probed.value - bare) / 2).toFixed(0)} |`);
+    console.log(`| with TLS capture, probes at the exported names | ${atNames.value.toFixed(0)} | ${(atNames.value / 2).toFixed(0)} |`);
+    console.log(`| with TLS capture (shared entry points where found) | ${probed.value.toFixed(0)} | ${(probed.value / 2).toFixed(0)} |`);
+    console.log(`| cost of the uprobes at the names (entry + return + copy + record) | ${(atNames.value - bare).toFixed(0)} | ${((atNames.value - bare) / 2).toFixed(0)} |`);
+    console.log(`| cost of the uprobes now | ${(probed.value - bare).toFixed(0)} | ${((probed.value - bare) / 2).toFixed(0)} |`);
     console.log('');
     console.log('| where an SSL call\'s cost goes | ns |');
     console.log('|---|---|');

@@ -1,7 +1,8 @@
 // Benchmark helper (child process) for bench/tls-overhead.ts: `full` runs the request collector as the agent does
 // (plaintext capture plus TLS uprobes, every request parsed, scrubbed, made into an event and discarded); `tls` runs
 // TLS capture alone (uprobes and sessions, no plaintext-TCP capture). Prints `ready` once attached (after the first
-// scan found `waitFor`, a path fragment), and on SIGTERM one JSON line with the counters, then exits.
+// scan found `waitFor`, a path fragment), and on SIGTERM one JSON line with the counters, then exits. TLS_SHARED=0
+// probes the exported names only.
 import { configSchema } from '../../src/config/schema';
 import { DropCounters } from '../../src/core/drops';
 import { RequestsCollector } from '../../src/collectors/requests';
@@ -12,7 +13,9 @@ import { enableRunStats } from '../../src/kernel/run-stats';
 async function main(): Promise<void> {
   const [mode, waitFor] = process.argv.slice(2);
   const drops = new DropCounters();
-  const config = configSchema.parse({ collectors: { requests: { enabled: true, tls: { rescanIntervalMs: 500 } } } });
+  // TLS_SHARED=0: probes at the exported SSL_* names only (the layout before shared entry points).
+  const sharedEntryPoints = process.env.TLS_SHARED !== '0';
+  const config = configSchema.parse({ collectors: { requests: { enabled: true, tls: { rescanIntervalMs: 500, sharedEntryPoints } } } });
   const ctx = { config, emit: () => undefined, drops, log: (m: string) => process.stderr.write(`${m}\n`) };
   let counters: () => Record<string, number>;
   let hooks: () => { name: string; chosen?: unknown }[];

@@ -9,6 +9,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <sstream>
 
 #include "fd_registry.h"
 #include "log_capture.h"
@@ -267,9 +268,11 @@ Napi::Value BpfObject::Attach(const Napi::CallbackInfo& info) {
   return AttachResult(env, prog, name, link, err, "attach " + name, capture.Text());
 }
 
-// attachUprobe(program, { binaryPath, functionName, pid = -1, retprobe = false, linkKey })
+// attachUprobe(program, { binaryPath, functionName, offset, pid = -1, retprobe = false, linkKey })
 // linkKey (optional) names the link, so one program can be attached to many files (TLS libraries) and each
 // attachment detached on its own with detach(linkKey); without it the link is named after the program.
+// With functionName empty, offset is the file offset of the probed instruction (a function the file does not
+// export, found by the caller); with a name, offset is added to the function's address (0 by default).
 Napi::Value BpfObject::AttachUprobe(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::string name = info[0].As<Napi::String>();
@@ -280,12 +283,20 @@ Napi::Value BpfObject::AttachUprobe(const Napi::CallbackInfo& info) {
   std::string func = o.Get("functionName").As<Napi::String>();
   int pid = o.Has("pid") ? o.Get("pid").As<Napi::Number>().Int32Value() : -1;
   bool ret = o.Has("retprobe") && o.Get("retprobe").ToBoolean();
+  int64_t offset = o.Has("offset") ? o.Get("offset").As<Napi::Number>().Int64Value() : 0;
+  if (offset < 0) throw Napi::RangeError::New(env, "attachUprobe: offset must be >= 0");
   LogCapture capture;
-  LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = ret, .func_name = func.c_str());
-  bpf_link* link = bpf_program__attach_uprobe_opts(prog, pid, path.c_str(), 0, &opts);
+  LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = ret, .func_name = func.empty() ? nullptr : func.c_str());
+  bpf_link* link = bpf_program__attach_uprobe_opts(prog, pid, path.c_str(), static_cast<size_t>(offset), &opts);
   int err = link ? 0 : -errno;
   std::string key = o.Has("linkKey") ? std::string(o.Get("linkKey").As<Napi::String>()) : name;
-  return AttachResult(env, prog, key, link, err, "attach uprobe " + name + " to " + path + ":" + func, capture.Text());
+  std::ostringstream where;
+  if (func.empty())
+    where << "+0x" << std::hex << offset;
+  else
+    where << func;
+  return AttachResult(env, prog, key, link, err, "attach uprobe " + name + " to " + path + ":" + where.str(),
+                      capture.Text());
 }
 
 // attachCgroup(program, cgroupPath)

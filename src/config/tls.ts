@@ -14,6 +14,10 @@ export const tlsConfigSchema = z.object({
   /** An SSL_read with no socket I/O inside it is mapped to the thread's last socket read if it was this recent
    *  (Node reads ciphertext into a memory BIO just before SSL_read). */
   adjacentReadUs: z.number().int().min(0).max(1_000_000).default(20_000),
+  /** Where a library's SSL_write/SSL_read pair forwards to one internal function (Debian's libssl.so.3), probe that
+   *  function once instead of both exported names: on x86-64 their first instruction makes every probe hit
+   *  single-step (~16 us per SSL call on a VM), the internal one's is emulated (~0.5 us). Off: the exported names. */
+  sharedEntryPoints: z.boolean().default(true),
   /** SSL objects tracked in the kernel (LRU). */
   sslTableSize: z.number().int().min(128).max(1_000_000).default(65536),
   /** The plaintext ring's size in bytes (a power of two). */

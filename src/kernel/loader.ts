@@ -25,7 +25,8 @@ export interface HookImplementation {
   /** The BPF function name in the object. */
   program: string;
   /** What to attach to, for kinds that need more than their SEC() name. */
-  target?: { binaryPath?: string; functionName?: string; pid?: number; cgroupPath?: string; ifname?: string; ingress?: boolean };
+  /** Uprobes: `functionName`, or `fileOffset` for a function found by other means (not exported). */
+  target?: { binaryPath?: string; functionName?: string; fileOffset?: number; pid?: number; cgroupPath?: string; ifname?: string; ingress?: boolean };
   /** A syscalls:* tracepoint: while attached, every syscall of every task takes the slow path (~25 ns here). */
   syscallTracepoint?: boolean;
 }
@@ -205,11 +206,12 @@ export class LoadedCollector {
    *  mapped), as the link `linkKey`; the outcome carries the kernel's words like every other attach. */
   attachTarget(impl: HookImplementation, linkKey: string): AttachOutcome {
     const t = impl.target ?? {};
-    if ((impl.kind !== 'uprobe' && impl.kind !== 'uretprobe') || !t.binaryPath || !t.functionName) {
-      return { ok: false, error: `attachTarget: ${impl.kind} ${impl.program} needs a uprobe target (binaryPath, functionName)` };
+    if ((impl.kind !== 'uprobe' && impl.kind !== 'uretprobe') || !t.binaryPath || (!t.functionName && t.fileOffset === undefined)) {
+      return { ok: false, error: `attachTarget: ${impl.kind} ${impl.program} needs a uprobe target (binaryPath, functionName or fileOffset)` };
     }
     return this.obj().attachUprobe(impl.program, {
-      binaryPath: t.binaryPath, functionName: t.functionName, pid: t.pid ?? -1, retprobe: impl.kind === 'uretprobe', linkKey,
+      binaryPath: t.binaryPath, functionName: t.functionName ?? '', offset: t.functionName ? 0 : t.fileOffset, pid: t.pid ?? -1,
+      retprobe: impl.kind === 'uretprobe', linkKey,
     });
   }
 

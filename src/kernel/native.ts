@@ -47,8 +47,9 @@ export interface NativeBpfObject {
   setRodata(name: string, value: Buffer): void;
   load(): LoadOutcome;
   attach(program: string): AttachOutcome;
-  /** `linkKey` names the link (default: the program), so one program can attach to many files; detach(linkKey). */
-  attachUprobe(program: string, o: { binaryPath: string; functionName: string; pid?: number; retprobe?: boolean; linkKey?: string }): AttachOutcome;
+  /** `linkKey` names the link (default: the program), so one program can attach to many files; detach(linkKey).
+   *  An empty functionName probes the file offset `offset` (a function the file does not export). */
+  attachUprobe(program: string, o: { binaryPath: string; functionName: string; offset?: number; pid?: number; retprobe?: boolean; linkKey?: string }): AttachOutcome;
   attachCgroup(program: string, cgroupPath: string): AttachOutcome;
   attachTc(program: string, o: { ifname: string; ingress?: boolean }): AttachOutcome;
   detach(program: string): boolean;

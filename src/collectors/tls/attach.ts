@@ -7,7 +7,8 @@ import * as path from 'node:path';
 import type { HookAttempt, HookKind, HookStatus, LoadedCollector } from '../../kernel/loader';
 import { parseMapsLine, type MappedFile } from './discovery';
 import { elfExports } from './elf';
-import { TLS_PROBES } from './spec';
+import { sharedEntryPoint } from './entry-points';
+import { TLS_PROBES, type TlsProbe } from './spec';
 
 const NEGATIVE_CACHE = 4096;
 
@@ -38,7 +39,8 @@ export class TlsAttacher {
   /** Files seen over the limit in the last scan (not attached). */
   overLimit = 0;
 
-  constructor(private readonly loaded: LoadedCollector, private readonly maxFiles: number) {}
+  constructor(private readonly loaded: LoadedCollector, private readonly maxFiles: number,
+    private readonly sharedEntryPoints = true) {}
 
   /** Brings the attachments in line with what the processes map now. */
   sync(files: ReadonlyMap<string, MappedFile>): void {
@@ -113,19 +115,33 @@ export class TlsAttacher {
     }
     const links: string[] = [];
     const attempts: HookAttempt[] = [];
+    const sites: string[] = [];
     let requiredFailed = false;
-    for (const p of TLS_PROBES) {
-      if (!exports.found.has(p.symbol)) continue;
-      const pairs: [HookKind, string][] = [['uprobe', p.entry], ...(p.exit ? [['uretprobe', p.exit] as [HookKind, string]] : [])];
-      for (const [kind, program] of pairs) {
-        const linkKey = `${f.key}/${p.symbol}/${kind}`;
-        const out = this.loaded.attachTarget({ kind, program, target: { binaryPath: f.openPath, functionName: p.symbol } }, linkKey);
-        if (out.ok) links.push(linkKey);
-        else {
-          attempts.push({ kind, program: `${program}@${p.symbol}`, stage: 'attach', error: out.error ?? 'attach failed' });
-          if (p.required) requiredFailed = true;
-        }
+    // Probe a pair's shared internal function where that is cheaper (entry-points.ts); if it does not attach, the
+    // exported names are probed instead, as everywhere else.
+    const covered = new Set<string>();
+    for (const [plain, ex] of [['SSL_write', 'SSL_write_ex'], ['SSL_read', 'SSL_read_ex']] as const) {
+      const shared = this.sharedEntryPoints ? sharedEntryPoint(f.openPath, exports, plain, ex) : undefined;
+      const probe = TLS_PROBES.find((p) => p.symbol === ex);
+      if (!shared || !probe) continue;
+      const site = `${plain}/${ex} via +0x${shared.fileOffset.toString(16)}`;
+      const made = this.attachProbe(f, probe, { fileOffset: shared.fileOffset }, `+0x${shared.fileOffset.toString(16)}`);
+      if (made.failed.length) {
+        for (const l of made.links) this.loaded.detachTarget(l);
+        attempts.push(...made.failed);
+        continue;
       }
+      links.push(...made.links);
+      sites.push(site);
+      covered.add(plain).add(ex);
+    }
+    for (const p of TLS_PROBES) {
+      if (!exports.found.has(p.symbol) || covered.has(p.symbol)) continue;
+      const made = this.attachProbe(f, p, { functionName: p.symbol }, p.symbol);
+      links.push(...made.links);
+      attempts.push(...made.failed);
+      if (made.failed.length && p.required) requiredFailed = true;
+      if (made.links.length) sites.push(p.symbol);
     }
     if (requiredFailed) {
       for (const l of links) this.loaded.detachTarget(l);
@@ -135,8 +151,23 @@ export class TlsAttacher {
     this.counters.files_attached++;
     this.attached.set(f.key, {
       file: f, links,
-      status: { name, optional: true, chosen: { kind: 'uprobe', program: `${links.length} probes on ${[...exports.found].join(', ')}` }, attempts },
+      status: { name, optional: true, chosen: { kind: 'uprobe', program: `${links.length} probes on ${sites.join(', ')}` }, attempts },
     });
+  }
+
+  /** A probe's entry and return programs at one site (an exported name or a file offset), as links of this file. */
+  private attachProbe(f: MappedFile, p: TlsProbe, at: { functionName?: string; fileOffset?: number }, site: string):
+    { links: string[]; failed: HookAttempt[] } {
+    const links: string[] = [];
+    const failed: HookAttempt[] = [];
+    const pairs: [HookKind, string][] = [['uprobe', p.entry], ...(p.exit ? [['uretprobe', p.exit] as [HookKind, string]] : [])];
+    for (const [kind, program] of pairs) {
+      const linkKey = `${f.key}/${site}/${kind}`;
+      const out = this.loaded.attachTarget({ kind, program, target: { binaryPath: f.openPath, ...at } }, linkKey);
+      if (out.ok) links.push(linkKey);
+      else failed.push({ kind, program: `${program}@${site}`, stage: 'attach', error: out.error ?? 'attach failed' });
+    }
+    return { links, failed };
   }
 
   private fail(f: MappedFile, name: string, attempts: HookAttempt[]): void {

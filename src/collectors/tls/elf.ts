@@ -1,6 +1,7 @@
-// A small ELF reader: which of a set of function names a file exports (its dynamic symbol table, .dynsym), read
-// with positioned reads so a 100 MB node binary costs a few KB of I/O. Only what TLS discovery needs: 64- and 32-bit,
-// little- and big-endian, defined function symbols. Bad or truncated files answer with an error, never a throw.
+// A small ELF reader: which of a set of function names a file exports (its dynamic symbol table, .dynsym) and where
+// each one's code is in the file, read with positioned reads so a 100 MB node binary costs a few KB of I/O. Only what
+// TLS discovery needs: 64- and 32-bit, little- and big-endian, defined function symbols, and a few bytes of code
+// (entry-points.ts). Bad or truncated files answer with an error, never a throw.
 import * as fs from 'node:fs';
 
 const SHT_DYNSYM = 11;
@@ -9,7 +10,8 @@ const STT_GNU_IFUNC = 10;
 const MAX_SECTIONS = 4096;
 const MAX_DYNSYM_BYTES = 64 << 20;
 
-export type ElfExports = { ok: true; found: Set<string> } | { ok: false; error: string };
+/** `codeOffsets`: each found function's first instruction as a file offset (what a uprobe by offset takes). */
+export type ElfExports = { ok: true; found: Set<string>; codeOffsets: Map<string, number>; machine: number } | { ok: false; error: string };
 
 /** e_machine of this machine's own binaries: a uprobe in a file built for another architecture (an arm64 libssl
  *  under qemu-user on an x86 node) would sit at a meaningless offset, so such files are refused with the reason. */
@@ -32,7 +34,7 @@ export function elfExports(file: string, names: readonly string[], machine = HOS
     return { ok: false, error: (e as Error).message };
   }
   try {
-    return { ok: true, found: scan(fd, new Set(names), machine) };
+    return { ok: true, ...scan(fd, new Set(names), machine) };
   } catch (e) {
     return { ok: false, error: (e as Error).message };
   } finally {
@@ -40,7 +42,21 @@ export function elfExports(file: string, names: readonly string[], machine = HOS
   }
 }
 
-function scan(fd: number, wanted: Set<string>, machine: number | undefined): Set<string> {
+/** `length` bytes of a file at `offset` (fewer at its end); undefined when it cannot be read. */
+export function readCode(file: string, offset: number, length: number): Buffer | undefined {
+  let fd: number | undefined;
+  try {
+    fd = fs.openSync(file, 'r');
+    const b = Buffer.alloc(length);
+    return b.subarray(0, fs.readSync(fd, b, 0, length, offset));
+  } catch {
+    return undefined;
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
+  }
+}
+
+function scan(fd: number, wanted: Set<string>, machine: number | undefined): { found: Set<string>; codeOffsets: Map<string, number>; machine: number } {
   const id = readAt(fd, 0, 64);
   if (id.readUInt32BE(0) !== 0x7f454c46) throw new Error('not an ELF file');
   const is64 = id[4] === 2;
@@ -60,6 +76,7 @@ function scan(fd: number, wanted: Set<string>, machine: number | undefined): Set
     const o = i * shentsize;
     return {
       type: u32(sh, o + 4),
+      vaddr: addr(sh, o + (is64 ? 0x10 : 0x0c)),
       offset: addr(sh, o + (is64 ? 0x18 : 0x10)),
       size: addr(sh, o + (is64 ? 0x20 : 0x14)),
       link: u32(sh, o + (is64 ? 0x28 : 0x18)),
@@ -67,6 +84,7 @@ function scan(fd: number, wanted: Set<string>, machine: number | undefined): Set
     };
   };
   const found = new Set<string>();
+  const codeOffsets = new Map<string, number>();
   for (let i = 0; i < shnum; i++) {
     const s = section(i);
     if (s.type !== SHT_DYNSYM) continue;
@@ -84,8 +102,15 @@ function scan(fd: number, wanted: Set<string>, machine: number | undefined): Set
       if (shndx === 0 || (type !== STT_FUNC && type !== STT_GNU_IFUNC) || nameOff >= strs.length) continue;
       const end = strs.indexOf(0, nameOff);
       const name = strs.toString('latin1', nameOff, end < 0 ? strs.length : end);
-      if (wanted.has(name)) found.add(name);
+      if (!wanted.has(name)) continue;
+      found.add(name);
+      if (shndx < shnum) {
+        // The symbol's address lies in its own section: the same distance from that section's start in the file.
+        const value = is64 ? addr(syms, o + 8) : u32(syms, o + 4);
+        const home = section(shndx);
+        if (value >= home.vaddr && value - home.vaddr < home.size) codeOffsets.set(name, home.offset + (value - home.vaddr));
+      }
     }
   }
-  return found;
+  return { found, codeOffsets, machine: fileMachine };
 }

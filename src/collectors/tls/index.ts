@@ -73,7 +73,7 @@ export class TlsCapture {
     settings.writeUInt32LE(process.pid, TLS_SETTINGS.fields.self_tgid.offset);
     this.loaded.map('tls_settings_map').update(u32Key(0), settings);
 
-    const attacher = new TlsAttacher(this.loaded, t.maxFiles);
+    const attacher = new TlsAttacher(this.loaded, t.maxFiles, t.sharedEntryPoints);
     this.attacher = attacher;
     const pending = this.pending;
     const emit = (e: TapioEvent) => pending.push(e);
