@@ -57,6 +57,19 @@ static __always_inline void conn_begin(__u64 key, __u8 role)
 		l7_count(L7_CNT_STATE_FULL, 1);
 }
 
+static __always_inline void fill_close(struct l7_close_record *r, __u64 key, const struct l7_conn *c, __u8 reason)
+{
+	tapio_fill_header(&r->h, TAPIO_KIND_L7_CLOSE, sizeof(*r));
+	r->sock = key;
+	r->conn_start_ns = c->start_ns;
+	r->sent = c->seq[L7_DIR_SEND];
+	r->received = c->seq[L7_DIR_RECV];
+	r->role = c->role;
+	r->protocol = c->protocol;
+	r->reason = reason;
+	__builtin_memset(r->pad, 0, sizeof(r->pad));
+}
+
 static __always_inline void conn_end(void *ctx, struct sock *sk, __u64 key)
 {
 	struct l7_conn *c = bpf_map_lookup_elem(&l7_conns, &key);
@@ -65,18 +78,45 @@ static __always_inline void conn_end(void *ctx, struct sock *sk, __u64 key)
 	if (c->protocol == L7_PROTO_HTTP1 || c->protocol == L7_PROTO_HTTP2) {
 		struct l7_close_record *r = tapio_reserve(&l7_events, struct l7_close_record, TAPIO_KIND_L7_CLOSE);
 		if (r) {
-			tapio_fill_header(&r->h, TAPIO_KIND_L7_CLOSE, sizeof(*r));
-			r->sock = key;
-			r->conn_start_ns = c->start_ns;
-			r->sent = c->seq[L7_DIR_SEND];
-			r->received = c->seq[L7_DIR_RECV];
-			r->role = c->role;
-			r->protocol = c->protocol;
-			__builtin_memset(r->pad, 0, sizeof(r->pad));
+			fill_close(r, key, c, L7_CLOSE_TCP);
 			tapio_submit(ctx, &l7_events, r);
 		}
 	}
 	bpf_map_delete_elem(&l7_conns, &key);
+}
+
+/* The 1-in-N sampling of l7 data in force now (0 or 1: everything). */
+static __always_inline __u32 l7_sample_every(void)
+{
+	__u32 k = TAPIO_KIND_L7_DATA;
+	struct tapio_kind_limit *live = bpf_map_lookup_elem(&tapio_limits_config, &k);
+	return live ? live->sample_every : 0;
+}
+
+/* Sampling applies at detection, so without this a busy long-lived connection (a keep-alive pool, a gRPC channel)
+ * would stay captured however high the adaptive controller raises N. When N rose since the connection was last
+ * kept, it is kept again only if its hash falls in the new 1-in-N share (the controller's N are nested multiples, so
+ * a connection kept at 16 is kept at 4 too); otherwise it is let go: userspace gets a close record that says so and
+ * counts its unfinished requests as sampled. If that record cannot be sent, the connection stays (tried again). */
+static __always_inline bool l7_shed(struct l7_conn *conn, __u64 key)
+{
+	__u32 every = l7_sample_every();
+	if (every <= 1 || every <= conn->kept_every)
+		return false;
+	/* The hash of when Tapio first saw it: fixed for the connection's life (the sock pointer would do, but in a
+	 * tp_btf program it is a trusted pointer the verifier allows no arithmetic on). */
+	if (((conn->start_ns * 0x9E3779B97F4A7C15ULL) >> 40) % every == 0) {
+		conn->kept_every = every;
+		return false;
+	}
+	struct l7_close_record r;
+	fill_close(&r, key, conn, L7_CLOSE_SHED);
+	if (bpf_ringbuf_output(&l7_events, &r, sizeof(r), l7_wake_flags()) != 0)
+		return false;
+	conn->protocol = L7_PROTO_NOT_ADMITTED;
+	l7_count(L7_CNT_CONNS_SHED, 1);
+	tapio_count_drop(TAPIO_KIND_L7_DATA, TAPIO_DROP_SAMPLED);
+	return true;
 }
 
 static __always_inline void handle_state(void *ctx, struct sock *sk, int old_state, int new_state)
@@ -142,6 +182,8 @@ static __always_inline void capture(struct sock *sk, __u8 dir, __u32 len, const 
 	__u8 proto = conn->protocol;
 	if (proto == L7_PROTO_UNSUPPORTED || proto == L7_PROTO_NOT_ADMITTED)
 		return;
+	if (proto != L7_PROTO_UNKNOWN && l7_shed(conn, key))
+		return;
 
 	struct l7_settings *cfg;
 	__u32 zero = 0;
@@ -169,6 +211,7 @@ static __always_inline void capture(struct sock *sk, __u8 dir, __u32 len, const 
 			l7_count(L7_CNT_CONNS_NOT_ADMITTED, 1);
 			return;
 		}
+		conn->kept_every = l7_sample_every();
 		conn->protocol = proto;
 		l7_count(proto == L7_PROTO_HTTP2 ? L7_CNT_CONNS_HTTP2 : L7_CNT_CONNS_HTTP1, 1);
 		if (conn->role == TCP_ROLE_UNKNOWN)

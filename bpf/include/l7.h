@@ -62,6 +62,7 @@ enum l7_counter {
 	L7_CNT_CONNS_UNSUPPORTED = 9, /* connections found to speak something else */
 	L7_CNT_CONNS_NOT_ADMITTED = 10,
 	L7_CNT_STATE_FULL = 11, /* a connection's state could not be stored */
+	L7_CNT_CONNS_SHED = 12, /* captured connections let go when sampling rose (l7_shed) */
 	L7_CNT_MAX = 16,
 };
 
@@ -80,7 +81,8 @@ struct l7_conn {
 	__u8 role;	  /* enum tcp_role (network.h values: 0 unknown, 1 client, 2 server) */
 	__u8 protocol;	  /* enum l7_protocol */
 	__u8 detect_seen; /* payloads looked at while the protocol was unknown */
-	__u8 pad[5];
+	__u8 pad;
+	__u32 kept_every; /* the 1-in-N sampling of TAPIO_KIND_L7_DATA this connection was last kept under */
 };
 
 /* One piece of one syscall's payload. On the ring only header + `copied` bytes of data[] are present
@@ -116,7 +118,14 @@ struct l7_close_record {
 	__u64 received; /* stream length received */
 	__u8 role;
 	__u8 protocol;
-	__u8 pad[6];
+	__u8 reason; /* enum l7_close_reason */
+	__u8 pad[5];
+};
+
+/* Why a captured connection ends for userspace. */
+enum l7_close_reason {
+	L7_CLOSE_TCP = 0,  /* the socket closed */
+	L7_CLOSE_SHED = 1, /* sampling of l7 data rose and this connection was let go (still open; not captured) */
 };
 
 #endif

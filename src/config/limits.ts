@@ -32,7 +32,9 @@ export const DEFAULT_RATE_LIMITS: Record<string, { perSecond: number; burst?: nu
 };
 
 export const DEFAULT_ADAPTIVE_KINDS = ['process.fork', 'network.tcp.connect', 'network.tcp.accept', 'network.tcp.close',
-  'network.tcp.connect_failed', 'network.tcp.retransmit', 'network.tcp.reset'];
+  'network.tcp.connect_failed', 'network.tcp.retransmit', 'network.tcp.reset',
+  // Request capture: whole connections, chosen when detected and let go when N rises (bpf/l7.bpf.c l7_shed).
+  'l7.data'];
 
 export const limitsConfigSchema = z.object({
   budget: z.object({

@@ -317,7 +317,8 @@ export const STRUCTS = {
       role: { offset: 24, size: 1 },
       protocol: { offset: 25, size: 1 },
       detect_seen: { offset: 26, size: 1 },
-      pad: { offset: 27, size: 5 },
+      pad: { offset: 27, size: 1 },
+      kept_every: { offset: 28, size: 4 },
     },
   },
   l7_data_record: {
@@ -366,7 +367,8 @@ export const STRUCTS = {
       received: { offset: 56, size: 8 },
       role: { offset: 64, size: 1 },
       protocol: { offset: 65, size: 1 },
-      pad: { offset: 66, size: 6 },
+      reason: { offset: 66, size: 1 },
+      pad: { offset: 67, size: 5 },
     },
   },
   tls_settings: {
@@ -654,7 +656,12 @@ export const ENUMS = {
     L7_CNT_CONNS_UNSUPPORTED: 9,
     L7_CNT_CONNS_NOT_ADMITTED: 10,
     L7_CNT_STATE_FULL: 11,
+    L7_CNT_CONNS_SHED: 12,
     L7_CNT_MAX: 16,
+  },
+  l7_close_reason: {
+    L7_CLOSE_TCP: 0,
+    L7_CLOSE_SHED: 1,
   },
   tls_sizes: {
     TLS_RECORD_DATA_MAX: 16384,
@@ -922,7 +929,12 @@ export const L7_CNT_CONNS_HTTP2 = 8;
 export const L7_CNT_CONNS_UNSUPPORTED = 9;
 export const L7_CNT_CONNS_NOT_ADMITTED = 10;
 export const L7_CNT_STATE_FULL = 11;
+export const L7_CNT_CONNS_SHED = 12;
 export const L7_CNT_MAX = 16;
+
+// enum l7_close_reason
+export const L7_CLOSE_TCP = 0;
+export const L7_CLOSE_SHED = 1;
 
 // enum tls_sizes
 export const TLS_RECORD_DATA_MAX = 16384;

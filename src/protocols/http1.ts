@@ -308,11 +308,12 @@ export class Http1Parser {
     this.host.lose(reason);
   }
 
-  /** The connection closed: a response delimited by close completes, everything else in flight is lost. */
-  close(t: bigint): void {
-    if (this.resp.mode === 'close' && this.resp.response) this.finishExchange(this.resp, t);
-    if (this.resp.response?.req) this.lose('closed');
-    for (const r of this.queue) this.lose(r.trusted ? 'closed' : 'desync');
+  /** The connection closed: a response delimited by close completes, everything else in flight is lost. A
+   *  connection the kernel stopped capturing (`sampled`) did not close: nothing it had in flight completes. */
+  close(t: bigint, reason: 'closed' | 'sampled' = 'closed'): void {
+    if (reason === 'closed' && this.resp.mode === 'close' && this.resp.response) this.finishExchange(this.resp, t);
+    if (this.resp.response?.req) this.lose(reason);
+    for (const r of this.queue) this.lose(r.trusted ? reason : 'desync');
     this.queue.length = 0;
   }
 }

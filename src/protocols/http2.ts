@@ -340,12 +340,13 @@ export class Http2Parser {
     this.host.emit(x);
   }
 
-  /** The connection closed: streams that got a whole response are reported, the rest counted lost. */
-  close(t: bigint): void {
+  /** The connection closed (or its capture stopped: `sampled`): streams that got a whole response are reported,
+   *  the rest counted lost. */
+  close(t: bigint, reason: 'closed' | 'sampled' = 'closed'): void {
     for (const s of [...this.streams.values()]) {
       if (s.ended[SERVER]) { this.complete(s); continue; }
       this.streams.delete(s.id);
-      this.host.lose('closed');
+      this.host.lose(reason);
     }
     void t;
   }

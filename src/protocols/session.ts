@@ -182,11 +182,12 @@ export class ProtocolSession {
   }
 
   /** Connection closed: in-flight exchanges are flushed (when complete by close) or counted lost. */
-  close(timeNs: bigint): void {
+  /** The connection ended (`sampled`: the kernel stopped capturing it; it may still be open). */
+  close(timeNs: bigint, reason: 'closed' | 'sampled' = 'closed'): void {
     if (this.closed) return;
     this.closed = true;
     void this.protocol; // settle 'grpc' before the parser goes
-    try { this.parser?.close(timeNs); } catch (err) { this.counters.desyncs++; this.lastError = (err as Error).message; }
+    try { this.parser?.close(timeNs, reason); } catch (err) { this.counters.desyncs++; this.lastError = (err as Error).message; }
     this.parser = undefined;
   }
 

@@ -49,11 +49,12 @@ export type LostReason =
   | 'header_too_large' // headers above maxHeaderBytes / maxHeaderBlockBytes
   | 'headers_unknown' // method, path or status sat in HPACK state we could not know
   | 'malformed' // the peer sent bytes that break the protocol
-  | 'queue_full'; // completed but not taken (takeRequests) before the session's record queue filled
+  | 'queue_full' // completed but not taken (takeRequests) before the session's record queue filled
+  | 'sampled'; // in flight when the kernel let the connection go because sampling rose (l7_shed in bpf/l7.bpf.c)
 
 export const LOST_REASONS: readonly LostReason[] = [
   'desync', 'closed', 'reset', 'goaway', 'stream_limit', 'pending_limit', 'header_too_large', 'headers_unknown',
-  'malformed', 'queue_full',
+  'malformed', 'queue_full', 'sampled',
 ];
 
 export interface ProtocolCounters {

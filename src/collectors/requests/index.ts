@@ -173,7 +173,7 @@ export class RequestsCollector extends RingCollector {
     if (this.streams) {
       const s = this.streams.counters;
       Object.assign(out, {
-        sessions: this.streams.size, sessions_opened: s.connections, sessions_evicted: s.evicted, sessions_closed: s.closed,
+        sessions: this.streams.size, sessions_opened: s.connections, sessions_evicted: s.evicted, sessions_closed: s.closed, sessions_shed: s.shed,
         gap_bytes: s.gapBytes, gaps: s.gaps, out_of_order: s.outOfOrder,
       });
     }

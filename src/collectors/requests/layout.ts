@@ -5,6 +5,8 @@ import * as L from '../../kernel/layouts.generated';
 
 export const KIND_L7_DATA = L.TAPIO_KIND_L7_DATA;
 export const KIND_L7_CLOSE = L.TAPIO_KIND_L7_CLOSE;
+/** l7_close_record.reason: the kernel let a still-open connection go (sampling rose). */
+export const CLOSE_SHED = L.L7_CLOSE_SHED;
 
 export const RECORD_DATA_MAX = L.L7_RECORD_DATA_MAX;
 

@@ -7,7 +7,7 @@ import { HEADER_SIZE } from '../record-header';
 import { STRUCTS } from '../../kernel/layouts.generated';
 import { formatAddress } from '../network/address';
 import {
-  DATA_HEADER_BYTES, KIND_L7_CLOSE, KIND_L7_DATA, L7_CLOSE_RECORD, L7_DATA_RECORD, RECORD_DATA_MAX, SYSCALL_NAMES,
+  CLOSE_SHED, DATA_HEADER_BYTES, KIND_L7_CLOSE, KIND_L7_DATA, L7_CLOSE_RECORD, L7_DATA_RECORD, RECORD_DATA_MAX, SYSCALL_NAMES,
 } from './layout';
 
 const D = L7_DATA_RECORD.fields;
@@ -53,6 +53,8 @@ export interface CloseRecord {
   timeNs: bigint;
   sent: bigint;
   received: bigint;
+  /** The kernel let the connection go (sampling rose: l7_shed); it is still open, no longer captured. */
+  shed: boolean;
 }
 
 const ROLES = ['unknown', 'client', 'server'] as const;
@@ -121,6 +123,7 @@ export class RecordDecoder {
       return {
         kind: 'close', connection, timeNs,
         sent: view.getBigUint64(at + C.sent.offset, true), received: view.getBigUint64(at + C.received.offset, true),
+        shed: view.getUint8(at + C.reason.offset) === CLOSE_SHED,
       };
     }
     if (kind !== KIND_L7_DATA) return this.bad('unknown_kind');

@@ -99,9 +99,9 @@ export class RequestSessions {
         session.push(chunk);
         drain(session);
       },
-      close: (timeNs: bigint) => {
+      close: (timeNs: bigint, _evicted: boolean, shed?: boolean) => {
         if (!session) return;
-        session.close(timeNs);
+        session.close(timeNs, shed ? 'sampled' : 'closed');
         drain(session);
         foldNow();
         this.live.delete(foldNow);

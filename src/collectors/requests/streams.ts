@@ -31,13 +31,15 @@ export interface ConnectionInfo {
 /** What consumes one connection's streams (a protocol session, or a test's recorder). */
 export interface StreamConsumer {
   push(chunk: StreamChunk): void;
-  /** The connection ended (closed, or evicted: `evicted` true). */
-  close(timeNs: bigint, evicted: boolean): void;
+  /** The connection ended (closed, or evicted: `evicted` true, or no longer captured: `shed` true). */
+  close(timeNs: bigint, evicted: boolean, shed?: boolean): void;
 }
 
 export interface StreamCounters {
   connections: number;
   evicted: number;
+  /** Let go by the kernel when sampling rose (their unfinished requests count as lost, `sampled`). */
+  shed: number;
   closed: number;
   gapBytes: number;
   gaps: number;
@@ -52,7 +54,7 @@ interface Connection {
 
 export class StreamTable {
   private readonly conns = new Map<string, Connection>();
-  readonly counters: StreamCounters = { connections: 0, evicted: 0, closed: 0, gapBytes: 0, gaps: 0, outOfOrder: 0 };
+  readonly counters: StreamCounters = { connections: 0, evicted: 0, closed: 0, shed: 0, gapBytes: 0, gaps: 0, outOfOrder: 0 };
 
   constructor(private readonly maxConnections: number, private readonly open: (info: ConnectionInfo) => StreamConsumer) {}
 
@@ -110,8 +112,9 @@ export class StreamTable {
     const c = this.conns.get(r.connection);
     if (!c) return;
     this.conns.delete(r.connection);
-    this.counters.closed++;
-    c.consumer.close(r.timeNs, false);
+    if (r.shed) this.counters.shed++;
+    else this.counters.closed++;
+    c.consumer.close(r.timeNs, false, r.shed);
   }
 
   /** Ends every connection (the agent is stopping). */

@@ -52,6 +52,7 @@ export class TlsRecordDecoder {
         kind: 'close', connection: tlsStreamKey(h.pid, ssl, view.getBigUint64(at + C.start_ns.offset, true)), timeNs: h.tsNs,
         sock: view.getBigUint64(at + C.sock.offset, true),
         sent: view.getBigUint64(at + C.sent.offset, true), received: view.getBigUint64(at + C.received.offset, true),
+        shed: false, // TLS capture is not sampled per connection
       };
     }
     if (h.kind !== KIND_TLS_DATA) return this.bad('unknown_kind');
