@@ -1,7 +1,8 @@
 // What request capture costs a workload (needs root): requests/s of wrk -> Node http, h2load -> nghttpd (h2c) and a
 // grpc-js unary load, each without and with the request-capture collector (in a child process), in one run, as
-// ratios; the collector's CPU per 10k requests/s; and its byte accounting (copied + gaps, kernel drops). Prints a
-// table; never fails on a number.
+// ratios; the collector's CPU per 10k requests/s; and its byte accounting (copied + gaps, kernel drops). Then the
+// same with the agent's limits on, as `tapio run` has them (the adaptive controller holding the 2% CPU budget by
+// sampling whole connections, BENCH_BUDGET_WARMUP runs to settle first). Prints a table; never fails on a number.
 import { spawn } from 'node:child_process';
 import { run, waitLine } from './requests/proc';
 import * as fs from 'node:fs';
@@ -9,6 +10,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 6);
+/** Runs of the load the agent gets to settle within its budget before the measured one (0: no budget rows). */
+const BUDGET_WARMUP = Number(process.env.BENCH_BUDGET_WARMUP ?? 6);
 const ROOT = path.join(__dirname, '..', '..');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const TICK = 100; // USER_HZ
@@ -63,9 +66,12 @@ const grpc: Load = {
   },
 };
 
-async function withAgent<T>(plan: string, fn: () => Promise<T>): Promise<{ value: T; cpuSec: number; report: Record<string, unknown> }> {
-  const child = spawn(process.execPath, [path.join(__dirname, 'requests', 'agent-child.js'), plan], { stdio: ['ignore', 'pipe', 'inherit'] });
+/** `warmUp`: runs of the load before the measured one, with the agent's limits on (`budget`: the adaptive controller
+ *  settles within its CPU budget first, a 5 s decision at a time). */
+async function withAgent<T>(plan: string, fn: () => Promise<T>, warmUp = 0): Promise<{ value: T; cpuSec: number; report: Record<string, unknown> }> {
+  const child = spawn(process.execPath, [path.join(__dirname, 'requests', 'agent-child.js'), plan, ...(warmUp ? ['budget'] : [])], { stdio: ['ignore', 'pipe', 'inherit'] });
   await waitLine(child, /ready/);
+  for (let i = 0; i < warmUp; i++) await fn();
   const before = cpuTicks(child.pid!);
   const value = await fn();
   const cpuSec = (cpuTicks(child.pid!) - before) / TICK;
@@ -87,17 +93,29 @@ async function main(): Promise<void> {
       const base1 = await load.drive();
       const w = await withAgent(plan, () => load.drive());
       const base2 = await load.drive();
-      const base = (base1 + base2) / 2;
-      const c = (w.report.counters ?? {}) as Record<string, number>;
-      const per10k = w.value > 0 ? (w.cpuSec / SECONDS) / (w.value / 10_000) : 0;
-      rows.push([load.name, `${base1.toFixed(0)} / ${base2.toFixed(0)}`, (base2 / base1).toFixed(3), w.value.toFixed(0), (w.value / base).toFixed(3), `${(per10k * 100).toFixed(1)}%`,
-        String(c.kernel_bytes_seen ?? 0), String(c.kernel_bytes_copied ?? 0), String(c.gap_bytes ?? 0), String(c.kernel_bytes_ring_full ?? 0),
-        String(c.requests_reported ?? 0), String(Object.entries(c).filter(([k]) => k.startsWith('requests_lost_')).reduce((n, [, v]) => n + v, 0))]);
+      // The agent as `tapio run` runs it: holding its CPU budget by sampling connections (after it settled).
+      const b = BUDGET_WARMUP ? await withAgent(plan, () => load.drive(), BUDGET_WARMUP) : undefined;
+      const base3 = b ? await load.drive() : base2;
+      type Run = { label: string; r: typeof w; before: number; after: number };
+      const runs: Run[] = [{ label: 'every request', r: w, before: base1, after: base2 }];
+      if (b) runs.push({ label: 'within its CPU budget', r: b, before: base2, after: base3 });
+      for (const { label, r, before, after } of runs) {
+        const base = (before + after) / 2;
+        const c = (r.report.counters ?? {}) as Record<string, number>;
+        const per10k = r.value > 0 ? (r.cpuSec / SECONDS) / (r.value / 10_000) : 0;
+        const sampling = (r.report.sampling as Record<string, number> | undefined)?.['l7.data'];
+        rows.push([`${load.name}: ${label}${sampling ? ` (l7.data 1/${sampling})` : ''}`, `${before.toFixed(0)} / ${after.toFixed(0)}`, (after / before).toFixed(3), r.value.toFixed(0),
+          (r.value / base).toFixed(3), `${(per10k * 100).toFixed(1)}%`, `${((r.cpuSec / SECONDS / os.availableParallelism()) * 100).toFixed(1)}%`,
+          String(c.kernel_bytes_seen ?? 0), String(c.kernel_bytes_copied ?? 0), String(c.gap_bytes ?? 0), String(c.kernel_bytes_ring_full ?? 0),
+          String(c.requests_reported ?? 0), String(Object.entries(c).filter(([k]) => k.startsWith('requests_lost_')).reduce((n, [, v]) => n + v, 0)),
+          `${c.kernel_connections_http1 ?? 0} + ${c.kernel_connections_http2 ?? 0} / ${c.kernel_connections_not_admitted ?? 0} / ${c.kernel_connections_shed ?? 0}`]);
+      }
     } finally {
       stop();
     }
   }
-  const head = ['load', 'req/s without (before / after)', 'control (after / before)', 'req/s with', 'kept (with / mean without)', 'agent CPU per 10k req/s (of one core)', 'bytes seen', 'copied', 'gap bytes', 'ring-full bytes', 'requests reported (both ends)', 'requests lost'];
+  const head = ['load: agent', 'req/s without (before / after)', 'control (after / before)', 'req/s with', 'kept (with / mean without)', 'agent CPU per 10k req/s (of one core)',
+    'agent % of node', 'bytes seen', 'copied', 'gap bytes', 'ring-full bytes', 'requests reported (both ends)', 'requests lost', 'connection ends captured (h1 + h2) / not admitted / let go'];
   console.log(`request capture overhead (plan ${plan}, ${SECONDS}s per run, ${os.availableParallelism()} cores, load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')})`);
   console.log(`| ${head.join(' | ')} |\n|${head.map(() => '---').join('|')}|`);
   for (const r of rows) console.log(`| ${r.join(' | ')} |`);

@@ -18,11 +18,16 @@ static uint64_t NowNs() {
 
 Napi::Function RingReader::Init(Napi::Env env) {
   return DefineClass(env, "RingReader",
-                     {InstanceMethod("stop", &RingReader::Stop), InstanceMethod("stats", &RingReader::Stats)});
+                     {InstanceMethod("stop", &RingReader::Stop), InstanceMethod("stats", &RingReader::Stats),
+                      InstanceMethod("resume", &RingReader::Resume)});
 }
 
 // new RingReader(mapFd, { coalesceMs, batchRecords, batchBytes, queueBatches, transport, perfPagesPerCpu },
-//                onBatch(buffer, count)). transport is 'ringbuf' (default) or 'perf' (mapFd is a perf event array).
+//                onBatch(buffer, count), afterDelivery?()). transport is 'ringbuf' (default) or 'perf' (mapFd is a perf
+// event array). With afterDelivery, no further delivery is queued until JS calls resume(): afterDelivery is meant
+// to do that from setImmediate, so the event loop (timers, I/O) gets a turn between deliveries. Without it, a
+// consumer slower than the ring has its deliveries run back to back by Node-API (up to 1000 in one loop turn), and
+// timers wait for seconds.
 //
 // A constructor that throws runs no destructor, so everything is acquired in an order that cleans up by itself:
 // the source is owned by a unique_ptr; the thread waits for a start signal, and a guard stops and joins it if a
@@ -63,6 +68,7 @@ RingReader::RingReader(const Napi::CallbackInfo& info) : Napi::ObjectWrap<RingRe
   transport_ = source_->Transport();
   current_ = std::make_unique<Batch>();
   callback_ = Napi::Persistent(info[2].As<Napi::Function>());
+  if (info.Length() > 3 && info[3].IsFunction()) after_delivery_ = Napi::Persistent(info[3].As<Napi::Function>());
 
   thread_ = std::thread([this] {
     pthread_setname_np(pthread_self(), "tapio-ring");  // so top -H and per-thread CPU accounting can tell it apart
@@ -267,9 +273,32 @@ void RingReader::DeliverQueued(Napi::Env env, Napi::Function callback, bool all)
 
 void RingReader::CallJs(Napi::Env env, Napi::Function callback, RingReader* self) {
   if (env == nullptr) return;
-  self->call_pending_.store(false);
+  if (self->after_delivery_.IsEmpty()) {
+    self->call_pending_.store(false);
+    if (self->stopped_) return;
+    self->DeliverQueued(env, callback, false);
+    return;
+  }
   if (self->stopped_) return;
+  // call_pending_ stays set: the reader thread queues no call of its own until resume().
   self->DeliverQueued(env, callback, false);
+  if (!self->stopped_) self->after_delivery_.Call({});
+}
+
+// resume(): the event loop had its turn since the last delivery; deliver again when batches are waiting.
+Napi::Value RingReader::Resume(const Napi::CallbackInfo& info) {
+  if (stopped_) return info.Env().Undefined();
+  // Cleared first: a batch the thread queues from now on gets its own call; one queued before is seen below.
+  call_pending_.store(false);
+  bool waiting;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    waiting = !queue_.empty();
+  }
+  if (waiting && !call_pending_.exchange(true)) {
+    if (tsfn_.NonBlockingCall(this, &RingReader::CallJs) != napi_ok) call_pending_.store(false);
+  }
+  return info.Env().Undefined();
 }
 
 void RingReader::StopThread() {
@@ -291,6 +320,7 @@ void RingReader::Release() {
   }
   tsfn_.Release();  // its finalizer drops our reference once queued calls are done
   callback_.Reset();
+  after_delivery_.Reset();
 }
 
 // stop(): stops the thread (returns within about coalesceMs), delivers what is still queued, releases the kernel

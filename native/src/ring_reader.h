@@ -37,6 +37,7 @@ class RingReader : public Napi::ObjectWrap<RingReader> {
 
   Napi::Value Stop(const Napi::CallbackInfo& info);
   Napi::Value Stats(const Napi::CallbackInfo& info);
+  Napi::Value Resume(const Napi::CallbackInfo& info);
 
   static bool Append(void* ctx, const void* data, size_t size);
   static void CallJs(Napi::Env env, Napi::Function callback, RingReader* self);
@@ -68,6 +69,7 @@ class RingReader : public Napi::ObjectWrap<RingReader> {
   std::thread thread_;
   Napi::ThreadSafeFunction tsfn_;
   Napi::FunctionReference callback_;
+  Napi::FunctionReference after_delivery_;
   const char* transport_ = "";
 
   // Statistics (read from JS while the thread runs).

@@ -97,6 +97,8 @@ export interface RingReaderOptions {
 export interface NativeRingReader {
   stop(): RingReaderStats;
   stats(): RingReaderStats;
+  /** After `afterDelivery`: the event loop had its turn; deliver again when batches wait. */
+  resume(): void;
 }
 
 export interface ProgramRunInfo {
@@ -118,7 +120,7 @@ export interface NativeAddon {
   /** btfPath: an external BTF file for CO-RE relocation (kernels without /sys/kernel/btf/vmlinux). */
   BpfObject: new (elf: Buffer, name: string, options?: { btfPath?: string }) => NativeBpfObject;
   RingReader: new (mapFd: number, options: RingReaderOptions,
-    onBatch: (batch: ArrayBuffer, count: number) => void) => NativeRingReader;
+    onBatch: (batch: ArrayBuffer, count: number) => void, afterDelivery?: () => void) => NativeRingReader;
   mapInfo(fd: number): { type: string; name: string; keySize: number; valueSize: number; maxEntries: number; id: number; flags: number };
   // The map calls take key and value sizes from the map itself (fd from BpfObject.mapFd) and throw a RangeError
   // naming the map and both sizes for a Buffer of any other size. Per-CPU values: one 8-byte aligned slot per CPU.

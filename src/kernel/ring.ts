@@ -38,8 +38,10 @@ export class RingReader {
         this.handlerErrors++;
         this.lastHandlerError = e as Error;
       }
-    });
+    }, () => setImmediate(this.resume)); // the next delivery waits for a turn of the event loop (timers, I/O)
   }
+
+  private readonly resume = (): void => this.reader.resume();
 
   stats(): RingReaderStats {
     return this.finalStats ?? this.reader.stats();

@@ -136,3 +136,34 @@ test('stopping a reader that is behind still delivers everything the ring holds'
     await c.close();
   }
 });
+
+test('a consumer slower than the ring still lets timers run (the event loop gets a turn between deliveries)', needsRoot, async () => {
+  // Under request-capture load the agent's JS is the bottleneck: the reader always has a batch queued. If each
+  // delivery queued the next one straight away, Node-API would run them back to back (up to 1000 per loop turn)
+  // and timers (the adaptive controller, export flushes, counter reads) would not run for seconds.
+  const c = await loadSpine({ ringBytes: 1 << 20 });
+  const gen = await startGenerator(2_000_000); // as fast as it goes, for as long as the test needs
+  try {
+    setSpineTarget(c, gen.pid, 20);
+    let deliveries = 0;
+    let ticks = 0;
+    let done: () => void = () => undefined;
+    const finished = new Promise<void>((r) => { done = r; });
+    // Ends from inside the consumer (a starved loop would starve a timer that ends it too).
+    const reader = c.openRing('spine_events', () => {
+      deliveries++;
+      busyWait(2);
+      if (deliveries >= 300 || ticks >= 40) done();
+    }, { coalesceMs: 1, queueBatches: 8, batchRecords: 256 });
+    void gen.run().catch(() => undefined);
+    const timer = setInterval(() => { ticks++; }, 50);
+    await finished;
+    clearInterval(timer);
+    reader.stop();
+    // 300 deliveries of 2 ms are >= 0.6 s of JS: a 50 ms timer that gets its turn ticks ~12 times; starved, 0-1.
+    assert.ok(ticks >= 4, `a 50 ms timer ran ${ticks} times during ${deliveries} deliveries of 2 ms each`);
+  } finally {
+    gen.kill();
+    await c.close();
+  }
+});
