@@ -12,6 +12,7 @@
  *  - once learnt, kept per (tgid, SSL*) -> TLS_MAP_CACHED, until the socket closes (inet_sock_set_state) or SSL_free.
  * Calls whose socket is not known are still reported, with the process, as TLS_MAP_NONE, and counted. */
 #include "tls_state.h"
+#include "limits.h"
 #include "sock_tuple.h"
 #include <bpf/bpf_endian.h>
 
@@ -70,6 +71,51 @@ int BPF_KPROBE(tls_read_ex_enter, void *ssl, void *buf, __u64 num, __u64 *readby
 }
 
 /* ---- SSL call return: learn the socket, copy the plaintext ---- */
+
+/* The 1-in-N sampling of TLS data in force now (0 or 1: everything). */
+static __always_inline __u32 tls_sample_every(void)
+{
+	__u32 k = TAPIO_KIND_TLS_DATA;
+	struct tapio_kind_limit *live = bpf_map_lookup_elem(&tapio_limits_config, &k);
+	return live ? live->sample_every : 0;
+}
+
+static __always_inline void fill_close(struct tls_close_record *r, const struct tls_ssl_key *key,
+				       const struct tls_ssl_state *st, __u8 reason)
+{
+	tapio_fill_header(&r->h, TAPIO_KIND_TLS_CLOSE, sizeof(*r));
+	r->h.pid = key->tgid;
+	r->ssl = key->ssl;
+	r->sock = st->sk;
+	r->start_ns = st->start_ns;
+	r->sent = st->seq[0];
+	r->received = st->seq[1];
+	r->reason = reason;
+	__builtin_memset(r->pad, 0, sizeof(r->pad));
+}
+
+/* Like request capture's l7_shed (l7.bpf.c): a long-lived TLS stream captured before the sampling rose is kept
+ * only if its hash falls in the new 1-in-N share; otherwise userspace is told (a close record, reason shed) and the
+ * stream's calls are not copied from now on. If the record cannot be sent, the stream stays (tried again). */
+static __always_inline bool tls_shed(void *ctx, struct tls_ssl_state *st, const struct tls_ssl_key *key)
+{
+	__u32 every = tls_sample_every();
+	if (every <= 1 || every <= st->kept_every)
+		return false;
+	if ((((st->start_ns ^ key->ssl) * 0x9E3779B97F4A7C15ULL) >> 40) % every == 0) {
+		st->kept_every = every;
+		return false;
+	}
+	struct tls_close_record *r = tapio_reserve(&tls_events, struct tls_close_record, TAPIO_KIND_TLS_CLOSE);
+	if (!r)
+		return false;
+	fill_close(r, key, st, TLS_CLOSE_SHED);
+	tapio_submit(ctx, &tls_events, r);
+	st->skipped = 1;
+	tls_count(TLS_CNT_STREAMS_SHED, 1);
+	tapio_count_drop(TAPIO_KIND_TLS_DATA, TAPIO_DROP_SAMPLED);
+	return true;
+}
 
 static __always_inline void bind_socket(struct tls_ssl_state *st, const struct tls_ssl_key *key, __u64 sk)
 {
@@ -211,13 +257,22 @@ static __always_inline void leave(struct pt_regs *ctx, __u8 dir)
 	__u64 now = bpf_ktime_get_boot_ns();
 	struct tls_ssl_state *st = bpf_map_lookup_elem(&tls_ssl, &key);
 	if (!st) {
+		/* Sampling and rate limits apply per stream, when it is first seen: a stream is captured whole or not. */
 		struct tls_ssl_state fresh = {.start_ns = now};
+		if (!tapio_admit(TAPIO_KIND_TLS_DATA, bpf_get_current_cgroup_id())) {
+			fresh.skipped = 1;
+			tls_count(TLS_CNT_STREAMS_NOT_ADMITTED, 1);
+		} else {
+			fresh.kept_every = tls_sample_every();
+		}
 		if (bpf_map_update_elem(&tls_ssl, &key, &fresh, BPF_NOEXIST) != 0 && len > 0)
 			tls_count(TLS_CNT_STATE_FULL, 1);
 		st = bpf_map_lookup_elem(&tls_ssl, &key);
 		if (!st)
 			return;
 	}
+	if (st->skipped || tls_shed(ctx, st, &key))
+		return;
 	/* Mapping is learnt on every call, handshake calls that return nothing included (Node's first SSL_read). */
 	__u8 how = learn_socket(st, &key, c.sk, dir, id, now);
 	if (len == 0) {
@@ -252,15 +307,10 @@ static __always_inline void end_stream(void *ctx, const struct tls_ssl_key *key)
 	struct tls_ssl_state *st = bpf_map_lookup_elem(&tls_ssl, key);
 	if (!st)
 		return;
-	struct tls_close_record *r = tapio_reserve(&tls_events, struct tls_close_record, TAPIO_KIND_TLS_CLOSE);
+	struct tls_close_record *r =
+		st->skipped ? NULL : tapio_reserve(&tls_events, struct tls_close_record, TAPIO_KIND_TLS_CLOSE);
 	if (r) {
-		tapio_fill_header(&r->h, TAPIO_KIND_TLS_CLOSE, sizeof(*r));
-		r->h.pid = key->tgid;
-		r->ssl = key->ssl;
-		r->sock = st->sk;
-		r->start_ns = st->start_ns;
-		r->sent = st->seq[0];
-		r->received = st->seq[1];
+		fill_close(r, key, st, TLS_CLOSE_END);
 		tapio_submit(ctx, &tls_events, r);
 	}
 	if (st->sk) {

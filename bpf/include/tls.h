@@ -55,7 +55,9 @@ enum tls_counter {
 	TLS_CNT_STATE_FULL = 13,  /* a state map had no room */
 	TLS_CNT_NESTED =
 		14, /* an SSL call entered while another was active on the thread (counted, only the outer is captured) */
-	TLS_CNT_MAX = 16,
+	TLS_CNT_STREAMS_NOT_ADMITTED = 15, /* SSL streams sampled out or rate limited when first seen */
+	TLS_CNT_STREAMS_SHED = 16,	   /* captured SSL streams let go when sampling rose */
+	TLS_CNT_MAX = 20,
 };
 
 /* tls_settings_map[0], written by userspace before the uprobes are attached. */
@@ -84,9 +86,12 @@ struct tls_ssl_key {
 };
 
 struct tls_ssl_state {
-	__u64 sk;	/* the socket, 0 while unknown */
-	__u64 seq[2];	/* plaintext bytes so far per direction (l7_direction values: 0 send, 1 recv) */
-	__u64 start_ns; /* first seen */
+	__u64 sk;	  /* the socket, 0 while unknown */
+	__u64 seq[2];	  /* plaintext bytes so far per direction (l7_direction values: 0 send, 1 recv) */
+	__u64 start_ns;	  /* first seen */
+	__u32 kept_every; /* the 1-in-N sampling of TAPIO_KIND_TLS_DATA it was last kept under */
+	__u8 skipped;	  /* sampled out (at first sight, or let go since): calls are not copied */
+	__u8 pad[3];
 };
 
 /* One piece of one call's plaintext. On the ring only header + `copied` bytes of data[] are present. Userspace keys
@@ -121,6 +126,14 @@ struct tls_close_record {
 	__u64 start_ns;
 	__u64 sent;
 	__u64 received;
+	__u8 reason; /* enum tls_close_reason */
+	__u8 pad[7];
+};
+
+/* Why a stream ends for userspace. */
+enum tls_close_reason {
+	TLS_CLOSE_END = 0,  /* SSL_free or the socket closed */
+	TLS_CLOSE_SHED = 1, /* sampling rose and the stream was let go (the connection may go on, not captured) */
 };
 
 #endif

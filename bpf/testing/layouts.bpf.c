@@ -73,6 +73,7 @@ enum l7_syscall layout_l7_syscall;
 enum l7_flag layout_l7_flag;
 enum l7_counter layout_l7_counter;
 enum l7_close_reason layout_l7_close_reason;
+enum tls_close_reason layout_tls_close_reason;
 struct l7_settings layout_l7_settings;
 struct l7_conn layout_l7_conn;
 struct l7_data_record layout_l7_data_record;

@@ -33,8 +33,9 @@ export const DEFAULT_RATE_LIMITS: Record<string, { perSecond: number; burst?: nu
 
 export const DEFAULT_ADAPTIVE_KINDS = ['process.fork', 'network.tcp.connect', 'network.tcp.accept', 'network.tcp.close',
   'network.tcp.connect_failed', 'network.tcp.retransmit', 'network.tcp.reset',
-  // Request capture: whole connections, chosen when detected and let go when N rises (bpf/l7.bpf.c l7_shed).
-  'l7.data'];
+  // Request capture: whole connections (TLS: SSL streams), chosen when first seen and let go when N rises
+  // (l7_shed in bpf/l7.bpf.c, tls_shed in bpf/tls.bpf.c).
+  'l7.data', 'tls.data'];
 
 export const limitsConfigSchema = z.object({
   budget: z.object({

@@ -413,7 +413,7 @@ export const STRUCTS = {
   },
   tls_close_record: {
     name: 'tls_close_record',
-    size: 72,
+    size: 80,
     fields: {
       'h.kind': { offset: 0, size: 4 },
       'h.size': { offset: 4, size: 4 },
@@ -426,6 +426,8 @@ export const STRUCTS = {
       start_ns: { offset: 48, size: 8 },
       sent: { offset: 56, size: 8 },
       received: { offset: 64, size: 8 },
+      reason: { offset: 72, size: 1 },
+      pad: { offset: 73, size: 7 },
     },
   },
 } as const;
@@ -663,6 +665,10 @@ export const ENUMS = {
     L7_CLOSE_TCP: 0,
     L7_CLOSE_SHED: 1,
   },
+  tls_close_reason: {
+    TLS_CLOSE_END: 0,
+    TLS_CLOSE_SHED: 1,
+  },
   tls_sizes: {
     TLS_RECORD_DATA_MAX: 16384,
     TLS_CALL_BYTES_MAX: 65536,
@@ -701,7 +707,9 @@ export const ENUMS = {
     TLS_CNT_UNMAPPED: 12,
     TLS_CNT_STATE_FULL: 13,
     TLS_CNT_NESTED: 14,
-    TLS_CNT_MAX: 16,
+    TLS_CNT_STREAMS_NOT_ADMITTED: 15,
+    TLS_CNT_STREAMS_SHED: 16,
+    TLS_CNT_MAX: 20,
   },
 } as const;
 
@@ -936,6 +944,10 @@ export const L7_CNT_MAX = 16;
 export const L7_CLOSE_TCP = 0;
 export const L7_CLOSE_SHED = 1;
 
+// enum tls_close_reason
+export const TLS_CLOSE_END = 0;
+export const TLS_CLOSE_SHED = 1;
+
 // enum tls_sizes
 export const TLS_RECORD_DATA_MAX = 16384;
 export const TLS_CALL_BYTES_MAX = 65536;
@@ -974,4 +986,6 @@ export const TLS_CNT_MAPPED_NEXT = 11;
 export const TLS_CNT_UNMAPPED = 12;
 export const TLS_CNT_STATE_FULL = 13;
 export const TLS_CNT_NESTED = 14;
-export const TLS_CNT_MAX = 16;
+export const TLS_CNT_STREAMS_NOT_ADMITTED = 15;
+export const TLS_CNT_STREAMS_SHED = 16;
+export const TLS_CNT_MAX = 20;

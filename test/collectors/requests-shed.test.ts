@@ -1,29 +1,34 @@
 // Sampling that reaches long-lived connections (bpf/l7.bpf.c l7_shed). Sampling of request capture is decided when a
 // connection's protocol is detected, so without shedding a keep-alive pool captured before the adaptive controller
 // raised N would stay captured however far N rose, and the agent could not hold its CPU budget. Real kernel, real
-// Node peers (child processes) over 16 keep-alive connections; the sampling is written to the kernel the way the
-// controller writes it. Needs root.
+// Node peers (child processes) over 16 keep-alive connections, plain HTTP and HTTPS (TLS streams, bpf/tls.bpf.c
+// tls_shed); the sampling is written to the kernel the way the controller writes it. Needs root.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import * as readline from 'node:readline';
+import { promisify } from 'node:util';
 import { needsRoot } from '../helpers/root';
 import { KernelLimits, kindNumber } from '../../src/pipeline/limits';
 import { ProtocolSession } from '../../src/protocols/session';
 import { requestsOn, startRequestsAgent, until, type RequestsAgent } from './requests/agent';
 
+const run = promisify(execFile);
+
 const SOCKETS = 16;
 let ra: RequestsAgent | undefined;
-let server: ChildProcess | undefined;
-let client: ChildProcess | undefined;
-let port = 0;
-let nextLine: () => Promise<string>;
+let dir = '';
 
-const SERVER = `require('http').createServer((q, s) => s.end('ok ' + q.url)).listen(0, '127.0.0.1', function () { console.log(this.address().port); });`;
-// One request per keep-alive socket per "round NAME" line on stdin; prints "done NAME" when all answered.
-const CLIENT = `
-const http = require('http');
-const agent = new http.Agent({ keepAlive: true, maxSockets: ${SOCKETS} });
+// One request per keep-alive socket per "round NAME" line on stdin; prints "done NAME <sockets>" when all answered.
+const peers = (tls: boolean) => ({
+  server: `const fs = require('fs'); const o = ${tls ? `{ key: fs.readFileSync(process.argv[1] + '/key.pem'), cert: fs.readFileSync(process.argv[1] + '/cert.pem') }` : '{}'};
+require('${tls ? 'https' : 'http'}').createServer(o, (q, s) => s.end('ok ' + q.url)).listen(0, '127.0.0.1', function () { console.log(this.address().port); });`,
+  client: `
+const http = require('${tls ? 'https' : 'http'}');
+const agent = new http.Agent({ keepAlive: true, maxSockets: ${SOCKETS}, rejectUnauthorized: false });
 const port = Number(process.argv[1]);
 require('readline').createInterface({ input: process.stdin }).on('line', async (line) => {
   const name = line.split(' ')[1];
@@ -32,74 +37,105 @@ require('readline').createInterface({ input: process.stdin }).on('line', async (
   })));
   console.log('done ' + name + ' ' + (Object.values(agent.sockets).flat().length + Object.values(agent.freeSockets).flat().length));
 });
-console.log('ready');`;
+console.log('ready');`,
+});
 
 before(async () => {
   if (needsRoot.skip) return;
-  ra = await startRequestsAgent({ receiverDown: true });
-  server = spawn(process.execPath, ['-e', SERVER], { stdio: ['ignore', 'pipe', 'inherit'] });
-  port = Number(await new Promise<string>((r) => server!.stdout!.once('data', (d: Buffer) => r(d.toString().trim()))));
-  client = spawn(process.execPath, ['-e', CLIENT, String(port)], { stdio: ['pipe', 'pipe', 'inherit'] });
-  const lines = readline.createInterface({ input: client.stdout! })[Symbol.asyncIterator]();
-  nextLine = async () => String((await lines.next()).value);
-  assert.equal(await nextLine(), 'ready');
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tapio-shed-'));
+  await run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem'), '-days', '1', '-subj', '/CN=localhost']);
+  ra = await startRequestsAgent({ receiverDown: true, configure: (c) => { c.collectors.requests.tls.rescanIntervalMs = 300; } });
 });
 
 after(async () => {
-  client?.kill();
-  server?.kill();
   await ra?.stop();
+  if (dir) fs.rmSync(dir, { recursive: true, force: true });
 });
 
 function requests() {
-  return ra!.agent.collectors.find((c) => c.name === 'requests')! as unknown as { counters(): Record<string, number>; kernelObjects(): Parameters<typeof KernelLimits.of>[0][] };
+  return ra!.agent.collectors.find((c) => c.name === 'requests')! as unknown as {
+    counters(): Record<string, number>; kernelObjects(): Parameters<typeof KernelLimits.of>[0][]; status(): { hooks: { name: string; chosen?: unknown }[] } };
 }
 
-/** Kernel sampling of request capture, written to the request collector's objects as the controller does. */
-function sampleEvery(n: number): void {
-  const kind = kindNumber('l7.data')!;
-  for (const obj of requests().kernelObjects()) KernelLimits.of(obj)?.setSampleEvery(kind, n);
+/** Kernel sampling of a kind, written to the request collector's objects as the controller does. */
+function sampleEvery(kind: string, n: number): void {
+  for (const obj of requests().kernelObjects()) KernelLimits.of(obj)?.setSampleEvery(kindNumber(kind)!, n);
 }
 
-async function round(name: string): Promise<void> {
-  client!.stdin!.write(`round ${name}\n`);
-  assert.match(await nextLine(), new RegExp(`^done ${name} ${SOCKETS}$`), `one request on each of the ${SOCKETS} kept-alive sockets`);
+/** A server and a client with 16 keep-alive sockets, as child processes (the agent never captures itself). */
+async function startPeers(tls: boolean) {
+  const p = peers(tls);
+  const server = spawn(process.execPath, ['-e', p.server, dir], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = Number(await new Promise<string>((r) => server.stdout!.once('data', (d: Buffer) => r(d.toString().trim()))));
+  const client = spawn(process.execPath, ['-e', p.client, String(port)], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const lines = readline.createInterface({ input: client.stdout! })[Symbol.asyncIterator]();
+  const nextLine = async () => String((await lines.next()).value);
+  assert.equal(await nextLine(), 'ready');
+  return {
+    port,
+    async round(name: string): Promise<void> {
+      client.stdin!.write(`round ${name}\n`);
+      assert.match(await nextLine(), new RegExp(`^done ${name} ${SOCKETS}$`), `one request on each of the ${SOCKETS} kept-alive sockets`);
+    },
+    stop() { client.kill(); server.kill(); },
+  };
 }
 
 /** Events of a round's requests, both ends, after what the kernel has sent us settled. */
-async function reported(name: string, atLeast: number): Promise<number> {
+async function reported(port: number, name: string, atLeast: number): Promise<number> {
   const of = () => { const r = requestsOn(ra!.sink, port); return [...r.server, ...r.client].filter((e) => e.request!.target!.startsWith(`/${name}/`)).length; };
   await until(`${atLeast} events of round ${name}`, () => of() >= atLeast, 15_000);
   await new Promise((r) => setTimeout(r, 700)); // the ring's coalescing and the sessions' drain: anything more by now
   return of();
 }
 
-test('raised sampling lets go of already-captured connections by their hash, counted, and never takes them back', needsRoot, async () => {
-  await round('r1');
-  assert.equal(await reported('r1', 2 * SOCKETS), 2 * SOCKETS, 'all captured at 1-in-1: each request once per end');
-  const shed0 = requests().counters().kernel_connections_shed ?? 0;
+const sampledLost = () => ra!.drops.rows().filter((d) => d.stage === 'protocol' && d.reason === 'sampled').reduce((a, d) => a + d.count, 0);
 
-  sampleEvery(4);
-  await round('r2');
-  await until('the kernel decided for every socket end', () => (requests().counters().kernel_connections_shed ?? 0) - shed0 > 0, 10_000);
-  const shed = (requests().counters().kernel_connections_shed ?? 0) - shed0;
-  const kept2 = await reported('r2', 2 * SOCKETS - shed);
-  // Each of the 32 socket ends (16 connections, two ends) made one request this round: reported or its end let go.
-  assert.equal(kept2 + shed, 2 * SOCKETS, `reported ${kept2} + ends let go ${shed}`);
-  assert.ok(shed > 2 * SOCKETS / 2 && kept2 > 0, `about 3 in 4 ends let go at 1-in-4 (${shed} of ${2 * SOCKETS}), some kept`);
-  const c = requests().counters();
-  assert.equal(c.sessions_shed, shed, 'userspace closed one session per end the kernel let go');
+/** Rounds of one request per socket end: all captured at 1-in-1; at 1-in-4 each end is reported or let go (and
+ *  counted), the kept stay kept, the let-go stay let go, also after sampling falls back to 1-in-1. */
+async function shedScenario(tls: boolean): Promise<void> {
+  const kind = tls ? 'tls.data' : 'l7.data';
+  const shedCounter = tls ? 'tls_kernel_streams_shed' : 'kernel_connections_shed';
+  const sessionsShed = tls ? 'tls_sessions_shed' : 'sessions_shed';
+  const peers = await startPeers(tls);
+  try {
+    if (tls) {
+      await until('node\'s OpenSSL attached', () => requests().status().hooks.some((h) => h.name.startsWith('tls ') && h.name.includes(path.basename(process.execPath)) && !!h.chosen), 20_000);
+    }
+    await peers.round('r1');
+    assert.equal(await reported(peers.port, 'r1', 2 * SOCKETS), 2 * SOCKETS, 'all captured at 1-in-1: each request once per end');
+    const shed0 = requests().counters()[shedCounter] ?? 0;
+    const sessions0 = requests().counters()[sessionsShed] ?? 0;
+    const lost0 = sampledLost();
 
-  await round('r3');
-  assert.equal(await reported('r3', kept2), kept2, 'the kept ends stay kept, the others stay let go');
-  assert.equal((requests().counters().kernel_connections_shed ?? 0) - shed0, shed, 'nobody let go twice');
+    sampleEvery(kind, 4);
+    await peers.round('r2');
+    await until('the kernel let some ends go', () => (requests().counters()[shedCounter] ?? 0) - shed0 > 0, 10_000);
+    await new Promise((r) => setTimeout(r, 700));
+    const shed = (requests().counters()[shedCounter] ?? 0) - shed0;
+    const kept2 = await reported(peers.port, 'r2', 2 * SOCKETS - shed);
+    // Each of the 32 ends (16 connections, two ends) made one request this round: reported, or its end let go.
+    assert.equal(kept2 + shed, 2 * SOCKETS, `reported ${kept2} + ends let go ${shed}`);
+    assert.ok(shed > 2 * SOCKETS / 2 && kept2 > 0, `about 3 in 4 ends let go at 1-in-4 (${shed} of ${2 * SOCKETS}), some kept`);
+    assert.equal((requests().counters()[sessionsShed] ?? 0) - sessions0, shed, 'userspace closed one session per end the kernel let go');
 
-  sampleEvery(1);
-  await round('r4');
-  assert.equal(await reported('r4', kept2), kept2, 'lowered sampling does not take a let-go connection back (its stream state is gone)');
-  assert.equal(ra!.drops.rows().filter((d) => d.stage === 'protocol' && d.reason === 'sampled').reduce((a, d) => a + d.count, 0), 0,
-    'rounds are sequential: no request was in flight when its end was let go');
-});
+    await peers.round('r3');
+    assert.equal(await reported(peers.port, 'r3', kept2), kept2, 'the kept ends stay kept, the others stay let go');
+    assert.equal((requests().counters()[shedCounter] ?? 0) - shed0, shed, 'nobody let go twice');
+
+    sampleEvery(kind, 1);
+    await peers.round('r4');
+    assert.equal(await reported(peers.port, 'r4', kept2), kept2, 'lowered sampling does not take a let-go stream back (its state is gone)');
+    assert.equal(sampledLost() - lost0, 0, 'rounds are sequential: no request was in flight when its end was let go');
+  } finally {
+    sampleEvery(kind, 1);
+    peers.stop();
+  }
+}
+
+test('raised sampling lets go of already-captured connections by their hash, counted, and never takes them back', needsRoot, () => shedScenario(false));
+
+test('the same for TLS streams (node\'s OpenSSL, https keep-alive)', needsRoot, () => shedScenario(true));
 
 test('a request in flight when its connection is let go is counted lost as sampled, not as closed or completed', () => {
   for (const role of ['server', 'client'] as const) {

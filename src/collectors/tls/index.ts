@@ -101,7 +101,7 @@ export class TlsCapture {
             rec.role = roleFromFirstBytes(rec.direction, rec.data);
             hold.data(rec);
           } else if (rec?.kind === 'close') {
-            if (rec.sock !== 0n) this.tlsSockets.delete(rec.sock.toString(16));
+            if (rec.sock !== 0n && !rec.shed) this.tlsSockets.delete(rec.sock.toString(16)); // a shed stream's socket still carries TLS
             hold.close(rec);
             streams.close(rec);
           }
@@ -188,6 +188,7 @@ export class TlsCapture {
       out.tls_sessions = this.streams.size;
       out.tls_gap_bytes = this.streams.counters.gapBytes;
       out.tls_out_of_order = this.streams.counters.outOfOrder;
+      out.tls_sessions_shed = this.streams.counters.shed;
     }
     return out;
   }

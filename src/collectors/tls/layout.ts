@@ -12,6 +12,8 @@ export const DATA_HEADER_BYTES = TLS_DATA_RECORD.fields.data.offset;
 export const FLAG_CALL_START = L.TLS_FLAG_CALL_START;
 export const FLAG_CALL_END = L.TLS_FLAG_CALL_END;
 export const FLAG_READ_FAILED = L.TLS_FLAG_READ_FAILED;
+/** tls_close_record.reason: sampling rose and the kernel let the stream go (it may go on, not captured). */
+export const CLOSE_SHED = L.TLS_CLOSE_SHED;
 
 function enumNames(e: Record<string, number>, prefix: string): string[] {
   const names: string[] = [];
