@@ -12,6 +12,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 6);
+/** Runs of the load the agent gets to settle within its budget before the measured one. */
+const BUDGET_WARMUP = Number(process.env.BENCH_BUDGET_WARMUP ?? 6);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface Load { name: string; binary: string; start(): Promise<() => void>; drive(): Promise<number> }
@@ -129,6 +131,7 @@ async function main(): Promise<void> {
   try {
     await run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem'), '-days', '1', '-subj', '/CN=localhost']);
     const rows: string[][] = [];
+    const budgetRows: string[][] = [];
     for (const load of loads(dir)) {
       const stop = await load.start();
       try {
@@ -138,6 +141,17 @@ async function main(): Promise<void> {
         const tls = await withChild('tls', load.binary, () => load.drive());
         const full = await withChild('full', load.binary, () => load.drive());
         const control = await load.drive();
+        // Within its budget: the controller gets BUDGET_WARMUP runs of the load to settle (a decision per 5 s).
+        const budget = await withChild('budget', load.binary, async () => {
+          for (let i = 0; i < BUDGET_WARMUP; i++) await load.drive();
+          return load.drive();
+        });
+        const control2 = await load.drive();
+        const bs = (budget.report.sampling ?? {}) as Record<string, number>;
+        const bc = (budget.report.counters ?? {}) as Record<string, number>;
+        budgetRows.push([load.name, `${control.toFixed(0)} / ${control2.toFixed(0)}`, budget.value.toFixed(0), (budget.value / ((control + control2) / 2)).toFixed(3),
+          `tls.data 1/${bs['tls.data'] ?? 1}, l7.data 1/${bs['l7.data'] ?? 1}`, String(bc.requests_reported ?? 0),
+          `${bc.tls_kernel_streams_not_admitted ?? 0} / ${bc.tls_kernel_streams_shed ?? 0}`]);
         const without = (base + control) / 2;
         const c = (tls.report.counters ?? {}) as Record<string, number>;
         const f = (full.report.counters ?? {}) as Record<string, number>;
@@ -159,6 +173,10 @@ async function main(): Promise<void> {
     console.log(`TLS capture overhead (${SECONDS}s per run, ${os.availableParallelism()} cores, load average at start ${load0.map((l) => l.toFixed(1)).join(' ')}, at end ${os.loadavg().map((l) => l.toFixed(1)).join(' ')})`);
     console.log(`| ${head.join(' | ')} |\n|${head.map(() => '---').join('|')}|`);
     for (const r of rows) console.log(`| ${r.join(' | ')} |`);
+    console.log('');
+    const bhead = ['load', 'req/s without (before / after)', 'req/s, agent within its CPU budget', 'kept', 'sampling it settled on', 'requests reported', 'TLS streams not admitted / let go'];
+    console.log(`| ${bhead.join(' | ')} |\n|${bhead.map(() => '---').join('|')}|`);
+    for (const r of budgetRows) console.log(`| ${r.join(' | ')} |`);
     console.log('');
     console.log('| SSL_write + SSL_read loop (Python ssl, memory BIOs, 70 B) | ns per iteration | ns per SSL call |');
     console.log('|---|---|---|');

@@ -1,6 +1,7 @@
 // Benchmark helper (child process) for bench/tls-overhead.ts: `full` runs the request collector as the agent does
 // (plaintext capture plus TLS uprobes, every request parsed, scrubbed, made into an event and discarded); `tls` runs
-// TLS capture alone (uprobes and sessions, no plaintext-TCP capture). Prints `ready` once attached (after the first
+// TLS capture alone (uprobes and sessions, no plaintext-TCP capture); `budget` is `full` with the agent's limits
+// (the adaptive controller holding the CPU budget by sampling streams and connections). Prints `ready` once attached (after the first
 // scan found `waitFor`, a path fragment), and on SIGTERM one JSON line with the counters, then exits. TLS_SHARED=0
 // probes the exported names only.
 import { configSchema } from '../../src/config/schema';
@@ -9,6 +10,7 @@ import { RequestsCollector } from '../../src/collectors/requests';
 import { RequestSessions } from '../../src/collectors/requests/sessions';
 import { TlsCapture } from '../../src/collectors/tls';
 import { enableRunStats } from '../../src/kernel/run-stats';
+import { createLimits } from '../../src/pipeline/limits';
 
 async function main(): Promise<void> {
   const [mode, waitFor] = process.argv.slice(2);
@@ -22,12 +24,16 @@ async function main(): Promise<void> {
   let stop: () => Promise<void>;
   let runStats: () => unknown = () => undefined;
   const stats = process.env.TLS_RUN_STATS === '1' ? enableRunStats() : undefined;
-  if (mode === 'full') {
+  let sampling: () => unknown = () => undefined;
+  if (mode === 'full' || mode === 'budget') {
     const c = new RequestsCollector();
     await c.start(ctx);
     counters = () => c.counters();
     hooks = () => c.status().hooks;
-    stop = () => c.stop();
+    // `budget`: the agent's limits too, as `tapio run` has them (the adaptive controller holding its CPU budget).
+    const limits = mode === 'budget' ? createLimits({ config: config.limits, objects: c.kernelObjects() }) : undefined;
+    sampling = () => limits?.controller?.state().sampleEvery;
+    stop = () => { limits?.stop(); return c.stop(); };
   } else {
     const sessions = new RequestSessions(drops, {});
     const t = new TlsCapture(ctx, (info, emit) => sessions.consumer(info, emit));
@@ -42,7 +48,7 @@ async function main(): Promise<void> {
   process.stdout.write('ready\n');
   process.once('SIGTERM', () => {
     // Report first: stopping drains what the ring still holds, which can take long on a loaded machine.
-    process.stdout.write(`${JSON.stringify({ counters: counters(), drops: drops.rows(), programs: runStats() })}\n`);
+    process.stdout.write(`${JSON.stringify({ counters: counters(), drops: drops.rows(), programs: runStats(), sampling: sampling() })}\n`);
     stats?.close();
     void stop().then(() => process.exit(0));
   });
