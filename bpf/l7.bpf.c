@@ -28,6 +28,7 @@
 #define S_IFMT		     00170000
 #define S_IFSOCK	     0140000
 #define L7_SYSCALL_BYTES_MAX (1 << 20) /* 64 records of L7_RECORD_DATA_MAX; the copy loop takes one step per piece */
+#define L7_H2_WALK_STEPS     (1 << 16) /* frame walker steps per syscall (~2 per frame) */
 #define L7_DETECT_BYTES	     16
 
 struct {
@@ -213,6 +214,15 @@ static __always_inline void capture(struct sock *sk, __u8 dir, __u32 len, const 
 		}
 		conn->kept_every = l7_sample_every();
 		conn->protocol = proto;
+		/* The frame layout is known only from the connection's first byte, both directions (role known, nothing
+		 * passed undetected): the client's direction starts with the preface, the server's with a frame. */
+		if (proto == L7_PROTO_HTTP2 && conn->role != TCP_ROLE_UNKNOWN && conn->seq[0] == 0 &&
+		    conn->seq[1] == 0 && cfg->http2_walk) {
+			__u8 c2s = conn->role == TCP_ROLE_CLIENT ? L7_DIR_SEND : L7_DIR_RECV;
+			conn->h2_walk[0] = conn->h2_walk[1] = 1;
+			conn->h2_left[c2s & 1] = L7_H2_PREFACE_BYTES;
+			conn->h2_type[c2s & 1] = L7_H2_PREFACE;
+		}
 		l7_count(proto == L7_PROTO_HTTP2 ? L7_CNT_CONNS_HTTP2 : L7_CNT_CONNS_HTTP1, 1);
 		if (conn->role == TCP_ROLE_UNKNOWN)
 			conn->role = dir == L7_DIR_SEND
@@ -254,8 +264,18 @@ static __always_inline void capture(struct sock *sk, __u8 dir, __u32 len, const 
 		bound = L7_SYSCALL_BYTES_MAX;
 	__u32 wanted = len < bound ? len : bound;
 	c->remaining = wanted;
-	if (len > wanted)
+	__u8 d = dir & 1;
+	c->walk = proto == L7_PROTO_HTTP2 && conn->h2_walk[d];
+	if (c->walk) {
+		c->h2_left = conn->h2_left[d];
+		c->h2_have = conn->h2_have[d];
+		c->h2_type = conn->h2_type[d];
+		__builtin_memcpy(c->h2_hdr, conn->h2_hdr[d], sizeof(c->h2_hdr));
+		c->extra = L7_SYSCALL_BYTES_MAX;
+		c->total_left = len;
+	} else if (len > wanted) {
 		l7_count(L7_CNT_BYTES_TRUNCATED, len - wanted);
+	}
 	if (sb->vector) {
 		c->iov = sb->buf;
 		c->iov_count = sb->count < UIO_MAXIOV ? sb->count : UIO_MAXIOV;
@@ -263,13 +283,37 @@ static __always_inline void capture(struct sock *sk, __u8 dir, __u32 len, const 
 		c->seg_base = sb->buf;
 		c->seg_left = len;
 	}
-	/* Steps: one per iovec loaded, one per piece copied (at most one more than iovecs plus records). */
+	/* Steps: one per iovec loaded, one per piece copied (at most one more than iovecs plus records); walking, one
+	 * or two more per frame (header, payload), so a generous bound: every step makes progress or ends the loop. */
 	__u32 steps = 2 * c->iov_count + L7_SYSCALL_BYTES_MAX / L7_RECORD_DATA_MAX + 2;
+	if (c->walk)
+		steps = 2 * c->iov_count + L7_H2_WALK_STEPS;
 	bpf_loop(steps, copy_step, &cpu, 0);
 	__u8 failed = c->read_failed;
 	if (failed) {
 		tapio_count_drop(TAPIO_KIND_L7_DATA, TAPIO_DROP_READ_FAILED);
-		l7_count(L7_CNT_BYTES_READ_FAILED, c->remaining);
+		l7_count(L7_CNT_BYTES_READ_FAILED, c->walk ? c->total_left : c->remaining);
+	}
+	if (c->walk) {
+		/* Save where the frame layout stands for the next syscall in this direction, or stop walking. */
+		bool lost = c->walk_lost || failed || c->total_left > 0;
+		conn->h2_left[d] = c->h2_left;
+		conn->h2_have[d] = c->h2_have;
+		conn->h2_type[d] = c->h2_type;
+		__builtin_memcpy(conn->h2_hdr[d], c->h2_hdr, sizeof(c->h2_hdr));
+		if (lost) {
+			conn->h2_walk[d] = 0;
+			l7_count(L7_CNT_H2_WALK_LOST, 1);
+		}
+		l7_count(L7_CNT_H2_DATA_SKIPPED, c->skipped);
+		__u64 uncopied = c->skipped + (failed ? 0 : c->total_left);
+		if (uncopied)
+			l7_count(L7_CNT_BYTES_TRUNCATED, uncopied);
+		/* The last record says where the syscall ends, also after a skip that reached it (r->seq is the next byte
+		 * after what was sent or passed over): a DATA frame ending the syscall, and its stream, completes only so. */
+		if (c->fill > 0 || c->skipped > 0 || r->seq != r->syscall_seq + len || failed || len == 0)
+			flush(s, 1);
+		return;
 	}
 	/* The last record says where the syscall ends; skip it only when a full record already ended it exactly. */
 	if (c->fill > 0 || wanted < len || failed || wanted == 0)

@@ -61,8 +61,10 @@ enum l7_counter {
 	L7_CNT_CONNS_HTTP2 = 8,	      /* connections detected as HTTP/2 */
 	L7_CNT_CONNS_UNSUPPORTED = 9, /* connections found to speak something else */
 	L7_CNT_CONNS_NOT_ADMITTED = 10,
-	L7_CNT_STATE_FULL = 11, /* a connection's state could not be stored */
-	L7_CNT_CONNS_SHED = 12, /* captured connections let go when sampling rose (l7_shed) */
+	L7_CNT_STATE_FULL = 11,	     /* a connection's state could not be stored */
+	L7_CNT_CONNS_SHED = 12,	     /* captured connections let go when sampling rose (l7_shed) */
+	L7_CNT_H2_DATA_SKIPPED = 13, /* HTTP/2 DATA payload bytes past the bound passed over by the frame walker */
+	L7_CNT_H2_WALK_LOST = 14,    /* directions where the frame walker lost the frame layout (off from then on) */
 	L7_CNT_MAX = 16,
 };
 
@@ -71,7 +73,7 @@ struct l7_settings {
 	__u32 http1_bytes;   /* bytes copied per syscall on HTTP/1 connections */
 	__u32 http2_bytes;   /* ... on HTTP/2 connections (header blocks must arrive whole: notes/l7.md) */
 	__u32 detect_chunks; /* payloads looked at before a connection is called unsupported */
-	__u32 _pad;
+	__u32 http2_walk;    /* 1: walk HTTP/2 frames past http2_bytes (l7_conn.h2_*) */
 };
 
 /* Per-connection state, keyed by the struct sock pointer, in an LRU hash. */
@@ -83,6 +85,22 @@ struct l7_conn {
 	__u8 detect_seen; /* payloads looked at while the protocol was unknown */
 	__u8 pad;
 	__u32 kept_every; /* the 1-in-N sampling of TAPIO_KIND_L7_DATA this connection was last kept under */
+	/* HTTP/2 frame walker, per enum l7_direction (l7_copy.h walk_step): where the frame layout is known (the
+	 * connection was seen from its first byte), bytes past the per-syscall bound are still walked: frame headers
+	 * and every frame but DATA are copied, DATA payload is passed over, so header blocks (HPACK) stay whole. */
+	__u32 h2_left[2]; /* bytes of the current frame's payload (or the client preface) not yet passed */
+	__u8 h2_walk[2];  /* 1: layout known in this direction */
+	__u8 h2_have[2];  /* bytes of the next frame header seen so far (a header may straddle syscalls) */
+	__u8 h2_type[2];  /* the current frame's type (L7_H2_PREFACE for the client preface) */
+	__u8 h2_pad[2];
+	__u8 h2_hdr[2][16]; /* those header bytes */
+};
+
+enum l7_h2 {
+	L7_H2_FRAME_HEADER = 9,
+	L7_H2_PREFACE_BYTES = 24,
+	L7_H2_TYPE_DATA = 0,
+	L7_H2_PREFACE = 255, /* the client preface, walked as one frame of 24 bytes */
 };
 
 /* One piece of one syscall's payload. On the ring only header + `copied` bytes of data[] are present

@@ -32,7 +32,17 @@ struct l7_copy_state {
 	__u32 fill;	 /* bytes in the scratch record */
 	__u8 read_failed;
 	__u8 ring_full;
-	__u8 pad[6];
+	/* HTTP/2 frame walker (walk_step), loaded from and saved back to the connection's h2_* state */
+	__u8 walk;	/* this syscall is walked */
+	__u8 walk_lost; /* the layout is lost (a frame we must copy did not fit): no walking from here on */
+	__u8 h2_have;
+	__u8 h2_type;
+	__u8 pad[2];
+	__u32 h2_left;
+	__u32 extra;	  /* bytes the walker may still copy past the bound (headers, frames other than DATA) */
+	__u32 total_left; /* bytes of the syscall not passed yet */
+	__u32 skipped;	  /* DATA payload bytes passed over */
+	__u8 h2_hdr[16];
 };
 
 /* A record being built. Twice the record's data size so that "offset < MAX, length <= MAX" is provably in bounds.
@@ -94,6 +104,99 @@ static __always_inline void flush(struct l7_scratch *s, __u8 last)
 	c->fill = 0;
 }
 
+/* Loads the next iovec of a vector syscall as the current segment: 0 when it did, 1 when there is none (or it could
+ * not be read: read_failed). */
+static __always_inline long next_segment(struct l7_copy_state *c)
+{
+	if (c->iov_next >= c->iov_count || c->iov_next >= UIO_MAXIOV)
+		return 1;
+	struct iovec iv;
+	if (bpf_probe_read_user(&iv, sizeof(iv), (void *)(c->iov + (__u64)c->iov_next * sizeof(iv))) != 0) {
+		c->read_failed = 1;
+		return 1;
+	}
+	c->iov_next++;
+	c->seg_base = (__u64)iv.iov_base;
+	c->seg_left = iv.iov_len;
+	return 0;
+}
+
+/* One step of an HTTP/2 syscall with the frame walker on: pieces never cross a frame boundary. Within the bound
+ * (`remaining`) everything is copied as in copy_step; past it, frame headers and frames other than DATA are still
+ * copied (out of `extra`), DATA payload is passed over (the record ends; the next one starts after the skip, and
+ * userspace sees a gap inside one DATA frame, which its parser follows exactly). */
+static __always_inline long walk_step(struct l7_scratch *s, struct l7_copy_state *c)
+{
+	if (c->total_left == 0)
+		return 1;
+	if (c->seg_left == 0)
+		return next_segment(c);
+	bool at_header = c->h2_left == 0;
+	__u64 n = c->seg_left < c->total_left ? c->seg_left : c->total_left;
+	__u32 have = c->h2_have & 15;
+	if (at_header) {
+		if (have >= L7_H2_FRAME_HEADER)
+			return 1;
+		if (n > L7_H2_FRAME_HEADER - have)
+			n = L7_H2_FRAME_HEADER - have;
+	} else if (n > c->h2_left) {
+		n = c->h2_left;
+	}
+	bool data = !at_header && c->h2_type == L7_H2_TYPE_DATA;
+	if (c->remaining == 0 && data) { /* past the bound: pass over DATA payload */
+		if (c->fill > 0)
+			flush(s, 0);
+		s->rec.seq += n;
+		s->rec.flags &= ~L7_FLAG_SYSCALL_START;
+		c->skipped += n;
+	} else {
+		__u32 budget = c->remaining > 0 ? c->remaining : c->extra;
+		if (budget == 0) { /* a frame we must copy does not fit: the layout is lost here */
+			c->walk_lost = 1;
+			return 1;
+		}
+		__u32 fill = c->fill & (L7_RECORD_DATA_MAX - 1);
+		if (n > L7_RECORD_DATA_MAX - fill)
+			n = L7_RECORD_DATA_MAX - fill;
+		if (n > budget)
+			n = budget;
+		if (n > L7_RECORD_DATA_MAX)
+			n = L7_RECORD_DATA_MAX;
+		if (bpf_probe_read_user(&s->rec.data[fill], n, (void *)c->seg_base) != 0) {
+			c->read_failed = 1;
+			return 1;
+		}
+		if (at_header) { /* keep the header's bytes: it may end in the next syscall */
+			for (__u32 k = 0; k < L7_H2_FRAME_HEADER; k++) {
+				if (k >= n)
+					break;
+				c->h2_hdr[(have + k) & 15] = s->rec.data[(fill + k) & (2 * L7_RECORD_DATA_MAX - 1)];
+			}
+		}
+		c->fill = fill + n;
+		if (c->remaining > 0)
+			c->remaining -= n;
+		else
+			c->extra -= n;
+		if (c->fill >= L7_RECORD_DATA_MAX)
+			flush(s, 0);
+	}
+	c->seg_base += n;
+	c->seg_left -= n;
+	c->total_left -= n;
+	if (at_header) {
+		c->h2_have = have + n;
+		if (c->h2_have >= L7_H2_FRAME_HEADER) {
+			c->h2_left = ((__u32)c->h2_hdr[0] << 16) | ((__u32)c->h2_hdr[1] << 8) | c->h2_hdr[2];
+			c->h2_type = c->h2_hdr[3];
+			c->h2_have = 0;
+		}
+	} else {
+		c->h2_left -= n;
+	}
+	return c->total_left == 0 ? 1 : 0;
+}
+
 /* bpf_loop callback: one step of the copy. Either loads the next iovec, or copies one piece (what fits in the
  * current record from the current segment) and sends the record when it is full. `arg` is this CPU's slot. */
 static long copy_step(__u32 i, void *arg)
@@ -103,21 +206,12 @@ static long copy_step(__u32 i, void *arg)
 	if (!s)
 		return 1;
 	struct l7_copy_state *c = &s->st;
+	if (c->walk)
+		return walk_step(s, c);
 	if (c->remaining == 0)
 		return 1;
-	if (c->seg_left == 0) {
-		if (c->iov_next >= c->iov_count || c->iov_next >= UIO_MAXIOV)
-			return 1;
-		struct iovec iv;
-		if (bpf_probe_read_user(&iv, sizeof(iv), (void *)(c->iov + (__u64)c->iov_next * sizeof(iv))) != 0) {
-			c->read_failed = 1;
-			return 1;
-		}
-		c->iov_next++;
-		c->seg_base = (__u64)iv.iov_base;
-		c->seg_left = iv.iov_len;
-		return 0;
-	}
+	if (c->seg_left == 0)
+		return next_segment(c);
 	__u32 fill = c->fill & (L7_RECORD_DATA_MAX - 1);
 	__u64 n = L7_RECORD_DATA_MAX - fill;
 	if (n > c->seg_left)

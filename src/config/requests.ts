@@ -14,6 +14,10 @@ export const requestsConfigSchema = z.object({
    *  coalesces many frames into 64 KiB reads (notes/l7.md); grpc-js with 64 calls of 1 KiB in flight makes syscalls
    *  of more than 64 KiB with HEADERS after DATA, which a 64 KiB bound cut off (docs/requests.md). */
   http2BytesPerSyscall: z.number().int().min(64).max(1_048_576).default(262_144),
+  /** Past that bound, walk the HTTP/2 frames in the kernel (connections seen from their first byte): frame headers
+   *  and every frame but DATA are still copied (at most 1 MiB more per syscall), DATA payload is passed over, so
+   *  header blocks stay whole and HPACK exact whatever the syscall's size. Off: the rest is a counted gap. */
+  http2FrameWalk: z.boolean().default(true),
   /** Payloads looked at before a connection that speaks nothing supported is skipped for good. */
   detectChunks: z.number().int().min(1).max(255).default(4),
   /** Connections tracked in the kernel (LRU). */

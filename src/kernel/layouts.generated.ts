@@ -305,12 +305,12 @@ export const STRUCTS = {
       http1_bytes: { offset: 0, size: 4 },
       http2_bytes: { offset: 4, size: 4 },
       detect_chunks: { offset: 8, size: 4 },
-      _pad: { offset: 12, size: 4 },
+      http2_walk: { offset: 12, size: 4 },
     },
   },
   l7_conn: {
     name: 'l7_conn',
-    size: 32,
+    size: 80,
     fields: {
       start_ns: { offset: 0, size: 8 },
       seq: { offset: 8, size: 16 },
@@ -319,6 +319,12 @@ export const STRUCTS = {
       detect_seen: { offset: 26, size: 1 },
       pad: { offset: 27, size: 1 },
       kept_every: { offset: 28, size: 4 },
+      h2_left: { offset: 32, size: 8 },
+      h2_walk: { offset: 40, size: 2 },
+      h2_have: { offset: 42, size: 2 },
+      h2_type: { offset: 44, size: 2 },
+      h2_pad: { offset: 46, size: 2 },
+      h2_hdr: { offset: 48, size: 32 },
     },
   },
   l7_data_record: {
@@ -659,6 +665,8 @@ export const ENUMS = {
     L7_CNT_CONNS_NOT_ADMITTED: 10,
     L7_CNT_STATE_FULL: 11,
     L7_CNT_CONNS_SHED: 12,
+    L7_CNT_H2_DATA_SKIPPED: 13,
+    L7_CNT_H2_WALK_LOST: 14,
     L7_CNT_MAX: 16,
   },
   l7_close_reason: {
@@ -938,6 +946,8 @@ export const L7_CNT_CONNS_UNSUPPORTED = 9;
 export const L7_CNT_CONNS_NOT_ADMITTED = 10;
 export const L7_CNT_STATE_FULL = 11;
 export const L7_CNT_CONNS_SHED = 12;
+export const L7_CNT_H2_DATA_SKIPPED = 13;
+export const L7_CNT_H2_WALK_LOST = 14;
 export const L7_CNT_MAX = 16;
 
 // enum l7_close_reason

@@ -5,11 +5,10 @@
 // And grpc-js under load, whose syscalls go well past 64 KiB with header blocks behind DATA frames.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import * as http2 from 'node:http2';
 import * as grpc from '@grpc/grpc-js';
-import type { AddressInfo } from 'node:net';
 import { needsRoot } from '../helpers/root';
 import { requestsOn, startRequestsAgent, until, type RequestsAgent } from './requests/agent';
+import { BIG, bigAnswers, triple } from './requests/h2-big';
 
 let ra: RequestsAgent | undefined;
 
@@ -22,55 +21,12 @@ after(async () => {
   await ra?.stop();
 });
 
-const BIG = 150 * 1024;
-
-test('Node http2: 150 KiB responses, then more requests on the same connection, every path right on both ends', needsRoot, async (t) => {
-  const server = http2.createServer();
-  server.on('stream', (stream, headers) => {
-    const p = String(headers[':path']);
-    stream.on('error', () => {});
-    stream.resume();
-    stream.on('end', () => {
-      stream.respond({ ':status': p.startsWith('/missing') ? 404 : 200, 'content-type': 'text/plain', 'x-path-echo': p });
-      stream.end(p.startsWith('/big') ? Buffer.alloc(BIG, 0x61) : `small ${p}`);
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  t.after(() => server.close());
-  const port = (server.address() as AddressInfo).port;
-  const lostBefore = ra!.lost();
-  const client = http2.connect(`http://127.0.0.1:${port}`);
-  const get = (p: string) => new Promise<number>((resolve, reject) => {
-    let n = 0;
-    const s = client.request({ ':path': p, 'x-request-tag': `tag-${p}` });
-    s.on('data', (d: Buffer) => { n += d.length; }).on('error', reject).on('end', () => resolve(n));
-    s.end();
-  });
-  const made: string[] = [];
-  for (let i = 0; i < 3; i++) {
-    assert.equal(await get(`/big/${i}`), BIG);
-    made.push(`GET /big/${i} 200`);
-    for (const p of [`/after/${i}/a`, `/missing/${i}`, `/after/${i}/b?q=${i}`]) { await get(p); made.push(`GET ${p} ${p.startsWith('/missing') ? 404 : 200}`); }
-  }
-  // Large and small answers in flight together: the server packs frames of several streams into one write, so
-  // response HEADERS come after DATA in writes of more than 64 KiB.
-  for (let round = 0; round < 3; round++) {
-    const paths = Array.from({ length: 12 }, (_, i) => (i % 3 === 0 ? `/big/r${round}/${i}` : `/mixed/r${round}/${i}`));
-    await Promise.all(paths.map((p) => get(p)));
-    for (const p of paths) made.push(`GET ${p} 200`);
-  }
-  client.close();
-
-  const triple = (e: { request?: { method: string; target?: string; status: number } }) => `${e.request!.method} ${e.request!.target} ${e.request!.status}`;
-  await until(`${made.length} requests on both ends`, () => {
-    const r = requestsOn(ra!.sink, port);
-    return r.server.length + r.client.length >= 2 * made.length || ra!.lost() - lostBefore >= 2 * made.length;
-  });
-  const r = requestsOn(ra!.sink, port);
-  assert.deepEqual(r.server.map(triple).sort(), [...made].sort(), 'server side');
-  assert.deepEqual(r.client.map(triple).sort(), [...made].sort(), 'client side');
-  for (const e of [...r.server, ...r.client]) assert.notEqual(e.attributes['tapio.request.partial'], true, 'every header known');
-  const big = r.server.find((e) => e.request!.target === '/big/0')!;
+test('Node http2: 150 KiB responses, then more requests on the same connection, every path right on both ends', needsRoot, async () => {
+  const { made, server, client } = await bigAnswers(ra!);
+  assert.deepEqual(server.map(triple).sort(), [...made].sort(), 'server side');
+  assert.deepEqual(client.map(triple).sort(), [...made].sort(), 'client side');
+  for (const e of [...server, ...client]) assert.notEqual(e.attributes['tapio.request.partial'], true, 'every header known');
+  const big = server.find((e) => e.request!.target === '/big/0')!;
   assert.equal(big.request!.responseBodyBytes, BIG, 'the body length is exact');
 });
 

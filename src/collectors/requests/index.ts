@@ -83,6 +83,7 @@ export class RequestsCollector extends RingCollector {
     settings.writeUInt32LE(r.http1BytesPerSyscall, L7_SETTINGS.fields.http1_bytes.offset);
     settings.writeUInt32LE(r.http2BytesPerSyscall, L7_SETTINGS.fields.http2_bytes.offset);
     settings.writeUInt32LE(r.detectChunks, L7_SETTINGS.fields.detect_chunks.offset);
+    settings.writeUInt32LE(r.http2FrameWalk ? 1 : 0, L7_SETTINGS.fields.http2_walk.offset);
     loaded.map('l7_settings_map').update(u32Key(0), settings);
 
     const decoder = new RecordDecoder(ctx.drops);

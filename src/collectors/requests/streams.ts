@@ -95,6 +95,7 @@ export class StreamTable {
       this.counters.gaps++;
       this.counters.gapBytes += gap;
       c.consumer.push({ direction: r.direction, data: new Uint8Array(0), length: gap, timeNs: r.timeNs });
+      c.next[d] = seq; // handed on: a record that only says where its syscall ended must not repeat the gap
     }
     let end = r.seq + r.data.length;
     if (r.flags & FLAG_SYSCALL_END) end = r.syscallSeq + r.syscallLength;
