@@ -18,7 +18,7 @@
 
 /* ---- SSL call entry: save the arguments ---- */
 
-static __always_inline void enter(__u64 ssl, __u64 buf, __u64 len_ptr, __u8 func)
+static __always_inline void enter(void *ctx, __u64 ssl, __u64 buf, __u64 len_ptr, __u8 func)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 zero = 0;
@@ -31,7 +31,12 @@ static __always_inline void enter(__u64 ssl, __u64 buf, __u64 len_ptr, __u8 func
 		tls_count(TLS_CNT_NESTED, 1);
 		return;
 	}
-	struct tls_active n = {.call = {.ssl = ssl, .buf = buf, .len_ptr = len_ptr, .func = func}};
+	/* The cookie names the file this probe was attached to: the library is known per call, not guessed. */
+	struct tls_active n = {.call = {.ssl = ssl,
+					.buf = buf,
+					.len_ptr = len_ptr,
+					.func = func,
+					.lib = (__u32)bpf_get_attach_cookie(ctx)}};
 	if (bpf_map_update_elem(&tls_calls, &id, &n, BPF_ANY) != 0) {
 		tls_count(TLS_CNT_STATE_FULL, 1);
 		return;
@@ -45,28 +50,28 @@ static __always_inline void enter(__u64 ssl, __u64 buf, __u64 len_ptr, __u8 func
 SEC("uprobe")
 int BPF_KPROBE(tls_write_enter, void *ssl, const void *buf, int num)
 {
-	enter((__u64)ssl, (__u64)buf, 0, TLS_FN_WRITE);
+	enter(ctx, (__u64)ssl, (__u64)buf, 0, TLS_FN_WRITE);
 	return 0;
 }
 
 SEC("uprobe")
 int BPF_KPROBE(tls_read_enter, void *ssl, void *buf, int num)
 {
-	enter((__u64)ssl, (__u64)buf, 0, TLS_FN_READ);
+	enter(ctx, (__u64)ssl, (__u64)buf, 0, TLS_FN_READ);
 	return 0;
 }
 
 SEC("uprobe")
 int BPF_KPROBE(tls_write_ex_enter, void *ssl, const void *buf, __u64 num, __u64 *written)
 {
-	enter((__u64)ssl, (__u64)buf, (__u64)written, TLS_FN_WRITE_EX);
+	enter(ctx, (__u64)ssl, (__u64)buf, (__u64)written, TLS_FN_WRITE_EX);
 	return 0;
 }
 
 SEC("uprobe")
 int BPF_KPROBE(tls_read_ex_enter, void *ssl, void *buf, __u64 num, __u64 *readbytes)
 {
-	enter((__u64)ssl, (__u64)buf, (__u64)readbytes, TLS_FN_READ_EX);
+	enter(ctx, (__u64)ssl, (__u64)buf, (__u64)readbytes, TLS_FN_READ_EX);
 	return 0;
 }
 
@@ -177,6 +182,7 @@ static __always_inline void emit_data(struct tls_ssl_state *st, const struct tls
 	r->mapped = how;
 	r->flags = TLS_FLAG_CALL_START;
 	__builtin_memset(r->pad, 0, sizeof(r->pad));
+	r->lib = c->lib;
 	/* A local first: inside the macro's CO-RE reads, st->sk would become a relocation against our own struct. */
 	struct sock *sk = (struct sock *)st->sk;
 	if (sk) {

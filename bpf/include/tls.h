@@ -75,7 +75,8 @@ struct tls_call {
 	__u64 len_ptr; /* size_t * of the _ex functions (bytes done), else 0 */
 	__u64 sk;      /* a socket this thread did I/O on during the call */
 	__u8 func;     /* enum tls_func */
-	__u8 pad[7];
+	__u8 pad[3];
+	__u32 lib; /* the attach cookie of the entry probe: which attached file (userspace numbers them) */
 };
 
 /* Per SSL object, keyed by (tgid, SSL pointer). */
@@ -112,7 +113,8 @@ struct tls_data_record {
 	__u8 func;	/* enum tls_func */
 	__u8 mapped;	/* enum tls_map_how */
 	__u8 flags;	/* TLS_FLAG_* */
-	__u8 pad[6];
+	__u8 pad[2];
+	__u32 lib; /* which attached file made the call (tls_call.lib) */
 	__u8 local_addr[16];
 	__u8 peer_addr[16];
 	__u8 data[TLS_RECORD_DATA_MAX];

@@ -268,7 +268,8 @@ Napi::Value BpfObject::Attach(const Napi::CallbackInfo& info) {
   return AttachResult(env, prog, name, link, err, "attach " + name, capture.Text());
 }
 
-// attachUprobe(program, { binaryPath, functionName, offset, pid = -1, retprobe = false, linkKey })
+// attachUprobe(program, { binaryPath, functionName, offset, pid = -1, retprobe = false, linkKey, cookie })
+// cookie: what bpf_get_attach_cookie() returns in the program for this attachment (0 by default).
 // linkKey (optional) names the link, so one program can be attached to many files (TLS libraries) and each
 // attachment detached on its own with detach(linkKey); without it the link is named after the program.
 // With functionName empty, offset is the file offset of the probed instruction (a function the file does not
@@ -286,7 +287,9 @@ Napi::Value BpfObject::AttachUprobe(const Napi::CallbackInfo& info) {
   int64_t offset = o.Has("offset") ? o.Get("offset").As<Napi::Number>().Int64Value() : 0;
   if (offset < 0) throw Napi::RangeError::New(env, "attachUprobe: offset must be >= 0");
   LogCapture capture;
-  LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = ret, .func_name = func.empty() ? nullptr : func.c_str());
+  uint64_t cookie = o.Has("cookie") ? static_cast<uint64_t>(o.Get("cookie").As<Napi::Number>().Int64Value()) : 0;
+  LIBBPF_OPTS(bpf_uprobe_opts, opts, .bpf_cookie = cookie, .retprobe = ret,
+              .func_name = func.empty() ? nullptr : func.c_str());
   bpf_link* link = bpf_program__attach_uprobe_opts(prog, pid, path.c_str(), static_cast<size_t>(offset), &opts);
   int err = link ? 0 : -errno;
   std::string key = o.Has("linkKey") ? std::string(o.Get("linkKey").As<Napi::String>()) : name;

@@ -26,7 +26,9 @@ export interface HookImplementation {
   program: string;
   /** What to attach to, for kinds that need more than their SEC() name. */
   /** Uprobes: `functionName`, or `fileOffset` for a function found by other means (not exported). */
-  target?: { binaryPath?: string; functionName?: string; fileOffset?: number; pid?: number; cgroupPath?: string; ifname?: string; ingress?: boolean };
+  target?: { binaryPath?: string; functionName?: string; fileOffset?: number; pid?: number; cgroupPath?: string; ifname?: string; ingress?: boolean;
+    /** Uprobes: bpf_get_attach_cookie() in the program (which attachment fired). */
+    cookie?: number };
   /** A syscalls:* tracepoint: while attached, every syscall of every task takes the slow path (~25 ns here). */
   syscallTracepoint?: boolean;
 }
@@ -211,7 +213,7 @@ export class LoadedCollector {
     }
     return this.obj().attachUprobe(impl.program, {
       binaryPath: t.binaryPath, functionName: t.functionName ?? '', offset: t.functionName ? 0 : t.fileOffset, pid: t.pid ?? -1,
-      retprobe: impl.kind === 'uretprobe', linkKey,
+      retprobe: impl.kind === 'uretprobe', linkKey, ...(t.cookie !== undefined ? { cookie: t.cookie } : {}),
     });
   }
 

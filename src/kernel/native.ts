@@ -49,7 +49,7 @@ export interface NativeBpfObject {
   attach(program: string): AttachOutcome;
   /** `linkKey` names the link (default: the program), so one program can attach to many files; detach(linkKey).
    *  An empty functionName probes the file offset `offset` (a function the file does not export). */
-  attachUprobe(program: string, o: { binaryPath: string; functionName: string; offset?: number; pid?: number; retprobe?: boolean; linkKey?: string }): AttachOutcome;
+  attachUprobe(program: string, o: { binaryPath: string; functionName: string; offset?: number; pid?: number; retprobe?: boolean; linkKey?: string; cookie?: number }): AttachOutcome;
   attachCgroup(program: string, cgroupPath: string): AttachOutcome;
   attachTc(program: string, o: { ifname: string; ingress?: boolean }): AttachOutcome;
   detach(program: string): boolean;

@@ -117,7 +117,7 @@ function rec(connection: string, sock: bigint, n: number): TlsDataRecord {
     kind: 'data', connection, timeNs: 0n, pid: 1, tid: 1, cgroupId: 1n, seq: n, syscallSeq: n, syscallLength: 1,
     data: new Uint8Array([n]), direction: 'send', role: 'client', protocol: 0, flags: 3, syscall: 'SSL_write',
     tuple: sock ? { type: 'ipv4', localAddress: '127.0.0.1', localPort: 5, peerAddress: '127.0.0.1', peerPort: 443 } : { type: 'ipv4', localAddress: '', localPort: 0, peerAddress: '', peerPort: 0 },
-    ssl: 1n, sock, mapped: sock ? 'cached' : 'none',
+    ssl: 1n, sock, mapped: sock ? 'cached' : 'none', lib: 0,
   };
 }
 

@@ -14,6 +14,8 @@ const NEGATIVE_CACHE = 4096;
 
 export interface AttachedFile {
   file: MappedFile;
+  /** bpf_get_attach_cookie() of this file's entry probes (tls_data_record.lib). */
+  cookie: number;
   links: string[];
   status: HookStatus;
 }
@@ -38,6 +40,9 @@ export class TlsAttacher {
   };
   /** Files seen over the limit in the last scan (not attached). */
   overLimit = 0;
+  /** Attach cookie -> the attached file's path: every call's record says which file's probe fired. */
+  private readonly cookies = new Map<number, string>();
+  private nextCookie = 1;
 
   constructor(private readonly loaded: LoadedCollector, private readonly maxFiles: number,
     private readonly sharedEntryPoints = true) {}
@@ -49,6 +54,7 @@ export class TlsAttacher {
       if (now) { a.file.pids = now.pids; continue; }
       for (const l of a.links) this.loaded.detachTarget(l);
       this.attached.delete(key);
+      this.cookies.delete(a.cookie);
       this.counters.files_detached++;
     }
     for (const key of this.failed.keys()) if (!files.has(key)) this.failed.delete(key);
@@ -62,6 +68,11 @@ export class TlsAttacher {
       }
       this.attachFile(f);
     }
+  }
+
+  /** The attached file whose probe made a call (the record's cookie); undefined for a file detached since. */
+  fileOfCookie(cookie: number): string | undefined {
+    return this.cookies.get(cookie);
   }
 
   /** Which attached TLS file a process uses (for the span's tapio.tls.library): from the last scan, else (a process
@@ -116,6 +127,8 @@ export class TlsAttacher {
     const links: string[] = [];
     const attempts: HookAttempt[] = [];
     const sites: string[] = [];
+    const cookie = this.nextCookie;
+    this.nextCookie = this.nextCookie >= 0xffff_ffff ? 1 : this.nextCookie + 1;
     let requiredFailed = false;
     // Probe a pair's shared internal function where that is cheaper (entry-points.ts); if it does not attach, the
     // exported names are probed instead, as everywhere else.
@@ -125,7 +138,7 @@ export class TlsAttacher {
       const probe = TLS_PROBES.find((p) => p.symbol === ex);
       if (!shared || !probe) continue;
       const site = `${plain}/${ex} via +0x${shared.fileOffset.toString(16)}`;
-      const made = this.attachProbe(f, probe, { fileOffset: shared.fileOffset }, `+0x${shared.fileOffset.toString(16)}`);
+      const made = this.attachProbe(f, probe, { fileOffset: shared.fileOffset, cookie }, `+0x${shared.fileOffset.toString(16)}`);
       if (made.failed.length) {
         for (const l of made.links) this.loaded.detachTarget(l);
         attempts.push(...made.failed);
@@ -137,7 +150,7 @@ export class TlsAttacher {
     }
     for (const p of TLS_PROBES) {
       if (!exports.found.has(p.symbol) || covered.has(p.symbol)) continue;
-      const made = this.attachProbe(f, p, { functionName: p.symbol }, p.symbol);
+      const made = this.attachProbe(f, p, { functionName: p.symbol, cookie }, p.symbol);
       links.push(...made.links);
       attempts.push(...made.failed);
       if (made.failed.length && p.required) requiredFailed = true;
@@ -149,14 +162,15 @@ export class TlsAttacher {
       return;
     }
     this.counters.files_attached++;
+    this.cookies.set(cookie, f.path);
     this.attached.set(f.key, {
-      file: f, links,
+      file: f, cookie, links,
       status: { name, optional: true, chosen: { kind: 'uprobe', program: `${links.length} probes on ${sites.join(', ')}` }, attempts },
     });
   }
 
   /** A probe's entry and return programs at one site (an exported name or a file offset), as links of this file. */
-  private attachProbe(f: MappedFile, p: TlsProbe, at: { functionName?: string; fileOffset?: number }, site: string):
+  private attachProbe(f: MappedFile, p: TlsProbe, at: { functionName?: string; fileOffset?: number; cookie: number }, site: string):
     { links: string[]; failed: HookAttempt[] } {
     const links: string[] = [];
     const failed: HookAttempt[] = [];

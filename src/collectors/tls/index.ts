@@ -81,14 +81,18 @@ export class TlsCapture {
       const mapped = info.tuple.localAddress !== '';
       this.counts[mapped ? 'streams_mapped' : 'streams_unmapped']++;
       const attributes: Record<string, string | number | boolean> = { 'tls.protocol.name': 'tls' };
-      const lib = attacher.libraryOf(info.pid);
+      // The file whose probe made the stream's first call (its cookie), else which TLS file the process maps.
+      const lib = attacher.fileOfCookie(firstLib) ?? attacher.libraryOf(info.pid);
       if (lib) attributes['tapio.tls.library'] = lib;
       else this.counts.library_unknown++;
       if (!mapped) attributes['tapio.tls.unmapped'] = true;
       return this.factory({ ...info, attributes }, emit);
     });
     this.streams = streams;
-    const hold = new UnmappedHold((rec) => streams.data(rec));
+    // The record a stream opens with is handed on here (directly, or released by the hold): its cookie names
+    // the library, for the stream's attributes made when the table opens it.
+    let firstLib = 0;
+    const hold = new UnmappedHold((rec) => { firstLib = rec.lib; streams.data(rec); });
     this.hold = hold;
     const decoder = new TlsRecordDecoder(this.ctx.drops);
     const k = this.ctx.config.kernel;

@@ -19,6 +19,8 @@ export interface TlsDataRecord extends DataRecord {
   sock: bigint;
   /** How the socket was learnt: none, inside, cached, adjacent, next. */
   mapped: string;
+  /** Which attached file's probe made the call (its attach cookie; TlsAttacher.fileOfCookie). */
+  lib: number;
   /** Always set: the empty placeholder while the socket is unknown. */
   tuple: ConnectionTuple;
 }
@@ -85,6 +87,7 @@ export class TlsRecordDecoder {
       syscall: FUNC_NAMES[view.getUint8(at + D.func.offset)] ?? 'SSL_other',
       tuple, ssl, sock,
       mapped: MAP_HOW_NAMES[view.getUint8(at + D.mapped.offset)] ?? 'none',
+      lib: view.getUint32(at + D.lib.offset, true),
     };
   }
 }
