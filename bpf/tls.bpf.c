@@ -161,6 +161,20 @@ static __always_inline __u64 wake_flags(void)
 											  : BPF_RB_NO_WAKEUP;
 }
 
+/* v bounded to [0, max] (max < 64 KiB) for the verifier right where a helper takes it as a size, out of the
+ * compiler's sight (barrier_var: neither the mask nor the clamp is folded away). The mask also unlinks v from the
+ * registers the compiler copied it to. Needed on 6.12: after a compare on such a copy plus a constant (done + n >=
+ * want), its verifier gives v the copy's range minus that constant, an unsigned add that wraps, and so drops v's
+ * unsigned range; the helper then refuses v as an unbounded size ("R2 unbounded memory access"). 6.16+ keeps it. */
+#define TLS_BOUND(v, max)          \
+	do {                       \
+		barrier_var(v);    \
+		v &= 0xffff;       \
+		if (v > (max))     \
+			v = (max); \
+	} while (0)
+_Static_assert(sizeof(struct tls_data_record) <= 0xffff, "TLS_BOUND's mask keeps a whole record");
+
 static __always_inline void emit_data(struct tls_ssl_state *st, const struct tls_ssl_key *key, const struct tls_call *c,
 				      __u8 dir, __u32 len, __u8 how)
 {
@@ -209,8 +223,8 @@ static __always_inline void emit_data(struct tls_ssl_state *st, const struct tls
 		__u64 n = want > done ? want - done : 0;
 		if (n > TLS_RECORD_DATA_MAX)
 			n = TLS_RECORD_DATA_MAX;
-		n &= 2 * TLS_RECORD_DATA_MAX - 1; /* for the verifier: provably non-negative and bounded */
 		bool last = done + n >= want;
+		TLS_BOUND(n, TLS_RECORD_DATA_MAX);
 		if (bpf_probe_read_user(r->data, n, (void *)(src + done)) != 0) {
 			r->flags |= TLS_FLAG_READ_FAILED;
 			tls_count(TLS_CNT_BYTES_READ_FAILED, want - done);
@@ -218,11 +232,13 @@ static __always_inline void emit_data(struct tls_ssl_state *st, const struct tls
 			n = 0;
 			last = true;
 		}
+		__u32 size = TLS_RECORD_HEADER_BYTES + n;
+		TLS_BOUND(size, sizeof(*r));
 		r->copied = n;
-		r->h.size = TLS_RECORD_HEADER_BYTES + n;
+		r->h.size = size;
 		if (last)
 			r->flags |= TLS_FLAG_CALL_END;
-		if (bpf_ringbuf_output(&tls_events, r, TLS_RECORD_HEADER_BYTES + n, wake_flags()) != 0) {
+		if (bpf_ringbuf_output(&tls_events, r, size, wake_flags()) != 0) {
 			tapio_count_drop(TAPIO_KIND_TLS_DATA, TAPIO_DROP_RINGBUF_FULL);
 			tls_count(TLS_CNT_BYTES_RING_FULL, n);
 		} else {

@@ -7,11 +7,12 @@ cd "$(dirname "$0")/.."
 
 # Build needs: clang/llvm for CO-RE BPF, libbpf + libelf + zlib for the addon, bpftool for vmlinux.h.
 # Test and benchmark needs: real container runtimes, peers to compare against (libbpf-tools, bpftrace), wrk,
-# protocol peers (nghttp2, curl, and apache2-bin: the one server here that takes an h2c Upgrade).
+# protocol peers (nghttp2, curl, apache2-bin: the one server here that takes an h2c Upgrade; nginx: a common TLS
+# server, which the tests run from their own config, never as the system service).
 # Image needs (`npm run image`, test/deploy): debootstrap makes the Debian base of the agent image.
 DEBS=(clang llvm libbpf-dev libelf-dev zlib1g-dev bpftool make g++ python3 iproute2
       bpftrace libbpf-tools containerd runc docker.io podman busybox-static wrk clang-format iptables
-      debootstrap nghttp2-client nghttp2-server curl apache2-bin)
+      debootstrap nghttp2-client nghttp2-server curl apache2-bin nginx)
 
 source scripts/lib/debs.sh
 mapfile -t missing < <(missing_debs "${DEBS[@]}")
@@ -22,6 +23,12 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
   echo "setup: installing Debian packages: ${missing[*]}" >&2
   apt-get update -qq
+  # No service may start from a package's postinst (nginx's would take port 80): policy-rc.d says no, the
+  # Debian way, unless the machine already has one of its own.
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
+    trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+  fi
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 

@@ -13,7 +13,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { needsRoot } from '../helpers/root';
-import { requestsOn, startRequestsAgent, until, type RequestsAgent } from './requests/agent';
+import { freePort, requestsOn, startRequestsAgent, until, type RequestsAgent } from './requests/agent';
 
 const run = promisify(execFile);
 const APACHE = '/usr/sbin/apache2';
@@ -30,14 +30,6 @@ before(async () => {
 after(async () => {
   await ra?.stop();
 });
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 async function startApache(dir: string, port: number): Promise<() => Promise<void>> {
   const www = path.join(dir, 'www');

@@ -1,9 +1,13 @@
 // Per-file TLS attachment against the real kernel (needs root): the real discovery finds this machine's libssl and
 // node, the real loader attaches the uprobes; the limit on files is kept and what is over it counted; a file no
-// process maps any more is detached; the same file reached through two paths is attached once.
+// process maps any more is detached; the same file reached through two paths is attached once; a chroot's own libssl
+// (same mount namespace as the host, another root) is found in its library directories before anything maps it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { spawn } from 'node:child_process';
 import { needsRoot } from '../helpers/root';
 import { loadCollector } from '../../src/kernel/loader';
 import { tlsSpec } from '../../src/collectors/tls/spec';
@@ -34,4 +38,30 @@ test('attach once per file, keep the limit (counting the rest), detach when unus
   } finally {
     await loaded.close();
   }
+});
+
+test('a chroot\'s own libssl is found in its library directories, not only its namespace\'s first root', needsRoot, async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tapio-chroot-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const lib = path.join(dir, 'usr/lib/x86_64-linux-gnu');
+  fs.mkdirSync(lib, { recursive: true });
+  fs.mkdirSync(path.join(dir, 'bin'));
+  fs.copyFileSync('/usr/lib/x86_64-linux-gnu/libssl.so.3', path.join(lib, 'libssl.so.3')); // its own file (inode)
+  fs.copyFileSync('/bin/busybox', path.join(dir, 'bin/busybox'));
+  fs.chmodSync(path.join(dir, 'bin/busybox'), 0o755);
+  // chroot(8) keeps the mount namespace: the sleeper's root differs from the host's, its namespace does not.
+  const sleeper = spawn('chroot', [dir, '/bin/busybox', 'sleep', '60'], { stdio: 'ignore' });
+  t.after(() => { sleeper.kill(); });
+  const st = fs.statSync(path.join(lib, 'libssl.so.3'));
+  const want = `${st.ino}:${st.size}:${Math.floor(st.mtimeMs)}`;
+  let found: MappedFile | undefined;
+  for (let i = 0; i < 100 && !found; i++) {
+    await new Promise((r) => setTimeout(r, 50));
+    if (fs.readlinkSync(`/proc/${sleeper.pid}/root`) !== dir) continue; // chroot(8) not yet in place
+    found = new Discovery().scan(new Set()).files.get(want);
+  }
+  assert.ok(found, 'the chroot\'s libssl.so.3 is a candidate');
+  assert.equal(found.path, '/usr/lib/x86_64-linux-gnu/libssl.so.3');
+  assert.ok(found.pids.has(sleeper.pid!), 'used by the chroot\'s process');
+  assert.ok(fs.existsSync(found.openPath) && found.openPath.startsWith('/proc/'), `opened through /proc: ${found.openPath}`);
 });

@@ -52,6 +52,16 @@ function readLink(p: string): string | undefined {
   }
 }
 
+/** The root directory a process sees, as device:inode (readlink would give its path, not which one it is). */
+function rootDir(p: string): string | undefined {
+  try {
+    const st = fs.statSync(p);
+    return `${st.dev}:${st.ino}`;
+  } catch {
+    return undefined;
+  }
+}
+
 function fileKey(openPath: string): string | undefined {
   try {
     const st = fs.statSync(openPath);
@@ -109,10 +119,14 @@ export class Discovery {
       }
       if (maps === '') continue; // a kernel thread
       processes++;
+      // A root is a mount namespace and the directory the process sees as / in it: a chroot shares its parent's
+      // namespace but not its library directories.
       const ns = readLink(`${root}/${pid}/ns/mnt`);
-      if (ns) {
-        const list = roots.get(ns);
-        if (list) list.push(pid); else roots.set(ns, [pid]);
+      const top = ns ? rootDir(`${root}/${pid}/root`) : undefined;
+      if (ns && top) {
+        const where = `${ns}@${top}`;
+        const list = roots.get(where);
+        if (list) list.push(pid); else roots.set(where, [pid]);
       }
       const exe = readLink(`${root}/${pid}/exe`);
       for (const line of maps.split('\n')) {
@@ -125,8 +139,8 @@ export class Discovery {
         if (key) add(key, m.path, openPath, isLib ? 'library' : 'executable', pid);
       }
     }
-    // Each root (mount namespace) once: its libssl files in the usual directories, used by every process there.
-    for (const [ns, pids] of roots) {
+    // Each root once: its libssl files in the usual directories, used by every process there.
+    for (const [where, pids] of roots) {
       const pid = pids[0];
       for (const dir of this.libraryDirs) {
         let names: string[];
@@ -139,7 +153,7 @@ export class Discovery {
           if (!LIBSSL.test(n)) continue;
           const p = `${dir}/${n}`;
           const openPath = `${root}/${pid}/root${p}`;
-          const key = this.key(`${ns}${p}`, openPath);
+          const key = this.key(`${where}${p}`, openPath);
           if (key) for (const q of pids) add(key, p, openPath, 'library', q);
         }
       }

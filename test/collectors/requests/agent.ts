@@ -3,6 +3,7 @@
 // optionally with an encrypted disk spool), and an in-memory sink to wait on. Tests count what each scenario made
 // against what was reported and what was counted lost.
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -111,6 +112,15 @@ export async function startRequestsAgent(o: RequestsAgentOptions = {}): Promise<
 export function requestsOn(sink: CollectingSink, port: number): { server: TapioEvent[]; client: TapioEvent[] } {
   const mine = sink.events.filter((e) => e.request && e.attributes['server.port'] === port);
   return { server: mine.filter((e) => e.request!.side === 'server'), client: mine.filter((e) => e.request!.side === 'client') };
+}
+
+/** A loopback port free a moment ago, for a server that must be told its port in a config file. */
+export async function freePort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as net.AddressInfo).port;
+  await new Promise((r) => s.close(r));
+  return port;
 }
 
 /** Polls until pred() holds (bounded). */
