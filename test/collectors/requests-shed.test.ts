@@ -84,7 +84,10 @@ async function startPeers(tls: boolean) {
 /** Events of a round's requests, both ends, after what the kernel has sent us settled. */
 async function reported(port: number, name: string, atLeast: number): Promise<number> {
   const of = () => { const r = requestsOn(ra!.sink, port); return [...r.server, ...r.client].filter((e) => e.request!.target!.startsWith(`/${name}/`)).length; };
-  await until(`${atLeast} events of round ${name}`, () => of() >= atLeast, 15_000);
+  await until(`${atLeast} events of round ${name}`, () => of() >= atLeast, 15_000).catch((e: Error) => {
+    const c = Object.entries(requests().counters()).filter(([k]) => /tls_kernel|sessions|reported|lost/.test(k));
+    throw new Error(`${e.message}: ${of()} so far; ${JSON.stringify(Object.fromEntries(c))}`);
+  });
   await new Promise((r) => setTimeout(r, 700)); // the ring's coalescing and the sessions' drain: anything more by now
   return of();
 }
