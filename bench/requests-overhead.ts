@@ -23,6 +23,11 @@ function cpuTicks(pid: number): number {
 
 interface Load { name: string; start(): Promise<() => void>; drive(): Promise<number> }
 
+const lostOf = (c: Record<string, number>) => Object.entries(c).filter(([k]) => k.startsWith('requests_lost_')).reduce((n, [, v]) => n + v, 0);
+
+/** Requests wrk made so far (its own count): the ground truth of the HTTP/1 rows. */
+let wrkRequests = 0;
+
 const nodeHttp: Load = {
   name: 'wrk -> node http (HTTP/1.1 keep-alive)',
   async start() {
@@ -32,6 +37,7 @@ const nodeHttp: Load = {
   },
   async drive() {
     const out = await run('wrk', ['-t1', '-c16', `-d${SECONDS}s`, 'http://127.0.0.1:18481/items/42?x=1']);
+    wrkRequests += Number(/(\d+) requests in/.exec(out)?.[1] ?? 0);
     return Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0);
   },
 };
@@ -94,7 +100,9 @@ async function main(): Promise<void> {
       const w = await withAgent(plan, () => load.drive());
       const base2 = await load.drive();
       // The agent as `tapio run` runs it: holding its CPU budget by sampling connections (after it settled).
+      const wrkBefore = wrkRequests;
       const b = BUDGET_WARMUP ? await withAgent(plan, () => load.drive(), BUDGET_WARMUP) : undefined;
+      const wrkMade = wrkRequests - wrkBefore;
       const base3 = b ? await load.drive() : base2;
       type Run = { label: string; r: typeof w; before: number; after: number };
       const runs: Run[] = [{ label: 'every request', r: w, before: base1, after: base2 }];
@@ -107,15 +115,19 @@ async function main(): Promise<void> {
         rows.push([`${load.name}: ${label}${sampling ? ` (l7.data 1/${sampling})` : ''}`, `${before.toFixed(0)} / ${after.toFixed(0)}`, (after / before).toFixed(3), r.value.toFixed(0),
           (r.value / base).toFixed(3), `${(per10k * 100).toFixed(1)}%`, `${((r.cpuSec / SECONDS / os.availableParallelism()) * 100).toFixed(1)}%`,
           String(c.kernel_bytes_seen ?? 0), String(c.kernel_bytes_copied ?? 0), String(c.gap_bytes ?? 0), String(c.kernel_bytes_ring_full ?? 0),
-          String(c.requests_reported ?? 0), String(Object.entries(c).filter(([k]) => k.startsWith('requests_lost_')).reduce((n, [, v]) => n + v, 0)),
-          `${c.kernel_connections_http1 ?? 0} + ${c.kernel_connections_http2 ?? 0} / ${c.kernel_connections_not_admitted ?? 0} / ${c.kernel_connections_shed ?? 0}`]);
+          String(c.requests_reported ?? 0), String(lostOf(c)),
+          `${c.kernel_connections_http1 ?? 0} + ${c.kernel_connections_http2 ?? 0} / ${c.kernel_connections_not_admitted ?? 0} / ${c.kernel_connections_shed ?? 0}`,
+          // HTTP/1 within the budget: both ends of every request wrk made, reported or counted as not captured.
+          label !== 'every request' && wrkMade ? `${2 * wrkMade} made; ${(c.requests_reported ?? 0) + (c.kernel_h1_requests_not_captured ?? 0) + lostOf(c)} = ` +
+            `${c.requests_reported ?? 0} + ${c.kernel_h1_requests_not_captured ?? 0} + ${lostOf(c)}` : '-']);
       }
     } finally {
       stop();
     }
   }
   const head = ['load: agent', 'req/s without (before / after)', 'control (after / before)', 'req/s with', 'kept (with / mean without)', 'agent CPU per 10k req/s (of one core)',
-    'agent % of node', 'bytes seen', 'copied', 'gap bytes', 'ring-full bytes', 'requests reported (both ends)', 'requests lost', 'connection ends captured (h1 + h2) / not admitted / let go'];
+    'agent % of node', 'bytes seen', 'copied', 'gap bytes', 'ring-full bytes', 'requests reported (both ends)', 'requests lost', 'connection ends captured (h1 + h2) / not admitted / let go',
+    'ground truth: request ends made = reported + counted not captured + lost'];
   console.log(`request capture overhead (plan ${plan}, ${SECONDS}s per run, ${os.availableParallelism()} cores, load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')})`);
   console.log(`| ${head.join(' | ')} |\n|${head.map(() => '---').join('|')}|`);
   for (const r of rows) console.log(`| ${r.join(' | ')} |`);

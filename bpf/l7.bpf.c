@@ -114,6 +114,7 @@ static __always_inline bool l7_shed(struct l7_conn *conn, __u64 key)
 	fill_close(&r, key, conn, L7_CLOSE_SHED);
 	if (bpf_ringbuf_output(&l7_events, &r, sizeof(r), l7_wake_flags()) != 0)
 		return false;
+	conn->skipped_proto = conn->protocol;
 	conn->protocol = L7_PROTO_NOT_ADMITTED;
 	l7_count(L7_CNT_CONNS_SHED, 1);
 	tapio_count_drop(TAPIO_KIND_L7_DATA, TAPIO_DROP_SAMPLED);
@@ -168,6 +169,20 @@ static __always_inline __u32 first_bytes(const struct syscall_buf *sb, __u32 len
 	return n;
 }
 
+/* A connection sampled out or let go is not copied, but its HTTP/1 requests are still counted: a syscall that
+ * starts with a request line is one more (pipelined requests in one syscall count once). One read of its first
+ * bytes. HTTP/2 connections are counted as connections only (their requests are frames inside the stream). */
+static __always_inline void count_not_captured(struct l7_conn *conn, __u32 len, const struct syscall_buf *sb)
+{
+	if (conn->skipped_proto != L7_PROTO_HTTP1 || sb->sys == L7_SYS_OTHER)
+		return;
+	__u8 head[L7_DETECT_BYTES] = {};
+	__u8 sender = TCP_ROLE_UNKNOWN;
+	__u32 n = first_bytes(sb, len, head);
+	if (detect(head, n, &sender, false) == L7_PROTO_HTTP1 && sender == TCP_ROLE_CLIENT)
+		l7_count(L7_CNT_H1_REQUESTS_NOT_CAPTURED, 1);
+}
+
 /* The heart: `len` payload bytes of `sk` went in direction `dir`, their user memory described by `sb`. */
 static __always_inline void capture(struct sock *sk, __u8 dir, __u32 len, const struct syscall_buf *sb)
 {
@@ -181,10 +196,16 @@ static __always_inline void capture(struct sock *sk, __u8 dir, __u32 len, const 
 			return;
 	}
 	__u8 proto = conn->protocol;
-	if (proto == L7_PROTO_UNSUPPORTED || proto == L7_PROTO_NOT_ADMITTED)
+	if (proto == L7_PROTO_UNSUPPORTED)
 		return;
-	if (proto != L7_PROTO_UNKNOWN && l7_shed(conn, key))
+	if (proto == L7_PROTO_NOT_ADMITTED) {
+		count_not_captured(conn, len, sb);
 		return;
+	}
+	if (proto != L7_PROTO_UNKNOWN && l7_shed(conn, key)) {
+		count_not_captured(conn, len, sb);
+		return;
+	}
 
 	struct l7_settings *cfg;
 	__u32 zero = 0;
@@ -209,7 +230,9 @@ static __always_inline void capture(struct sock *sk, __u8 dir, __u32 len, const 
 		}
 		if (!tapio_admit(TAPIO_KIND_L7_DATA, bpf_get_current_cgroup_id())) {
 			conn->protocol = L7_PROTO_NOT_ADMITTED;
+			conn->skipped_proto = proto;
 			l7_count(L7_CNT_CONNS_NOT_ADMITTED, 1);
+			count_not_captured(conn, len, sb);
 			return;
 		}
 		conn->kept_every = l7_sample_every();

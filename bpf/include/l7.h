@@ -65,6 +65,7 @@ enum l7_counter {
 	L7_CNT_CONNS_SHED = 12,	     /* captured connections let go when sampling rose (l7_shed) */
 	L7_CNT_H2_DATA_SKIPPED = 13, /* HTTP/2 DATA payload bytes past the bound passed over by the frame walker */
 	L7_CNT_H2_WALK_LOST = 14,    /* directions where the frame walker lost the frame layout (off from then on) */
+	L7_CNT_H1_REQUESTS_NOT_CAPTURED = 15, /* request lines seen on HTTP/1 connections sampled out or let go */
 	L7_CNT_MAX = 16,
 };
 
@@ -78,13 +79,13 @@ struct l7_settings {
 
 /* Per-connection state, keyed by the struct sock pointer, in an LRU hash. */
 struct l7_conn {
-	__u64 start_ns;	  /* when Tapio first saw it (connect, accept, or its first payload) */
-	__u64 seq[2];	  /* bytes seen so far per enum l7_direction: the stream offset of the next byte */
-	__u8 role;	  /* enum tcp_role (network.h values: 0 unknown, 1 client, 2 server) */
-	__u8 protocol;	  /* enum l7_protocol */
-	__u8 detect_seen; /* payloads looked at while the protocol was unknown */
-	__u8 pad;
-	__u32 kept_every; /* the 1-in-N sampling of TAPIO_KIND_L7_DATA this connection was last kept under */
+	__u64 start_ns;	    /* when Tapio first saw it (connect, accept, or its first payload) */
+	__u64 seq[2];	    /* bytes seen so far per enum l7_direction: the stream offset of the next byte */
+	__u8 role;	    /* enum tcp_role (network.h values: 0 unknown, 1 client, 2 server) */
+	__u8 protocol;	    /* enum l7_protocol */
+	__u8 detect_seen;   /* payloads looked at while the protocol was unknown */
+	__u8 skipped_proto; /* what a connection sampled out or let go spoke (its requests are still counted) */
+	__u32 kept_every;   /* the 1-in-N sampling of TAPIO_KIND_L7_DATA this connection was last kept under */
 	/* HTTP/2 frame walker, per enum l7_direction (l7_copy.h walk_step): where the frame layout is known (the
 	 * connection was seen from its first byte), bytes past the per-syscall bound are still walked: frame headers
 	 * and every frame but DATA are copied, DATA payload is passed over, so header blocks (HPACK) stay whole. */

@@ -153,8 +153,11 @@ export class IdentityResolver {
       return this.config.enabled && id !== 0n && id !== ROOT_CGROUP_ID && this.cgroups.pathOf(id) === undefined;
     }
     if (a['container.name'] !== undefined) return false;
-    const gaveUpAt = this.gaveUp.peek(event.cgroupId);
-    if (gaveUpAt !== undefined && Date.now() - gaveUpAt < this.config.runtimes.relistIntervalMs) return false;
+    // Given up on lately, and no runtime has told anything new since (a container started while its first exec was
+    // held, dockerd still creating it, is named by the runtime's next change: then it is worth waiting again).
+    const gaveUp = this.gaveUp.peek(event.cgroupId);
+    if (gaveUp !== undefined && gaveUp.generation === this.runtimes.generation &&
+      Date.now() - gaveUp.at < this.config.runtimes.relistIntervalMs) return false;
     return this.runtimes.status().some((s) => s.state === 'connected');
   }
 
@@ -168,15 +171,17 @@ export class IdentityResolver {
       p = this.resolve(cgroupId, pid).then((attrs) => {
         // Still no name (a runtime we do not watch, a container already gone): do not hold this cgroup's events
         // again until the next periodic re-list could have changed that.
-        if (attrs['container.id'] !== undefined && attrs['container.name'] === undefined) this.gaveUp.set(cgroupId, Date.now());
+        if (attrs['container.id'] !== undefined && attrs['container.name'] === undefined) {
+          this.gaveUp.set(cgroupId, { at: Date.now(), generation: this.runtimes.generation });
+        }
       }, () => undefined).finally(() => this.settling.delete(cgroupId));
       this.settling.set(cgroupId, p);
     }
     return p;
   }
 
-  /** Cgroups whose container no runtime could name at the last try, and when (bounded). */
-  private readonly gaveUp = new LruMap<bigint, number>(4096);
+  /** Cgroups whose container no runtime could name at the last try: when, and the runtimes' generation then. */
+  private readonly gaveUp = new LruMap<bigint, { at: number; generation: number }>(4096);
 
   /** Like attributesFor, but waits for a cgroup walk and a runtime re-list when something is unknown. For tests
    *  and start-up paths, never for the per-event path. */

@@ -317,7 +317,7 @@ export const STRUCTS = {
       role: { offset: 24, size: 1 },
       protocol: { offset: 25, size: 1 },
       detect_seen: { offset: 26, size: 1 },
-      pad: { offset: 27, size: 1 },
+      skipped_proto: { offset: 27, size: 1 },
       kept_every: { offset: 28, size: 4 },
       h2_left: { offset: 32, size: 8 },
       h2_walk: { offset: 40, size: 2 },
@@ -668,6 +668,7 @@ export const ENUMS = {
     L7_CNT_CONNS_SHED: 12,
     L7_CNT_H2_DATA_SKIPPED: 13,
     L7_CNT_H2_WALK_LOST: 14,
+    L7_CNT_H1_REQUESTS_NOT_CAPTURED: 15,
     L7_CNT_MAX: 16,
   },
   l7_close_reason: {
@@ -949,6 +950,7 @@ export const L7_CNT_STATE_FULL = 11;
 export const L7_CNT_CONNS_SHED = 12;
 export const L7_CNT_H2_DATA_SKIPPED = 13;
 export const L7_CNT_H2_WALK_LOST = 14;
+export const L7_CNT_H1_REQUESTS_NOT_CAPTURED = 15;
 export const L7_CNT_MAX = 16;
 
 // enum l7_close_reason

@@ -110,25 +110,35 @@ async function shedScenario(tls: boolean): Promise<void> {
     const shed0 = requests().counters()[shedCounter] ?? 0;
     const sessions0 = requests().counters()[sessionsShed] ?? 0;
     const lost0 = sampledLost();
+    const notCaptured0 = requests().counters().kernel_h1_requests_not_captured ?? 0;
 
     sampleEvery(kind, 4);
     await peers.round('r2');
     await until('the kernel let some ends go', () => (requests().counters()[shedCounter] ?? 0) - shed0 > 0, 10_000);
     await new Promise((r) => setTimeout(r, 700));
-    const shed = (requests().counters()[shedCounter] ?? 0) - shed0;
-    const kept2 = await reported(peers.port, 'r2', 2 * SOCKETS - shed);
-    // Each of the 32 ends (16 connections, two ends) made one request this round: reported, or its end let go.
-    assert.equal(kept2 + shed, 2 * SOCKETS, `reported ${kept2} + ends let go ${shed}`);
+    // The counters are the node's: other processes' connections (other tests, the machine's own traffic) may be let
+    // go at the same time, so this test's ends are at least those counts, never more than the node's.
+    const kept2 = await reported(peers.port, 'r2', 1);
+    const shed = 2 * SOCKETS - kept2; // each of the 32 ends (16 connections, two ends) made one request this round
+    const shedNode = (requests().counters()[shedCounter] ?? 0) - shed0;
+    assert.ok(shedNode >= shed, `the kernel counted every end let go (${shedNode} on the node >= ${shed} of this test)`);
     assert.ok(shed > 2 * SOCKETS / 2 && kept2 > 0, `about 3 in 4 ends let go at 1-in-4 (${shed} of ${2 * SOCKETS}), some kept`);
-    assert.equal((requests().counters()[sessionsShed] ?? 0) - sessions0, shed, 'userspace closed one session per end the kernel let go');
+    assert.ok((requests().counters()[sessionsShed] ?? 0) - sessions0 >= shed, 'userspace closed a session per end the kernel let go');
 
     await peers.round('r3');
-    assert.equal(await reported(peers.port, 'r3', kept2), kept2, 'the kept ends stay kept, the others stay let go');
-    assert.equal((requests().counters()[shedCounter] ?? 0) - shed0, shed, 'nobody let go twice');
+    const kept3 = await reported(peers.port, 'r3', kept2);
+    assert.equal(kept3, kept2, 'none let go twice or taken back');
 
     sampleEvery(kind, 1);
     await peers.round('r4');
     assert.equal(await reported(peers.port, 'r4', kept2), kept2, 'lowered sampling does not take a let-go stream back (its state is gone)');
+    if (!tls) {
+      // HTTP/1: the requests of the ends let go are still counted, one per request line: rounds r2, r3, r4.
+      await until('the uncaptured requests counted', () => (requests().counters().kernel_h1_requests_not_captured ?? 0) - notCaptured0 >= 3 * shed, 5000);
+      // ">=": the node's other let-go HTTP/1 connections count too; on a quiet node it is exactly 3 x shed.
+      assert.ok((requests().counters().kernel_h1_requests_not_captured ?? 0) - notCaptured0 >= 3 * shed,
+        'every request is reported or counted: r2-r4 made 3 x 32, reported 3 x kept, counted 3 x let go');
+    }
     assert.equal(sampledLost() - lost0, 0, 'rounds are sequential: no request was in flight when its end was let go');
   } finally {
     sampleEvery(kind, 1);
