@@ -122,6 +122,7 @@ export function programLogExcerpt(log: string, program: string): string {
 
 export class LoadedCollector {
   private readonly maps = new Map<string, BpfMap>();
+  private mapNames?: Set<string>;
   private readonly readers: RingReader[] = [];
   private closed = false;
 
@@ -165,7 +166,10 @@ export class LoadedCollector {
   }
 
   hasMap(name: string): boolean {
-    return this.object !== undefined && this.object.maps().some((m) => m.name === name);
+    if (!this.object) return false;
+    // The maps are fixed once loaded; asking the addon each time made a description of every map each second.
+    this.mapNames ??= new Set(this.object.maps().map((m) => m.name));
+    return this.mapNames.has(name);
   }
 
   openRing(mapName: string, onBatch: BatchHandler, options?: RingReaderOptions): RingReader {
@@ -307,6 +311,8 @@ export async function loadCollector(spec: CollectorSpec, options: LoaderOptions 
       throw e;
     }
     const r = o.load();
+    // The load parsed the kernel's BTF and freed it; without this glibc keeps those pages (~5-10 MiB per object).
+    native().releaseFreedHeap();
     if (r.ok) {
       obj = o;
       break;
