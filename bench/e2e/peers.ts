@@ -81,7 +81,8 @@ function bpfLinks(pid: number): number {
 /** `tapio run` from this checkout, or from another one (its root, e.g. main's, for before/after in one run). */
 export async function tapioRun(root = path.join(__dirname, '..', '..', '..'), label = ''): Promise<Tracer> {
   const bin = path.join(root, 'bin', 'tapio.js');
-  const child = spawn(process.execPath, [bin, 'run', '--output', 'none'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  // Node's flags as the image's ENTRYPOINT runs it (scripts/image/Dockerfile).
+  const child = spawn(process.execPath, ['--max-semi-space-size=4', bin, 'run', '--output', 'none'], { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   child.stderr!.on('data', (d) => { err = (err + d).slice(-4096); });
   const stop = () => stopChild(child);

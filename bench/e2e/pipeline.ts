@@ -19,6 +19,7 @@ import { createOtlpExporter } from '../../src/export/otlp';
 import { exportConfigSchema } from '../../src/config/export';
 import { loadCollector, type LoadedCollector } from '../../src/kernel';
 import { bootNsToUnixNano } from '../../src/kernel/clock';
+import { releaseFreedHeap } from '../../src/kernel/heap';
 import { kindName, reasonName } from '../../src/kernel/drops';
 import { startGenerator } from '../../test/helpers/spine';
 import { addTarget, testKindDrops } from '../../test/pipeline/limits-helpers';
@@ -145,6 +146,9 @@ export interface CaseOptions {
 
 export async function pipelineCase(protocol: 'grpc' | 'http/protobuf', rate: number | 'max', seconds: number,
   opts: CaseOptions = {}): Promise<PipelineRow> {
+  // What earlier cases in this process freed goes back first, as the agent's own trim every 30 s would do (a
+  // case is shorter): otherwise a backlog in one case stays in the next one's RSS.
+  releaseFreedHeap();
   const receiverJs = path.join(__dirname, '..', 'export-throughput.js');
   const child = fork(receiverJs, ['--receiver', protocol === 'grpc' ? 'grpc' : 'http']);
   const { port } = await new Promise<{ port: number }>((r) => child.once('message', (m) => r(m as { port: number })));

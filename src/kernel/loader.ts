@@ -9,6 +9,7 @@ import { BPF_OBJECT_DIR, native, type AttachOutcome, type NativeBpfObject } from
 import { BpfMap } from './maps';
 import { RingReader, type BatchHandler } from './ring';
 import type { RingReaderOptions } from './native';
+import { releaseFreedHeap } from './heap';
 import { readKernelDrops, type KernelDropRow } from './drops';
 import { ensureTracefs } from './tracefs';
 import { chooseTransport, prepareTransport, type TransportChoice } from './transport';
@@ -312,7 +313,7 @@ export async function loadCollector(spec: CollectorSpec, options: LoaderOptions 
     }
     const r = o.load();
     // The load parsed the kernel's BTF and freed it; without this glibc keeps those pages (~5-10 MiB per object).
-    native().releaseFreedHeap();
+    releaseFreedHeap();
     if (r.ok) {
       obj = o;
       break;
