@@ -1,5 +1,7 @@
-// The whole agent, kernel to collector, in one run (needs root). Prints three tables, each with the load average
+// The whole agent, kernel to collector, in one run (needs root). Prints its tables, each with the load average
 // next to it (this 2-core machine is shared: read the ratios within a table, not absolute numbers across runs):
+//  idle. `tapio run` (default collectors) with nothing of its own to do, after it settled: CPU by thread group,
+//     wake-ups, memory as RSS/PSS by holder (bench/e2e/memory.ts); BENCH_BASELINE alternates another checkout's;
 //  1. pipeline + OTLP: a kernel program's records through the ring, decode, the real Agent and pipeline and the OTLP
 //     exporter (direct protobuf encoder) to a real receiver over loopback, gRPC and HTTP/protobuf, at 10k and 100k
 //     events/s and as fast as it goes: delivered vs ground truth, CPU (% of the node, µs per event, split by thread
@@ -11,7 +13,9 @@
 //  1b. the latency/CPU trade-off: gRPC at 10k/s with batch.delayMs 2, 5, 20 and 100 ms (BENCH_DELAYS); then the
 //     defaults against the old one-request-at-a-time lane (maxInFlight 1, delayMs 100 as this bench used before),
 //     alternating, over both protocols at 10k and 100k/s.
-// Run: npx tsc -p . && sudo node dist/bench/agent-end-to-end.js   (BENCH_SECONDS=8, BENCH_EXECS=4000, BENCH_PARTS=1,1b,2,3;
+//  1c. docs/tuning.md's low-latency profiles against part 1's settings, both protocols at 100k and 10k/s.
+// Run: npx tsc -p . && sudo node dist/bench/agent-end-to-end.js   (BENCH_SECONDS=8, BENCH_EXECS=4000,
+// BENCH_PARTS=idle,1,1b,1c,2,3, BENCH_IDLE_SECONDS=60, BENCH_IDLE_SETTLE=30;
 // part 2: BENCH_WARMUP_EXECS=500, BENCH_BASELINE=/work/main adds that checkout's agent, alternating, BENCH_ROUNDS)
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -30,8 +34,9 @@ const WARMUP = Number(process.env.BENCH_WARMUP_EXECS ?? 500);
 /** Another checkout's root (e.g. /work/main): its `tapio run` runs beside this one's, alternating, for before/after. */
 const BASELINE = process.env.BENCH_BASELINE;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? (BASELINE ? 2 : 1));
-/** docs/tuning.md's low-latency profile (part 1c). */
+/** docs/tuning.md's low-latency profiles (part 1c). */
 const LOW_LATENCY: CaseOptions = { maxRecords: 512, delayMs: 5, coalesceMs: 2, maxInFlightRecords: 2048 };
+const LOWEST_LATENCY: CaseOptions = { maxRecords: 256, delayMs: 2, coalesceMs: 1, maxInFlightRecords: 2048 };
 const DELAYS = (process.env.BENCH_DELAYS ?? '2,5,20,100').split(',').map(Number);
 const load = () => `load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}, ${os.availableParallelism()} cores`;
 const f = (n: number, d = 1) => (Number.isFinite(n) ? n.toFixed(d) : '-');
@@ -104,12 +109,13 @@ async function main(): Promise<void> {
   }
   if (PARTS.has('1c')) {
     // Latency as a setting at 100k/s and 10k/s: the settings above (batches of 2048, the default batch.delayMs,
-    // ring coalescing 5 ms) against the low-latency profile of docs/tuning.md, alternating.
+    // ring coalescing 5 ms) against the low-latency profiles of docs/tuning.md, alternating.
     const rows: PipelineRow[] = [];
     const before = load();
     const sets: [string, CaseOptions][] = [
       ['bench settings (maxRecords 2048, delayMs default, coalesceMs 5)', {}],
       ['low latency (maxRecords 512, delayMs 5, coalesceMs 2, maxInFlightRecords 2048)', LOW_LATENCY],
+      ['lowest latency (maxRecords 256, delayMs 2, coalesceMs 1, maxInFlightRecords 2048)', LOWEST_LATENCY],
     ];
     for (const protocol of ['grpc', 'http/protobuf'] as const) {
       for (const rate of [100_000, 10_000]) {
