@@ -1,5 +1,7 @@
-// The whole agent, kernel to collector, in one run (needs root). Prints three tables, each with the load average
+// The whole agent, kernel to collector, in one run (needs root). Prints its tables, each with the load average
 // next to it (this 2-core machine is shared: read the ratios within a table, not absolute numbers across runs):
+//  idle. `tapio run` (default collectors) with nothing of its own to do, after it settled: CPU by thread group,
+//     wake-ups, memory as RSS/PSS by holder (bench/e2e/memory.ts); BENCH_BASELINE alternates another checkout's;
 //  1. pipeline + OTLP: a kernel program's records through the ring, decode, the real Agent and pipeline and the OTLP
 //     exporter (direct protobuf encoder) to a real receiver over loopback, gRPC and HTTP/protobuf, at 10k and 100k
 //     events/s and as fast as it goes: delivered vs ground truth, CPU (% of the node, µs per event, split by thread
@@ -11,33 +13,43 @@
 //  1b. the latency/CPU trade-off: gRPC at 10k/s with batch.delayMs 2, 5, 20 and 100 ms (BENCH_DELAYS); then the
 //     defaults against the old one-request-at-a-time lane (maxInFlight 1, delayMs 100 as this bench used before),
 //     alternating, over both protocols at 10k and 100k/s.
-// Run: npx tsc -p . && sudo node dist/bench/agent-end-to-end.js   (BENCH_SECONDS=8, BENCH_EXECS=4000, BENCH_PARTS=1,1b,2,3;
+//  1c. docs/tuning.md's low-latency profiles against part 1's settings, both protocols at 100k and 10k/s.
+// Run: npx tsc -p . && sudo node dist/bench/agent-end-to-end.js   (BENCH_SECONDS=8, BENCH_EXECS=4000,
+// BENCH_PARTS=idle,1,1b,1c,2,3, BENCH_IDLE_SECONDS=60, BENCH_IDLE_SETTLE=30;
 // part 2: BENCH_WARMUP_EXECS=500, BENCH_BASELINE=/work/main adds that checkout's agent, alternating, BENCH_ROUNDS)
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { pipelineCase, type PipelineRow } from './e2e/pipeline';
+import { pipelineCase, type CaseOptions, type PipelineRow } from './e2e/pipeline';
 import { bpftrace, buildTaxProgram, execsnoop, oldAcceptHook, stormTable, tapioRun, taxTable, type Tracer } from './e2e/peers';
+import { idleRow, type IdleRow } from './e2e/idle';
+import { formatMemory } from './e2e/memory';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 const EXECS = Number(process.env.BENCH_EXECS ?? 4000);
-const PARTS = new Set((process.env.BENCH_PARTS ?? '1,1b,2,3').split(','));
+const PARTS = new Set((process.env.BENCH_PARTS ?? 'idle,1,1b,1c,2,3').split(','));
+const IDLE_SECONDS = Number(process.env.BENCH_IDLE_SECONDS ?? 60);
+const IDLE_SETTLE = Number(process.env.BENCH_IDLE_SETTLE ?? 30);
 const WARMUP = Number(process.env.BENCH_WARMUP_EXECS ?? 500);
 /** Another checkout's root (e.g. /work/main): its `tapio run` runs beside this one's, alternating, for before/after. */
 const BASELINE = process.env.BENCH_BASELINE;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? (BASELINE ? 2 : 1));
+/** docs/tuning.md's low-latency profiles (part 1c). */
+const LOW_LATENCY: CaseOptions = { maxRecords: 512, delayMs: 5, coalesceMs: 2, maxInFlightRecords: 2048 };
+const LOWEST_LATENCY: CaseOptions = { maxRecords: 256, delayMs: 2, coalesceMs: 1, maxInFlightRecords: 2048 };
 const DELAYS = (process.env.BENCH_DELAYS ?? '2,5,20,100').split(',').map(Number);
 const load = () => `load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}, ${os.availableParallelism()} cores`;
 const f = (n: number, d = 1) => (Number.isFinite(n) ? n.toFixed(d) : '-');
 
+const MEMORY_HEAD = 'RSS (PSS) MiB: BPF maps (PSS) + C heap + other anonymous + files';
 const STAGES = ['ring + decode', 'pipeline', 'identity', 'encode', 'export queue', 'send', 'gc', 'native (V8/libuv)', 'other'];
 
 function printPipeline(rows: PipelineRow[], profile = true): void {
-  console.log('\n| protocol | offered | delivered / ground truth | delivered/s | agent % of node | CPU µs/event (main + reader + other threads) | RSS MiB | drops by reason | p50 / p99 ms |');
-  console.log('|---|---|---|---|---|---|---|---|---|');
+  console.log(`\n| protocol | offered | delivered / ground truth | delivered/s | agent % of node | CPU µs/event (main + reader + other threads) | peak RSS MiB | at the end of the load: ${MEMORY_HEAD} | drops by reason | p50 / p99 ms (p99 after the first second) |`);
+  console.log('|---|---|---|---|---|---|---|---|---|---|');
   for (const r of rows) {
     console.log(`| ${r.protocol} | ${r.offered} | ${r.delivered} / ${r.truth} | ${r.perSec} | ${f(r.nodePct, 2)} | ` +
-      `${f(r.usPerEvent, 2)} (${f(r.mainUs, 2)} + ${f(r.readerUs, 2)} + ${f(r.otherUs, 2)}) | ${f(r.rssMiB, 0)} | ${r.drops} | ${r.p50} / ${r.p99} |`);
+      `${f(r.usPerEvent, 2)} (${f(r.mainUs, 2)} + ${f(r.readerUs, 2)} + ${f(r.otherUs, 2)}) | ${f(r.rssMiB, 0)} | ${formatMemory(r.mem)} | ${r.drops} | ${r.p50} / ${r.p99} (${r.p99Steady}) |`);
   }
   if (!profile) return;
   console.log('\nMain-thread CPU profile by stage, µs per delivered event (share of busy samples, by the room the sampled');
@@ -51,6 +63,21 @@ function printPipeline(rows: PipelineRow[], profile = true): void {
 
 async function main(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('run as root: loads BPF programs');
+  if (PARTS.has('idle')) {
+    const before = load();
+    const rows: IdleRow[] = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      rows.push(await idleRow(() => tapioRun(undefined, BASELINE ? ' (this branch)' : ''), IDLE_SETTLE, IDLE_SECONDS));
+      if (BASELINE) rows.push(await idleRow(() => tapioRun(BASELINE, ` (${BASELINE})`), IDLE_SETTLE, IDLE_SECONDS));
+    }
+    console.log(`\n## Idle: \`tapio run --output none\`, ${IDLE_SECONDS} s after ${IDLE_SETTLE} s to settle (${before} before, ${load()} after)`);
+    console.log(`| agent | % of node | CPU ms/s (main + readers + other threads) | wake-ups/s | ${MEMORY_HEAD} | load average at the end |`);
+    console.log('|---|---|---|---|---|---|');
+    for (const r of rows) {
+      console.log(`| ${r.agent} | ${f(r.nodePct, 2)} | ${f(r.main + r.reader + r.other, 1)} (${f(r.main, 1)} + ${f(r.reader, 1)} + ${f(r.other, 1)}) | ` +
+        `${f(r.wakeupsPerSec, 0)} | ${formatMemory(r.mem)} | ${r.load} |`);
+    }
+  }
   if (PARTS.has('1')) {
     const rows: PipelineRow[] = [];
     const before = load();
@@ -80,6 +107,24 @@ async function main(): Promise<void> {
     console.log(`\n## 1b. Latency against CPU, and before/after (no profiler; ${SECONDS} s per case; ${before} before, ${load()} after)`);
     printPipeline(rows, false);
   }
+  if (PARTS.has('1c')) {
+    // Latency as a setting at 100k/s and 10k/s: the settings above (batches of 2048, the default batch.delayMs,
+    // ring coalescing 5 ms) against the low-latency profiles of docs/tuning.md, alternating.
+    const rows: PipelineRow[] = [];
+    const before = load();
+    const sets: [string, CaseOptions][] = [
+      ['bench settings (maxRecords 2048, delayMs default, coalesceMs 5)', {}],
+      ['low latency (maxRecords 512, delayMs 5, coalesceMs 2, maxInFlightRecords 2048)', LOW_LATENCY],
+      ['lowest latency (maxRecords 256, delayMs 2, coalesceMs 1, maxInFlightRecords 2048)', LOWEST_LATENCY],
+    ];
+    for (const protocol of ['grpc', 'http/protobuf'] as const) {
+      for (const rate of [100_000, 10_000]) {
+        for (const [label, o] of sets) rows.push({ ...await pipelineCase(protocol, rate, SECONDS, { ...o, profile: false }), protocol: `${protocol}, ${label}` });
+      }
+    }
+    console.log(`\n## 1c. Low-latency settings against the bench's (no profiler; ${SECONDS} s per case; ${before} before, ${load()} after)`);
+    printPipeline(rows, false);
+  }
   if (PARTS.has('2')) {
     const before = load();
     const tracers: (() => Promise<Tracer>)[] = [];
@@ -93,12 +138,12 @@ async function main(): Promise<void> {
     }
     const rows = await stormTable(EXECS, tracers, WARMUP);
     console.log(`\n## 2. Exec storm: ${EXECS} sequential fork+exec of /bin/true, after a ${WARMUP}-exec warm-up per tracer (${before} before, ${load()} after)`);
-    console.log('| tracer | storm ms | slowdown | tracer CPU s | CPU µs per exec | main + readers + other threads, µs | idle % of node |');
-    console.log('|---|---|---|---|---|---|---|');
+    console.log(`| tracer | storm ms | slowdown | tracer CPU s | CPU µs per exec | main + readers + other threads, µs | idle % of node | after the storm: ${MEMORY_HEAD} |`);
+    console.log('|---|---|---|---|---|---|---|---|');
     for (const r of rows) {
       const t = r.threads;
       console.log(`| ${r.tracer} | ${f(r.stormMs, 0)} | ${f(r.slowdown, 2)}x | ${f(r.cpuS, 2)} | ${f(r.usPerExec, 1)} | ` +
-        `${t ? `${f(t.main, 1)} + ${f(t.reader, 1)} + ${f(t.other, 1)}` : '-'} | ${r.idlePct === undefined ? '-' : f(r.idlePct, 2)} |`);
+        `${t ? `${f(t.main, 1)} + ${f(t.reader, 1)} + ${f(t.other, 1)}` : '-'} | ${r.idlePct === undefined ? '-' : f(r.idlePct, 2)} | ${formatMemory(r.mem)} |`);
     }
   }
   if (PARTS.has('3')) {

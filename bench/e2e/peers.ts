@@ -8,6 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { networkCollectorSpec } from '../../src/collectors/network';
 import { loadCollector } from '../../src/kernel';
+import { memoryOf, type MemoryRow } from './memory';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const CORES = os.availableParallelism();
@@ -80,7 +81,8 @@ function bpfLinks(pid: number): number {
 /** `tapio run` from this checkout, or from another one (its root, e.g. main's, for before/after in one run). */
 export async function tapioRun(root = path.join(__dirname, '..', '..', '..'), label = ''): Promise<Tracer> {
   const bin = path.join(root, 'bin', 'tapio.js');
-  const child = spawn(process.execPath, [bin, 'run', '--output', 'none'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  // Node's flags as the image's ENTRYPOINT runs it (scripts/image/Dockerfile).
+  const child = spawn(process.execPath, ['--max-semi-space-size=4', bin, 'run', '--output', 'none'], { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   child.stderr!.on('data', (d) => { err = (err + d).slice(-4096); });
   const stop = () => stopChild(child);
@@ -132,6 +134,8 @@ export interface StormRow {
   tracer: string; stormMs: number; slowdown: number; cpuS: number; usPerExec: number; idlePct?: number;
   /** µs per exec by thread group (main, ring readers, other threads), for processes with threads. */
   threads?: { main: number; reader: number; other: number };
+  /** The tracer's memory just after the storm (processes only). */
+  mem?: MemoryRow;
 }
 
 /** The storm with no tracer, then with each tracer (no-tracer runs between them keep the baseline honest). */
@@ -160,7 +164,7 @@ export async function stormTable(n: number, tracers: (() => Promise<Tracer>)[], 
       const th1 = t.pid ? cpuByThread(t.pid) : undefined;
       const us = (s: number) => (s * 1e6) / n;
       const threads = th0 && th1 ? { main: us(th1.main - th0.main), reader: us(th1.reader - th0.reader), other: us(th1.other - th0.other) } : undefined;
-      rows.push({ tracer: t.name, stormMs: ms, slowdown: 0, cpuS, usPerExec: us(cpuS), idlePct, threads });
+      rows.push({ tracer: t.name, stormMs: ms, slowdown: 0, cpuS, usPerExec: us(cpuS), idlePct, threads, mem: t.pid ? memoryOf(t.pid) : undefined });
     } finally {
       await t.stop();
     }

@@ -19,9 +19,11 @@ import { createOtlpExporter } from '../../src/export/otlp';
 import { exportConfigSchema } from '../../src/config/export';
 import { loadCollector, type LoadedCollector } from '../../src/kernel';
 import { bootNsToUnixNano } from '../../src/kernel/clock';
+import { releaseFreedHeap } from '../../src/kernel/heap';
 import { kindName, reasonName } from '../../src/kernel/drops';
 import { startGenerator } from '../../test/helpers/spine';
 import { addTarget, testKindDrops } from '../../test/pipeline/limits-helpers';
+import { memoryOf, type MemoryRow } from './memory';
 
 const CORES = os.availableParallelism();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -32,6 +34,8 @@ class LoadCollector implements Collector {
   loaded?: LoadedCollector;
   private ctx?: CollectorContext;
   private events = 0;
+
+  constructor(private readonly coalesceMs = 5) {}
 
   async start(ctx: CollectorContext): Promise<void> {
     this.ctx = ctx;
@@ -53,7 +57,7 @@ class LoadCollector implements Collector {
       });
       this.events += out.length;
       ctx.emit(out);
-    }, { coalesceMs: 5 });
+    }, { coalesceMs: this.coalesceMs });
   }
 
   status(): CollectorStatus {
@@ -126,25 +130,34 @@ function summarize(profile: { nodes: { id: number; callFrame: { url: string; fun
 export interface PipelineRow {
   protocol: string; offered: string; truth: number; delivered: number; perSec: number;
   nodePct: number; usPerEvent: number; mainUs: number; readerUs: number; otherUs: number; rssMiB: number;
-  drops: string; p50: number; p99: number; stages: StageShares;
+  /** p99Steady: without the records received in the first second (connection set-up, the JIT's warm-up). */
+  drops: string; p50: number; p99: number; p99Steady: number; stages: StageShares;
+  /** This process's memory when the generator finished (the agent under load; plus the bench's own little code). */
+  mem?: MemoryRow;
 }
 
-/** Export settings a case overrides (default: the agent's defaults, export.otlp.batch.delayMs and maxInFlight). */
-/** `profile: false`: no CPU profiler during the case (the sampler costs a fixed few % of a core, which at 10k/s
+/** Settings a case overrides (default: the agent's defaults for export.otlp.batch.delayMs, maxInFlight and
+ *  maxInFlightRecords; batch.maxRecords 2048; the ring's coalesceMs 5, kernel.coalesceMs's default).
+ *  `profile: false`: no CPU profiler during the case (the sampler costs a fixed few % of a core, which at 10k/s
  *  is most of the agent's own cost; the profiled rows give the split by stage, the unprofiled ones the CPU). */
-export interface CaseOptions { delayMs?: number; maxInFlight?: number; maxInFlightRecords?: number; profile?: boolean }
+export interface CaseOptions {
+  delayMs?: number; maxRecords?: number; maxInFlight?: number; maxInFlightRecords?: number; coalesceMs?: number; profile?: boolean;
+}
 
 export async function pipelineCase(protocol: 'grpc' | 'http/protobuf', rate: number | 'max', seconds: number,
   opts: CaseOptions = {}): Promise<PipelineRow> {
+  // What earlier cases in this process freed goes back first, as the agent's own trim every 30 s would do (a
+  // case is shorter): otherwise a backlog in one case stays in the next one's RSS.
+  releaseFreedHeap();
   const receiverJs = path.join(__dirname, '..', 'export-throughput.js');
   const child = fork(receiverJs, ['--receiver', protocol === 'grpc' ? 'grpc' : 'http']);
   const { port } = await new Promise<{ port: number }>((r) => child.once('message', (m) => r(m as { port: number })));
   const config = parseConfig('limits:\n  rateLimits: {}\n  adaptive:\n    enabled: false\n');
   const otlpConfig = exportConfigSchema.parse({ otlp: { enabled: true, endpoint: `http://127.0.0.1:${port}`, protocol,
-    metrics: { enabled: false }, batch: { maxRecords: 2048, ...(opts.delayMs ? { delayMs: opts.delayMs } : {}) },
+    metrics: { enabled: false }, batch: { maxRecords: opts.maxRecords ?? 2048, ...(opts.delayMs ? { delayMs: opts.delayMs } : {}) },
     ...(opts.maxInFlight ? { maxInFlight: opts.maxInFlight } : {}),
     ...(opts.maxInFlightRecords ? { maxInFlightRecords: opts.maxInFlightRecords } : {}), queueMaxRecords: 200_000 } }).otlp;
-  const collector = new LoadCollector();
+  const collector = new LoadCollector(opts.coalesceMs);
   const entry: CollectorEntry = { name: collector.name, enabled: () => true, hooks: () => [], create: () => collector };
   const drops = new DropCounters();
   const exporter = createOtlpExporter(otlpConfig, { drops, env: {}, log: () => undefined });
@@ -172,6 +185,7 @@ export async function pipelineCase(protocol: 'grpc' | 'http/protobuf', rate: num
     let peakRss = 0;
     const rssTimer = setInterval(() => { peakRss = Math.max(peakRss, process.memoryUsage.rss()); }, 200);
     const made = await gen.run();
+    const memUnderLoad = memoryOf('self');
     const truth = made * burst;
     // Everything produced is either delivered or counted as dropped; wait for that (bounded).
     const accounted = (): number => exporter.stats().signals.logs.sentRecords + agent.drops.total();
@@ -192,8 +206,8 @@ export async function pipelineCase(protocol: 'grpc' | 'http/protobuf', rate: num
     for (const d of drops.rows()) byReason[`${d.stage}/${d.reason}`] = (byReason[`${d.stage}/${d.reason}`] ?? 0) + d.count;
     if (kd.ringbufFull && !Object.keys(byReason).some((k) => k.startsWith('kernel/'))) byReason['kernel/ringbuf_full'] = kd.ringbufFull;
     await exporter.shutdown();
-    const stats = await new Promise<{ p50: number; p99: number }>((resolve) => {
-      child.once('message', (m) => resolve(m as { p50: number; p99: number }));
+    const stats = await new Promise<{ p50: number; p99: number; p99Steady: number }>((resolve) => {
+      child.once('message', (m) => resolve(m as { p50: number; p99: number; p99Steady: number }));
       child.send({ cmd: 'stats' });
     });
     const cpuUs = cpu.user + cpu.system;
@@ -204,7 +218,7 @@ export async function pipelineCase(protocol: 'grpc' | 'http/protobuf', rate: num
       mainUs: ((th.main - th0.main) * 1e6) / Math.max(1, delivered), readerUs: ((th.reader - th0.reader) * 1e6) / Math.max(1, delivered),
       otherUs: ((th.other - th0.other) * 1e6) / Math.max(1, delivered),
       rssMiB: peakRss / 2 ** 20, drops: Object.entries(byReason).map(([k, v]) => `${k}=${v}`).join(' ') || '0',
-      p50: stats.p50, p99: stats.p99, stages: summarize(profile),
+      p50: stats.p50, p99: stats.p99, p99Steady: stats.p99Steady, stages: summarize(profile), mem: memUnderLoad,
     };
   } finally {
     session.disconnect();

@@ -6,6 +6,7 @@
 #include "clock.h"
 #include "log_capture.h"
 #include "maps.h"
+#include "memory.h"
 #include "object.h"
 #include "ring_reader.h"
 
@@ -16,6 +17,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("AuditReader", tapio::AuditReader::Init(env));
   tapio::InitMaps(env, exports);
   tapio::InitClock(env, exports);
+  tapio::InitMemory(env, exports);
   return exports;
 }
 

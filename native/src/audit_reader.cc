@@ -103,7 +103,7 @@ void AuditReader::Run() {
   const uint64_t coalesce_ns = static_cast<uint64_t>(coalesce_ms_) * 1000000ull;
   std::vector<uint8_t> buf(kMaxDatagram);
   while (!stop_.load()) {
-    int timeout_ms = 50;  // bounds how long stop() waits
+    int timeout_ms = wake_.fd() >= 0 ? 1000 : 50;  // bounds how long stop() waits without the wake fd
     if (current_->count > 0) {
       uint64_t age = MonoNs() - current_->first_ns;
       if (age >= coalesce_ns) {
@@ -112,9 +112,9 @@ void AuditReader::Run() {
       }
       timeout_ms = static_cast<int>((coalesce_ns - age) / 1000000ull) + 1;
     }
-    pollfd p{fd_, POLLIN, 0};
-    int n = poll(&p, 1, timeout_ms);
-    if (n <= 0) continue;
+    pollfd p[2] = {{fd_, POLLIN, 0}, {wake_.fd(), POLLIN, 0}};
+    int n = poll(p, wake_.fd() >= 0 ? 2 : 1, timeout_ms);
+    if (n <= 0 || p[0].revents == 0) continue;  // errors (POLLERR: an overrun) are recv()'s to report
     for (;;) {
       ssize_t got = recv(fd_, buf.data(), buf.size(), MSG_DONTWAIT);
       if (got < 0) {
@@ -176,10 +176,11 @@ void AuditReader::CallJs(Napi::Env env, Napi::Function callback, AuditReader* se
 void AuditReader::StopThread() {
   if (!thread_.joinable()) return;
   stop_.store(true);
+  wake_.Signal();
   thread_.join();
 }
 
-// stop(): stops the thread (within ~50 ms), delivers what is queued, closes the socket. Returns the final stats.
+// stop(): stops the thread (at once), delivers what is queued, closes the socket. Returns the final stats.
 Napi::Value AuditReader::Stop(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!stopped_) {
@@ -192,6 +193,7 @@ Napi::Value AuditReader::Stop(const Napi::CallbackInfo& info) {
     DeliverQueued(env, callback_.Value(), true);
     if (fd_ >= 0) close(fd_);
     fd_ = -1;
+    wake_.Close();
     stopped_ = true;
     tsfn_.Release();
     callback_.Reset();

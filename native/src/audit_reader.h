@@ -21,6 +21,8 @@
 #include <thread>
 #include <vector>
 
+#include "wake_fd.h"
+
 namespace tapio {
 
 class AuditReader : public Napi::ObjectWrap<AuditReader> {
@@ -45,6 +47,7 @@ class AuditReader : public Napi::ObjectWrap<AuditReader> {
   void StopThread();
 
   int fd_ = -1;
+  WakeFd wake_;  // signalled by StopThread, polled beside fd_
   uint32_t coalesce_ms_;
   uint32_t batch_records_;
   uint32_t queue_batches_;

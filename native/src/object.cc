@@ -224,6 +224,7 @@ Napi::Value BpfObject::Load(const Napi::CallbackInfo& info) {
   if (loaded_) throw Napi::Error::New(env, "BPF object is already loaded");
   LogCapture capture;
   int err = bpf_object__load(obj_);
+  ReleaseElf();
   Napi::Object r = Napi::Object::New(env);
   r.Set("ok", err == 0);
   r.Set("log", capture.Text());

@@ -51,8 +51,9 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
     bool created_hook;  // we made the clsact qdisc, so we remove it again on detach
   };
   void DetachTc(const TcAttachment& tc);
+  void ReleaseElf();
 
-  std::vector<unsigned char> elf_;  // libbpf keeps pointing into this buffer until load
+  std::vector<unsigned char> elf_;  // libbpf keeps pointing into this buffer until load (ReleaseElf after)
   bpf_object* obj_ = nullptr;
   bool loaded_ = false;
   std::map<std::string, bpf_link*> links_;

@@ -57,7 +57,8 @@ class RingSource : public RecordSource {
     if (prod != MAP_FAILED) producer_ = Page(prod, PageUnmap{page});
   }
 
-  int Wait(int timeout_ms) override { return WaitOn(ring_buffer__epoll_fd(rb_.get()), timeout_ms); }
+  int Wait(int timeout_ms) override { return WaitOn(EpollFd(), timeout_ms); }
+  int EpollFd() const override { return ring_buffer__epoll_fd(rb_.get()); }
 
   bool Drain(int* error) override {
     full_ = false;
@@ -132,7 +133,8 @@ class PerfSource : public RecordSource {
     until_.assign(headers_.size(), 0);
   }
 
-  int Wait(int timeout_ms) override { return WaitOn(perf_buffer__epoll_fd(pb_.get()), timeout_ms); }
+  int Wait(int timeout_ms) override { return WaitOn(EpollFd(), timeout_ms); }
+  int EpollFd() const override { return perf_buffer__epoll_fd(pb_.get()); }
 
   bool Drain(int* error) override {
     size_t n = perf_buffer__buffer_cnt(pb_.get());

@@ -18,6 +18,8 @@ class RecordSource {
   virtual ~RecordSource() = default;
   // Waits up to timeout_ms for the kernel to signal records: >0 signalled, 0 timed out, <0 -errno.
   virtual int Wait(int timeout_ms) = 0;
+  // The epoll fd Wait() sleeps in (the reader adds its stop eventfd to it).
+  virtual int EpollFd() const = 0;
   // Hands waiting records to the sink until it is full (returns true) or nothing is left (false). On a failure,
   // *error is set to -errno.
   virtual bool Drain(int* error) = 0;

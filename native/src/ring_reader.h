@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "record_source.h"
+#include "wake_fd.h"
 
 namespace tapio {
 
@@ -46,6 +47,7 @@ class RingReader : public Napi::ObjectWrap<RingReader> {
   void Flush();
   void DeliverQueued(Napi::Env env, Napi::Function callback, bool all);
   void StopThread();
+  void WatchWakeFd();
   void Release();
 
   uint32_t coalesce_ms_;
@@ -54,6 +56,8 @@ class RingReader : public Napi::ObjectWrap<RingReader> {
   uint32_t queue_batches_;
 
   std::unique_ptr<RecordSource> source_;  // freed at stop: closes the epoll fd and unmaps the kernel buffers
+  WakeFd wake_;                           // signalled by StopThread, watched in source_'s epoll set
+  bool wakeable_ = false;                 // wake_ is in that set, so the idle wait can be long
   std::unique_ptr<Batch> current_;        // owned by the reader thread while it runs
   std::mutex mu_;
   std::condition_variable space_cv_;

@@ -9,6 +9,7 @@ import { BPF_OBJECT_DIR, native, type AttachOutcome, type NativeBpfObject } from
 import { BpfMap } from './maps';
 import { RingReader, type BatchHandler } from './ring';
 import type { RingReaderOptions } from './native';
+import { releaseFreedHeap } from './heap';
 import { readKernelDrops, type KernelDropRow } from './drops';
 import { ensureTracefs } from './tracefs';
 import { chooseTransport, prepareTransport, type TransportChoice } from './transport';
@@ -125,6 +126,7 @@ export function programLogExcerpt(log: string, program: string): string {
 
 export class LoadedCollector {
   private readonly maps = new Map<string, BpfMap>();
+  private mapNames?: Set<string>;
   private readonly readers: RingReader[] = [];
   private closed = false;
 
@@ -168,7 +170,10 @@ export class LoadedCollector {
   }
 
   hasMap(name: string): boolean {
-    return this.object !== undefined && this.object.maps().some((m) => m.name === name);
+    if (!this.object) return false;
+    // The maps are fixed once loaded; asking the addon each time made a description of every map each second.
+    this.mapNames ??= new Set(this.object.maps().map((m) => m.name));
+    return this.mapNames.has(name);
   }
 
   openRing(mapName: string, onBatch: BatchHandler, options?: RingReaderOptions): RingReader {
@@ -311,6 +316,8 @@ export async function loadCollector(spec: CollectorSpec, options: LoaderOptions 
       throw e;
     }
     const r = o.load();
+    // The load parsed the kernel's BTF and freed it; without this glibc keeps those pages (~5-10 MiB per object).
+    releaseFreedHeap();
     if (r.ok) {
       obj = o;
       break;

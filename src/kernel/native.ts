@@ -142,6 +142,9 @@ export interface NativeAddon {
   boottimeNs(): bigint;
   /** sysconf(_SC_CLK_TCK): the unit of /proc/<pid>/stat times. */
   clockTicksPerSecond(): number;
+  /** malloc_trim(0): the C heap's freed pages back to the kernel (libbpf frees the parsed kernel BTF after each
+   *  load); true when some went back. */
+  releaseFreedHeap(): boolean;
 }
 
 const ROOT = path.join(__dirname, '..', '..', '..');

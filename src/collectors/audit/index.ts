@@ -36,6 +36,18 @@ export class AuditCollector implements Collector {
         for (const e of events) ctx.drops.count('pipeline', e.name, 'emit_failed');
       }
     };
+    // Groups without an EOE (no syscall context) are decided once they have waited long enough: a timer only while
+    // some wait (an interval woke an idle agent 10 times a second for nothing).
+    const every = Math.max(20, ctx.config.securitySignals.lsm.groupWaitMs / 2);
+    const schedule = () => {
+      if (this.timer || this.stopped || interpreter.pending === 0) return;
+      this.timer = setTimeout(() => {
+        this.timer = undefined;
+        emit(interpreter.flush());
+        schedule();
+      }, every);
+      this.timer.unref();
+    };
     try {
       this.reader = new AuditReader((datagram) => {
         const split = splitNetlink(datagram);
@@ -47,15 +59,13 @@ export class AuditCollector implements Collector {
           events.push(...interpreter.add(r.record));
         }
         emit(events);
+        schedule();
       }, { coalesceMs: ctx.config.kernel.coalesceMs, queueBatches: ctx.config.kernel.queueBatches });
     } catch (e) {
       this.error = (e as Error).message;
       ctx.log(`audit collector unavailable: ${this.error}`);
       return;
     }
-    // Groups without an EOE (no syscall context) are decided once they have waited long enough.
-    this.timer = setInterval(() => emit(interpreter.flush()), Math.max(20, ctx.config.securitySignals.lsm.groupWaitMs / 2));
-    this.timer.unref();
   }
 
   private bad(reason: string): void {
@@ -87,12 +97,15 @@ export class AuditCollector implements Collector {
   }
 
   async stop(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
-    if (!this.reader || this.stopped) return;
-    this.reader.stop(); // delivers what is queued
-    this.syncCounters();
+    const running = !!this.reader && !this.stopped;
+    if (running) {
+      this.reader!.stop(); // delivers what is queued (which may arm the timer)
+      this.syncCounters();
+    }
     this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    if (!running) return;
     const rest = this.interpreter?.flush(Date.now(), true) ?? [];
     if (rest.length) this.ctx?.emit(rest);
   }

@@ -96,6 +96,11 @@ export class AuditInterpreter {
     return [];
   }
 
+  /** Groups still waiting for their EOE (or for groupWaitMs). */
+  get pending(): number {
+    return this.groups.size;
+  }
+
   /** Decides groups older than groupWaitMs (or all, at stop). */
   flush(now = Date.now(), all = false): TapioEvent[] {
     const out: TapioEvent[] = [];

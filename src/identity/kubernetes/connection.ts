@@ -35,8 +35,6 @@ const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 export function discoverApiServer(opts: DiscoveryOptions): Discovery {
   const env = opts.env ?? process.env;
   if (opts.enabled === false) return { mode: 'host', source: 'Kubernetes metadata disabled in config (identity.kubernetes.enabled: false)' };
-  // Loaded only when needed: the library is large and host mode should not pay for it.
-  const { KubeConfig: KubeConfigClass } = require('@kubernetes/client-node') as typeof import('@kubernetes/client-node');
 
   const saDir = `${opts.serviceAccountPrefix ?? ''}${SERVICE_ACCOUNT_DIR}`;
   if (!opts.kubeconfig && env.KUBERNETES_SERVICE_HOST) {
@@ -44,14 +42,14 @@ export function discoverApiServer(opts: DiscoveryOptions): Discovery {
     if (!fs.existsSync(tokenFile)) {
       return notFound(opts, `KUBERNETES_SERVICE_HOST is set but ${tokenFile} does not exist: mount a service account token (automountServiceAccountToken: true)`);
     }
-    const kc = new KubeConfigClass();
+    const kc = newKubeConfig();
     withEnv(env, () => kc.loadFromCluster(opts.serviceAccountPrefix ?? ''));
     return { mode: 'in-cluster', source: `service account at ${saDir}, API server ${kc.getCurrentCluster()?.server}`, kubeConfig: kc };
   }
 
   const file = opts.kubeconfig ?? firstKubeconfigFromEnv(env) ?? defaultKubeconfig(env);
   if (file) {
-    const kc = new KubeConfigClass();
+    const kc = newKubeConfig();
     try {
       kc.loadFromFile(file);
     } catch (err) {
@@ -62,6 +60,13 @@ export function discoverApiServer(opts: DiscoveryOptions): Discovery {
     return { mode: 'kubeconfig', source: `kubeconfig ${file}, context ${kc.getCurrentContext()}, API server ${cluster.server}`, kubeConfig: kc };
   }
   return notFound(opts, 'no Kubernetes API found (not in a pod with a service account, no kubeconfig, $KUBECONFIG unset)');
+}
+
+/** Loaded only once there is an API server to talk to: the library's source stays in the V8 heap (~26 MiB), which
+ *  host mode should not carry. */
+function newKubeConfig(): KubeConfig {
+  const { KubeConfig: KubeConfigClass } = require('@kubernetes/client-node') as typeof import('@kubernetes/client-node');
+  return new KubeConfigClass();
 }
 
 function notFound(opts: DiscoveryOptions, why: string): Discovery {
