@@ -172,23 +172,36 @@ static __always_inline __u32 first_bytes(const struct syscall_buf *sb, __u32 len
 /* A connection sampled out or let go is not copied, but its HTTP/1 requests are still counted: a syscall that
  * starts with a request line is one more (pipelined requests in one syscall count once). One read of its first
  * bytes. HTTP/2 connections are counted as connections only (their requests are frames inside the stream). */
-static __always_inline void count_not_captured(struct l7_conn *conn, __u32 len, const struct syscall_buf *sb)
+static __always_inline void count_not_captured(struct l7_conn *conn, __u8 dir, __u32 len, struct pt_regs *regs)
 {
-	if (conn->skipped_proto != L7_PROTO_HTTP1 || sb->sys == L7_SYS_OTHER)
+	if (conn->skipped_proto != L7_PROTO_HTTP1)
+		return;
+	/* Requests go one way: a client sends them, a server receives them (both ways looked at if the role is unknown). */
+	if ((conn->role == TCP_ROLE_CLIENT && dir != L7_DIR_SEND) ||
+	    (conn->role == TCP_ROLE_SERVER && dir != L7_DIR_RECV))
+		return;
+	struct syscall_buf sb;
+	syscall_buffer(regs, dir, &sb);
+	if (sb.sys == L7_SYS_OTHER)
 		return;
 	__u8 head[L7_DETECT_BYTES] = {};
 	__u8 sender = TCP_ROLE_UNKNOWN;
-	__u32 n = first_bytes(sb, len, head);
+	__u32 n = first_bytes(&sb, len, head);
 	if (detect(head, n, &sender, false) == L7_PROTO_HTTP1 && sender == TCP_ROLE_CLIENT)
 		l7_count(L7_CNT_H1_REQUESTS_NOT_CAPTURED, 1);
 }
 
-/* The heart: `len` payload bytes of `sk` went in direction `dir`, their user memory described by `sb`. */
-static __always_inline void capture(struct sock *sk, __u8 dir, __u32 len, const struct syscall_buf *sb)
+/* The heart: `len` payload bytes of `sk` went in direction `dir`, by the syscall whose saved registers are `regs`.
+ * Every TCP socket of the node passes through here, so a connection already known to be skipped costs one lookup:
+ * the socket and the syscall's buffer are read only when needed (detection, counting, copying). */
+static __always_inline void capture(struct sock *sk, __u8 dir, __u32 len, struct pt_regs *regs)
 {
 	__u64 key = (__u64)sk;
 	struct l7_conn *conn = bpf_map_lookup_elem(&l7_conns, &key);
 	if (!conn) {
+		/* Only connections in the table are known to be TCP over IP: a new one is checked. */
+		if (!tapio_is_tcp_ip(sk))
+			return;
 		/* Opened before the agent (or state evicted): adopt it now; the role is learnt from the first request. */
 		conn_begin(key, TCP_ROLE_UNKNOWN);
 		conn = bpf_map_lookup_elem(&l7_conns, &key);
@@ -199,13 +212,16 @@ static __always_inline void capture(struct sock *sk, __u8 dir, __u32 len, const 
 	if (proto == L7_PROTO_UNSUPPORTED)
 		return;
 	if (proto == L7_PROTO_NOT_ADMITTED) {
-		count_not_captured(conn, len, sb);
+		count_not_captured(conn, dir, len, regs);
 		return;
 	}
 	if (proto != L7_PROTO_UNKNOWN && l7_shed(conn, key)) {
-		count_not_captured(conn, len, sb);
+		count_not_captured(conn, dir, len, regs);
 		return;
 	}
+	struct syscall_buf sbuf;
+	syscall_buffer(regs, dir, &sbuf);
+	const struct syscall_buf *sb = &sbuf;
 
 	struct l7_settings *cfg;
 	__u32 zero = 0;
@@ -228,29 +244,31 @@ static __always_inline void capture(struct sock *sk, __u8 dir, __u32 len, const 
 			}
 			return;
 		}
+		/* Seen from its SYN (the role came from the handshake), or adopted: the role is learnt from who spoke. */
+		bool from_start = conn->role != TCP_ROLE_UNKNOWN;
+		if (!from_start)
+			conn->role = dir == L7_DIR_SEND
+					     ? sender
+					     : (sender == TCP_ROLE_CLIENT ? TCP_ROLE_SERVER : TCP_ROLE_CLIENT);
 		if (!tapio_admit(TAPIO_KIND_L7_DATA, bpf_get_current_cgroup_id())) {
 			conn->protocol = L7_PROTO_NOT_ADMITTED;
 			conn->skipped_proto = proto;
 			l7_count(L7_CNT_CONNS_NOT_ADMITTED, 1);
-			count_not_captured(conn, len, sb);
+			count_not_captured(conn, dir, len, regs);
 			return;
 		}
 		conn->kept_every = l7_sample_every();
 		conn->protocol = proto;
 		/* The frame layout is known only from the connection's first byte, both directions (role known, nothing
 		 * passed undetected): the client's direction starts with the preface, the server's with a frame. */
-		if (proto == L7_PROTO_HTTP2 && conn->role != TCP_ROLE_UNKNOWN && conn->seq[0] == 0 &&
-		    conn->seq[1] == 0 && cfg->http2_walk) {
+		if (proto == L7_PROTO_HTTP2 && from_start && conn->seq[0] == 0 && conn->seq[1] == 0 &&
+		    cfg->http2_walk) {
 			__u8 c2s = conn->role == TCP_ROLE_CLIENT ? L7_DIR_SEND : L7_DIR_RECV;
 			conn->h2_walk[0] = conn->h2_walk[1] = 1;
 			conn->h2_left[c2s & 1] = L7_H2_PREFACE_BYTES;
 			conn->h2_type[c2s & 1] = L7_H2_PREFACE;
 		}
 		l7_count(proto == L7_PROTO_HTTP2 ? L7_CNT_CONNS_HTTP2 : L7_CNT_CONNS_HTTP1, 1);
-		if (conn->role == TCP_ROLE_UNKNOWN)
-			conn->role = dir == L7_DIR_SEND
-					     ? sender
-					     : (sender == TCP_ROLE_CLIENT ? TCP_ROLE_SERVER : TCP_ROLE_CLIENT);
 	}
 
 	__u32 cpu = bpf_get_smp_processor_id();
@@ -345,13 +363,10 @@ static __always_inline void capture(struct sock *sk, __u8 dir, __u32 len, const 
 
 static __always_inline void from_task_regs(struct sock *sk, __u8 dir, int ret)
 {
-	if (ret <= 0 || !tapio_is_tcp_ip(sk))
+	if (ret <= 0 || !sk)
 		return;
 	struct task_struct *task = bpf_get_current_task_btf();
-	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
-	struct syscall_buf sb;
-	syscall_buffer(regs, dir, &sb);
-	capture(sk, dir, ret, &sb);
+	capture(sk, dir, ret, (struct pt_regs *)bpf_task_pt_regs(task));
 }
 
 SEC("tp_btf/sock_send_length")
@@ -408,9 +423,7 @@ int l7_sys_exit_raw(struct bpf_raw_tracepoint_args *ctx)
 	struct sock *sk = tcp_sock_from_fd(PT_REGS_PARM1_CORE_SYSCALL(regs));
 	if (!sk)
 		return 0;
-	struct syscall_buf sb;
-	syscall_buffer(regs, dir, &sb);
-	capture(sk, dir, ret, &sb);
+	capture(sk, dir, ret, regs);
 	return 0;
 }
 
