@@ -34,7 +34,8 @@ image=tapio/agent:$version$sfx
 # The image's Node: the official binary of the project's Node major, from npm (pinned: a rebuild is reproducible).
 node_version=${TAPIO_IMAGE_NODE_VERSION:-20.20.2}
 
-if [ "$arch" = arm64 ] && { [ ! -e "$addon/tapio_native.node" ] || [ ! -e "$objs/process.bpf.o" ]; }; then
+# Always asked (it rebuilds only what changed): an addon built before a native source was added would be stale.
+if [ "$arch" = arm64 ]; then
   bash scripts/arm64/build.sh || exit 3
 fi
 for f in dist/src/cli/main.js "$addon/tapio_native.node" "$objs/process.bpf.o"; do
