@@ -86,30 +86,15 @@ static __always_inline void conn_end(void *ctx, struct sock *sk, __u64 key)
 	bpf_map_delete_elem(&l7_conns, &key);
 }
 
-/* The 1-in-N sampling of l7 data in force now (0 or 1: everything). */
-static __always_inline __u32 l7_sample_every(void)
-{
-	__u32 k = TAPIO_KIND_L7_DATA;
-	struct tapio_kind_limit *live = bpf_map_lookup_elem(&tapio_limits_config, &k);
-	return live ? live->sample_every : 0;
-}
-
-/* Sampling applies at detection, so without this a busy long-lived connection (a keep-alive pool, a gRPC channel)
- * would stay captured however high the adaptive controller raises N. When N rose since the connection was last
- * kept, it is kept again only if its hash falls in the new 1-in-N share (the controller's N are nested multiples, so
- * a connection kept at 16 is kept at 4 too); otherwise it is let go: userspace gets a close record that says so and
- * counts its unfinished requests as sampled. If that record cannot be sent, the connection stays (tried again). */
+/* Sampling applies at detection, so a busy long-lived connection (a keep-alive pool, a gRPC channel) is asked again
+ * when N rises (tapio_still_sampled, limits.h); one that falls out of the share is let go: userspace gets a close
+ * record that says so and counts its unfinished requests as sampled. If that record cannot be sent, the connection
+ * stays (tried again). Its id is when Tapio first saw it (the sock pointer would do, but in a tp_btf program it is a
+ * trusted pointer the verifier allows no arithmetic on). */
 static __always_inline bool l7_shed(struct l7_conn *conn, __u64 key)
 {
-	__u32 every = l7_sample_every();
-	if (every <= 1 || every <= conn->kept_every)
+	if (tapio_still_sampled(TAPIO_KIND_L7_DATA, conn->start_ns, &conn->kept_every))
 		return false;
-	/* The hash of when Tapio first saw it: fixed for the connection's life (the sock pointer would do, but in a
-	 * tp_btf program it is a trusted pointer the verifier allows no arithmetic on). */
-	if (((conn->start_ns * 0x9E3779B97F4A7C15ULL) >> 40) % every == 0) {
-		conn->kept_every = every;
-		return false;
-	}
 	struct l7_close_record r;
 	fill_close(&r, key, conn, L7_CLOSE_SHED);
 	if (bpf_ringbuf_output(&l7_events, &r, sizeof(r), l7_wake_flags()) != 0)
@@ -257,7 +242,7 @@ static __always_inline void capture(struct sock *sk, __u8 dir, __u32 len, struct
 			count_not_captured(conn, dir, len, regs);
 			return;
 		}
-		conn->kept_every = l7_sample_every();
+		conn->kept_every = tapio_sample_every(TAPIO_KIND_L7_DATA);
 		conn->protocol = proto;
 		/* The frame layout is known only from the connection's first byte, both directions (role known, nothing
 		 * passed undetected): the client's direction starts with the preface, the server's with a frame. */

@@ -77,14 +77,6 @@ int BPF_KPROBE(tls_read_ex_enter, void *ssl, void *buf, __u64 num, __u64 *readby
 
 /* ---- SSL call return: learn the socket, copy the plaintext ---- */
 
-/* The 1-in-N sampling of TLS data in force now (0 or 1: everything). */
-static __always_inline __u32 tls_sample_every(void)
-{
-	__u32 k = TAPIO_KIND_TLS_DATA;
-	struct tapio_kind_limit *live = bpf_map_lookup_elem(&tapio_limits_config, &k);
-	return live ? live->sample_every : 0;
-}
-
 static __always_inline void fill_close(struct tls_close_record *r, const struct tls_ssl_key *key,
 				       const struct tls_ssl_state *st, __u8 reason)
 {
@@ -99,18 +91,14 @@ static __always_inline void fill_close(struct tls_close_record *r, const struct 
 	__builtin_memset(r->pad, 0, sizeof(r->pad));
 }
 
-/* Like request capture's l7_shed (l7.bpf.c): a long-lived TLS stream captured before the sampling rose is kept
- * only if its hash falls in the new 1-in-N share; otherwise userspace is told (a close record, reason shed) and the
- * stream's calls are not copied from now on. If the record cannot be sent, the stream stays (tried again). */
+/* Like request capture's l7_shed (l7.bpf.c): a long-lived TLS stream captured before the sampling rose is asked
+ * again (tapio_still_sampled, limits.h); one that falls out of the share is let go: userspace is told (a close
+ * record, reason shed) and the stream's calls are not copied from now on. If the record cannot be sent, the stream
+ * stays (tried again). */
 static __always_inline bool tls_shed(void *ctx, struct tls_ssl_state *st, const struct tls_ssl_key *key)
 {
-	__u32 every = tls_sample_every();
-	if (every <= 1 || every <= st->kept_every)
+	if (tapio_still_sampled(TAPIO_KIND_TLS_DATA, st->start_ns ^ key->ssl, &st->kept_every))
 		return false;
-	if ((((st->start_ns ^ key->ssl) * 0x9E3779B97F4A7C15ULL) >> 40) % every == 0) {
-		st->kept_every = every;
-		return false;
-	}
 	struct tls_close_record *r = tapio_reserve(&tls_events, struct tls_close_record, TAPIO_KIND_TLS_CLOSE);
 	if (!r)
 		return false;
@@ -285,7 +273,7 @@ static __always_inline void leave(struct pt_regs *ctx, __u8 dir)
 			fresh.skipped = 1;
 			tls_count(TLS_CNT_STREAMS_NOT_ADMITTED, 1);
 		} else {
-			fresh.kept_every = tls_sample_every();
+			fresh.kept_every = tapio_sample_every(TAPIO_KIND_TLS_DATA);
 		}
 		if (bpf_map_update_elem(&tls_ssl, &key, &fresh, BPF_NOEXIST) != 0 && len > 0)
 			tls_count(TLS_CNT_STATE_FULL, 1);

@@ -170,4 +170,28 @@ static __always_inline bool tapio_admit(__u32 kind, __u64 cgroup_id)
 	return true;
 }
 
+/* The 1-in-N sampling of `kind` in force now (0 or 1: keep everything), read once. */
+static __always_inline __u32 tapio_sample_every(__u32 kind)
+{
+	__u32 k = kind;
+	struct tapio_kind_limit *live = bpf_map_lookup_elem(&tapio_limits_config, &k);
+	return live ? live->sample_every : 0;
+}
+
+/* For what is admitted once and captured whole for its life (request capture's connections, TLS streams): does the
+ * stream `id` (any value fixed for its life) stay within the kind's current 1-in-N share? Admission happens only at
+ * the start, so without asking this again a long-lived stream would stay captured however high N rose. The
+ * adaptive controller's N are nested multiples, so a stream kept at 16 is kept at 4: `*kept_every` remembers the
+ * largest N it was kept under (set it to tapio_sample_every() at admission), and only a larger N asks again. */
+static __always_inline bool tapio_still_sampled(__u32 kind, __u64 id, __u32 *kept_every)
+{
+	__u32 every = tapio_sample_every(kind);
+	if (every <= 1 || every <= *kept_every)
+		return true;
+	if (((id * 0x9E3779B97F4A7C15ULL) >> 40) % every != 0)
+		return false;
+	*kept_every = every;
+	return true;
+}
+
 #endif
