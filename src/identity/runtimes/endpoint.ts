@@ -76,6 +76,12 @@ export class RuntimeEndpoint {
   private readonly counters = { connects: 0, failures: 0, malformed: 0 };
   private lastError: string | undefined;
   private readonly sandboxes = new Map<string, SandboxInfo>();
+  /** Docker/podman: what an event last told of a container, numbered. A list answer was made when its request
+   *  started, so a container that an event named (or removed) after that is newer news than the list: without
+   *  this, a list begun just before a container started (it lists running containers only) dropped the container
+   *  that the start event had just added, and its events went unnamed until the next periodic re-list. */
+  private eventSeq = 0;
+  private readonly eventNews = new Map<string, { seq: number; present: boolean }>();
 
   constructor(readonly config: EndpointConfig, private readonly timing: EndpointTiming,
     private readonly on: EndpointEvents) {
@@ -206,6 +212,7 @@ export class RuntimeEndpoint {
   private async listDocker(): Promise<void> {
     const docker = this.docker;
     if (!docker) return;
+    const listedAfter = this.eventSeq;
     const answer = await docker.listContainers();
     if (!Array.isArray(answer)) {
       this.countMalformed('containers/json is not a list');
@@ -222,6 +229,16 @@ export class RuntimeEndpoint {
       const known = this.containers.get(c.id);
       fresh.set(c.id, known?.pid ? { ...c, pid: known.pid } : c);
     }
+    // Events handled while the list was on its way are newer than the list: they win.
+    for (const [id, news] of this.eventNews) {
+      if (news.seq <= listedAfter) {
+        this.eventNews.delete(id);
+        continue;
+      }
+      const known = this.containers.get(id);
+      if (!news.present) fresh.delete(id);
+      else if (known) fresh.set(id, known);
+    }
     this.replaceContainers(fresh);
   }
 
@@ -235,6 +252,7 @@ export class RuntimeEndpoint {
     if (action === 'start' || action === 'create' || action === 'rename') {
       void this.inspectDocker(id);
     } else if (action === 'destroy' || action === 'remove') {
+      this.eventNews.set(id, { seq: ++this.eventSeq, present: false });
       if (this.containers.delete(id)) this.on.changed();
     }
   }
@@ -248,6 +266,7 @@ export class RuntimeEndpoint {
         this.countMalformed('container inspect');
         return;
       }
+      this.eventNews.set(c.id, { seq: ++this.eventSeq, present: true });
       this.containers.set(c.id, c);
       this.on.changed();
     } catch {
