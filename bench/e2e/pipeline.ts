@@ -11,6 +11,7 @@ import * as path from 'node:path';
 import { Session } from 'node:inspector';
 import { Agent } from '../../src/agent/agent';
 import type { CollectorEntry } from '../../src/collectors';
+import { ringReaderOptions } from '../../src/collectors/ring-options';
 import type { Collector, CollectorContext, CollectorStatus } from '../../src/collectors/types';
 import { parseConfig } from '../../src/config/load';
 import { DropCounters } from '../../src/core/drops';
@@ -35,8 +36,6 @@ class LoadCollector implements Collector {
   private ctx?: CollectorContext;
   private events = 0;
 
-  constructor(private readonly coalesceMs = 5) {}
-
   async start(ctx: CollectorContext): Promise<void> {
     this.ctx = ctx;
     this.loaded = await loadCollector({ name: this.name, object: 'testing/limits_test.bpf.o',
@@ -57,7 +56,7 @@ class LoadCollector implements Collector {
       });
       this.events += out.length;
       ctx.emit(out);
-    }, { coalesceMs: this.coalesceMs });
+    }, ringReaderOptions(ctx.config));
   }
 
   status(): CollectorStatus {
@@ -137,7 +136,8 @@ export interface PipelineRow {
 }
 
 /** Settings a case overrides (default: the agent's defaults for export.otlp.batch.delayMs, maxInFlight and
- *  maxInFlightRecords; batch.maxRecords 2048; the ring's coalesceMs 5, kernel.coalesceMs's default).
+ *  maxInFlightRecords; batch.maxRecords 2048; the ring's settings as the agent derives them from its config:
+ *  kernel.coalesceMs 5, maxCoalesceMs a quarter of the batch delay, at most 50 ms: src/collectors/ring-options.ts).
  *  `profile: false`: no CPU profiler during the case (the sampler costs a fixed few % of a core, which at 10k/s
  *  is most of the agent's own cost; the profiled rows give the split by stage, the unprofiled ones the CPU). */
 export interface CaseOptions {
@@ -152,12 +152,15 @@ export async function pipelineCase(protocol: 'grpc' | 'http/protobuf', rate: num
   const receiverJs = path.join(__dirname, '..', 'export-throughput.js');
   const child = fork(receiverJs, ['--receiver', protocol === 'grpc' ? 'grpc' : 'http']);
   const { port } = await new Promise<{ port: number }>((r) => child.once('message', (m) => r(m as { port: number })));
-  const config = parseConfig('limits:\n  rateLimits: {}\n  adaptive:\n    enabled: false\n');
+  // The agent's config as far as the ring reader is concerned: its coalescing follows the export's batch delay.
+  const config = parseConfig('limits:\n  rateLimits: {}\n  adaptive:\n    enabled: false\n' +
+    `export:\n  otlp:\n    enabled: true\n${opts.delayMs ? `    batch: { delayMs: ${opts.delayMs} }\n` : ''}` +
+    (opts.coalesceMs ? `kernel: { coalesceMs: ${opts.coalesceMs} }\n` : ''));
   const otlpConfig = exportConfigSchema.parse({ otlp: { enabled: true, endpoint: `http://127.0.0.1:${port}`, protocol,
     metrics: { enabled: false }, batch: { maxRecords: opts.maxRecords ?? 2048, ...(opts.delayMs ? { delayMs: opts.delayMs } : {}) },
     ...(opts.maxInFlight ? { maxInFlight: opts.maxInFlight } : {}),
     ...(opts.maxInFlightRecords ? { maxInFlightRecords: opts.maxInFlightRecords } : {}), queueMaxRecords: 200_000 } }).otlp;
-  const collector = new LoadCollector(opts.coalesceMs);
+  const collector = new LoadCollector();
   const entry: CollectorEntry = { name: collector.name, enabled: () => true, hooks: () => [], create: () => collector };
   const drops = new DropCounters();
   const exporter = createOtlpExporter(otlpConfig, { drops, env: {}, log: () => undefined });

@@ -1,5 +1,6 @@
 #include "ring_reader.h"
 
+#include <poll.h>
 #include <pthread.h>
 #include <sys/epoll.h>
 #include <time.h>
@@ -23,8 +24,8 @@ Napi::Function RingReader::Init(Napi::Env env) {
                       InstanceMethod("resume", &RingReader::Resume)});
 }
 
-// new RingReader(mapFd, { coalesceMs, batchRecords, batchBytes, queueBatches, transport, perfPagesPerCpu },
-//                onBatch(buffer, count), afterDelivery?()). transport is 'ringbuf' (default) or 'perf' (mapFd is a perf
+// new RingReader(mapFd, { coalesceMs, maxCoalesceMs, coalesceRecords, batchRecords, batchBytes, queueBatches,
+//                transport, perfPagesPerCpu }, onBatch(buffer, count), afterDelivery?()). transport is 'ringbuf' (default) or 'perf' (mapFd is a perf
 // event array). With afterDelivery, no further delivery is queued until JS calls resume(): afterDelivery is meant
 // to do that from setImmediate, so the event loop (timers, I/O) gets a turn between deliveries. Without it, a
 // consumer slower than the ring has its deliveries run back to back by Node-API (up to 1000 in one loop turn), and
@@ -44,10 +45,13 @@ RingReader::RingReader(const Napi::CallbackInfo& info) : Napi::ObjectWrap<RingRe
     return o.Has(key) && o.Get(key).IsNumber() ? o.Get(key).As<Napi::Number>().Uint32Value() : def;
   };
   coalesce_ms_ = num("coalesceMs", 5);
+  max_coalesce_ms_ = num("maxCoalesceMs", coalesce_ms_);
+  coalesce_records_ = num("coalesceRecords", 1024);
   batch_records_ = num("batchRecords", 8192);
   batch_bytes_ = num("batchBytes", 4u << 20);
   queue_batches_ = num("queueBatches", 16);
   if (coalesce_ms_ < 1) coalesce_ms_ = 1;
+  if (max_coalesce_ms_ < coalesce_ms_) max_coalesce_ms_ = coalesce_ms_;
   if (batch_records_ < 1) batch_records_ = 1;
   if (queue_batches_ < 1) queue_batches_ = 1;
   std::string transport = o.Has("transport") && o.Get("transport").IsString()
@@ -175,8 +179,21 @@ void RingReader::DrainSource() {
   }
 }
 
+// Sleeps `ns`, or less when stop() signals the wake eventfd: a nap may last up to maxCoalesceMs.
+void RingReader::Nap(uint64_t ns) {
+  timespec ts{static_cast<time_t>(ns / 1000000000ull), static_cast<long>(ns % 1000000000ull)};
+  if (wake_.fd() >= 0) {
+    pollfd p{wake_.fd(), POLLIN, 0};
+    ppoll(&p, 1, &ts, nullptr);
+  } else {
+    nanosleep(&ts, nullptr);
+  }
+  sleeps_.fetch_add(1, std::memory_order_relaxed);
+}
+
 void RingReader::Run() {
   const uint64_t coalesce_ns = static_cast<uint64_t>(coalesce_ms_) * 1000000ull;
+  const uint64_t max_coalesce_ns = static_cast<uint64_t>(max_coalesce_ms_) * 1000000ull;
   // Ring producers wake us for the first record in an empty ring (and when it fills past a threshold). So: with
   // nothing to do, sleep in epoll (the timeout only bounds how long stop() waits). Perf producers wake us only at
   // 1/8 full, so there the idle wait is the coalescing delay. Once records arrive, let them accumulate in the kernel
@@ -184,6 +201,11 @@ void RingReader::Run() {
   // the fill level as often as the arrival rate asks (draining early at 1/8 full) so a burst cannot overflow
   // meanwhile; then drain and flush. A record thus waits about coalesceMs (perf: up to twice that), and JS gets one
   // batch per interval; at low rates the reader wakes about twice per batch (the first record, the end of the delay).
+  //
+  // While a batch is small (fewer than coalesceRecords, counting what the kernel holds), it may coalesce longer,
+  // up to maxCoalesceMs: each batch costs a fixed price in wake-ups and a JS callback (tens of µs here), so a stream
+  // of 10k records/s costs 20 batches a second instead of 200. A fast stream reaches coalesceRecords sooner and
+  // goes at coalesceMs as before. maxCoalesceMs defaults to coalesceMs (no extension).
   //
   // "First record in an empty ring" is decided by each producer at submit time; two CPUs submitting into an empty
   // ring at once can both see the other's record and both skip the wakeup. epoll then never hears of them, so every
@@ -212,25 +234,41 @@ void RingReader::Run() {
     uint64_t age = now - current_->first_ns;
     uint64_t pending = source_->Pending();
     uint64_t threshold = source_->Threshold();
-    if (age < coalesce_ns && pending < threshold) {
+    // How long this batch may coalesce, and how many bytes it still lacks to go sooner (0: it may go at coalesceMs).
+    uint64_t due = coalesce_ns;
+    uint64_t lacking = 0;
+    if (max_coalesce_ns > coalesce_ns && pending != UINT64_MAX) {
+      double per_record = static_cast<double>(current_->bytes.size()) / current_->count;  // the ring's framing too
+      uint64_t target = static_cast<uint64_t>(per_record * coalesce_records_);
+      uint64_t held = current_->bytes.size() + pending;
+      if (held < target) {
+        due = max_coalesce_ns;
+        lacking = target - held;
+      }
+    }
+    if (age < due && pending < threshold) {
       // Sleep for the rest of the delay, unless records at the rate they arrive (the faster of what the kernel
       // holds since the last drain and the last batch) would reach the threshold sooner: then for half the time
-      // they would take, so a burst cannot overflow meanwhile. At exec or connect rates that is one wake-up per
-      // batch; a fast producer gets a look at the fill level as often as it needs. With no rate known yet (the
-      // first batch), look at half the delay, as before.
-      uint64_t wait = coalesce_ns - age;
+      // they would take, so a burst cannot overflow meanwhile; and, past coalesceMs, not beyond the time they take
+      // to make up coalesceRecords. At exec or connect rates that is one wake-up per batch; a fast producer gets a
+      // look at the fill level as often as it needs. With no rate known yet (the first batch), look at half the
+      // coalescing delay, as before.
+      uint64_t wait = due - age;
       double rate = last_rate;
       if (now > drained_at && pending > 0) rate = std::max(rate, static_cast<double>(pending) / (now - drained_at));
       uint64_t bound = coalesce_ns / 2;
       if (rate > 0) {
-        double half_to_threshold = static_cast<double>(threshold - pending) / rate / 2;
-        bound = half_to_threshold > static_cast<double>(wait) ? wait : static_cast<uint64_t>(half_to_threshold);
+        double until = static_cast<double>(threshold - pending) / rate / 2;
+        if (lacking > 0) {
+          double filled = static_cast<double>(lacking) / rate;
+          double at_least = age < coalesce_ns ? static_cast<double>(coalesce_ns - age) : 0;
+          until = std::min(until, std::max(filled, at_least));
+        }
+        bound = until > static_cast<double>(wait) ? wait : static_cast<uint64_t>(until);
       }
       if (bound < min_sleep_ns) bound = min_sleep_ns;
       if (wait > bound) wait = bound;
-      timespec ts{static_cast<time_t>(wait / 1000000000ull), static_cast<long>(wait % 1000000000ull)};
-      nanosleep(&ts, nullptr);
-      sleeps_.fetch_add(1, std::memory_order_relaxed);
+      Nap(wait);
       continue;
     }
     DrainSource();

@@ -1,8 +1,8 @@
 // RingReader: drains one BPF ring buffer (or, on kernels without one, a perf event array: see record_source.h) on
 // a background thread and hands JS one batch of many records per callback. Wakeups are coalesced (a batch waits
-// at most about `coalesceMs`), and batches wait for JS in a bounded queue: when JS falls behind, the thread stops
-// draining, the kernel buffers fill, and the BPF programs count the records they cannot send as drops. Memory never
-// grows without bound.
+// about `coalesceMs`, a small one up to `maxCoalesceMs`), and batches wait for JS in a bounded queue: when JS falls
+// behind, the thread stops draining, the kernel buffers fill, and the BPF programs count the records they cannot
+// send as drops. Memory never grows without bound.
 //
 // Batch format (one ArrayBuffer): for each record, a u32 length, 4 bytes of padding, the record bytes, then padding
 // to the next 8-byte boundary.
@@ -43,6 +43,7 @@ class RingReader : public Napi::ObjectWrap<RingReader> {
   static bool Append(void* ctx, const void* data, size_t size);
   static void CallJs(Napi::Env env, Napi::Function callback, RingReader* self);
   void Run();
+  void Nap(uint64_t ns);
   void DrainSource();
   void Flush();
   void DeliverQueued(Napi::Env env, Napi::Function callback, bool all);
@@ -51,6 +52,8 @@ class RingReader : public Napi::ObjectWrap<RingReader> {
   void Release();
 
   uint32_t coalesce_ms_;
+  uint32_t max_coalesce_ms_;  // a batch of fewer than coalesce_records_ may wait this long (>= coalesce_ms_)
+  uint32_t coalesce_records_;
   uint32_t batch_records_;
   uint32_t batch_bytes_;
   uint32_t queue_batches_;

@@ -7,6 +7,7 @@ import { loadCollector, type CollectorSpec, type LoadedCollector, type LoaderOpt
 import type { RingReader } from '../kernel/ring';
 import type { TapioEvent } from '../core/event';
 import type { Collector, CollectorContext, CollectorStatus } from './types';
+import { ringReaderOptions } from './ring-options';
 
 /** Handles one record: pushes the events it makes onto `out` (or none). */
 export type RecordHandler = (view: DataView, offset: number, size: number, out: TapioEvent[]) => void;
@@ -64,7 +65,6 @@ export abstract class RingCollector implements Collector {
       return;
     }
     const handle = this.prepare(this.loaded, ctx);
-    const k = ctx.config.kernel;
     const name = this.name;
     this.reader = this.loaded.openRing(this.ringName, (batch) => {
       const events: TapioEvent[] = [];
@@ -81,7 +81,7 @@ export abstract class RingCollector implements Collector {
       } catch {
         for (const e of events) ctx.drops.count('pipeline', e.name, 'emit_failed');
       }
-    }, { coalesceMs: k.coalesceMs, batchRecords: k.batchRecords, queueBatches: k.queueBatches });
+    }, ringReaderOptions(ctx.config));
   }
 
   status(): CollectorStatus {

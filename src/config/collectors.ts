@@ -23,8 +23,12 @@ export const kernelConfigSchema = z.object({
   /** Kernel ring buffer size per collector, bytes (a power of two, at least one page). */
   ringBufferBytes: z.number().int().min(4096).max(1 << 30).default(8 << 20)
     .refine((n) => (n & (n - 1)) === 0, 'must be a power of two'),
-  /** Longest delay before a batch of records reaches JS, milliseconds. */
+  /** How long a batch of records gathers before it reaches JS, milliseconds. */
   coalesceMs: z.number().int().min(1).max(10).default(5),
+  /** How long a small batch (under ~1000 records) may gather, milliseconds: a slow stream then costs a few
+   *  wake-ups a second instead of one per coalesceMs. Unset: a quarter of export.otlp.batch.delayMs (at most 50)
+   *  while OTLP export is on, since records wait for their export batch anyway; else coalesceMs. */
+  maxCoalesceMs: z.number().int().min(1).max(1000).optional(),
   /** Most records in one batch handed to JS. */
   batchRecords: z.number().int().min(1).max(1_000_000).default(8192),
   /** Batches waiting for JS before the reader stops draining the kernel ring (which then counts drops). */

@@ -82,8 +82,13 @@ export interface RingReaderStats {
 }
 
 export interface RingReaderOptions {
-  /** Longest a record waits in a batch before JS gets it. */
+  /** How long a batch gathers records before JS gets it. */
   coalesceMs?: number;
+  /** How long a batch of fewer than `coalesceRecords` may gather (default: coalesceMs): a slow stream then wakes
+   *  JS once per maxCoalesceMs instead of once per coalesceMs. */
+  maxCoalesceMs?: number;
+  /** The batch size (records) that ends the longer wait (default 1024). */
+  coalesceRecords?: number;
   batchRecords?: number;
   batchBytes?: number;
   /** Batches waiting for JS before the reader stops draining the kernel ring. */

@@ -10,6 +10,7 @@ import { u32Key } from '../../kernel/maps';
 import { possibleCpuCount, programRunInfo } from '../../kernel/run-stats';
 import type { TapioEvent } from '../../core/event';
 import type { CollectorContext } from '../types';
+import { ringReaderOptions } from '../ring-options';
 import type { ConnectionInfo, StreamConsumer } from '../requests/streams';
 import { StreamTable } from '../requests/streams';
 import { TlsAttacher } from './attach';
@@ -95,7 +96,6 @@ export class TlsCapture {
     const hold = new UnmappedHold((rec) => { firstLib = rec.lib; streams.data(rec); });
     this.hold = hold;
     const decoder = new TlsRecordDecoder(this.ctx.drops);
-    const k = this.ctx.config.kernel;
     this.reader = this.loaded.openRing(TLS_RING, (batch) => {
       batch.forEach((view, offset, size) => {
         try {
@@ -115,7 +115,7 @@ export class TlsCapture {
       });
       hold.expire();
       if (pending.length > 0) this.ctx.emit(pending.splice(0));
-    }, { coalesceMs: k.coalesceMs, batchRecords: k.batchRecords, queueBatches: k.queueBatches });
+    }, ringReaderOptions(this.ctx.config));
 
     this.scan();
     this.timer = setInterval(() => this.scan(), t.rescanIntervalMs);
