@@ -117,6 +117,30 @@ test('decoded with the official definitions, the request holds every event as th
   });
 });
 
+test('repeated values are written from a bounded cache; past its bound, and with values of every length, the bytes stay the official ones', (t) => {
+  mock.method(Date, 'now', () => FIXED_NOW_MS);
+  t.after(() => mock.restoreAll());
+  const encoder = new LogsEncoder(tapioResourceAttributes(resourceInputs), INSTRUMENTATION_SCOPE);
+  const odd = ['é'.repeat(70), 'ü'.repeat(100), `${'a'.repeat(60)}日本`, 'b'.repeat(126), 'c'.repeat(127), 'd'.repeat(16_383),
+    'e'.repeat(16_384), '🚀'.repeat(40)]; // UTF-8 lengths on both sides of the one- and two-byte length boundaries
+  const longKey = `k.${'z'.repeat(140)}`;
+  let distinct = 0;
+  for (let round = 0; round < 18; round++) { // enough distinct values to fill the cache and start it over once
+    const events = Array.from({ length: 2500 }, (_, i): TapioEvent => ({
+      name: 'network.tcp.close', timeUnixNano: BigInt(i), cgroupId: 0n, attributes: {
+        'network.peer.address': `10.${round}.${i >> 8}.${i & 255}`, // a new value each time: fills the cache
+        'network.transport': 'tcp', // the same value each time: cached once
+        'tapio.odd': odd[i % odd.length]!, [longKey]: i % 3 === 0 ? 'v' : i, 'process.pid': i * 7919,
+      } }));
+    distinct += events.length;
+    const expected = Buffer.from(officialBytes(events));
+    const actual = Buffer.from(directBytes(encoder, events));
+    assert.ok(actual.equals(expected), `round ${round}: first difference at ${actual.findIndex((b, j) => b !== expected[j])}`);
+  }
+  const { values, bound } = encoder.cachedValues();
+  assert.ok(distinct > bound && values > 0 && values <= bound, `${values} values cached (bound ${bound}) after ${distinct} distinct ones`);
+});
+
 test('an empty batch is an empty request, like the serializer; a tiny buffer grows across a huge batch', () => {
   const encoder = new LogsEncoder({ 'service.name': 'tapio' }, { name: 'tapio' });
   assert.equal(encoder.encode([]).length, 0);

@@ -11,10 +11,13 @@ import { ProtoWriter } from './writer';
 const SEVERITY_NUMBER: Record<NonNullable<TapioEvent['severity']>, number> = { DEBUG: 5, INFO: 9, WARN: 13, ERROR: 17 };
 const MAX_CACHED_NAMES = 1024;
 
-/** What is written once per event name: the `event.name` attribute (LogRecord field 6) and event_name (field 12). */
+/** What is written once per event name: the `event.name` attribute (LogRecord field 6) and event_name (field 12);
+ *  and, made once per batch, everything after the attributes (dropped count, observed time, event_name). */
 interface NameChunks {
-  attribute: Buffer;
-  field: Buffer;
+  attribute: Uint8Array;
+  field: Uint8Array;
+  tail: Uint8Array | undefined;
+  tailBatch: number;
 }
 
 export interface Scope {
@@ -26,10 +29,13 @@ export class LogsEncoder {
   private readonly w = new ProtoWriter();
   private readonly attrs = new AttributeEncoder();
   private readonly names = new Map<string, NameChunks>();
-  private readonly severities = new Map<string, Buffer>();
+  private readonly severities = new Map<string, Uint8Array>();
   /** ResourceLogs.resource (field 1) and ScopeLogs.scope (field 1), tag and length included. */
-  private readonly resourceChunk: Buffer;
-  private readonly scopeChunk: Buffer;
+  private readonly resourceChunk: Uint8Array;
+  private readonly scopeChunk: Uint8Array;
+  /** Counts batches, so a name's tail (which holds the batch's observed time) is remade once per batch. */
+  private batch = 0;
+  private observed: Uint8Array = new Uint8Array(9);
   private readonly resourceSchemaUrl: string | undefined;
 
   constructor(resourceAttributes: Attributes, scope: Scope, resourceSchemaUrl?: string) {
@@ -40,7 +46,7 @@ export class LogsEncoder {
     w.byte(0x10); // Resource.dropped_attributes_count = 0, written as the serializer does
     w.byte(0);
     w.endMessage(res);
-    this.resourceChunk = Buffer.from(w.finish());
+    this.resourceChunk = w.finish();
     w.reset();
     w.byte(0x0a);
     const sc = w.beginMessage(1);
@@ -51,7 +57,7 @@ export class LogsEncoder {
       w.string(scope.version);
     }
     w.endMessage(sc);
-    this.scopeChunk = Buffer.from(w.finish());
+    this.scopeChunk = w.finish();
     this.resourceSchemaUrl = resourceSchemaUrl || undefined;
   }
 
@@ -60,6 +66,11 @@ export class LogsEncoder {
     if (events.length === 0) return new Uint8Array(0); // the serializer writes no ResourceLogs for no records
     const w = this.w;
     w.reset();
+    this.batch++;
+    const obs = new ProtoWriter(9);
+    obs.byte(0x59); // observed_time_unix_nano, fixed64
+    obs.fixed64(observedUnixNano);
+    this.observed = obs.finish();
     w.byte(0x0a); // ExportLogsServiceRequest.resource_logs
     const rl = w.beginMessage(4);
     w.bytes(this.resourceChunk);
@@ -69,7 +80,7 @@ export class LogsEncoder {
     for (let i = 0; i < events.length; i++) {
       w.byte(0x12); // ScopeLogs.log_records
       const lr = w.beginMessage(2);
-      this.writeRecord(events[i]!, observedUnixNano);
+      this.writeRecord(events[i]!);
       w.endMessage(lr);
     }
     w.endMessage(sl);
@@ -81,7 +92,13 @@ export class LogsEncoder {
     return w.finish();
   }
 
-  private writeRecord(e: TapioEvent, observedUnixNano: bigint): void {
+  /** Attribute values kept encoded whole, and the bound on them (attributes.ts). */
+  cachedValues(): { values: number; bound: number } {
+    const [values, bound] = this.attrs.valueCacheSize();
+    return { values, bound };
+  }
+
+  private writeRecord(e: TapioEvent): void {
     const w = this.w;
     w.byte(0x09); // time_unix_nano, fixed64
     w.fixed64(e.timeUnixNano);
@@ -99,14 +116,19 @@ export class LogsEncoder {
       }
     }
     if (!sawName) w.bytes(name.attribute);
-    w.byte(0x38); // dropped_attributes_count = 0
-    w.byte(0);
-    w.byte(0x59); // observed_time_unix_nano, fixed64
-    w.fixed64(observedUnixNano);
-    w.bytes(name.field);
+    if (name.tailBatch !== this.batch) {
+      const t = new ProtoWriter(16 + name.field.length);
+      t.byte(0x38); // dropped_attributes_count = 0
+      t.byte(0);
+      t.bytes(this.observed);
+      t.bytes(name.field);
+      name.tail = t.finish();
+      name.tailBatch = this.batch;
+    }
+    w.bytes(name.tail!);
   }
 
-  private severity(text: string): Buffer {
+  private severity(text: string): Uint8Array {
     let chunk = this.severities.get(text);
     if (!chunk) {
       const w = new ProtoWriter(64);
@@ -117,7 +139,7 @@ export class LogsEncoder {
         w.byte(0x1a); // severity_text
         w.string(text);
       }
-      chunk = Buffer.from(w.finish());
+      chunk = w.finish();
       if (this.severities.size < 16) this.severities.set(text, chunk);
     }
     return chunk;
@@ -128,13 +150,13 @@ export class LogsEncoder {
     if (!chunks) {
       const w = new ProtoWriter(256);
       this.attrs.write(w, 0x32, 'event.name', eventName);
-      const attribute = Buffer.from(w.finish());
+      const attribute = w.finish();
       w.reset();
       if (eventName) {
         w.byte(0x62); // event_name, field 12
         w.string(eventName);
       }
-      chunks = { attribute, field: Buffer.from(w.finish()) };
+      chunks = { attribute, field: w.finish(), tail: undefined, tailBatch: 0 };
       if (this.names.size < MAX_CACHED_NAMES) this.names.set(eventName, chunks);
     }
     return chunks;
