@@ -33,3 +33,16 @@ test('the clock tick rate is what getconf CLK_TCK says', () => {
   const getconf = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
   assert.equal(clockTicksPerSecond(), getconf);
 });
+
+test('converting a record reads no clock; a record a minute past the last measurement measures the offset again', (t) => {
+  const pair = t.mock.method(native(), 'clockPair');
+  const now = t.mock.method(Date, 'now');
+  const boot = bootNowNs();
+  bootNsToUnixNano(boot + 61_000_000_000n); // past any earlier measurement's minute: measured now
+  assert.equal(pair.mock.callCount(), 1);
+  for (let i = 0; i < 1000; i++) bootNsToUnixNano(boot + BigInt(i) * 1_000_000n);
+  assert.equal(pair.mock.callCount(), 1, 'records within the minute reuse the offset');
+  assert.equal(now.mock.callCount(), 0, 'and read no clock');
+  bootNsToUnixNano(boot + 2n * 61_000_000_000n + 1n); // a minute after that measurement's boot time
+  assert.equal(pair.mock.callCount(), 2);
+});
