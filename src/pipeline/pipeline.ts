@@ -51,6 +51,22 @@ export interface PipelineStats {
   identityHold: { held: number; releasedResolved: number; releasedTimeout: number; releasedOverflow: number };
 }
 
+/** Adds each event to its name's count; a run of one name (the usual batch) costs one update. */
+function countByName(counts: Map<string, number>, events: readonly TapioEvent[]): void {
+  let run = '';
+  let n = 0;
+  for (const e of events) {
+    if (e.name === run) {
+      n++;
+      continue;
+    }
+    if (n > 0) counts.set(run, (counts.get(run) ?? 0) + n);
+    run = e.name;
+    n = 1;
+  }
+  if (n > 0) counts.set(run, (counts.get(run) ?? 0) + n);
+}
+
 export class Pipeline {
   private readonly received = new Map<string, number>();
   private readonly emitted = new Map<string, number>();
@@ -88,15 +104,15 @@ export class Pipeline {
   }
 
   push(events: TapioEvent[]): void {
+    countByName(this.received, events);
     const out: TapioEvent[] = [];
     for (const e of events) {
-      this.received.set(e.name, (this.received.get(e.name) ?? 0) + 1);
       if (this.accept && !this.accept(e)) {
         this.filteredOut++; // asked for by the user: not a loss, but still visible in the stats
         continue;
       }
       this.enrichOne(e);
-      const waiting = this.held.get(e.cgroupId);
+      const waiting = this.held.size > 0 ? this.held.get(e.cgroupId) : undefined;
       if (waiting) {
         waiting.push(e); // keep per-cgroup order behind the events already waiting
         this.heldCount++;
@@ -160,7 +176,7 @@ export class Pipeline {
       }
     }
     if (out.length === 0) return;
-    for (const e of out) this.emitted.set(e.name, (this.emitted.get(e.name) ?? 0) + 1);
+    countByName(this.emitted, out);
     for (const s of this.sinks) {
       try {
         s.write(out);

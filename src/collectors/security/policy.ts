@@ -115,11 +115,19 @@ export function compilePolicy(cfg: SecurityConfig): SecurityPolicy {
  * only after identity enrichment, so the collector cannot judge them. Left-out events are counted as allowlisted.
  */
 export function securityIdentityAllowRule(policy: SecurityPolicy, drops?: DropCounters): (events: TapioEvent[]) => TapioEvent[] {
-  return (events) => events.filter((e) => {
-    if (!e.name.startsWith('security.') || !policy.allowedAfterIdentity(e)) return true;
-    drops?.count('pipeline', e.name, 'allowlisted');
-    return false;
-  });
+  return (events) => {
+    let out: TapioEvent[] | undefined; // a new array only once an event is left out: most batches pass whole
+    for (let i = 0; i < events.length; i++) {
+      const e = events[i]!;
+      if (!e.name.startsWith('security.') || !policy.allowedAfterIdentity(e)) {
+        out?.push(e);
+        continue;
+      }
+      drops?.count('pipeline', e.name, 'allowlisted');
+      out ??= events.slice(0, i);
+    }
+    return out ?? events;
+  };
 }
 
 export function detectionOf(name: string): Detection | undefined {
