@@ -19,6 +19,7 @@ import { DiskSpool, MemorySpool, SpoolBudget, type Spool } from './spool';
 import { loadSpoolKey, type Batch, type BatchHeader } from './spool-file';
 import { capacityWarning, keyFileWarning } from './spool-dir';
 import { createTransport } from './transport';
+import { EncodingLogsBatcher, RecordBatcher, type Batcher } from './batcher';
 
 export interface OtlpExporterDeps {
   drops: DropCounters;
@@ -52,13 +53,13 @@ export interface OtlpExporter {
   shutdown(): Promise<void>;
 }
 
-/** Per signal: the records waiting for their batch, and how a batch is built and serialized. */
+/** Per signal: the records waiting for their batch (batcher.ts), and the lane their batches go to. */
 interface SignalState<T> {
   enabled: boolean;
   target?: SignalTarget;
   lane?: DeliveryLane;
   spool?: Spool;
-  buffer: T[];
+  batcher?: Batcher<T>;
   flushScheduled: boolean;
   droppedQueueFull: number;
 }
@@ -112,7 +113,7 @@ export function createOtlpExporter(config: OtlpConfig, deps: OtlpExporterDeps): 
   const readyParts: Promise<void>[] = [];
   const states = {} as Record<Signal, SignalState<unknown>>;
   for (const s of SIGNALS) {
-    const state: SignalState<unknown> = { enabled: !!targets[s], buffer: [], flushScheduled: false, droppedQueueFull: 0 };
+    const state: SignalState<unknown> = { enabled: !!targets[s], flushScheduled: false, droppedQueueFull: 0 };
     states[s] = state;
     const target = targets[s];
     if (!target) continue;
@@ -164,23 +165,30 @@ export function createOtlpExporter(config: OtlpConfig, deps: OtlpExporterDeps): 
   const encoding = (s: Signal): Batch['encoding'] => (targets[s]?.protocol === 'http/json' ? 'json' : 'protobuf');
   const batchOf = (signal: Signal, records: number, kinds: Record<string, number>, payload: Uint8Array | undefined): Batch | undefined =>
     payload ? { signal, encoding: encoding(signal), records, kinds, createdAtMs: Date.now(), payload } : undefined;
+  const serializeFailed = (signal: Signal) => {
+    let saidAt = -Infinity; // say it at most once a minute: a bad event may come again and again
+    return (kind: string, records: number, e: Error): void => {
+      drops.count('export', kind, 'serialize_failed', records);
+      if (Date.now() - saidAt < 60_000) return;
+      saidAt = Date.now();
+      log(`OTLP ${signal}: cannot serialize ${records} record(s) of ${kind} (counted as serialize_failed): ${e.message}`);
+    };
+  };
 
-  // Logs as protobuf (gRPC, HTTP/protobuf) are written straight from the events (encode/logs.ts); JSON keeps the SDK path.
+  // Logs as protobuf (gRPC, HTTP/protobuf) are written straight from the events as they arrive (encode/logs.ts);
+  // JSON keeps the SDK path.
   const logsEncoder = new LogsEncoder(resource.attributes as Attributes, INSTRUMENTATION_SCOPE, resource.schemaUrl);
-  const serializeLogs = (events: TapioEvent[]): Batch | undefined => {
-    if (encoding('logs') === 'protobuf') return batchOf('logs', events.length, kindsOf(events, (e) => e.name), logsEncoder.encode(events));
-    const records = events.map((e) => eventToLogRecord(e, resource));
-    const ser = encoding('logs') === 'json' ? JsonLogsSerializer : ProtobufLogsSerializer;
-    return batchOf('logs', events.length, kindsOf(events, (e) => e.name), ser.serializeRequest(records));
-  };
-  const serializeSpans = (reqs: RequestRecord[]): Batch | undefined => {
-    const spans = reqs.map((r) => requestToSpan(r, resource));
-    const ser = encoding('traces') === 'json' ? JsonTraceSerializer : ProtobufTraceSerializer;
-    return batchOf('traces', reqs.length, kindsOf(reqs, (r) => `${r.protocol}.request`), ser.serializeRequest(spans));
-  };
+  (states.logs as SignalState<TapioEvent>).batcher = encoding('logs') === 'protobuf'
+    ? new EncodingLogsBatcher(logsEncoder, config.batch.maxRecords, serializeFailed('logs'))
+    : new RecordBatcher<TapioEvent>('logs', encoding('logs'), config.batch.maxRecords, (e) => e.name,
+      (events) => (encoding('logs') === 'json' ? JsonLogsSerializer : ProtobufLogsSerializer)
+        .serializeRequest(events.map((e) => eventToLogRecord(e, resource))), serializeFailed('logs'));
+  (states.traces as SignalState<RequestRecord>).batcher = new RecordBatcher<RequestRecord>('traces', encoding('traces'),
+    config.batch.maxRecords, (r) => `${r.protocol}.request`, (reqs) => (encoding('traces') === 'json' ? JsonTraceSerializer
+      : ProtobufTraceSerializer).serializeRequest(reqs.map((r) => requestToSpan(r, resource))), serializeFailed('traces'));
 
-  // One timer for every signal: it fires when the oldest buffered record (of any signal) is batch.delayMs old, and
-  // then flushes every signal that holds records, so a quiet agent wakes once per delay, not once per signal.
+  // One timer for every signal: it fires when the oldest record of an open batch (of any signal) is batch.delayMs
+  // old, and then sends every signal's waiting batches, so a quiet agent wakes once per delay, not once per signal.
   let flushTimer: NodeJS.Timeout | undefined;
   let flushAt = Infinity;
   const stopFlushTimer = (): void => {
@@ -188,53 +196,47 @@ export function createOtlpExporter(config: OtlpConfig, deps: OtlpExporterDeps): 
     flushTimer = undefined;
     flushAt = Infinity;
   };
+  /** Sets the timer for the oldest open batch, if it is not set for then already. */
+  const armFlushTimer = (): void => {
+    const at = Math.min(states.logs.batcher?.openSince ?? Infinity, states.traces.batcher?.openSince ?? Infinity) + config.batch.delayMs;
+    if (at === flushAt) return;
+    stopFlushTimer();
+    if (at === Infinity) return;
+    flushAt = at;
+    flushTimer = setTimeout(flushAll, Math.max(0, at - Date.now()));
+  };
   const flushAll = (): void => {
     stopFlushTimer();
-    flush('logs');
-    flush('traces');
+    flush('logs', true);
+    flush('traces', true);
   };
-  const flush = (signal: 'logs' | 'traces'): void => {
+  /** Hands a signal's full batches (with `all`, also its open one) to its lane. */
+  const flush = (signal: 'logs' | 'traces', all: boolean): void => {
     const state = states[signal];
-    state.flushScheduled = false;
-    while (state.buffer.length > 0) {
-      const items = state.buffer.splice(0, config.batch.maxRecords);
-      let batch: Batch | undefined;
-      try {
-        batch = signal === 'logs' ? serializeLogs(items as TapioEvent[]) : serializeSpans(items as RequestRecord[]);
-      } catch (e) {
-        log(`OTLP ${signal}: cannot serialize a batch: ${(e as Error).message}`);
-      }
-      if (batch) state.lane!.enqueue(batch);
-      else drops.count('export', `otlp.${signal}`, 'serialize_failed', items.length);
-    }
-    if (states.logs.buffer.length === 0 && states.traces.buffer.length === 0) stopFlushTimer();
+    if (!all) state.flushScheduled = false;
+    if (state.lane && state.batcher) for (const batch of state.batcher.drain(all)) state.lane.enqueue(batch);
+    armFlushTimer();
   };
 
-  /** Admit records to a signal's buffer, or count them as queue_full; schedule the flush. */
+  /** Admit records to a signal's batches, or count them as queue_full; schedule the flush. */
   const admit = <T>(signal: 'logs' | 'traces', items: readonly T[], kindOf: (t: T) => string): void => {
     const state = states[signal] as SignalState<T>;
-    const wasEmpty = state.buffer.length === 0;
-    const room = config.queueMaxRecords - state.buffer.length - state.lane!.pendingRecords;
-    const taken = room >= items.length ? items : items.slice(0, Math.max(0, room));
-    for (const t of taken) state.buffer.push(t);
-    if (taken.length < items.length) {
-      const lost = items.slice(taken.length);
+    const batcher = state.batcher!;
+    const room = config.queueMaxRecords - batcher.records - state.lane!.pendingRecords;
+    const taken = Math.min(items.length, Math.max(0, room));
+    batcher.add(items, 0, taken);
+    if (taken < items.length) {
+      const lost = items.slice(taken);
       state.droppedQueueFull += lost.length;
       for (const [kind, n] of Object.entries(kindsOf(lost, kindOf))) drops.count('export', kind, 'queue_full', n);
     }
-    // Full batches go out on the next turn of the event loop (not inside the caller); partial ones once their
+    // Full batches go out on the next turn of the event loop (not inside the caller); the open one once its
     // oldest record is batch.delayMs old.
-    if (state.buffer.length >= config.batch.maxRecords && !state.flushScheduled) {
+    if (batcher.hasFull && !state.flushScheduled) {
       state.flushScheduled = true;
-      setImmediate(() => flush(signal));
-    } else if (wasEmpty && state.buffer.length > 0) {
-      const at = Date.now() + config.batch.delayMs;
-      if (at < flushAt) {
-        clearTimeout(flushTimer);
-        flushAt = at;
-        flushTimer = setTimeout(flushAll, config.batch.delayMs);
-      }
+      setImmediate(() => flush(signal, false));
     }
+    if (batcher.openSince + config.batch.delayMs < flushAt) armFlushTimer();
   };
 
   const metrics = targets.metrics ? new EventMetrics(resource, config.metrics.maxSeriesPerMetric) : undefined;
@@ -306,7 +308,7 @@ export function createOtlpExporter(config: OtlpConfig, deps: OtlpExporterDeps): 
       for (const s of SIGNALS) {
         const st = states[s];
         const lane = st.lane?.stats() ?? { memoryBatches: 0, memoryRecords: 0, inFlight: 0, mergedBatches: 0, sentBatches: 0, sentRecords: 0, failedAttempts: 0 };
-        signals[s] = { ...lane, enabled: st.enabled, queuedRecords: st.buffer.length + lane.memoryRecords,
+        signals[s] = { ...lane, enabled: st.enabled, queuedRecords: (st.batcher?.records ?? 0) + lane.memoryRecords,
           droppedQueueFull: st.droppedQueueFull };
         bytes += st.spool?.bytes ?? 0;
         files += st.spool?.files ?? 0;

@@ -5,7 +5,8 @@
 import assert from 'node:assert/strict';
 import { mock, test } from 'node:test';
 import { ProtobufLogsSerializer } from '@opentelemetry/otlp-transformer';
-import type { TapioEvent } from '../../src/core/event';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import type { AttributeValue, TapioEvent } from '../../src/core/event';
 import { LogsEncoder } from '../../src/export/encode/logs';
 import { ProtoWriter } from '../../src/export/encode/writer';
 import { eventToLogRecord, INSTRUMENTATION_SCOPE } from '../../src/export/records';
@@ -139,6 +140,73 @@ test('repeated values are written from a bounded cache; past its bound, and with
   }
   const { values, bound } = encoder.cachedValues();
   assert.ok(distinct > bound && values > 0 && values <= bound, `${values} values cached (bound ${bound}) after ${distinct} distinct ones`);
+});
+
+test('records appended over several calls make the request the official serializer writes for all of them; a bad event is left out whole', (t) => {
+  mock.method(Date, 'now', () => FIXED_NOW_MS);
+  t.after(() => mock.restoreAll());
+  const encoder = new LogsEncoder(tapioResourceAttributes(resourceInputs), INSTRUMENTATION_SCOPE, 'https://opentelemetry.io/schemas/1.24.0');
+  const observed = BigInt(FIXED_NOW_MS) * 1_000_000n;
+  const r = rng(77);
+  for (let round = 0; round < 3; round++) { // the encoder's buffer is reused by the next request
+    const events = Array.from({ length: 700 }, (_, i) => randomEvent(r, i));
+    const bad = { ...events[5]!, timeUnixNano: 'not a bigint' as unknown as bigint };
+    const skipped: TapioEvent[] = [];
+    encoder.append(events, 0, 5, observed);
+    encoder.append([bad], 0, 1, observed, (e) => skipped.push(e)); // fails halfway through its record
+    encoder.append(events, 5, 300, observed);
+    encoder.append(events, 300, 700, observed);
+    assert.equal(encoder.openRecords, 700);
+    assert.deepEqual(skipped, [bad]);
+    const actual = Buffer.from(encoder.take());
+    assert.equal(encoder.openRecords, 0);
+    const resource = resourceFromAttributes(tapioResource(resourceInputs).attributes, { schemaUrl: 'https://opentelemetry.io/schemas/1.24.0' });
+    const expected = Buffer.from(ProtobufLogsSerializer.serializeRequest(events.map((e) => eventToLogRecord(e, resource)))!);
+    assert.ok(actual.equals(expected), `round ${round}: ${actual.length} bytes, official ${expected.length}; ` +
+      `first difference at ${actual.findIndex((b, i) => b !== expected[i])}`);
+  }
+  assert.equal(encoder.take().length, 0); // nothing open: an empty request, like the serializer's for no records
+});
+
+test('events of one name with repeating values (copied from the last such event) still give the official bytes', (t) => {
+  mock.method(Date, 'now', () => FIXED_NOW_MS);
+  t.after(() => mock.restoreAll());
+  const encoder = new LogsEncoder(tapioResourceAttributes(resourceInputs), INSTRUMENTATION_SCOPE);
+  const observed = BigInt(FIXED_NOW_MS) * 1_000_000n;
+  const r = rng(9);
+  const values: AttributeValue[] = ['tcp', 'ipv4', '10.0.0.5', 'é'.repeat(70), 443, 0, -1, 2 ** 40, 0.5, Number.NaN, true, false,
+    ['a', 'b'], 'x'.repeat(300), ''];
+  const keys = ['network.transport', 'network.type', 'network.local.address', 'network.local.port', 'process.pid', 'k8s.pod.name', 'tapio.flag'];
+  for (let round = 0; round < 4; round++) {
+    const events: TapioEvent[] = [];
+    let last: Record<string, AttributeValue> = {};
+    for (let i = 0; i < 1500; i++) {
+      const attributes: Record<string, AttributeValue> = {};
+      const shape = r() < 0.1 ? keys.slice(0, 1 + Math.floor(r() * keys.length)) : keys; // now and then fewer keys
+      for (const k of shape) attributes[k] = r() < 0.7 && last[k] !== undefined ? last[k]! : values[Math.floor(r() * values.length)]!;
+      if (r() < 0.02) attributes['event.name'] = 'in the attributes';
+      if (r() < 0.02) attributes['tapio.tiny'] = 1; // another shape
+      const name = r() < 0.8 ? 'network.tcp.close' : r() < 0.5 ? 'process.exec' : 'x';
+      events.push({ name, timeUnixNano: BigInt(i), cgroupId: 0n, attributes, severity: r() < 0.9 ? undefined : 'WARN' });
+      last = attributes;
+    }
+    events.push({ name: 'x', timeUnixNano: 1n, cgroupId: 0n, attributes: {} }); // a record shorter than 128 bytes
+    // Fails halfway through its attributes, after values that differ from the event before and equal the one after.
+    const badAttributes: Record<string, AttributeValue> = { ...events[700]!.attributes };
+    Object.defineProperty(badAttributes, 'tapio.flag', { enumerable: true, get: () => { throw new Error('unreadable'); } });
+    const bad: TapioEvent = { ...events[700]!, name: 'network.tcp.close', attributes: badAttributes };
+    events[699] = { ...events[699]!, name: 'network.tcp.close', attributes: { 'network.transport': 'udp' } };
+    events[700] = { ...events[700]!, name: 'network.tcp.close' };
+    const skipped: TapioEvent[] = [];
+    encoder.append(events, 0, 700, observed);
+    encoder.append([bad], 0, 1, observed, (e) => skipped.push(e));
+    encoder.append(events, 700, events.length, observed);
+    assert.equal(skipped.length, 1);
+    const actual = Buffer.from(encoder.take());
+    const expected = Buffer.from(officialBytes(events));
+    assert.ok(actual.equals(expected), `round ${round}: ${actual.length} bytes, official ${expected.length}; ` +
+      `first difference at ${actual.findIndex((b, i) => b !== expected[i])}`);
+  }
 });
 
 test('an empty batch is an empty request, like the serializer; a tiny buffer grows across a huge batch', () => {

@@ -48,7 +48,7 @@ export function encodeKey(key: string): Uint8Array {
 }
 
 /** What is kept per attribute key. */
-interface KeyEntry {
+export interface KeyEntry {
   key: Uint8Array;
   /** The whole repeated-field KeyValue (tag, length, key, value) per string value; undefined when not cached. */
   strings: Map<string, Uint8Array> | undefined;
@@ -75,7 +75,8 @@ export class AttributeEncoder {
     return this.entry(key).key;
   }
 
-  private entry(key: string): KeyEntry {
+  /** The key's entry: its encoded bytes and cached values (made now, and kept while there is room). */
+  entry(key: string): KeyEntry {
     let e = this.keys.get(key);
     if (!e) {
       e = { key: encodeKey(key), strings: undefined, ints: [] };
@@ -89,25 +90,25 @@ export class AttributeEncoder {
 
   /** One attribute as a repeated KeyValue field `fieldTag` (the whole tag byte, e.g. 0x32 for LogRecord field 6). */
   write(w: ProtoWriter, fieldTag: number, key: string, value: AttributeValue | undefined): void {
-    const e = this.entry(key);
+    this.writeEntry(w, fieldTag, this.entry(key), value);
+  }
+
+  /** write() for a key whose entry the caller kept; returns the whole KeyValue's bytes when they came from (or
+   *  went into) the value cache, so the caller may write them again for the same value without a lookup. */
+  writeEntry(w: ProtoWriter, fieldTag: number, e: KeyEntry, value: AttributeValue | undefined): Uint8Array | undefined {
     const cacheable = fieldTag === this.fieldTag;
     switch (typeof value) {
       case 'string': {
         const strings = e.strings;
         if (cacheable && strings) {
-          const whole = strings.get(value);
+          const whole = strings.get(value) ?? this.cacheString(e, strings, value);
           if (whole) {
             w.bytes(whole);
-            return;
-          }
-          const made = this.cacheString(e, strings, value);
-          if (made) {
-            w.bytes(made);
-            return;
+            return whole;
           }
         }
         this.writeString(w, fieldTag, e.key, value);
-        return;
+        return undefined;
       }
       case 'number':
         if (isInt64(value)) {
@@ -116,7 +117,7 @@ export class AttributeEncoder {
           if (prefix && prefix.length > 0) {
             w.bytes(prefix);
             w.int64(value);
-            return;
+            return undefined;
           }
         }
         break;
@@ -131,7 +132,7 @@ export class AttributeEncoder {
         if (Array.isArray(value)) this.writeArray(w, value);
         w.endMessage(any);
         w.endMessage(kv);
-        return;
+        return undefined;
       }
     }
     // A number or boolean, field by field: every size is known up front.
@@ -144,6 +145,7 @@ export class AttributeEncoder {
     w.byte(VALUE_TAG);
     w.uint32(anyLen);
     this.writeScalar(w, value);
+    return undefined;
   }
 
   /** A KeyValue with a string value, field by field; lengths are guessed for ASCII and fixed afterwards. */

@@ -1,23 +1,27 @@
 // ExportLogsServiceRequest written as protobuf straight from TapioEvents: no SDK log record per event, no size
 // estimation pass. The resource and the instrumentation scope are encoded once per exporter, each event name and
-// severity once per name, each attribute key once (attributes.ts); a batch is written into one buffer that the next
-// batch reuses. The logical content is what records.ts's eventToLogRecord + the official serializer produce, field
-// for field in the same order (test/export/encode.test.ts compares bytes and decodes with the official
-// definitions); the one difference: observed_time_unix_nano is taken once per batch, not once per record.
+// severity once per name, each attribute key once (attributes.ts); records are appended as events arrive into one
+// buffer that every request reuses, and the request's header is written in front when it is taken. The logical
+// content is what records.ts's eventToLogRecord + the official serializer produce, field for field in the same order
+// (test/export/encode.test.ts compares bytes and decodes with the official definitions); the one difference:
+// observed_time_unix_nano is taken once per append (the events of one delivery from a ring), not once per record.
 import type { Attributes, TapioEvent } from '../../core/event';
 import { AttributeEncoder } from './attributes';
-import { ProtoWriter } from './writer';
+import { RepeatedAttributes } from './repeats';
+import { ProtoWriter, varintSize32 } from './writer';
 
 const SEVERITY_NUMBER: Record<NonNullable<TapioEvent['severity']>, number> = { DEBUG: 5, INFO: 9, WARN: 13, ERROR: 17 };
 const MAX_CACHED_NAMES = 1024;
 
 /** What is written once per event name: the `event.name` attribute (LogRecord field 6) and event_name (field 12);
- *  and, made once per batch, everything after the attributes (dropped count, observed time, event_name). */
+ *  made once per append, everything after the attributes (the event.name attribute, the dropped count, the observed
+ *  time, event_name); and what the last event of this name wrote (repeats.ts). */
 interface NameChunks {
   attribute: Uint8Array;
   field: Uint8Array;
   tail: Uint8Array | undefined;
-  tailBatch: number;
+  tailEpoch: number;
+  last: RepeatedAttributes;
 }
 
 export interface Scope {
@@ -33,9 +37,17 @@ export class LogsEncoder {
   /** ResourceLogs.resource (field 1) and ScopeLogs.scope (field 1), tag and length included. */
   private readonly resourceChunk: Uint8Array;
   private readonly scopeChunk: Uint8Array;
-  /** Counts batches, so a name's tail (which holds the batch's observed time) is remade once per batch. */
-  private batch = 0;
+  /** Counts appends, so a name's tail (which holds the observed time) is remade once per append. */
+  private observedEpoch = 0;
+  /** Counts requests started in the writer's buffer: the bytes of an earlier one are gone (repeats.ts). */
+  private generation = 0;
+  /** Log records in the open request, whose body starts at headerRoom in the writer's buffer. */
+  private records = 0;
+  private readonly headerRoom: number;
   private observed: Uint8Array = new Uint8Array(9);
+  /** The last event's name and severity with their chunks: a batch mostly holds runs of one kind. */
+  private lastName: [string, NameChunks] | undefined;
+  private lastSeverity: [string, Uint8Array] | undefined;
   private readonly resourceSchemaUrl: string | undefined;
 
   constructor(resourceAttributes: Attributes, scope: Scope, resourceSchemaUrl?: string) {
@@ -59,37 +71,85 @@ export class LogsEncoder {
     w.endMessage(sc);
     this.scopeChunk = w.finish();
     this.resourceSchemaUrl = resourceSchemaUrl || undefined;
+    this.headerRoom = 2 * (1 + 5) + this.resourceChunk.length + this.scopeChunk.length;
   }
 
-  /** One request holding every event of the batch, as bytes the caller owns. */
+  /** One request holding every event of the batch, as bytes the caller owns (no request may be open). */
   encode(events: readonly TapioEvent[], observedUnixNano = BigInt(Date.now()) * 1_000_000n): Uint8Array {
-    if (events.length === 0) return new Uint8Array(0); // the serializer writes no ResourceLogs for no records
+    if (this.records > 0) throw new Error('LogsEncoder.encode: a request is open (append/take)');
+    this.append(events, 0, events.length, observedUnixNano);
+    return this.take();
+  }
+
+  /** Log records in the open request. */
+  get openRecords(): number {
+    return this.records;
+  }
+
+  /**
+   * Adds events[from, to) to the open request as log records observed now (or at observedUnixNano). An event that
+   * cannot be encoded is left out (its bytes rolled back) and handed to `skipped`. Appending as events arrive lets
+   * them die young: held in an array for the batch delay (200 ms), they outlived V8's young generation, and the old
+   * one then had to be collected every few seconds.
+   */
+  append(events: readonly TapioEvent[], from: number, to: number, observedUnixNano = BigInt(Date.now()) * 1_000_000n,
+    skipped?: (e: TapioEvent, error: Error) => void): void {
     const w = this.w;
-    w.reset();
-    this.batch++;
+    if (this.records === 0) {
+      w.reset();
+      this.generation++;
+      w.pos = this.headerRoom; // the request's header goes in front once the body's length is known (take)
+    }
+    this.observedEpoch++;
     const obs = new ProtoWriter(9);
     obs.byte(0x59); // observed_time_unix_nano, fixed64
     obs.fixed64(observedUnixNano);
     this.observed = obs.finish();
-    w.byte(0x0a); // ExportLogsServiceRequest.resource_logs
-    const rl = w.beginMessage(4);
-    w.bytes(this.resourceChunk);
-    w.byte(0x12); // ResourceLogs.scope_logs
-    const sl = w.beginMessage(4);
-    w.bytes(this.scopeChunk);
-    for (let i = 0; i < events.length; i++) {
-      w.byte(0x12); // ScopeLogs.log_records
-      const lr = w.beginMessage(2);
-      this.writeRecord(events[i]!);
-      w.endMessage(lr);
+    for (let i = from; i < to; i++) {
+      const e = events[i]!;
+      const at = w.pos;
+      try {
+        w.byte(0x12); // ScopeLogs.log_records
+        const lr = w.beginMessage(2);
+        const repeats = this.writeRecord(e);
+        const end = w.pos;
+        w.endMessage(lr);
+        if (w.pos !== end) repeats.moved(w.pos - end); // the length took another size than reserved: the body moved
+        this.records++;
+      } catch (err) {
+        w.pos = at;
+        skipped?.(e, err as Error);
+      }
     }
-    w.endMessage(sl);
+  }
+
+  /** The open request's bytes, which the caller owns (empty with no records, like the serializer); the next append
+   *  starts a new request. */
+  take(): Uint8Array {
+    if (this.records === 0) return new Uint8Array(0);
+    const w = this.w;
+    const bodyEnd = w.pos;
     if (this.resourceSchemaUrl) {
       w.byte(0x1a); // ResourceLogs.schema_url
       w.string(this.resourceSchemaUrl);
     }
-    w.endMessage(rl);
-    return w.finish();
+    const end = w.pos;
+    const tailLen = end - bodyEnd;
+    const bodyLen = bodyEnd - this.headerRoom;
+    // ExportLogsServiceRequest.resource_logs { resource, scope_logs { scope, log_records... }, schema_url }
+    const scopeLogsLen = this.scopeChunk.length + bodyLen;
+    const resourceLogsLen = this.resourceChunk.length + 1 + varintSize32(scopeLogsLen) + scopeLogsLen + tailLen;
+    const header = new ProtoWriter(32 + this.resourceChunk.length + this.scopeChunk.length);
+    header.byte(0x0a);
+    header.uint32(resourceLogsLen);
+    header.bytes(this.resourceChunk);
+    header.byte(0x12); // ResourceLogs.scope_logs
+    header.uint32(scopeLogsLen);
+    header.bytes(this.scopeChunk);
+    const start = this.headerRoom - header.pos;
+    w.buf.set(header.buf.subarray(0, header.pos), start);
+    this.records = 0;
+    return w.buf.slice(start, end);
   }
 
   /** Attribute values kept encoded whole, and the bound on them (attributes.ts). */
@@ -98,37 +158,34 @@ export class LogsEncoder {
     return { values, bound };
   }
 
-  private writeRecord(e: TapioEvent): void {
+  /** Writes one LogRecord's fields; returns the name's RepeatedAttributes, which noted where it wrote. */
+  private writeRecord(e: TapioEvent): RepeatedAttributes {
     const w = this.w;
     w.byte(0x09); // time_unix_nano, fixed64
     w.fixed64(e.timeUnixNano);
     w.bytes(this.severity(e.severity ?? 'INFO')); // severity_number and severity_text
     const name = this.name(e.name);
     // attributes: the event's own, then event.name (taking the place of an attribute of that name, as a spread does)
-    const attributes = e.attributes;
-    let sawName = false;
-    for (const key in attributes) {
-      if (key === 'event.name') {
-        w.bytes(name.attribute);
-        sawName = true;
-      } else {
-        this.attrs.write(w, 0x32, key, attributes[key]);
-      }
-    }
-    if (!sawName) w.bytes(name.attribute);
-    if (name.tailBatch !== this.batch) {
-      const t = new ProtoWriter(16 + name.field.length);
-      t.byte(0x38); // dropped_attributes_count = 0
-      t.byte(0);
-      t.bytes(this.observed);
-      t.bytes(name.field);
-      name.tail = t.finish();
-      name.tailBatch = this.batch;
-    }
-    w.bytes(name.tail!);
+    const sawName = name.last.write(w, this.attrs, e.attributes, this.generation, name.attribute);
+    if (name.tailEpoch !== this.observedEpoch) this.makeTail(name);
+    w.bytes(sawName ? name.tail!.subarray(name.attribute.length) : name.tail!);
+    return name.last;
+  }
+
+  /** The name's bytes after the attributes for this append: event.name, dropped count, observed time, event_name. */
+  private makeTail(name: NameChunks): void {
+    const t = new ProtoWriter(32 + name.attribute.length + name.field.length);
+    t.bytes(name.attribute);
+    t.byte(0x38); // dropped_attributes_count = 0
+    t.byte(0);
+    t.bytes(this.observed);
+    t.bytes(name.field);
+    name.tail = t.finish();
+    name.tailEpoch = this.observedEpoch;
   }
 
   private severity(text: string): Uint8Array {
+    if (text === this.lastSeverity?.[0]) return this.lastSeverity[1];
     let chunk = this.severities.get(text);
     if (!chunk) {
       const w = new ProtoWriter(64);
@@ -142,10 +199,12 @@ export class LogsEncoder {
       chunk = w.finish();
       if (this.severities.size < 16) this.severities.set(text, chunk);
     }
+    this.lastSeverity = [text, chunk];
     return chunk;
   }
 
   private name(eventName: string): NameChunks {
+    if (eventName === this.lastName?.[0]) return this.lastName[1];
     let chunks = this.names.get(eventName);
     if (!chunks) {
       const w = new ProtoWriter(256);
@@ -156,9 +215,10 @@ export class LogsEncoder {
         w.byte(0x62); // event_name, field 12
         w.string(eventName);
       }
-      chunks = { attribute, field: w.finish(), tail: undefined, tailBatch: 0 };
+      chunks = { attribute, field: w.finish(), tail: undefined, tailEpoch: 0, last: new RepeatedAttributes() };
       if (this.names.size < MAX_CACHED_NAMES) this.names.set(eventName, chunks);
     }
+    this.lastName = [eventName, chunks];
     return chunks;
   }
 }
