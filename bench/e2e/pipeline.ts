@@ -129,6 +129,8 @@ function summarize(profile: { nodes: { id: number; callFrame: { url: string; fun
 export interface PipelineRow {
   protocol: string; offered: string; truth: number; delivered: number; perSec: number;
   nodePct: number; usPerEvent: number; mainUs: number; readerUs: number; otherUs: number; rssMiB: number;
+  /** Export requests per second (logs), and JS callbacks from the ring reader per second. */
+  requestsPerSec?: number; ringCallbacksPerSec?: number;
   /** p99Steady: without the records received in the first second (connection set-up, the JIT's warm-up). */
   drops: string; p50: number; p99: number; p99Steady: number; stages: StageShares;
   /** This process's memory when the generator finished (the agent under load; plus the bench's own little code). */
@@ -142,6 +144,8 @@ export interface PipelineRow {
  *  is most of the agent's own cost; the profiled rows give the split by stage, the unprofiled ones the CPU). */
 export interface CaseOptions {
   delayMs?: number; maxRecords?: number; maxInFlight?: number; maxInFlightRecords?: number; coalesceMs?: number; profile?: boolean;
+  /** kernel.maxCoalesceMs (default: derived from the batch delay). */
+  maxCoalesceMs?: number;
 }
 
 export async function pipelineCase(protocol: 'grpc' | 'http/protobuf', rate: number | 'max', seconds: number,
@@ -155,7 +159,8 @@ export async function pipelineCase(protocol: 'grpc' | 'http/protobuf', rate: num
   // The agent's config as far as the ring reader is concerned: its coalescing follows the export's batch delay.
   const config = parseConfig('limits:\n  rateLimits: {}\n  adaptive:\n    enabled: false\n' +
     `export:\n  otlp:\n    enabled: true\n${opts.delayMs ? `    batch: { delayMs: ${opts.delayMs} }\n` : ''}` +
-    (opts.coalesceMs ? `kernel: { coalesceMs: ${opts.coalesceMs} }\n` : ''));
+    `kernel: { ${[opts.coalesceMs && `coalesceMs: ${opts.coalesceMs}`, opts.maxCoalesceMs && `maxCoalesceMs: ${opts.maxCoalesceMs}`]
+      .filter(Boolean).join(', ')} }\n`);
   const otlpConfig = exportConfigSchema.parse({ otlp: { enabled: true, endpoint: `http://127.0.0.1:${port}`, protocol,
     metrics: { enabled: false }, batch: { maxRecords: opts.maxRecords ?? 2048, ...(opts.delayMs ? { delayMs: opts.delayMs } : {}) },
     ...(opts.maxInFlight ? { maxInFlight: opts.maxInFlight } : {}),
@@ -182,6 +187,7 @@ export async function pipelineCase(protocol: 'grpc' | 'http/protobuf', rate: num
       await post('Profiler.enable');
       await post('Profiler.start');
     }
+    const callbacks0 = obj.ringReaders().reduce((n, r) => n + r.stats().callbacks, 0);
     const cpu0 = process.cpuUsage();
     const th0 = threadCpu();
     const t0 = process.hrtime.bigint();
@@ -204,6 +210,8 @@ export async function pipelineCase(protocol: 'grpc' | 'http/protobuf', rate: num
       : { profile: { nodes: [], samples: [], timeDeltas: [] } };
     agent.syncCounters();
     const delivered = exporter.stats().signals.logs.sentRecords;
+    const requests = exporter.stats().signals.logs.sentBatches;
+    const ringCallbacks = obj.ringReaders().reduce((n, r) => n + r.stats().callbacks, 0);
     const kd = testKindDrops(obj);
     const byReason: Record<string, number> = {};
     for (const d of drops.rows()) byReason[`${d.stage}/${d.reason}`] = (byReason[`${d.stage}/${d.reason}`] ?? 0) + d.count;
@@ -220,6 +228,7 @@ export async function pipelineCase(protocol: 'grpc' | 'http/protobuf', rate: num
       nodePct: (cpuUs / (wallUs * CORES)) * 100, usPerEvent: cpuUs / Math.max(1, delivered),
       mainUs: ((th.main - th0.main) * 1e6) / Math.max(1, delivered), readerUs: ((th.reader - th0.reader) * 1e6) / Math.max(1, delivered),
       otherUs: ((th.other - th0.other) * 1e6) / Math.max(1, delivered),
+      requestsPerSec: requests / (wallUs / 1e6), ringCallbacksPerSec: (ringCallbacks - callbacks0) / (wallUs / 1e6),
       rssMiB: peakRss / 2 ** 20, drops: Object.entries(byReason).map(([k, v]) => `${k}=${v}`).join(' ') || '0',
       p50: stats.p50, p99: stats.p99, p99Steady: stats.p99Steady, stages: summarize(profile), mem: memUnderLoad,
     };
