@@ -12,7 +12,14 @@ export interface RequestsSpecConfig {
   cpus: number;
 }
 
-const stateHook: HookSpec = {
+/** Connection state follows the plan's payload hooks: in the socket's own storage where every program holds a typed
+ *  socket (the socket-length plan, all tp_btf), in a hash keyed by the socket's address otherwise (bpf/l7.bpf.c). */
+const socketStorageStateHook: HookSpec = {
+  name: 'tcp_state',
+  implementations: [{ kind: 'tp_btf', program: 'l7_state_sk' }],
+};
+
+const hashStateHook: HookSpec = {
   name: 'tcp_state',
   implementations: [{ kind: 'tp_btf', program: 'l7_state_btf' }, { kind: 'tracepoint', program: 'l7_state_tp' }],
 };
@@ -27,7 +34,7 @@ export function socketLengthSpec(c: RequestsSpecConfig): CollectorSpec {
     name: 'requests',
     object: 'l7.bpf.o',
     hooks: [
-      stateHook,
+      socketStorageStateHook,
       { name: 'payload_send', implementations: [{ kind: 'tp_btf', program: 'l7_send_btf' }] },
       { name: 'payload_recv', implementations: [{ kind: 'tp_btf', program: 'l7_recv_btf' }] },
     ],
@@ -41,7 +48,7 @@ export function syscallExitSpec(c: RequestsSpecConfig): CollectorSpec {
     name: 'requests',
     object: 'l7.bpf.o',
     hooks: [
-      stateHook,
+      hashStateHook,
       { name: 'payload_syscalls', implementations: [{ kind: 'raw_tracepoint', program: 'l7_sys_exit_raw' }] },
     ],
     mapMaxEntries: maps(c),
@@ -51,7 +58,7 @@ export function syscallExitSpec(c: RequestsSpecConfig): CollectorSpec {
 /** Every implementation, for `tapio probe`: the socket-length pair first, then the syscall-exit fallback. */
 export function requestsHookPlan(): HookSpec[] {
   return [
-    stateHook,
+    { name: 'tcp_state', implementations: [...socketStorageStateHook.implementations, ...hashStateHook.implementations] },
     {
       name: 'payload', implementations: [
         { kind: 'tp_btf', program: 'l7_send_btf' }, { kind: 'tp_btf', program: 'l7_recv_btf' },
