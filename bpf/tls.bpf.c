@@ -25,9 +25,14 @@ static __always_inline void enter(void *ctx, __u64 ssl, __u64 buf, __u64 len_ptr
 	struct tls_settings *cfg = bpf_map_lookup_elem(&tls_settings_map, &zero);
 	if (!cfg || cfg->self_tgid == id >> 32)
 		return;
-	struct tls_active *a = bpf_map_lookup_elem(&tls_calls, &id);
-	if (a) {
-		a->depth++;
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct tls_thread *t = bpf_task_storage_get(&tls_threads, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!t) {
+		tls_count(TLS_CNT_STATE_FULL, 1);
+		return;
+	}
+	if (t->in_call) {
+		t->active.depth++;
 		tls_count(TLS_CNT_NESTED, 1);
 		return;
 	}
@@ -37,14 +42,10 @@ static __always_inline void enter(void *ctx, __u64 ssl, __u64 buf, __u64 len_ptr
 					.len_ptr = len_ptr,
 					.func = func,
 					.lib = (__u32)bpf_get_attach_cookie(ctx)}};
-	if (bpf_map_update_elem(&tls_calls, &id, &n, BPF_ANY) != 0) {
+	t->active = n;
+	t->in_call = 1;
+	if (!bpf_task_storage_get(&tls_procs, task->group_leader, 0, BPF_LOCAL_STORAGE_GET_F_CREATE))
 		tls_count(TLS_CNT_STATE_FULL, 1);
-		return;
-	}
-	__u32 tgid = id >> 32;
-	__u8 one = 1;
-	if (!bpf_map_lookup_elem(&tls_procs, &tgid))
-		bpf_map_update_elem(&tls_procs, &tgid, &one, BPF_ANY);
 }
 
 SEC("uprobe")
@@ -120,7 +121,7 @@ static __always_inline void bind_socket(struct tls_ssl_state *st, const struct t
 
 /* The socket of this SSL object now, and how it is known (enum tls_map_how). */
 static __always_inline __u8 learn_socket(struct tls_ssl_state *st, const struct tls_ssl_key *key, __u64 call_sk,
-					 __u8 dir, __u64 id, __u64 now)
+					 __u8 dir, struct tls_thread *t, __u64 now)
 {
 	if (call_sk) {
 		bind_socket(st, key, call_sk);
@@ -129,15 +130,15 @@ static __always_inline __u8 learn_socket(struct tls_ssl_state *st, const struct 
 	if (st->sk)
 		return TLS_MAP_CACHED;
 	if (dir == 1) {
-		struct tls_last_io *last = bpf_map_lookup_elem(&tls_last_recv, &id);
 		__u32 zero = 0;
 		struct tls_settings *cfg = bpf_map_lookup_elem(&tls_settings_map, &zero);
-		if (last && cfg && now - last->ns <= cfg->adjacent_ns) {
-			bind_socket(st, key, last->sk);
+		if (t->has_recv && cfg && now - t->last_recv.ns <= cfg->adjacent_ns) {
+			bind_socket(st, key, t->last_recv.sk);
 			return TLS_MAP_ADJACENT;
 		}
 	} else {
-		bpf_map_update_elem(&tls_pending_write, &id, key, BPF_ANY);
+		t->pending_write = *key;
+		t->pending = 1;
 	}
 	return TLS_MAP_NONE;
 }
@@ -244,15 +245,15 @@ static __always_inline void emit_data(struct tls_ssl_state *st, const struct tls
 static __always_inline void leave(struct pt_regs *ctx, __u8 dir)
 {
 	__u64 id = bpf_get_current_pid_tgid();
-	struct tls_active *a = bpf_map_lookup_elem(&tls_calls, &id);
-	if (!a)
+	struct tls_thread *t = bpf_task_storage_get(&tls_threads, bpf_get_current_task_btf(), 0, 0);
+	if (!t || !t->in_call)
 		return;
-	if (a->depth > 0) {
-		a->depth--;
+	if (t->active.depth > 0) {
+		t->active.depth--;
 		return;
 	}
-	struct tls_call c = a->call;
-	bpf_map_delete_elem(&tls_calls, &id);
+	struct tls_call c = t->active.call;
+	t->in_call = 0;
 
 	long ret = PT_REGS_RC(ctx);
 	__u64 len = 0;
@@ -284,7 +285,7 @@ static __always_inline void leave(struct pt_regs *ctx, __u8 dir)
 	if (st->skipped || tls_shed(ctx, st, &key))
 		return;
 	/* Mapping is learnt on every call, handshake calls that return nothing included (Node's first SSL_read). */
-	__u8 how = learn_socket(st, &key, c.sk, dir, id, now);
+	__u8 how = learn_socket(st, &key, c.sk, dir, t, now);
 	if (len == 0) {
 		tls_count(TLS_CNT_CALLS_EMPTY, 1);
 		return;
@@ -371,27 +372,28 @@ int tls_state_tp(struct trace_event_raw_inet_sock_set_state *ctx)
 
 static __always_inline void on_sock_io(struct sock *sk, __u8 dir)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	__u32 tgid = id >> 32;
-	if (!bpf_map_lookup_elem(&tls_procs, &tgid) || !tapio_is_tcp_ip(sk))
+	struct task_struct *task = bpf_get_current_task_btf();
+	if (!bpf_task_storage_get(&tls_procs, task->group_leader, 0, 0) || !tapio_is_tcp_ip_typed(sk))
+		return;
+	struct tls_thread *t = bpf_task_storage_get(&tls_threads, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!t)
 		return;
 	__u64 s = (__u64)sk;
-	struct tls_active *a = bpf_map_lookup_elem(&tls_calls, &id);
-	if (a) {
-		if (!a->call.sk)
-			a->call.sk = s;
+	if (t->in_call) {
+		if (!t->active.call.sk)
+			t->active.call.sk = s;
 		return;
 	}
 	if (dir == 1) {
-		struct tls_last_io last = {.sk = s, .ns = bpf_ktime_get_boot_ns()};
-		bpf_map_update_elem(&tls_last_recv, &id, &last, BPF_ANY);
+		t->last_recv.sk = s;
+		t->last_recv.ns = bpf_ktime_get_boot_ns();
+		t->has_recv = 1;
 		return;
 	}
-	struct tls_ssl_key *pending = bpf_map_lookup_elem(&tls_pending_write, &id);
-	if (!pending)
+	if (!t->pending)
 		return;
-	struct tls_ssl_key key = *pending;
-	bpf_map_delete_elem(&tls_pending_write, &id);
+	struct tls_ssl_key key = t->pending_write;
+	t->pending = 0;
 	struct tls_ssl_state *st = bpf_map_lookup_elem(&tls_ssl, &key);
 	if (st && !st->sk) {
 		bind_socket(st, &key, s);
