@@ -45,6 +45,8 @@ struct l7_copy_state {
 	__u32 skipped;	   /* DATA payload bytes passed over */
 	__u32 h2_streams;  /* the largest odd stream id a HEADERS frame carried (l7_conn.h2_streams) */
 	__u32 new_streams; /* HEADERS frames that carried a larger one in this syscall */
+	__u32 win_len; /* count-only walk (l7_h2count.h): bytes read ahead into rec.data, from user address win_base */
+	__u64 win_base;
 	__u8 h2_hdr[16];
 };
 

@@ -18,6 +18,7 @@
 #include "l7_copy.h"
 
 #define L7_H2_COUNT_STEPS (1 << 16) /* count_step steps per syscall (about one per frame) */
+#define L7_H2_COUNT_AHEAD 128 /* bytes read at once at a frame header: small frames then need no read of their own */
 
 static __always_inline __u8 h2_request_dir(const struct l7_conn *conn)
 {
@@ -81,9 +82,24 @@ static long count_step(__u32 i, void *arg)
 			n = L7_H2_FRAME_HEADER - have;
 		if (n > L7_H2_FRAME_HEADER)
 			n = L7_H2_FRAME_HEADER;
-		if (bpf_probe_read_user(&c->h2_hdr[have], n, (void *)c->seg_base) != 0) {
-			c->read_failed = 1;
-			return 1;
+		/* From the bytes read ahead, else read ahead from here (never past this segment or the syscall). */
+		__u64 off = c->seg_base - c->win_base;
+		if (c->seg_base < c->win_base || off + n > c->win_len) {
+			__u64 ahead = c->seg_left < c->total_left ? c->seg_left : c->total_left;
+			if (ahead > L7_H2_COUNT_AHEAD)
+				ahead = L7_H2_COUNT_AHEAD;
+			if (bpf_probe_read_user(s->rec.data, ahead, (void *)c->seg_base) != 0) {
+				c->read_failed = 1;
+				return 1;
+			}
+			c->win_base = c->seg_base;
+			c->win_len = ahead;
+			off = 0;
+		}
+		for (__u32 k = 0; k < L7_H2_FRAME_HEADER; k++) {
+			if (k >= n)
+				break;
+			c->h2_hdr[(have + k) & 15] = s->rec.data[(off + k) & (L7_RECORD_DATA_MAX - 1)];
 		}
 		c->seg_base += n;
 		c->seg_left -= n;

@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http2 from 'node:http2';
+import * as net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -17,7 +18,9 @@ import * as readline from 'node:readline';
 import { promisify } from 'node:util';
 import { needsRoot } from '../helpers/root';
 import { L7_SETTINGS } from '../../src/collectors/requests/layout';
+import { formatSummary } from '../../src/cli/summary';
 import { u32Key } from '../../src/kernel/maps';
+import { block, F, frame, getRequest, hp, PREFACE, T } from '../protocols/h2-build';
 import { freePort, requestsCollector, requestsOn, sampleEvery, startRequestsAgent, until, type RequestsAgent } from './requests/agent';
 
 const run = promisify(execFile);
@@ -48,12 +51,12 @@ function ledger(port: number, reported = (e: { request?: { target?: string } }) 
 }
 
 /** The ledger's change since `from`, once it accounts for `ends` request ends and nothing more arrives. */
-async function settle(port: number, from: Ledger, ends: number, reported?: Parameters<typeof ledger>[1]): Promise<Ledger> {
+async function settle(port: number, from: Ledger, ends: number, reported?: Parameters<typeof ledger>[1], more = () => 0): Promise<Ledger> {
   const delta = (): Ledger => {
     const now = ledger(port, reported);
     return { reported: now.reported, counted: now.counted - from.counted, lost: now.lost - from.lost, sampled: now.sampled - from.sampled, uncounted: now.uncounted - from.uncounted };
   };
-  const sum = (d: Ledger) => d.reported - from.reported + d.counted + d.lost;
+  const sum = (d: Ledger) => d.reported - from.reported + d.counted + d.lost + more();
   await until(`${ends} request ends accounted for`, () => sum(delta()) >= ends, 20_000).catch((e: Error) => { throw new Error(`${e.message}: ${JSON.stringify(delta())}`); });
   await new Promise((r) => setTimeout(r, 700)); // the ring's coalescing and the sessions' drain: anything more by now
   const d = delta();
@@ -95,6 +98,8 @@ test('h2load -> nghttpd (h2c), 1 in 2 connection ends captured: every request en
   assert.ok(d.reported > 0 && d.counted > 0, `some ends captured, some not: ${identity(d)}`);
   assert.equal(d.reported + d.counted + d.lost, 2 * made, `h2load made ${made} requests, two ends each: ${identity(d)}`);
   assert.equal(d.uncounted, 0, 'every connection was seen from its start: no end whose requests could not be counted');
+  // What a user reads: the summary `tapio run` prints (and /status, /metrics: the same collector counters).
+  assert.match(formatSummary(ra!.agent.status()), /requests kernel_h2_requests_not_captured: \d+/);
 });
 
 /** A grpc-js server child and a client child over `channels` connections; `during` runs when a quarter is done. */
@@ -209,6 +214,95 @@ test('connections let go with streams in flight: those streams are lost as sampl
   assert.equal(d.sampled, shed * HELD, `each end let go counts its ${HELD} requests in flight lost as sampled`);
   assert.equal(d.counted, shed * AFTER, `and the kernel counts only the ${AFTER} opened after it was let go`);
   assert.equal(d.reported + d.counted + d.lost, 2 * SESSIONS * (HELD + AFTER), identity(d));
+});
+
+test('frame by frame: headers split between syscalls, CONTINUATION, request trailers and other frames count no more', needsRoot, async (t) => {
+  // A client written frame by frame (test/protocols/h2-build.ts) to a Node http2 server: three requests, one with its
+  // header block continued, one with a body and trailers (a second HEADERS on its stream), PING and WINDOW_UPDATE
+  // between them; after the preface, written a few bytes per syscall so that every frame header straddles syscalls.
+  const server = http2.createServer();
+  let answered = 0;
+  server.on('stream', (stream) => { stream.on('error', () => {}); stream.resume(); stream.on('end', () => { stream.respond({ ':status': 200 }); stream.end('ok'); answered++; }); });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.after(() => server.close());
+  const port = (server.address() as AddressInfo).port;
+  const post = block(hp.indexed(3), hp.indexed(6), hp.literalIdx(1, 'example.test'), hp.literalIdx(4, '/frames/post'));
+  const split = getRequest('/frames/continued');
+  const frames = Buffer.concat([
+    frame(T.HEADERS, F.END_HEADERS | F.END_STREAM, 1, getRequest('/frames/get')),
+    frame(6, 0, 0, Buffer.alloc(8)), // PING
+    frame(T.HEADERS, F.END_STREAM, 3, split.subarray(0, 7)), frame(T.CONTINUATION, F.END_HEADERS, 3, split.subarray(7)),
+    frame(T.HEADERS, F.END_HEADERS, 5, post), frame(T.DATA, 0, 5, Buffer.from('body')),
+    frame(8, 0, 0, Buffer.from([0, 0, 0x10, 0])), // WINDOW_UPDATE
+    frame(T.HEADERS, F.END_HEADERS | F.END_STREAM, 5, block(hp.literal('x-trailer', 'yes'))), // trailers: no new request
+  ]);
+  const from = ledger(port);
+  sampleEvery(ra!, 'l7.data', 1_000_000); // (almost surely) not captured: counted
+  try {
+    const sock = await connected(port);
+    sock.write(Buffer.concat([PREFACE, frame(T.SETTINGS, 0, 0)]));
+    await writeInPieces(sock, frames, 5);
+    await until('the server answered all three', () => answered === 3);
+    sock.end();
+  } finally {
+    sampleEvery(ra!, 'l7.data', 1);
+  }
+  const d = await settle(port, from, 2 * 3);
+  assert.ok(d.counted >= 3, `at least one end counted: ${identity(d)}`);
+  assert.equal(d.reported + d.counted + d.lost, 2 * 3, `three requests, two ends: ${identity(d)}`);
+});
+
+async function connected(port: number): Promise<net.Socket> {
+  const sock = net.connect(port, '127.0.0.1');
+  sock.setNoDelay(true);
+  await new Promise<void>((r) => sock.once('connect', () => r()));
+  return sock;
+}
+
+/** `bytes` written `size` at a time, one syscall each. */
+async function writeInPieces(sock: net.Socket, bytes: Buffer, size: number): Promise<void> {
+  for (let at = 0; at < bytes.length; at += size) {
+    sock.write(bytes.subarray(at, at + size));
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
+
+test('an HTTP/1 connection not captured that switches to HTTP/2 (Upgrade: h2c) has its later streams counted', needsRoot, async (t) => {
+  // The server answers the Upgrade with 101 and hands the socket to a Node http2 server (which then reads the
+  // client's preface); the client's upgraded request is stream 1, answered by no one, and its next two are
+  // streams 3 and 5. Per end: one request line counted as HTTP/1, two streams as HTTP/2.
+  const h2 = http2.createServer();
+  let answered = 0;
+  h2.on('stream', (stream) => { stream.on('error', () => {}); stream.respond({ ':status': 200 }); stream.end('ok'); answered++; });
+  const server = net.createServer((sock) => {
+    sock.once('data', () => {
+      sock.write('HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n');
+      h2.emit('connection', sock);
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.after(() => server.close());
+  const port = (server.address() as AddressInfo).port;
+  const from = ledger(port);
+  const h1From = counter('kernel_h1_requests_not_captured');
+  sampleEvery(ra!, 'l7.data', 1_000_000);
+  try {
+    const sock = await connected(port);
+    const switched = new Promise<void>((r) => sock.once('data', () => r()));
+    sock.resume();
+    sock.write('GET /upgraded HTTP/1.1\r\nHost: example.test\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: \r\n\r\n');
+    await switched;
+    sock.write(Buffer.concat([PREFACE, frame(T.SETTINGS, 0, 0)]));
+    await writeInPieces(sock, Buffer.concat([3, 5].map((id) => frame(T.HEADERS, F.END_HEADERS | F.END_STREAM, id, getRequest(`/after-upgrade/${id}`)))), 7);
+    await until('the http2 server answered streams 3 and 5', () => answered === 2);
+    sock.destroy();
+  } finally {
+    sampleEvery(ra!, 'l7.data', 1);
+  }
+  const d = await settle(port, from, 2 * 3, undefined, () => counter('kernel_h1_requests_not_captured') - h1From);
+  const h1 = counter('kernel_h1_requests_not_captured') - h1From;
+  assert.ok(d.counted >= 2, `the HTTP/2 streams of at least one end counted: ${identity(d)}, ${h1} HTTP/1`);
+  assert.equal(d.reported + h1 + d.counted + d.lost, 2 * 3, `three requests, two ends: ${identity(d)}, ${h1} HTTP/1`);
 });
 
 /** l7_settings.http2_walk in the kernel (1: the frame walker on for connections detected from now on). */
