@@ -5,7 +5,8 @@
 // sampling whole connections, BENCH_BUDGET_WARMUP runs to settle first), with the ground truth of that run: request
 // ends the load made (wrk's, h2load's, the grpc client's own count, two ends each) against reported + counted not
 // captured + lost. BENCH_COMPARE_ROOT=<another checkout, built> adds that build's agent within its budget, run right
-// after this one's, for a before/after in one run. Prints a table; never fails on a number.
+// after this one's (before it with BENCH_COMPARE_FIRST=1), for a before/after in one run. Prints a table; never fails
+// on a number.
 import { spawn } from 'node:child_process';
 import { run, waitLine } from './requests/proc';
 import * as fs from 'node:fs';
@@ -130,6 +131,7 @@ async function main(): Promise<void> {
       let last = base2;
       const budgeted = !BUDGET_WARMUP ? [] : [{ label: 'within its CPU budget', root: ROOT },
         ...(COMPARE_ROOT ? [{ label: `within its CPU budget, the build in ${COMPARE_ROOT}`, root: COMPARE_ROOT }] : [])];
+      if (process.env.BENCH_COMPARE_FIRST) budgeted.reverse(); // the other order, to see what running second does
       for (const { label, root } of budgeted) {
         const r = await withAgent(plan, load, BUDGET_WARMUP, root);
         const after = await load.drive();
