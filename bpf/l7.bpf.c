@@ -18,6 +18,7 @@
 #include "l7_syscalls.h"
 #include "l7_detect.h"
 #include "l7_copy.h"
+#include "l7_h2count.h"
 #include "sock_tuple.h"
 #include <bpf/bpf_endian.h>
 
@@ -134,6 +135,8 @@ static __always_inline bool l7_shed(struct l7_conn *conn, __u64 key)
 		return false;
 	conn->skipped_proto = conn->protocol;
 	conn->protocol = L7_PROTO_NOT_ADMITTED;
+	if (conn->skipped_proto == L7_PROTO_HTTP2)
+		h2_count_after_shed(conn);
 	l7_count(L7_CNT_CONNS_SHED, 1);
 	tapio_count_drop(TAPIO_KIND_L7_DATA, TAPIO_DROP_SAMPLED);
 	return true;
@@ -177,15 +180,6 @@ int l7_state_tp(struct trace_event_raw_inet_sock_set_state *ctx)
 	return 0;
 }
 
-/* The thread's saved syscall registers: given (the syscall-exit plan), or, for a typed socket (tp_btf), found from
- * the current task only when a syscall's buffer is really needed (most calls need only the state lookup). */
-static __always_inline struct pt_regs *syscall_regs(struct pt_regs *regs, bool typed)
-{
-	if (typed)
-		return (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
-	return regs;
-}
-
 /* Reads the first bytes of the payload (for detection). Returns how many. */
 static __always_inline __u32 first_bytes(const struct syscall_buf *sb, __u32 len, __u8 *out)
 {
@@ -205,12 +199,17 @@ static __always_inline __u32 first_bytes(const struct syscall_buf *sb, __u32 len
 	return n;
 }
 
-/* A connection sampled out or let go is not copied, but its HTTP/1 requests are still counted: a syscall that
- * starts with a request line is one more (pipelined requests in one syscall count once). One read of its first
- * bytes. HTTP/2 connections are counted as connections only (their requests are frames inside the stream). */
+/* A connection sampled out or let go is not copied, but its requests are still counted. HTTP/1: a syscall that
+ * starts with a request line is one more (pipelined requests in one syscall count once); one read of its first
+ * bytes. HTTP/2: the streams opened, from the frame headers of the request direction (l7_h2count.h); an HTTP/1
+ * connection whose client sends the HTTP/2 preface (h2c Upgrade) is counted so from then on. */
 static __always_inline void count_not_captured(struct l7_conn *conn, __u8 dir, __u32 len, struct pt_regs *regs,
 					       bool typed)
 {
+	if (conn->skipped_proto == L7_PROTO_HTTP2) {
+		count_h2_requests(conn, dir, len, regs, typed);
+		return;
+	}
 	if (conn->skipped_proto != L7_PROTO_HTTP1)
 		return;
 	/* Requests go one way: a client sends them, a server receives them (both ways looked at if the role is unknown). */
@@ -224,8 +223,11 @@ static __always_inline void count_not_captured(struct l7_conn *conn, __u8 dir, _
 	__u8 head[L7_DETECT_BYTES] = {};
 	__u8 sender = TCP_ROLE_UNKNOWN;
 	__u32 n = first_bytes(&sb, len, head);
-	if (detect(head, n, &sender, false) == L7_PROTO_HTTP1 && sender == TCP_ROLE_CLIENT)
+	__u8 proto = detect(head, n, &sender, false);
+	if (proto == L7_PROTO_HTTP1 && sender == TCP_ROLE_CLIENT)
 		l7_count(L7_CNT_H1_REQUESTS_NOT_CAPTURED, 1);
+	else if (proto == L7_PROTO_HTTP2)
+		h2_count_upgraded(conn, dir, len, &sb);
 }
 
 /* The heart: `len` payload bytes of `sk` went in direction `dir`, by the syscall whose saved registers are `regs`.
@@ -290,6 +292,8 @@ static __always_inline void capture(struct sock *sk, __u8 dir, __u32 len, struct
 			conn->protocol = L7_PROTO_NOT_ADMITTED;
 			conn->skipped_proto = proto;
 			l7_count(L7_CNT_CONNS_NOT_ADMITTED, 1);
+			if (proto == L7_PROTO_HTTP2)
+				h2_count_not_admitted(conn, dir, sender);
 			count_not_captured(conn, dir, len, regs, typed);
 			return;
 		}
@@ -333,6 +337,16 @@ static __always_inline void capture(struct sock *sk, __u8 dir, __u32 len, struct
 	if (sb->sys == L7_SYS_OTHER) {
 		r->flags |= L7_FLAG_NO_BUFFER;
 		l7_count(L7_CNT_BYTES_NO_BUFFER, len);
+		/* The frame walker keeps its place only if these bytes are all inside one frame's payload. */
+		__u8 dw = dir & 1;
+		if (proto == L7_PROTO_HTTP2 && conn->h2_walk[dw]) {
+			if (len <= conn->h2_left[dw]) {
+				conn->h2_left[dw] -= len;
+			} else {
+				conn->h2_walk[dw] = 0;
+				l7_count(L7_CNT_H2_WALK_LOST, 1);
+			}
+		}
 		flush(s, 1);
 		return;
 	}
@@ -344,22 +358,13 @@ static __always_inline void capture(struct sock *sk, __u8 dir, __u32 len, struct
 	__u8 d = dir & 1;
 	c->walk = proto == L7_PROTO_HTTP2 && conn->h2_walk[d];
 	if (c->walk) {
-		c->h2_left = conn->h2_left[d];
-		c->h2_have = conn->h2_have[d];
-		c->h2_type = conn->h2_type[d];
-		__builtin_memcpy(c->h2_hdr, conn->h2_hdr[d], sizeof(c->h2_hdr));
+		walker_load(c, conn, d);
 		c->extra = L7_SYSCALL_BYTES_MAX;
 		c->total_left = len;
 	} else if (len > wanted) {
 		l7_count(L7_CNT_BYTES_TRUNCATED, len - wanted);
 	}
-	if (sb->vector) {
-		c->iov = sb->buf;
-		c->iov_count = sb->count < UIO_MAXIOV ? sb->count : UIO_MAXIOV;
-	} else {
-		c->seg_base = sb->buf;
-		c->seg_left = len;
-	}
+	copy_source(c, sb, len);
 	/* Steps: one per iovec loaded, one per piece copied (at most one more than iovecs plus records); walking, one
 	 * or two more per frame (header, payload), so a generous bound: every step makes progress or ends the loop. */
 	__u32 steps = 2 * c->iov_count + L7_SYSCALL_BYTES_MAX / L7_RECORD_DATA_MAX + 2;
@@ -374,10 +379,7 @@ static __always_inline void capture(struct sock *sk, __u8 dir, __u32 len, struct
 	if (c->walk) {
 		/* Save where the frame layout stands for the next syscall in this direction, or stop walking. */
 		bool lost = c->walk_lost || failed || c->total_left > 0;
-		conn->h2_left[d] = c->h2_left;
-		conn->h2_have[d] = c->h2_have;
-		conn->h2_type[d] = c->h2_type;
-		__builtin_memcpy(conn->h2_hdr[d], c->h2_hdr, sizeof(c->h2_hdr));
+		walker_save(conn, c, d);
 		if (lost) {
 			conn->h2_walk[d] = 0;
 			l7_count(L7_CNT_H2_WALK_LOST, 1);

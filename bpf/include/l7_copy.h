@@ -4,6 +4,7 @@
 #define TAPIO_L7_COPY_H
 
 #include "l7.h"
+#include "l7_syscalls.h"
 
 #define UIO_MAXIOV 1024
 
@@ -39,9 +40,13 @@ struct l7_copy_state {
 	__u8 h2_type;
 	__u8 pad[2];
 	__u32 h2_left;
-	__u32 extra;	  /* bytes the walker may still copy past the bound (headers, frames other than DATA) */
-	__u32 total_left; /* bytes of the syscall not passed yet */
-	__u32 skipped;	  /* DATA payload bytes passed over */
+	__u32 extra;	   /* bytes the walker may still copy past the bound (headers, frames other than DATA) */
+	__u32 total_left;  /* bytes of the syscall not passed yet */
+	__u32 skipped;	   /* DATA payload bytes passed over */
+	__u32 h2_streams;  /* the largest odd stream id a HEADERS frame carried (l7_conn.h2_streams) */
+	__u32 new_streams; /* HEADERS frames that carried a larger one in this syscall */
+	__u32 win_len; /* count-only walk (l7_h2count.h): bytes read ahead into rec.data, from user address win_base */
+	__u64 win_base;
 	__u8 h2_hdr[16];
 };
 
@@ -121,6 +126,55 @@ static __always_inline long next_segment(struct l7_copy_state *c)
 	return 0;
 }
 
+/* Where the syscall's bytes come from: one buffer, or an iovec array that next_segment loads one by one. */
+static __always_inline void copy_source(struct l7_copy_state *c, const struct syscall_buf *sb, __u32 len)
+{
+	if (sb->vector) {
+		c->iov = sb->buf;
+		c->iov_count = sb->count < UIO_MAXIOV ? sb->count : UIO_MAXIOV;
+	} else {
+		c->seg_base = sb->buf;
+		c->seg_left = len;
+	}
+}
+
+/* The frame walker's place in direction `d` of a connection, loaded for one syscall and saved after it. */
+static __always_inline void walker_load(struct l7_copy_state *c, const struct l7_conn *conn, __u8 d)
+{
+	c->h2_left = conn->h2_left[d & 1];
+	c->h2_have = conn->h2_have[d & 1];
+	c->h2_type = conn->h2_type[d & 1];
+	c->h2_streams = conn->h2_streams[d & 1];
+	__builtin_memcpy(c->h2_hdr, conn->h2_hdr[d & 1], sizeof(c->h2_hdr));
+}
+
+static __always_inline void walker_save(struct l7_conn *conn, const struct l7_copy_state *c, __u8 d)
+{
+	conn->h2_left[d & 1] = c->h2_left;
+	conn->h2_have[d & 1] = c->h2_have;
+	conn->h2_type[d & 1] = c->h2_type;
+	conn->h2_streams[d & 1] = c->h2_streams;
+	__builtin_memcpy(conn->h2_hdr[d & 1], c->h2_hdr, sizeof(c->h2_hdr));
+}
+
+/* A frame header is whole (c->h2_hdr): the payload to pass is its length. A HEADERS frame on an odd stream id
+ * larger than any before opens a client stream (a request, in the request direction); trailers and responses carry
+ * an id already seen. */
+static __always_inline void h2_frame_header_done(struct l7_copy_state *c)
+{
+	c->h2_left = ((__u32)c->h2_hdr[0] << 16) | ((__u32)c->h2_hdr[1] << 8) | c->h2_hdr[2];
+	c->h2_type = c->h2_hdr[3];
+	c->h2_have = 0;
+	if (c->h2_type != L7_H2_TYPE_HEADERS)
+		return;
+	__u32 id = ((__u32)(c->h2_hdr[5] & 0x7f) << 24) | ((__u32)c->h2_hdr[6] << 16) | ((__u32)c->h2_hdr[7] << 8) |
+		   c->h2_hdr[8];
+	if ((id & 1) && id > c->h2_streams) {
+		c->h2_streams = id;
+		c->new_streams++;
+	}
+}
+
 /* One step of an HTTP/2 syscall with the frame walker on: pieces never cross a frame boundary. Within the bound
  * (`remaining`) everything is copied as in copy_step; past it, frame headers and frames other than DATA are still
  * copied (out of `extra`), DATA payload is passed over (the record ends; the next one starts after the skip, and
@@ -186,11 +240,8 @@ static __always_inline long walk_step(struct l7_scratch *s, struct l7_copy_state
 	c->total_left -= n;
 	if (at_header) {
 		c->h2_have = have + n;
-		if (c->h2_have >= L7_H2_FRAME_HEADER) {
-			c->h2_left = ((__u32)c->h2_hdr[0] << 16) | ((__u32)c->h2_hdr[1] << 8) | c->h2_hdr[2];
-			c->h2_type = c->h2_hdr[3];
-			c->h2_have = 0;
-		}
+		if (c->h2_have >= L7_H2_FRAME_HEADER)
+			h2_frame_header_done(c);
 	} else {
 		c->h2_left -= n;
 	}

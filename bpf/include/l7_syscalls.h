@@ -84,4 +84,13 @@ static __always_inline void syscall_buffer(struct pt_regs *regs, __u8 dir, struc
 	}
 }
 
+/* The thread's saved syscall registers: given (the syscall-exit plan), or, for a typed socket (tp_btf), found from
+ * the current task only when a syscall's buffer is really needed (most calls need only the state lookup). */
+static __always_inline struct pt_regs *syscall_regs(struct pt_regs *regs, bool typed)
+{
+	if (typed)
+		return (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	return regs;
+}
+
 #endif

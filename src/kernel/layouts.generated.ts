@@ -310,7 +310,7 @@ export const STRUCTS = {
   },
   l7_conn: {
     name: 'l7_conn',
-    size: 80,
+    size: 88,
     fields: {
       start_ns: { offset: 0, size: 8 },
       seq: { offset: 8, size: 16 },
@@ -320,11 +320,12 @@ export const STRUCTS = {
       skipped_proto: { offset: 27, size: 1 },
       kept_every: { offset: 28, size: 4 },
       h2_left: { offset: 32, size: 8 },
-      h2_walk: { offset: 40, size: 2 },
-      h2_have: { offset: 42, size: 2 },
-      h2_type: { offset: 44, size: 2 },
-      h2_pad: { offset: 46, size: 2 },
-      h2_hdr: { offset: 48, size: 32 },
+      h2_streams: { offset: 40, size: 8 },
+      h2_walk: { offset: 48, size: 2 },
+      h2_have: { offset: 50, size: 2 },
+      h2_type: { offset: 52, size: 2 },
+      h2_pad: { offset: 54, size: 2 },
+      h2_hdr: { offset: 56, size: 32 },
     },
   },
   l7_data_record: {
@@ -669,7 +670,9 @@ export const ENUMS = {
     L7_CNT_H2_DATA_SKIPPED: 13,
     L7_CNT_H2_WALK_LOST: 14,
     L7_CNT_H1_REQUESTS_NOT_CAPTURED: 15,
-    L7_CNT_MAX: 16,
+    L7_CNT_CONNS_H2_UNCOUNTED: 16,
+    L7_CNT_H2_REQUESTS_NOT_CAPTURED: 17,
+    L7_CNT_MAX: 18,
   },
   l7_close_reason: {
     L7_CLOSE_TCP: 0,
@@ -951,7 +954,9 @@ export const L7_CNT_CONNS_SHED = 12;
 export const L7_CNT_H2_DATA_SKIPPED = 13;
 export const L7_CNT_H2_WALK_LOST = 14;
 export const L7_CNT_H1_REQUESTS_NOT_CAPTURED = 15;
-export const L7_CNT_MAX = 16;
+export const L7_CNT_CONNS_H2_UNCOUNTED = 16;
+export const L7_CNT_H2_REQUESTS_NOT_CAPTURED = 17;
+export const L7_CNT_MAX = 18;
 
 // enum l7_close_reason
 export const L7_CLOSE_TCP = 0;

@@ -341,11 +341,18 @@ export class Http2Parser {
   }
 
   /** The connection closed (or its capture stopped: `sampled`): streams that got a whole response are reported,
-   *  the rest counted lost. */
+   *  the rest counted lost, and so is a request whose header block was cut off (its HEADERS frame header was seen:
+   *  after `sampled` the kernel counts only streams whose HEADERS frame header it saw itself, l7_h2count.h). */
   close(t: bigint, reason: 'closed' | 'sampled' = 'closed'): void {
     for (const s of [...this.streams.values()]) {
       if (s.ended[SERVER]) { this.complete(s); continue; }
       this.streams.delete(s.id);
+      this.host.lose(reason);
+    }
+    const f = this.readers[CLIENT].inFrame;
+    const cut = f?.type === FrameType.HEADERS ? f.streamId : this.blocks[CLIENT]?.type === FrameType.HEADERS ? this.blocks[CLIENT].streamId : 0;
+    if (cut % 2 === 1 && cut > this.lastClientStream) {
+      this.lastClientStream = cut;
       this.host.lose(reason);
     }
     void t;

@@ -12,9 +12,8 @@ import * as path from 'node:path';
 import * as readline from 'node:readline';
 import { promisify } from 'node:util';
 import { needsRoot } from '../helpers/root';
-import { KernelLimits, kindNumber } from '../../src/pipeline/limits';
 import { ProtocolSession } from '../../src/protocols/session';
-import { requestsOn, startRequestsAgent, until, type RequestsAgent } from './requests/agent';
+import { requestsCollector, requestsOn, sampleEvery as setSampling, startRequestsAgent, until, type RequestsAgent } from './requests/agent';
 
 const run = promisify(execFile);
 
@@ -52,15 +51,8 @@ after(async () => {
   if (dir) fs.rmSync(dir, { recursive: true, force: true });
 });
 
-function requests() {
-  return ra!.agent.collectors.find((c) => c.name === 'requests')! as unknown as {
-    counters(): Record<string, number>; kernelObjects(): Parameters<typeof KernelLimits.of>[0][]; status(): { hooks: { name: string; chosen?: unknown }[] } };
-}
-
-/** Kernel sampling of a kind, written to the request collector's objects as the controller does. */
-function sampleEvery(kind: string, n: number): void {
-  for (const obj of requests().kernelObjects()) KernelLimits.of(obj)?.setSampleEvery(kindNumber(kind)!, n);
-}
+const requests = () => requestsCollector(ra!);
+const sampleEvery = (kind: string, n: number) => setSampling(ra!, kind, n);
 
 /** A server and a client with 16 keep-alive sockets, as child processes (the agent never captures itself). */
 async function startPeers(tls: boolean) {
