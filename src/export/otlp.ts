@@ -88,7 +88,7 @@ export function createOtlpExporter(config: OtlpConfig, deps: OtlpExporterDeps): 
   const log = deps.log ?? ((m: string) => process.stderr.write(`tapio export: ${m}\n`));
   const resource = deps.resource ?? tapioResource({ env, configured: config.resourceAttributes });
   const { drops } = deps;
-  const release = deps.releaseBuffer ? (b: Uint8Array): void => { deps.releaseBuffer!(b); } : undefined;
+  const release = deps.releaseBuffer;
 
   // Configuration problems are found now, synchronously, with the setting named.
   const targets: Partial<Record<Signal, SignalTarget>> = {};
