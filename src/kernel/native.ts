@@ -145,6 +145,8 @@ export interface NativeAddon {
   /** malloc_trim(0): the C heap's freed pages back to the kernel (libbpf frees the parsed kernel BTF after each
    *  load); true when some went back. */
   releaseFreedHeap(): boolean;
+  /** Detach a typed array's ArrayBuffer (a view over all of it), freeing its memory now; false when left alone. */
+  releaseBuffer(view: Uint8Array): boolean;
 }
 
 const ROOT = path.join(__dirname, '..', '..', '..');
