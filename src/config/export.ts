@@ -70,7 +70,7 @@ export const exportConfigSchema = z.object({
     queueMaxRecords: z.number().int().min(1).max(10_000_000).default(100_000),
     /** Bytes of encoded batches held in memory, all signals together (waiting, in flight, and without spool.dir
      *  the batches waiting out an outage); past it records go to the disk spool or are dropped as `queue_full`. */
-    queueMaxBytes: z.number().int().min(64 * 1024).max(2 ** 40).default(32 << 20),
+    queueMaxBytes: z.number().int().min(64 * 1024).max(2 ** 40).default(64 << 20),
     retry: z.object({
       initialBackoffMs: z.number().int().min(10).max(600_000).default(1000),
       maxBackoffMs: z.number().int().min(10).max(3_600_000).default(30_000),
