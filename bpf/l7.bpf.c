@@ -20,6 +20,7 @@
 #include "l7_copy.h"
 #include "l7_h2count.h"
 #include "sock_tuple.h"
+#include "tls_sockets.h"
 #include <bpf/bpf_endian.h>
 
 #define AF_INET		     2
@@ -403,6 +404,7 @@ static __always_inline void from_task_regs(struct sock *sk, __u8 dir, int ret)
 {
 	if (ret <= 0 || !sk)
 		return;
+	tls_on_sock_io(sk, dir);	   /* which socket an SSL object is on (tls_sockets.h) */
 	capture(sk, dir, ret, NULL, true); /* the registers are looked up only when the buffer is needed */
 }
 

@@ -5,11 +5,9 @@
  * direction. Records: bpf/include/tls.h.
  *
  * Which connection: an SSL object has no socket we could read portably, so it is learnt from socket I/O on the same
- * thread (tp_btf/sock_send_length and sock_recv_length, for processes that made SSL calls only):
- *  - inside the SSL call (libssl's socket BIO: curl, nginx, Python) -> TLS_MAP_INSIDE;
- *  - Node's memory BIO reads ciphertext before SSL_read (-> TLS_MAP_ADJACENT: the thread's last socket read, if
- *    recent) and writes it after SSL_write returns (-> TLS_MAP_NEXT: the thread's next socket write);
- *  - once learnt, kept per (tgid, SSL*) -> TLS_MAP_CACHED, until the socket closes (inet_sock_set_state) or SSL_free.
+ * thread, by request capture's socket programs (bpf/l7.bpf.c, bpf/include/tls_sockets.h, which holds the shared
+ * maps); once learnt, kept per (tgid, SSL*) -> TLS_MAP_CACHED, until the socket closes (inet_sock_set_state) or
+ * SSL_free.
  * Calls whose socket is not known are still reported, with the process, as TLS_MAP_NONE, and counted. */
 #include "tls_state.h"
 #include "limits.h"
@@ -109,14 +107,6 @@ static __always_inline bool tls_shed(void *ctx, struct tls_ssl_state *st, const 
 	tls_count(TLS_CNT_STREAMS_SHED, 1);
 	tapio_count_drop(TAPIO_KIND_TLS_DATA, TAPIO_DROP_SAMPLED);
 	return true;
-}
-
-static __always_inline void bind_socket(struct tls_ssl_state *st, const struct tls_ssl_key *key, __u64 sk)
-{
-	if (st->sk == sk)
-		return;
-	st->sk = sk;
-	bpf_map_update_elem(&tls_socks, &sk, key, BPF_ANY);
 }
 
 /* The socket of this SSL object now, and how it is known (enum tls_map_how). */
@@ -365,55 +355,6 @@ int tls_state_tp(struct trace_event_raw_inet_sock_set_state *ctx)
 	if (ctx->protocol != IPPROTO_TCP)
 		return 0;
 	on_state(ctx, (struct sock *)ctx->skaddr, ctx->newstate);
-	return 0;
-}
-
-/* ---- socket I/O of processes that use TLS: which socket an SSL object is on ---- */
-
-static __always_inline void on_sock_io(struct sock *sk, __u8 dir)
-{
-	struct task_struct *task = bpf_get_current_task_btf();
-	if (!bpf_task_storage_get(&tls_procs, task->group_leader, 0, 0) || !tapio_is_tcp_ip_typed(sk))
-		return;
-	struct tls_thread *t = bpf_task_storage_get(&tls_threads, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
-	if (!t)
-		return;
-	__u64 s = (__u64)sk;
-	if (t->in_call) {
-		if (!t->active.call.sk)
-			t->active.call.sk = s;
-		return;
-	}
-	if (dir == 1) {
-		t->last_recv.sk = s;
-		t->last_recv.ns = bpf_ktime_get_boot_ns();
-		t->has_recv = 1;
-		return;
-	}
-	if (!t->pending)
-		return;
-	struct tls_ssl_key key = t->pending_write;
-	t->pending = 0;
-	struct tls_ssl_state *st = bpf_map_lookup_elem(&tls_ssl, &key);
-	if (st && !st->sk) {
-		bind_socket(st, &key, s);
-		tls_count(TLS_CNT_MAPPED_NEXT, 1); /* SSL objects bound this way; their later calls count as cached */
-	}
-}
-
-SEC("tp_btf/sock_send_length")
-int BPF_PROG(tls_send_btf, struct sock *sk, int ret, int flags)
-{
-	if (ret > 0)
-		on_sock_io(sk, 0);
-	return 0;
-}
-
-SEC("tp_btf/sock_recv_length")
-int BPF_PROG(tls_recv_btf, struct sock *sk, int ret, int flags)
-{
-	if (ret > 0 && !(flags & MSG_PEEK))
-		on_sock_io(sk, 1);
 	return 0;
 }
 

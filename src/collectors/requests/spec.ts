@@ -10,7 +10,13 @@ export interface RequestsSpecConfig {
   ringBufferBytes: number;
   connectionTableSize: number;
   cpus: number;
+  /** SSL objects TLS capture tracks (collectors.requests.tls.sslTableSize), 0 without TLS capture: the l7 object
+   *  creates the maps TLS capture shares with its socket programs (bpf/include/tls_sockets.h). */
+  sslTableSize: number;
 }
+
+/** The maps of bpf/include/tls_sockets.h: created with the l7 object, reused by the TLS object. */
+export const TLS_SHARED_MAPS = ['tls_procs', 'tls_threads', 'tls_ssl', 'tls_socks', 'tls_counters'] as const;
 
 /** Connection state follows the plan's payload hooks: in the socket's own storage where every program holds a typed
  *  socket (the socket-length plan, all tp_btf), in a hash keyed by the socket's address otherwise (bpf/l7.bpf.c). */
@@ -25,7 +31,8 @@ const hashStateHook: HookSpec = {
 };
 
 function maps(c: RequestsSpecConfig): Record<string, number> {
-  return { [REQUESTS_RING]: c.ringBufferBytes, l7_conns: c.connectionTableSize, l7_scratch_map: Math.max(1, c.cpus) };
+  const ssl = Math.max(1, c.sslTableSize); // LRU hashes are allocated whole: next to nothing without TLS capture
+  return { [REQUESTS_RING]: c.ringBufferBytes, l7_conns: c.connectionTableSize, l7_scratch_map: Math.max(1, c.cpus), tls_ssl: ssl, tls_socks: ssl };
 }
 
 /** Preferred: payload at the socket layer, buffers from the thread's saved syscall registers. */
