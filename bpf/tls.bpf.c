@@ -42,8 +42,6 @@ static __always_inline void enter(void *ctx, __u64 ssl, __u64 buf, __u64 len_ptr
 					.lib = (__u32)bpf_get_attach_cookie(ctx)}};
 	t->active = n;
 	t->in_call = 1;
-	if (!bpf_task_storage_get(&tls_procs, task->group_leader, 0, BPF_LOCAL_STORAGE_GET_F_CREATE))
-		tls_count(TLS_CNT_STATE_FULL, 1);
 }
 
 SEC("uprobe")

@@ -47,8 +47,8 @@ struct tls_last_io {
 	__u64 ns;
 };
 
-/* Per thread, in the thread's own storage: found through the current task in ~12 ns, where a hash keyed by
- * pid_tgid costs ~75-150 ns, and every socket syscall of a process that uses TLS looks here; gone with the thread. */
+/* Per thread that made SSL calls, in the thread's own storage: found through the current task in ~12 ns, where a
+ * hash keyed by pid_tgid costs ~75-150 ns; every socket syscall of the node looks here; gone with the thread. */
 struct tls_thread {
 	struct tls_active active;	  /* the SSL call in flight (in_call) */
 	struct tls_last_io last_recv;	  /* the last socket read (has_recv), for TLS_MAP_ADJACENT */
@@ -66,15 +66,6 @@ struct {
 	__type(key, int);
 	__type(value, struct tls_thread);
 } tls_threads SEC(".maps");
-
-/* Processes that made SSL calls, marked in their main thread's storage: the socket hooks of every other process
- * stop after this one lookup (every socket syscall of the node makes it). Gone with the process. */
-struct {
-	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
-	__type(value, __u8);
-} tls_procs SEC(".maps");
 
 static __always_inline void tls_count(__u32 slot, __u64 n)
 {
@@ -94,11 +85,12 @@ static __always_inline void bind_socket(struct tls_ssl_state *st, const struct t
 /* `len` bytes went through typed socket `sk` in `dir` (0 send, 1 receive) on the current thread. */
 static __always_inline void tls_on_sock_io(struct sock *sk, __u8 dir)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
-	if (!bpf_task_storage_get(&tls_procs, task->group_leader, 0, 0) || !tapio_is_tcp_ip_typed(sk))
-		return;
-	struct tls_thread *t = bpf_task_storage_get(&tls_threads, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
-	if (!t)
+	/* Only threads that made SSL calls have this storage (enter() makes it): for every other thread of the node
+	 * this one lookup in the current task is all. (A mark per process, in its main thread, cost ~35 ns more a run:
+	 * another task's cache lines. The price: a thread's socket reads before its first SSL call are not remembered,
+	 * and Node's first SSL_read, before the handshake's reads, is such a call.) */
+	struct tls_thread *t = bpf_task_storage_get(&tls_threads, bpf_get_current_task_btf(), 0, 0);
+	if (!t || !tapio_is_tcp_ip_typed(sk))
 		return;
 	__u64 s = (__u64)sk;
 	if (t->in_call) {
