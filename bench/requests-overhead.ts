@@ -4,9 +4,11 @@
 // same with the agent's limits on, as `tapio run` has them (the adaptive controller holding the 2% CPU budget by
 // sampling whole connections, BENCH_BUDGET_WARMUP runs to settle first), with the ground truth of that run: request
 // ends the load made (wrk's, h2load's, the grpc client's own count, two ends each) against reported + counted not
-// captured + lost. BENCH_COMPARE_ROOT=<another checkout, built> adds that build's agent within its budget, run right
-// after this one's (before it with BENCH_COMPARE_FIRST=1), for a before/after in one run. Prints a table; never fails
-// on a number.
+// captured + lost. BENCH_COMPARE_ROOT=<another checkout, built> adds that build's agent, with every request parsed
+// and within its budget, each run right after this one's (before it with BENCH_COMPARE_FIRST=1), for a before/after
+// in one run. BENCH_BUDGET_WARMUP=0 leaves the budget rows out. BENCH_RING_BYTES=<bytes> sets the request-capture
+// rings of this build's agent (plaintext and TLS; a ring small enough to overflow: connections whose records do not
+// fit are let go and their requests counted, bpf/include/l7_ringfull.h). Prints a table; never fails on a number.
 import { spawn } from 'node:child_process';
 import { run, waitLine } from './requests/proc';
 import * as fs from 'node:fs';
@@ -41,8 +43,9 @@ const nodeHttp: Load = {
     return () => child.kill();
   },
   async drive() {
-    const out = await run('wrk', ['-t1', '-c16', `-d${SECONDS}s`, 'http://127.0.0.1:18481/items/42?x=1']);
-    this.made += Number(/(\d+) requests in/.exec(out)?.[1] ?? 0);
+    // Counted as sent (wrk-sent.lua): wrk's own summary leaves out the requests still in flight at the end.
+    const out = await run('wrk', ['-t1', '-c16', `-d${SECONDS}s`, '-s', path.join(ROOT, 'bench', 'requests', 'wrk-sent.lua'), 'http://127.0.0.1:18481/items/42?x=1']);
+    this.made += Number(/^sent (\d+)$/m.exec(out)?.[1] ?? 0);
     return Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0);
   },
 };
@@ -98,6 +101,7 @@ async function withAgent(plan: string, load: Load, warmUp = 0, root = ROOT): Pro
   const value = await load.drive();
   const cpuSec = (cpuTicks(child.pid!) - before) / TICK;
   const made = load.made - made0;
+  await sleep(1000); // what the load left in the ring is read, the connections it closed are closed, before the report
   const report = waitLine(child, /\{.*\}\n/, 20_000);
   child.kill('SIGTERM');
   return { value, cpuSec, made, report: JSON.parse(await report) as Record<string, unknown> };
@@ -122,18 +126,19 @@ async function main(): Promise<void> {
       await load.drive(); // warm-up, not measured
       // Without, with, without again: the machine is shared, so the two runs without capture bracket the one with
       // it, and their ratio (the control) shows how much the neighbours moved the numbers during this load.
-      const base1 = await load.drive();
-      const w = await withAgent(plan, load);
-      const base2 = await load.drive();
-      type Run = { label: string; r: typeof w; before: number; after: number };
-      const runs: Run[] = [{ label: 'every request', r: w, before: base1, after: base2 }];
-      // The agent as `tapio run` runs it: holding its CPU budget by sampling connections (after it settled).
-      let last = base2;
-      const budgeted = !BUDGET_WARMUP ? [] : [{ label: 'within its CPU budget', root: ROOT },
-        ...(COMPARE_ROOT ? [{ label: `within its CPU budget, the build in ${COMPARE_ROOT}`, root: COMPARE_ROOT }] : [])];
-      if (process.env.BENCH_COMPARE_FIRST) budgeted.reverse(); // the other order, to see what running second does
-      for (const { label, root } of budgeted) {
-        const r = await withAgent(plan, load, BUDGET_WARMUP, root);
+      type Run = { label: string; r: Awaited<ReturnType<typeof withAgent>>; before: number; after: number };
+      const runs: Run[] = [];
+      let last = await load.drive();
+      const builds = (label: string) => {
+        const b = [{ label, root: ROOT }, ...(COMPARE_ROOT ? [{ label: `${label}, the build in ${COMPARE_ROOT}`, root: COMPARE_ROOT }] : [])];
+        return process.env.BENCH_COMPARE_FIRST ? b.reverse() : b; // the other order, to see what running second does
+      };
+      // Every request parsed, then the agent as `tapio run` runs it: holding its CPU budget by sampling connections
+      // (after it settled).
+      const configs = [...builds('every request').map((b) => ({ ...b, warmUp: 0 })),
+        ...(BUDGET_WARMUP ? builds('within its CPU budget').map((b) => ({ ...b, warmUp: BUDGET_WARMUP })) : [])];
+      for (const { label, root, warmUp } of configs) {
+        const r = await withAgent(plan, load, warmUp, root);
         const after = await load.drive();
         runs.push({ label, r, before: last, after });
         last = after;
@@ -147,7 +152,7 @@ async function main(): Promise<void> {
           (r.value / base).toFixed(3), `${(per10k * 100).toFixed(1)}%`, `${((r.cpuSec / SECONDS / os.availableParallelism()) * 100).toFixed(1)}%`,
           String(c.kernel_bytes_seen ?? 0), String(c.kernel_bytes_copied ?? 0), String(c.gap_bytes ?? 0), String(c.kernel_bytes_ring_full ?? 0),
           String(c.requests_reported ?? 0), String(lostOf(c)),
-          `${c.kernel_connections_http1 ?? 0} + ${c.kernel_connections_http2 ?? 0} / ${c.kernel_connections_not_admitted ?? 0} / ${c.kernel_connections_shed ?? 0}`,
+          `${c.kernel_connections_http1 ?? 0} + ${c.kernel_connections_http2 ?? 0} / ${c.kernel_connections_not_admitted ?? 0} / ${c.kernel_connections_shed ?? 0} / ${c.kernel_connections_ring_full ?? '-'}`,
           groundTruth(load, r.made, c)]);
       }
     } finally {
@@ -155,7 +160,7 @@ async function main(): Promise<void> {
     }
   }
   const head = ['load: agent', 'req/s without (before / after)', 'control (after / before)', 'req/s with', 'kept (with / mean without)', 'agent CPU per 10k req/s (of one core)',
-    'agent % of node', 'bytes seen', 'copied', 'gap bytes', 'ring-full bytes', 'requests reported (both ends)', 'requests lost', 'connection ends captured (h1 + h2) / not admitted / let go',
+    'agent % of node', 'bytes seen', 'copied', 'gap bytes', 'ring-full bytes', 'requests reported (both ends)', 'requests lost', 'connection ends captured (h1 + h2) / not admitted / let go: sampling / ring full',
     'ground truth: request ends made = reported + counted not captured + lost'];
   console.log(`request capture overhead (plan ${plan}, ${SECONDS}s per run, ${os.availableParallelism()} cores, load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')})`);
   console.log(`| ${head.join(' | ')} |\n|${head.map(() => '---').join('|')}|`);

@@ -19,6 +19,7 @@
 #include "l7_detect.h"
 #include "l7_copy.h"
 #include "l7_h2count.h"
+#include "l7_ringfull.h"
 #include "sock_tuple.h"
 #include "tls_sockets.h"
 #include <bpf/bpf_endian.h>
@@ -90,19 +91,6 @@ static __always_inline struct l7_conn *conn_begin(struct sock *sk, __u64 key, __
 	return p;
 }
 
-static __always_inline void fill_close(struct l7_close_record *r, __u64 key, const struct l7_conn *c, __u8 reason)
-{
-	tapio_fill_header(&r->h, TAPIO_KIND_L7_CLOSE, sizeof(*r));
-	r->sock = key;
-	r->conn_start_ns = c->start_ns;
-	r->sent = c->seq[L7_DIR_SEND];
-	r->received = c->seq[L7_DIR_RECV];
-	r->role = c->role;
-	r->protocol = c->protocol;
-	r->reason = reason;
-	__builtin_memset(r->pad, 0, sizeof(r->pad));
-}
-
 static __always_inline void conn_end(void *ctx, struct sock *sk, __u64 key, bool typed)
 {
 	struct l7_conn *c = conn_get(sk, key, typed);
@@ -115,6 +103,7 @@ static __always_inline void conn_end(void *ctx, struct sock *sk, __u64 key, bool
 			tapio_submit(ctx, &l7_events, r);
 		}
 	}
+	l7_pay_close_at_end(c, key); /* let go with the ring full: the close record, if still owed */
 	if (typed)
 		bpf_sk_storage_delete(&l7_sk_conns, sk);
 	else
@@ -251,6 +240,8 @@ static __always_inline void capture(struct sock *sk, __u8 dir, __u32 len, struct
 	if (proto == L7_PROTO_UNSUPPORTED)
 		return;
 	if (proto == L7_PROTO_NOT_ADMITTED) {
+		if (conn->close_owed) /* let go with the ring full: the close record, as soon as the ring has room */
+			l7_pay_close(conn, key);
 		count_not_captured(conn, dir, len, regs, typed);
 		return;
 	}
@@ -349,6 +340,8 @@ static __always_inline void capture(struct sock *sk, __u8 dir, __u32 len, struct
 			}
 		}
 		flush(s, 1);
+		if (c->ring_full)
+			l7_ring_full(conn, dir);
 		return;
 	}
 	__u32 bound = proto == L7_PROTO_HTTP2 ? cfg->http2_bytes : cfg->http1_bytes;
@@ -379,25 +372,26 @@ static __always_inline void capture(struct sock *sk, __u8 dir, __u32 len, struct
 	}
 	if (c->walk) {
 		/* Save where the frame layout stands for the next syscall in this direction, or stop walking. */
-		bool lost = c->walk_lost || failed || c->total_left > 0;
+		bool lost = c->walk_lost || failed || (c->total_left > 0 && !c->ring_full);
 		walker_save(conn, c, d);
 		if (lost) {
 			conn->h2_walk[d] = 0;
 			l7_count(L7_CNT_H2_WALK_LOST, 1);
 		}
 		l7_count(L7_CNT_H2_DATA_SKIPPED, c->skipped);
-		__u64 uncopied = c->skipped + (failed ? 0 : c->total_left);
+		__u64 uncopied = c->skipped + (failed || c->ring_full ? 0 : c->total_left);
 		if (uncopied)
 			l7_count(L7_CNT_BYTES_TRUNCATED, uncopied);
 		/* The last record says where the syscall ends, also after a skip that reached it (r->seq is the next byte
 		 * after what was sent or passed over): a DATA frame ending the syscall, and its stream, completes only so. */
 		if (c->fill > 0 || c->skipped > 0 || r->seq != r->syscall_seq + len || failed || len == 0)
 			flush(s, 1);
-		return;
-	}
-	/* The last record says where the syscall ends; skip it only when a full record already ended it exactly. */
-	if (c->fill > 0 || wanted < len || failed || wanted == 0)
+	} else if (c->fill > 0 || wanted < len || failed || wanted == 0) {
+		/* The last record says where the syscall ends; skip it only when a full record already ended it exactly. */
 		flush(s, 1);
+	}
+	if (c->ring_full) /* a record did not fit the ring: the connection is let go from there (l7_ringfull.h) */
+		l7_ring_full(conn, dir);
 }
 
 static __always_inline void from_task_regs(struct sock *sk, __u8 dir, int ret)

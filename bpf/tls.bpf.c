@@ -10,6 +10,7 @@
  * SSL_free.
  * Calls whose socket is not known are still reported, with the process, as TLS_MAP_NONE, and counted. */
 #include "tls_state.h"
+#include "tls_letgo.h"
 #include "limits.h"
 #include "sock_tuple.h"
 #include <bpf/bpf_endian.h>
@@ -74,20 +75,6 @@ int BPF_KPROBE(tls_read_ex_enter, void *ssl, void *buf, __u64 num, __u64 *readby
 
 /* ---- SSL call return: learn the socket, copy the plaintext ---- */
 
-static __always_inline void fill_close(struct tls_close_record *r, const struct tls_ssl_key *key,
-				       const struct tls_ssl_state *st, __u8 reason)
-{
-	tapio_fill_header(&r->h, TAPIO_KIND_TLS_CLOSE, sizeof(*r));
-	r->h.pid = key->tgid;
-	r->ssl = key->ssl;
-	r->sock = st->sk;
-	r->start_ns = st->start_ns;
-	r->sent = st->seq[0];
-	r->received = st->seq[1];
-	r->reason = reason;
-	__builtin_memset(r->pad, 0, sizeof(r->pad));
-}
-
 /* Like request capture's l7_shed (l7.bpf.c): a long-lived TLS stream captured before the sampling rose is asked
  * again (tapio_still_sampled, limits.h); one that falls out of the share is let go: userspace is told (a close
  * record, reason shed) and the stream's calls are not copied from now on. If the record cannot be sent, the stream
@@ -101,7 +88,7 @@ static __always_inline bool tls_shed(void *ctx, struct tls_ssl_state *st, const 
 		return false;
 	fill_close(r, key, st, TLS_CLOSE_SHED);
 	tapio_submit(ctx, &tls_events, r);
-	st->skipped = 1;
+	tls_stop_capture(st);
 	tls_count(TLS_CNT_STREAMS_SHED, 1);
 	tapio_count_drop(TAPIO_KIND_TLS_DATA, TAPIO_DROP_SAMPLED);
 	return true;
@@ -129,13 +116,6 @@ static __always_inline __u8 learn_socket(struct tls_ssl_state *st, const struct 
 		t->pending = 1;
 	}
 	return TLS_MAP_NONE;
-}
-
-static __always_inline __u64 wake_flags(void)
-{
-	__u64 avail = bpf_ringbuf_query(&tls_events, BPF_RB_AVAIL_DATA);
-	return avail == 0 || avail > bpf_ringbuf_query(&tls_events, BPF_RB_RING_SIZE) / 2 ? BPF_RB_FORCE_WAKEUP
-											  : BPF_RB_NO_WAKEUP;
 }
 
 /* v bounded to [0, max] (max < 64 KiB) for the verifier right where a helper takes it as a size, out of the
@@ -208,6 +188,9 @@ static __always_inline void emit_data(struct tls_ssl_state *st, const struct tls
 			tapio_count_drop(TAPIO_KIND_TLS_DATA, TAPIO_DROP_READ_FAILED);
 			n = 0;
 			last = true;
+		} else if (done == 0 && st->proto == L7_PROTO_UNKNOWN) {
+			bool request;
+			tls_learn_proto(st, tls_detect(r->data, n, r->call_seq == 0, &request));
 		}
 		__u32 size = TLS_RECORD_HEADER_BYTES + n;
 		TLS_BOUND(size, sizeof(*r));
@@ -216,8 +199,11 @@ static __always_inline void emit_data(struct tls_ssl_state *st, const struct tls
 		if (last)
 			r->flags |= TLS_FLAG_CALL_END;
 		if (bpf_ringbuf_output(&tls_events, r, size, wake_flags()) != 0) {
+			/* Nothing more of this stream is sent: the bytes from here on would be a hole in userspace's stream. */
 			tapio_count_drop(TAPIO_KIND_TLS_DATA, TAPIO_DROP_RINGBUF_FULL);
-			tls_count(TLS_CNT_BYTES_RING_FULL, n);
+			tls_count(TLS_CNT_BYTES_RING_FULL, want - done);
+			tls_ring_full(st, key, r);
+			break;
 		} else {
 			tls_count(TLS_CNT_RECORDS, 1);
 			tls_count(TLS_CNT_BYTES_COPIED, n);
@@ -270,8 +256,10 @@ static __always_inline void leave(struct pt_regs *ctx, __u8 dir)
 		if (!st)
 			return;
 	}
-	if (st->skipped || tls_shed(ctx, st, &key))
+	if (st->skipped || tls_shed(ctx, st, &key)) {
+		tls_not_captured(st, &key, &c, len);
 		return;
+	}
 	/* Mapping is learnt on every call, handshake calls that return nothing included (Node's first SSL_read). */
 	__u8 how = learn_socket(st, &key, c.sk, dir, t, now);
 	if (len == 0) {
@@ -312,6 +300,7 @@ static __always_inline void end_stream(void *ctx, const struct tls_ssl_key *key)
 		fill_close(r, key, st, TLS_CLOSE_END);
 		tapio_submit(ctx, &tls_events, r);
 	}
+	tls_pay_close_at_end(st, key); /* let go with the ring full: the close record, if still owed */
 	if (st->sk) {
 		__u64 sk = st->sk;
 		bpf_map_delete_elem(&tls_socks, &sk);

@@ -70,7 +70,10 @@ enum l7_counter {
 	 * direction is not known (joined mid-way, the walker lost or off) or was lost while counting */
 	L7_CNT_CONNS_H2_UNCOUNTED = 16,
 	L7_CNT_H2_REQUESTS_NOT_CAPTURED = 17, /* streams opened (HEADERS) on HTTP/2 connections sampled out or let go */
-	L7_CNT_MAX = 18,
+	L7_CNT_CONNS_RING_FULL =
+		18,		 /* captured connections let go because a record did not fit the ring (l7_ringfull.h) */
+	L7_CNT_CLOSES_LOST = 19, /* close records owed to userspace (ring_full) that did not fit even at TCP close */
+	L7_CNT_MAX = 20,
 };
 
 /* l7_settings[0], written by userspace before attach. */
@@ -99,7 +102,8 @@ struct l7_conn {
 	__u8 h2_walk[2];     /* 1: layout known in this direction (not captured: counted in this direction) */
 	__u8 h2_have[2];     /* bytes of the next frame header seen so far (a header may straddle syscalls) */
 	__u8 h2_type[2];     /* the current frame's type (L7_H2_PREFACE for the client preface) */
-	__u8 h2_pad[2];
+	__u8 close_owed;     /* 1: let go because the ring was full, and userspace's close record is not sent yet */
+	__u8 pad;
 	__u8 h2_hdr[2][16]; /* those header bytes */
 };
 
@@ -150,8 +154,9 @@ struct l7_close_record {
 
 /* Why a captured connection ends for userspace. */
 enum l7_close_reason {
-	L7_CLOSE_TCP = 0,  /* the socket closed */
-	L7_CLOSE_SHED = 1, /* sampling of l7 data rose and this connection was let go (still open; not captured) */
+	L7_CLOSE_TCP = 0,	/* the socket closed */
+	L7_CLOSE_SHED = 1,	/* sampling of l7 data rose and this connection was let go (still open; not captured) */
+	L7_CLOSE_RING_FULL = 2, /* a record did not fit the ring: let go from that byte on (still open; not captured) */
 };
 
 #endif

@@ -32,19 +32,23 @@ struct l7_copy_state {
 	__u32 remaining; /* bytes still to copy within the per-syscall bound */
 	__u32 fill;	 /* bytes in the scratch record */
 	__u8 read_failed;
-	__u8 ring_full;
+	__u8 ring_full; /* a record did not fit the ring: nothing more is copied or sent (l7_ringfull.h) */
 	/* HTTP/2 frame walker (walk_step), loaded from and saved back to the connection's h2_* state */
 	__u8 walk;	/* this syscall is walked */
 	__u8 walk_lost; /* the layout is lost (a frame we must copy did not fit): no walking from here on */
 	__u8 h2_have;
 	__u8 h2_type;
-	__u8 pad[2];
+	__u8 lost_flags; /* the record that did not fit: its flags (L7_FLAG_SYSCALL_START: it began the syscall) */
+	__u8 pad;
 	__u32 h2_left;
-	__u32 extra;	   /* bytes the walker may still copy past the bound (headers, frames other than DATA) */
-	__u32 total_left;  /* bytes of the syscall not passed yet */
-	__u32 skipped;	   /* DATA payload bytes passed over */
-	__u32 h2_streams;  /* the largest odd stream id a HEADERS frame carried (l7_conn.h2_streams) */
-	__u32 new_streams; /* HEADERS frames that carried a larger one in this syscall */
+	__u32 extra;	    /* bytes the walker may still copy past the bound (headers, frames other than DATA) */
+	__u32 total_left;   /* bytes of the syscall not passed yet */
+	__u32 skipped;	    /* DATA payload bytes passed over */
+	__u32 h2_streams;   /* the largest odd stream id a HEADERS frame carried (l7_conn.h2_streams) */
+	__u32 new_streams;  /* HEADERS frames that carried a larger one in this syscall */
+	__u32 rec_streams;  /* ... whose frame header ended in the record being filled (not sent yet) */
+	__u32 lost_streams; /* ... in the record that did not fit the ring */
+	__u32 lost_copied;  /* bytes of data[] in the record that did not fit (still in the scratch record) */
 	__u32 win_len; /* count-only walk (l7_h2count.h): bytes read ahead into rec.data, from user address win_base */
 	__u64 win_base;
 	__u8 h2_hdr[16];
@@ -82,11 +86,15 @@ static __always_inline __u64 l7_wake_flags(void)
 											 : BPF_RB_NO_WAKEUP;
 }
 
-/* Sends the scratch record with `fill` bytes; the next record continues where it ended. */
+/* Sends the scratch record with `fill` bytes; the next record continues where it ended. After a record of this
+ * syscall did not fit, nothing more is sent: userspace must never see bytes past the first one it lost (the
+ * connection is let go from there, l7_ringfull.h), and the record that did not fit stays in the scratch. */
 static __always_inline void flush(struct l7_scratch *s, __u8 last)
 {
 	struct l7_data_record *r = &s->rec;
 	struct l7_copy_state *c = &s->st;
+	if (c->ring_full)
+		return;
 	__u32 n = c->fill;
 	if (n > L7_RECORD_DATA_MAX)
 		n = L7_RECORD_DATA_MAX;
@@ -100,10 +108,14 @@ static __always_inline void flush(struct l7_scratch *s, __u8 last)
 		tapio_count_drop(TAPIO_KIND_L7_DATA, TAPIO_DROP_RINGBUF_FULL);
 		l7_count(L7_CNT_BYTES_RING_FULL, n);
 		c->ring_full = 1;
+		c->lost_flags = r->flags;
+		c->lost_copied = n;
+		c->lost_streams = c->rec_streams;
 	} else {
 		l7_count(L7_CNT_RECORDS, 1);
 		l7_count(L7_CNT_BYTES_COPIED, n);
 	}
+	c->rec_streams = 0;
 	r->seq += n;
 	r->flags &= ~L7_FLAG_SYSCALL_START;
 	c->fill = 0;
@@ -172,6 +184,7 @@ static __always_inline void h2_frame_header_done(struct l7_copy_state *c)
 	if ((id & 1) && id > c->h2_streams) {
 		c->h2_streams = id;
 		c->new_streams++;
+		c->rec_streams++;
 	}
 }
 
@@ -232,8 +245,6 @@ static __always_inline long walk_step(struct l7_scratch *s, struct l7_copy_state
 			c->remaining -= n;
 		else
 			c->extra -= n;
-		if (c->fill >= L7_RECORD_DATA_MAX)
-			flush(s, 0);
 	}
 	c->seg_base += n;
 	c->seg_left -= n;
@@ -245,7 +256,10 @@ static __always_inline long walk_step(struct l7_scratch *s, struct l7_copy_state
 	} else {
 		c->h2_left -= n;
 	}
-	return c->total_left == 0 ? 1 : 0;
+	/* Sent after the header is taken in: a stream opened by a header in this record is the record's (rec_streams) */
+	if (c->fill >= L7_RECORD_DATA_MAX)
+		flush(s, 0);
+	return c->total_left == 0 || c->ring_full ? 1 : 0;
 }
 
 /* bpf_loop callback: one step of the copy. Either loads the next iovec, or copies one piece (what fits in the
@@ -257,6 +271,8 @@ static long copy_step(__u32 i, void *arg)
 	if (!s)
 		return 1;
 	struct l7_copy_state *c = &s->st;
+	if (c->ring_full) /* a record did not fit: the connection is let go (l7_ringfull.h), nothing more is copied */
+		return 1;
 	if (c->walk)
 		return walk_step(s, c);
 	if (c->remaining == 0)
@@ -281,7 +297,7 @@ static long copy_step(__u32 i, void *arg)
 	c->remaining -= n;
 	if (c->fill >= L7_RECORD_DATA_MAX)
 		flush(s, 0);
-	return c->remaining == 0 ? 1 : 0;
+	return c->remaining == 0 || c->ring_full ? 1 : 0;
 }
 
 #endif

@@ -6,6 +6,7 @@
 import { HpackDecoder, HpackError, type HeaderField } from './hpack/decoder';
 import type { ParserHost } from './host';
 import { Flag, FrameReader, FrameType, type FrameHeader, type FrameSink } from './http2-frames';
+import type { SessionEnd } from './types';
 import type { H2cHandover } from './http1';
 import { decodeGrpcMessage, GrpcMessageCounter, grpcStatus, grpcStatusFromHttp, grpcStatusFromReset, isGrpcContentType } from './grpc';
 import { BodyCapture, headerValue, type Exchange } from './record';
@@ -340,10 +341,11 @@ export class Http2Parser {
     this.host.emit(x);
   }
 
-  /** The connection closed (or its capture stopped: `sampled`): streams that got a whole response are reported,
-   *  the rest counted lost, and so is a request whose header block was cut off (its HEADERS frame header was seen:
-   *  after `sampled` the kernel counts only streams whose HEADERS frame header it saw itself, l7_h2count.h). */
-  close(t: bigint, reason: 'closed' | 'sampled' = 'closed'): void {
+  /** The connection closed (or its capture stopped: `sampled`, `ring_full`): streams that got a whole response are
+   *  reported, the rest counted lost, and so is a request whose header block was cut off (its HEADERS frame header
+   *  was seen: after its capture stopped the kernel counts only streams whose HEADERS frame header userspace did not
+   *  get, l7_h2count.h, l7_ringfull.h). */
+  close(t: bigint, reason: SessionEnd = 'closed'): void {
     for (const s of [...this.streams.values()]) {
       if (s.ended[SERVER]) { this.complete(s); continue; }
       this.streams.delete(s.id);

@@ -9,11 +9,9 @@
 import { after, before, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import * as fs from 'node:fs';
 import * as http2 from 'node:http2';
 import * as net from 'node:net';
 import type { AddressInfo } from 'node:net';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import * as readline from 'node:readline';
 import { promisify } from 'node:util';
@@ -22,7 +20,8 @@ import { L7_SETTINGS } from '../../src/collectors/requests/layout';
 import { formatSummary } from '../../src/cli/summary';
 import { u32Key } from '../../src/kernel/maps';
 import { block, F, frame, getRequest, hp, PREFACE, T } from '../protocols/h2-build';
-import { freePort, requestsCollector, requestsOn, sampleEvery, startRequestsAgent, until, type RequestsAgent } from './requests/agent';
+import { requestsCollector, requestsOn, sampleEvery, startRequestsAgent, until, type RequestsAgent } from './requests/agent';
+import { startNghttpd } from './requests/nghttpd';
 
 const run = promisify(execFile);
 const GRPC_LOAD = path.join(__dirname, 'requests', 'grpc-load.js');
@@ -86,17 +85,9 @@ function lines(child: ChildProcess): () => Promise<string> {
   return async () => String((await it.next()).value);
 }
 
-const which = (cmd: string) => ['/usr/bin', '/usr/sbin', '/bin', '/sbin'].some((d) => fs.existsSync(path.join(d, cmd)));
-
 test('h2load -> nghttpd (h2c), 1 in 2 connection ends captured: every request end is reported or counted', needsRoot, async (t) => {
-  if (!which('h2load') || !which('nghttpd')) { t.skip('h2load or nghttpd missing (scripts/setup.sh installs nghttp2-client and nghttp2-server)'); return; }
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tapio-h2count-'));
-  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
-  fs.writeFileSync(path.join(dir, 'index.html'), 'x'.repeat(256));
-  const port = await freePort();
-  const nghttpd = spawn('nghttpd', ['--no-tls', '-d', dir, '-a', '127.0.0.1', String(port)], { stdio: 'ignore' });
-  t.after(() => nghttpd.kill('SIGKILL'));
-  await until('nghttpd to listen', () => fs.readFileSync('/proc/net/tcp', 'utf8').includes(`:${port.toString(16).toUpperCase().padStart(4, '0')} 00000000:0000 0A`));
+  const port = await startNghttpd(t, 256);
+  if (!port) return;
   const from = ledger(port);
   sampleEvery(ra!, 'l7.data', 2);
   let out: string;

@@ -181,6 +181,7 @@ export class RequestsCollector extends RingCollector {
       const s = this.streams.counters;
       Object.assign(out, {
         sessions: this.streams.size, sessions_opened: s.connections, sessions_evicted: s.evicted, sessions_closed: s.closed, sessions_shed: s.shed,
+        sessions_ring_full: s.ringFull, records_after_end: s.recordsAfterEnd,
         gap_bytes: s.gapBytes, gaps: s.gaps, out_of_order: s.outOfOrder,
       });
     }

@@ -108,7 +108,7 @@ export class TlsCapture {
             rec.role = roleFromFirstBytes(rec.direction, rec.data);
             hold.data(rec);
           } else if (rec?.kind === 'close') {
-            if (rec.sock !== 0n && !rec.shed) this.tlsSockets.delete(rec.sock.toString(16)); // a shed stream's socket still carries TLS
+            if (rec.sock !== 0n && rec.reason === 'closed') this.tlsSockets.delete(rec.sock.toString(16)); // a stream let go still carries TLS
             hold.close(rec);
             streams.close(rec);
           }
@@ -201,6 +201,8 @@ export class TlsCapture {
       out.tls_gap_bytes = this.streams.counters.gapBytes;
       out.tls_out_of_order = this.streams.counters.outOfOrder;
       out.tls_sessions_shed = this.streams.counters.shed;
+      out.tls_sessions_ring_full = this.streams.counters.ringFull;
+      out.tls_records_after_end = this.streams.counters.recordsAfterEnd;
     }
     return out;
   }
