@@ -14,8 +14,10 @@
 //     defaults against the old one-request-at-a-time lane (maxInFlight 1, delayMs 100 as this bench used before),
 //     alternating, over both protocols at 10k and 100k/s.
 //  1c. docs/tuning.md's low-latency profiles against part 1's settings, both protocols at 100k and 10k/s.
+//  1m. memory at 100k/s, the collector answering and stopped for BENCH_STALL_MS (a backlog), each case in its own
+//     process; BENCH_BASELINE alternates that checkout's agent in the same cases (bench/e2e/backlog.ts).
 // Run: npx tsc -p . && sudo node dist/bench/agent-end-to-end.js   (BENCH_SECONDS=8, BENCH_EXECS=4000,
-// BENCH_PARTS=idle,1,1b,1c,2,3, BENCH_IDLE_SECONDS=60, BENCH_IDLE_SETTLE=30;
+// BENCH_PARTS=idle,1,1b,1c,1m,2,3, BENCH_IDLE_SECONDS=60, BENCH_IDLE_SETTLE=30, BENCH_STALL_MS=3000;
 // part 2: BENCH_WARMUP_EXECS=500, BENCH_BASELINE=/work/main adds that checkout's agent, alternating, BENCH_ROUNDS)
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -24,10 +26,12 @@ import { pipelineCase, type CaseOptions, type PipelineRow } from './e2e/pipeline
 import { bpftrace, buildTaxProgram, execsnoop, oldAcceptHook, stormTable, tapioRun, taxTable, type Tracer } from './e2e/peers';
 import { idleRow, type IdleRow } from './e2e/idle';
 import { formatMemory } from './e2e/memory';
+import { backlogRows, printBacklog } from './e2e/backlog';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 const EXECS = Number(process.env.BENCH_EXECS ?? 4000);
-const PARTS = new Set((process.env.BENCH_PARTS ?? 'idle,1,1b,1c,2,3').split(','));
+const PARTS = new Set((process.env.BENCH_PARTS ?? 'idle,1,1b,1c,1m,2,3').split(','));
+const STALL_MS = Number(process.env.BENCH_STALL_MS ?? 3000);
 const IDLE_SECONDS = Number(process.env.BENCH_IDLE_SECONDS ?? 60);
 const IDLE_SETTLE = Number(process.env.BENCH_IDLE_SETTLE ?? 30);
 const WARMUP = Number(process.env.BENCH_WARMUP_EXECS ?? 500);
@@ -124,6 +128,13 @@ async function main(): Promise<void> {
     }
     console.log(`\n## 1c. Low-latency settings against the bench's (no profiler; ${SECONDS} s per case; ${before} before, ${load()} after)`);
     printPipeline(rows, false);
+  }
+  if (PARTS.has('1m')) {
+    const before = load();
+    const rows = await backlogRows({ seconds: SECONDS, stallMs: STALL_MS, rounds: ROUNDS, baseline: BASELINE });
+    console.log(`\n## 1m. Memory at 100k/s, the receiver answering and stopped for ${STALL_MS / 1000} s from 2 s into the ` +
+      `load (each case its own process, Node flags as in the image; ${SECONDS} s per case; ${before} before, ${load()} after)`);
+    printBacklog(rows);
   }
   if (PARTS.has('2')) {
     const before = load();

@@ -18,7 +18,10 @@
 #include "l7_syscalls.h"
 #include "l7_detect.h"
 #include "l7_copy.h"
+#include "l7_h2count.h"
+#include "l7_ringfull.h"
 #include "sock_tuple.h"
+#include "tls_sockets.h"
 #include <bpf/bpf_endian.h>
 
 #define AF_INET		     2
@@ -30,6 +33,19 @@
 #define L7_SYSCALL_BYTES_MAX (1 << 20) /* 64 records of L7_RECORD_DATA_MAX; the copy loop takes one step per piece */
 #define L7_H2_WALK_STEPS     (1 << 16) /* frame walker steps per syscall (~2 per frame) */
 #define L7_DETECT_BYTES	     16
+
+/* Connection state. Every socket syscall of the node looks its socket up here, so the lookup is the fixed price
+ * of request capture. Where the programs hold a typed socket (tp_btf: the socket-length plan) the state lives in
+ * the socket's own storage: measured here ~35 ns a lookup against ~150-220 ns for a hash keyed by the socket's
+ * address (two cache misses under load), and it goes away with the socket (no address reuse, no eviction). The
+ * fallback plan's programs only have the address (a classic tracepoint, an fd walk) and keep the LRU hash. Each
+ * caller passes `typed` as a constant, so every program keeps one of the two. */
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct l7_conn);
+} l7_sk_conns SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -51,29 +67,33 @@ const struct l7_conn *unused_l7_conn __attribute__((unused));
 
 /* ---- connection role and lifetime (mirrors the network collector's use of the same tracepoint) ---- */
 
-static __always_inline void conn_begin(__u64 key, __u8 role)
+static __always_inline struct l7_conn *conn_get(struct sock *sk, __u64 key, bool typed)
+{
+	if (typed)
+		return bpf_sk_storage_get(&l7_sk_conns, sk, 0, 0);
+	return bpf_map_lookup_elem(&l7_conns, &key);
+}
+
+/* A connection's state starts over (a socket that connects again starts a new connection). */
+static __always_inline struct l7_conn *conn_begin(struct sock *sk, __u64 key, __u8 role, bool typed)
 {
 	struct l7_conn c = {.start_ns = bpf_ktime_get_boot_ns(), .role = role};
-	if (bpf_map_update_elem(&l7_conns, &key, &c, BPF_ANY) != 0)
+	struct l7_conn *p = NULL;
+	if (typed) {
+		p = bpf_sk_storage_get(&l7_sk_conns, sk, &c, BPF_SK_STORAGE_GET_F_CREATE);
+		if (p)
+			*p = c;
+	} else if (bpf_map_update_elem(&l7_conns, &key, &c, BPF_ANY) == 0) {
+		p = bpf_map_lookup_elem(&l7_conns, &key);
+	}
+	if (!p)
 		l7_count(L7_CNT_STATE_FULL, 1);
+	return p;
 }
 
-static __always_inline void fill_close(struct l7_close_record *r, __u64 key, const struct l7_conn *c, __u8 reason)
+static __always_inline void conn_end(void *ctx, struct sock *sk, __u64 key, bool typed)
 {
-	tapio_fill_header(&r->h, TAPIO_KIND_L7_CLOSE, sizeof(*r));
-	r->sock = key;
-	r->conn_start_ns = c->start_ns;
-	r->sent = c->seq[L7_DIR_SEND];
-	r->received = c->seq[L7_DIR_RECV];
-	r->role = c->role;
-	r->protocol = c->protocol;
-	r->reason = reason;
-	__builtin_memset(r->pad, 0, sizeof(r->pad));
-}
-
-static __always_inline void conn_end(void *ctx, struct sock *sk, __u64 key)
-{
-	struct l7_conn *c = bpf_map_lookup_elem(&l7_conns, &key);
+	struct l7_conn *c = conn_get(sk, key, typed);
 	if (!c)
 		return;
 	if (c->protocol == L7_PROTO_HTTP1 || c->protocol == L7_PROTO_HTTP2) {
@@ -83,7 +103,11 @@ static __always_inline void conn_end(void *ctx, struct sock *sk, __u64 key)
 			tapio_submit(ctx, &l7_events, r);
 		}
 	}
-	bpf_map_delete_elem(&l7_conns, &key);
+	l7_pay_close_at_end(c, key); /* let go with the ring full: the close record, if still owed */
+	if (typed)
+		bpf_sk_storage_delete(&l7_sk_conns, sk);
+	else
+		bpf_map_delete_elem(&l7_conns, &key);
 }
 
 /* Sampling applies at detection, so a busy long-lived connection (a keep-alive pool, a gRPC channel) is asked again
@@ -101,28 +125,39 @@ static __always_inline bool l7_shed(struct l7_conn *conn, __u64 key)
 		return false;
 	conn->skipped_proto = conn->protocol;
 	conn->protocol = L7_PROTO_NOT_ADMITTED;
+	if (conn->skipped_proto == L7_PROTO_HTTP2)
+		h2_count_after_shed(conn);
 	l7_count(L7_CNT_CONNS_SHED, 1);
 	tapio_count_drop(TAPIO_KIND_L7_DATA, TAPIO_DROP_SAMPLED);
 	return true;
 }
 
-static __always_inline void handle_state(void *ctx, struct sock *sk, int old_state, int new_state)
+static __always_inline void handle_state(void *ctx, struct sock *sk, int old_state, int new_state, bool typed)
 {
 	if (!tapio_is_tcp_ip(sk))
 		return;
 	__u64 key = (__u64)sk;
 	if (new_state == TCP_SYN_SENT)
-		conn_begin(key, TCP_ROLE_CLIENT);
+		conn_begin(sk, key, TCP_ROLE_CLIENT, typed);
 	else if (new_state == TCP_ESTABLISHED && old_state == TCP_SYN_RECV)
-		conn_begin(key, TCP_ROLE_SERVER);
+		conn_begin(sk, key, TCP_ROLE_SERVER, typed);
 	else if (new_state == TCP_CLOSE)
-		conn_end(ctx, sk, key);
+		conn_end(ctx, sk, key, typed);
 }
 
+/* The socket-length plan's: state in the socket's storage. */
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(l7_state_sk, const struct sock *sk, const int old_state, const int new_state)
+{
+	handle_state(ctx, (struct sock *)sk, old_state, new_state, true);
+	return 0;
+}
+
+/* The syscall-exit plan's (state in the hash), typed where tp_btf attaches, else the classic tracepoint. */
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(l7_state_btf, const struct sock *sk, const int old_state, const int new_state)
 {
-	handle_state(ctx, (struct sock *)sk, old_state, new_state);
+	handle_state(ctx, (struct sock *)sk, old_state, new_state, false);
 	return 0;
 }
 
@@ -131,7 +166,7 @@ int l7_state_tp(struct trace_event_raw_inet_sock_set_state *ctx)
 {
 	if (ctx->protocol != IPPROTO_TCP)
 		return 0;
-	handle_state(ctx, (struct sock *)ctx->skaddr, ctx->oldstate, ctx->newstate);
+	handle_state(ctx, (struct sock *)ctx->skaddr, ctx->oldstate, ctx->newstate, false);
 	return 0;
 }
 
@@ -154,11 +189,17 @@ static __always_inline __u32 first_bytes(const struct syscall_buf *sb, __u32 len
 	return n;
 }
 
-/* A connection sampled out or let go is not copied, but its HTTP/1 requests are still counted: a syscall that
- * starts with a request line is one more (pipelined requests in one syscall count once). One read of its first
- * bytes. HTTP/2 connections are counted as connections only (their requests are frames inside the stream). */
-static __always_inline void count_not_captured(struct l7_conn *conn, __u8 dir, __u32 len, struct pt_regs *regs)
+/* A connection sampled out or let go is not copied, but its requests are still counted. HTTP/1: a syscall that
+ * starts with a request line is one more (pipelined requests in one syscall count once); one read of its first
+ * bytes. HTTP/2: the streams opened, from the frame headers of the request direction (l7_h2count.h); an HTTP/1
+ * connection whose client sends the HTTP/2 preface (h2c Upgrade) is counted so from then on. */
+static __always_inline void count_not_captured(struct l7_conn *conn, __u8 dir, __u32 len, struct pt_regs *regs,
+					       bool typed)
 {
+	if (conn->skipped_proto == L7_PROTO_HTTP2) {
+		count_h2_requests(conn, dir, len, regs, typed);
+		return;
+	}
 	if (conn->skipped_proto != L7_PROTO_HTTP1)
 		return;
 	/* Requests go one way: a client sends them, a server receives them (both ways looked at if the role is unknown). */
@@ -166,30 +207,32 @@ static __always_inline void count_not_captured(struct l7_conn *conn, __u8 dir, _
 	    (conn->role == TCP_ROLE_SERVER && dir != L7_DIR_RECV))
 		return;
 	struct syscall_buf sb;
-	syscall_buffer(regs, dir, &sb);
+	syscall_buffer(syscall_regs(regs, typed), dir, &sb, typed);
 	if (sb.sys == L7_SYS_OTHER)
 		return;
 	__u8 head[L7_DETECT_BYTES] = {};
 	__u8 sender = TCP_ROLE_UNKNOWN;
 	__u32 n = first_bytes(&sb, len, head);
-	if (detect(head, n, &sender, false) == L7_PROTO_HTTP1 && sender == TCP_ROLE_CLIENT)
+	__u8 proto = detect(head, n, &sender, false);
+	if (proto == L7_PROTO_HTTP1 && sender == TCP_ROLE_CLIENT)
 		l7_count(L7_CNT_H1_REQUESTS_NOT_CAPTURED, 1);
+	else if (proto == L7_PROTO_HTTP2)
+		h2_count_upgraded(conn, dir, len, &sb);
 }
 
 /* The heart: `len` payload bytes of `sk` went in direction `dir`, by the syscall whose saved registers are `regs`.
  * Every TCP socket of the node passes through here, so a connection already known to be skipped costs one lookup:
  * the socket and the syscall's buffer are read only when needed (detection, counting, copying). */
-static __always_inline void capture(struct sock *sk, __u8 dir, __u32 len, struct pt_regs *regs)
+static __always_inline void capture(struct sock *sk, __u8 dir, __u32 len, struct pt_regs *regs, bool typed)
 {
 	__u64 key = (__u64)sk;
-	struct l7_conn *conn = bpf_map_lookup_elem(&l7_conns, &key);
+	struct l7_conn *conn = conn_get(sk, key, typed);
 	if (!conn) {
-		/* Only connections in the table are known to be TCP over IP: a new one is checked. */
-		if (!tapio_is_tcp_ip(sk))
+		/* Only connections with state are known to be TCP over IP: a new one is checked. */
+		if (!(typed ? tapio_is_tcp_ip_typed(sk) : tapio_is_tcp_ip(sk)))
 			return;
 		/* Opened before the agent (or state evicted): adopt it now; the role is learnt from the first request. */
-		conn_begin(key, TCP_ROLE_UNKNOWN);
-		conn = bpf_map_lookup_elem(&l7_conns, &key);
+		conn = conn_begin(sk, key, TCP_ROLE_UNKNOWN, typed);
 		if (!conn)
 			return;
 	}
@@ -197,15 +240,17 @@ static __always_inline void capture(struct sock *sk, __u8 dir, __u32 len, struct
 	if (proto == L7_PROTO_UNSUPPORTED)
 		return;
 	if (proto == L7_PROTO_NOT_ADMITTED) {
-		count_not_captured(conn, dir, len, regs);
+		if (conn->close_owed) /* let go with the ring full: the close record, as soon as the ring has room */
+			l7_pay_close(conn, key);
+		count_not_captured(conn, dir, len, regs, typed);
 		return;
 	}
 	if (proto != L7_PROTO_UNKNOWN && l7_shed(conn, key)) {
-		count_not_captured(conn, dir, len, regs);
+		count_not_captured(conn, dir, len, regs, typed);
 		return;
 	}
 	struct syscall_buf sbuf;
-	syscall_buffer(regs, dir, &sbuf);
+	syscall_buffer(syscall_regs(regs, typed), dir, &sbuf, typed);
 	const struct syscall_buf *sb = &sbuf;
 
 	struct l7_settings *cfg;
@@ -239,7 +284,9 @@ static __always_inline void capture(struct sock *sk, __u8 dir, __u32 len, struct
 			conn->protocol = L7_PROTO_NOT_ADMITTED;
 			conn->skipped_proto = proto;
 			l7_count(L7_CNT_CONNS_NOT_ADMITTED, 1);
-			count_not_captured(conn, dir, len, regs);
+			if (proto == L7_PROTO_HTTP2)
+				h2_count_not_admitted(conn, dir, sender);
+			count_not_captured(conn, dir, len, regs, typed);
 			return;
 		}
 		conn->kept_every = tapio_sample_every(TAPIO_KIND_L7_DATA);
@@ -282,7 +329,19 @@ static __always_inline void capture(struct sock *sk, __u8 dir, __u32 len, struct
 	if (sb->sys == L7_SYS_OTHER) {
 		r->flags |= L7_FLAG_NO_BUFFER;
 		l7_count(L7_CNT_BYTES_NO_BUFFER, len);
+		/* The frame walker keeps its place only if these bytes are all inside one frame's payload. */
+		__u8 dw = dir & 1;
+		if (proto == L7_PROTO_HTTP2 && conn->h2_walk[dw]) {
+			if (len <= conn->h2_left[dw]) {
+				conn->h2_left[dw] -= len;
+			} else {
+				conn->h2_walk[dw] = 0;
+				l7_count(L7_CNT_H2_WALK_LOST, 1);
+			}
+		}
 		flush(s, 1);
+		if (c->ring_full)
+			l7_ring_full(conn, dir);
 		return;
 	}
 	__u32 bound = proto == L7_PROTO_HTTP2 ? cfg->http2_bytes : cfg->http1_bytes;
@@ -293,22 +352,13 @@ static __always_inline void capture(struct sock *sk, __u8 dir, __u32 len, struct
 	__u8 d = dir & 1;
 	c->walk = proto == L7_PROTO_HTTP2 && conn->h2_walk[d];
 	if (c->walk) {
-		c->h2_left = conn->h2_left[d];
-		c->h2_have = conn->h2_have[d];
-		c->h2_type = conn->h2_type[d];
-		__builtin_memcpy(c->h2_hdr, conn->h2_hdr[d], sizeof(c->h2_hdr));
+		walker_load(c, conn, d);
 		c->extra = L7_SYSCALL_BYTES_MAX;
 		c->total_left = len;
 	} else if (len > wanted) {
 		l7_count(L7_CNT_BYTES_TRUNCATED, len - wanted);
 	}
-	if (sb->vector) {
-		c->iov = sb->buf;
-		c->iov_count = sb->count < UIO_MAXIOV ? sb->count : UIO_MAXIOV;
-	} else {
-		c->seg_base = sb->buf;
-		c->seg_left = len;
-	}
+	copy_source(c, sb, len);
 	/* Steps: one per iovec loaded, one per piece copied (at most one more than iovecs plus records); walking, one
 	 * or two more per frame (header, payload), so a generous bound: every step makes progress or ends the loop. */
 	__u32 steps = 2 * c->iov_count + L7_SYSCALL_BYTES_MAX / L7_RECORD_DATA_MAX + 2;
@@ -322,36 +372,34 @@ static __always_inline void capture(struct sock *sk, __u8 dir, __u32 len, struct
 	}
 	if (c->walk) {
 		/* Save where the frame layout stands for the next syscall in this direction, or stop walking. */
-		bool lost = c->walk_lost || failed || c->total_left > 0;
-		conn->h2_left[d] = c->h2_left;
-		conn->h2_have[d] = c->h2_have;
-		conn->h2_type[d] = c->h2_type;
-		__builtin_memcpy(conn->h2_hdr[d], c->h2_hdr, sizeof(c->h2_hdr));
+		bool lost = c->walk_lost || failed || (c->total_left > 0 && !c->ring_full);
+		walker_save(conn, c, d);
 		if (lost) {
 			conn->h2_walk[d] = 0;
 			l7_count(L7_CNT_H2_WALK_LOST, 1);
 		}
 		l7_count(L7_CNT_H2_DATA_SKIPPED, c->skipped);
-		__u64 uncopied = c->skipped + (failed ? 0 : c->total_left);
+		__u64 uncopied = c->skipped + (failed || c->ring_full ? 0 : c->total_left);
 		if (uncopied)
 			l7_count(L7_CNT_BYTES_TRUNCATED, uncopied);
 		/* The last record says where the syscall ends, also after a skip that reached it (r->seq is the next byte
 		 * after what was sent or passed over): a DATA frame ending the syscall, and its stream, completes only so. */
 		if (c->fill > 0 || c->skipped > 0 || r->seq != r->syscall_seq + len || failed || len == 0)
 			flush(s, 1);
-		return;
-	}
-	/* The last record says where the syscall ends; skip it only when a full record already ended it exactly. */
-	if (c->fill > 0 || wanted < len || failed || wanted == 0)
+	} else if (c->fill > 0 || wanted < len || failed || wanted == 0) {
+		/* The last record says where the syscall ends; skip it only when a full record already ended it exactly. */
 		flush(s, 1);
+	}
+	if (c->ring_full) /* a record did not fit the ring: the connection is let go from there (l7_ringfull.h) */
+		l7_ring_full(conn, dir);
 }
 
 static __always_inline void from_task_regs(struct sock *sk, __u8 dir, int ret)
 {
 	if (ret <= 0 || !sk)
 		return;
-	struct task_struct *task = bpf_get_current_task_btf();
-	capture(sk, dir, ret, (struct pt_regs *)bpf_task_pt_regs(task));
+	tls_on_sock_io(sk, dir);	   /* which socket an SSL object is on (tls_sockets.h) */
+	capture(sk, dir, ret, NULL, true); /* the registers are looked up only when the buffer is needed */
 }
 
 SEC("tp_btf/sock_send_length")
@@ -408,7 +456,7 @@ int l7_sys_exit_raw(struct bpf_raw_tracepoint_args *ctx)
 	struct sock *sk = tcp_sock_from_fd(PT_REGS_PARM1_CORE_SYSCALL(regs));
 	if (!sk)
 		return 0;
-	capture(sk, dir, ret, regs);
+	capture(sk, dir, ret, regs, false);
 	return 0;
 }
 

@@ -5,13 +5,12 @@
  * direction. Records: bpf/include/tls.h.
  *
  * Which connection: an SSL object has no socket we could read portably, so it is learnt from socket I/O on the same
- * thread (tp_btf/sock_send_length and sock_recv_length, for processes that made SSL calls only):
- *  - inside the SSL call (libssl's socket BIO: curl, nginx, Python) -> TLS_MAP_INSIDE;
- *  - Node's memory BIO reads ciphertext before SSL_read (-> TLS_MAP_ADJACENT: the thread's last socket read, if
- *    recent) and writes it after SSL_write returns (-> TLS_MAP_NEXT: the thread's next socket write);
- *  - once learnt, kept per (tgid, SSL*) -> TLS_MAP_CACHED, until the socket closes (inet_sock_set_state) or SSL_free.
+ * thread, by request capture's socket programs (bpf/l7.bpf.c, bpf/include/tls_sockets.h, which holds the shared
+ * maps); once learnt, kept per (tgid, SSL*) -> TLS_MAP_CACHED, until the socket closes (inet_sock_set_state) or
+ * SSL_free.
  * Calls whose socket is not known are still reported, with the process, as TLS_MAP_NONE, and counted. */
 #include "tls_state.h"
+#include "tls_letgo.h"
 #include "limits.h"
 #include "sock_tuple.h"
 #include <bpf/bpf_endian.h>
@@ -25,9 +24,14 @@ static __always_inline void enter(void *ctx, __u64 ssl, __u64 buf, __u64 len_ptr
 	struct tls_settings *cfg = bpf_map_lookup_elem(&tls_settings_map, &zero);
 	if (!cfg || cfg->self_tgid == id >> 32)
 		return;
-	struct tls_active *a = bpf_map_lookup_elem(&tls_calls, &id);
-	if (a) {
-		a->depth++;
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct tls_thread *t = bpf_task_storage_get(&tls_threads, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!t) {
+		tls_count(TLS_CNT_STATE_FULL, 1);
+		return;
+	}
+	if (t->in_call) {
+		t->active.depth++;
 		tls_count(TLS_CNT_NESTED, 1);
 		return;
 	}
@@ -37,14 +41,8 @@ static __always_inline void enter(void *ctx, __u64 ssl, __u64 buf, __u64 len_ptr
 					.len_ptr = len_ptr,
 					.func = func,
 					.lib = (__u32)bpf_get_attach_cookie(ctx)}};
-	if (bpf_map_update_elem(&tls_calls, &id, &n, BPF_ANY) != 0) {
-		tls_count(TLS_CNT_STATE_FULL, 1);
-		return;
-	}
-	__u32 tgid = id >> 32;
-	__u8 one = 1;
-	if (!bpf_map_lookup_elem(&tls_procs, &tgid))
-		bpf_map_update_elem(&tls_procs, &tgid, &one, BPF_ANY);
+	t->active = n;
+	t->in_call = 1;
 }
 
 SEC("uprobe")
@@ -77,20 +75,6 @@ int BPF_KPROBE(tls_read_ex_enter, void *ssl, void *buf, __u64 num, __u64 *readby
 
 /* ---- SSL call return: learn the socket, copy the plaintext ---- */
 
-static __always_inline void fill_close(struct tls_close_record *r, const struct tls_ssl_key *key,
-				       const struct tls_ssl_state *st, __u8 reason)
-{
-	tapio_fill_header(&r->h, TAPIO_KIND_TLS_CLOSE, sizeof(*r));
-	r->h.pid = key->tgid;
-	r->ssl = key->ssl;
-	r->sock = st->sk;
-	r->start_ns = st->start_ns;
-	r->sent = st->seq[0];
-	r->received = st->seq[1];
-	r->reason = reason;
-	__builtin_memset(r->pad, 0, sizeof(r->pad));
-}
-
 /* Like request capture's l7_shed (l7.bpf.c): a long-lived TLS stream captured before the sampling rose is asked
  * again (tapio_still_sampled, limits.h); one that falls out of the share is let go: userspace is told (a close
  * record, reason shed) and the stream's calls are not copied from now on. If the record cannot be sent, the stream
@@ -104,23 +88,15 @@ static __always_inline bool tls_shed(void *ctx, struct tls_ssl_state *st, const 
 		return false;
 	fill_close(r, key, st, TLS_CLOSE_SHED);
 	tapio_submit(ctx, &tls_events, r);
-	st->skipped = 1;
+	tls_stop_capture(st);
 	tls_count(TLS_CNT_STREAMS_SHED, 1);
 	tapio_count_drop(TAPIO_KIND_TLS_DATA, TAPIO_DROP_SAMPLED);
 	return true;
 }
 
-static __always_inline void bind_socket(struct tls_ssl_state *st, const struct tls_ssl_key *key, __u64 sk)
-{
-	if (st->sk == sk)
-		return;
-	st->sk = sk;
-	bpf_map_update_elem(&tls_socks, &sk, key, BPF_ANY);
-}
-
 /* The socket of this SSL object now, and how it is known (enum tls_map_how). */
 static __always_inline __u8 learn_socket(struct tls_ssl_state *st, const struct tls_ssl_key *key, __u64 call_sk,
-					 __u8 dir, __u64 id, __u64 now)
+					 __u8 dir, struct tls_thread *t, __u64 now)
 {
 	if (call_sk) {
 		bind_socket(st, key, call_sk);
@@ -129,24 +105,17 @@ static __always_inline __u8 learn_socket(struct tls_ssl_state *st, const struct 
 	if (st->sk)
 		return TLS_MAP_CACHED;
 	if (dir == 1) {
-		struct tls_last_io *last = bpf_map_lookup_elem(&tls_last_recv, &id);
 		__u32 zero = 0;
 		struct tls_settings *cfg = bpf_map_lookup_elem(&tls_settings_map, &zero);
-		if (last && cfg && now - last->ns <= cfg->adjacent_ns) {
-			bind_socket(st, key, last->sk);
+		if (t->has_recv && cfg && now - t->last_recv.ns <= cfg->adjacent_ns) {
+			bind_socket(st, key, t->last_recv.sk);
 			return TLS_MAP_ADJACENT;
 		}
 	} else {
-		bpf_map_update_elem(&tls_pending_write, &id, key, BPF_ANY);
+		t->pending_write = *key;
+		t->pending = 1;
 	}
 	return TLS_MAP_NONE;
-}
-
-static __always_inline __u64 wake_flags(void)
-{
-	__u64 avail = bpf_ringbuf_query(&tls_events, BPF_RB_AVAIL_DATA);
-	return avail == 0 || avail > bpf_ringbuf_query(&tls_events, BPF_RB_RING_SIZE) / 2 ? BPF_RB_FORCE_WAKEUP
-											  : BPF_RB_NO_WAKEUP;
 }
 
 /* v bounded to [0, max] (max < 64 KiB) for the verifier right where a helper takes it as a size, out of the
@@ -219,6 +188,9 @@ static __always_inline void emit_data(struct tls_ssl_state *st, const struct tls
 			tapio_count_drop(TAPIO_KIND_TLS_DATA, TAPIO_DROP_READ_FAILED);
 			n = 0;
 			last = true;
+		} else if (done == 0 && st->proto == L7_PROTO_UNKNOWN) {
+			bool request;
+			tls_learn_proto(st, tls_detect(r->data, n, r->call_seq == 0, &request));
 		}
 		__u32 size = TLS_RECORD_HEADER_BYTES + n;
 		TLS_BOUND(size, sizeof(*r));
@@ -227,8 +199,11 @@ static __always_inline void emit_data(struct tls_ssl_state *st, const struct tls
 		if (last)
 			r->flags |= TLS_FLAG_CALL_END;
 		if (bpf_ringbuf_output(&tls_events, r, size, wake_flags()) != 0) {
+			/* Nothing more of this stream is sent: the bytes from here on would be a hole in userspace's stream. */
 			tapio_count_drop(TAPIO_KIND_TLS_DATA, TAPIO_DROP_RINGBUF_FULL);
-			tls_count(TLS_CNT_BYTES_RING_FULL, n);
+			tls_count(TLS_CNT_BYTES_RING_FULL, want - done);
+			tls_ring_full(st, key, r);
+			break;
 		} else {
 			tls_count(TLS_CNT_RECORDS, 1);
 			tls_count(TLS_CNT_BYTES_COPIED, n);
@@ -244,15 +219,15 @@ static __always_inline void emit_data(struct tls_ssl_state *st, const struct tls
 static __always_inline void leave(struct pt_regs *ctx, __u8 dir)
 {
 	__u64 id = bpf_get_current_pid_tgid();
-	struct tls_active *a = bpf_map_lookup_elem(&tls_calls, &id);
-	if (!a)
+	struct tls_thread *t = bpf_task_storage_get(&tls_threads, bpf_get_current_task_btf(), 0, 0);
+	if (!t || !t->in_call)
 		return;
-	if (a->depth > 0) {
-		a->depth--;
+	if (t->active.depth > 0) {
+		t->active.depth--;
 		return;
 	}
-	struct tls_call c = a->call;
-	bpf_map_delete_elem(&tls_calls, &id);
+	struct tls_call c = t->active.call;
+	t->in_call = 0;
 
 	long ret = PT_REGS_RC(ctx);
 	__u64 len = 0;
@@ -281,10 +256,12 @@ static __always_inline void leave(struct pt_regs *ctx, __u8 dir)
 		if (!st)
 			return;
 	}
-	if (st->skipped || tls_shed(ctx, st, &key))
+	if (st->skipped || tls_shed(ctx, st, &key)) {
+		tls_not_captured(st, &key, &c, len);
 		return;
+	}
 	/* Mapping is learnt on every call, handshake calls that return nothing included (Node's first SSL_read). */
-	__u8 how = learn_socket(st, &key, c.sk, dir, id, now);
+	__u8 how = learn_socket(st, &key, c.sk, dir, t, now);
 	if (len == 0) {
 		tls_count(TLS_CNT_CALLS_EMPTY, 1);
 		return;
@@ -323,6 +300,7 @@ static __always_inline void end_stream(void *ctx, const struct tls_ssl_key *key)
 		fill_close(r, key, st, TLS_CLOSE_END);
 		tapio_submit(ctx, &tls_events, r);
 	}
+	tls_pay_close_at_end(st, key); /* let go with the ring full: the close record, if still owed */
 	if (st->sk) {
 		__u64 sk = st->sk;
 		bpf_map_delete_elem(&tls_socks, &sk);
@@ -364,54 +342,6 @@ int tls_state_tp(struct trace_event_raw_inet_sock_set_state *ctx)
 	if (ctx->protocol != IPPROTO_TCP)
 		return 0;
 	on_state(ctx, (struct sock *)ctx->skaddr, ctx->newstate);
-	return 0;
-}
-
-/* ---- socket I/O of processes that use TLS: which socket an SSL object is on ---- */
-
-static __always_inline void on_sock_io(struct sock *sk, __u8 dir)
-{
-	__u64 id = bpf_get_current_pid_tgid();
-	__u32 tgid = id >> 32;
-	if (!bpf_map_lookup_elem(&tls_procs, &tgid) || !tapio_is_tcp_ip(sk))
-		return;
-	__u64 s = (__u64)sk;
-	struct tls_active *a = bpf_map_lookup_elem(&tls_calls, &id);
-	if (a) {
-		if (!a->call.sk)
-			a->call.sk = s;
-		return;
-	}
-	if (dir == 1) {
-		struct tls_last_io last = {.sk = s, .ns = bpf_ktime_get_boot_ns()};
-		bpf_map_update_elem(&tls_last_recv, &id, &last, BPF_ANY);
-		return;
-	}
-	struct tls_ssl_key *pending = bpf_map_lookup_elem(&tls_pending_write, &id);
-	if (!pending)
-		return;
-	struct tls_ssl_key key = *pending;
-	bpf_map_delete_elem(&tls_pending_write, &id);
-	struct tls_ssl_state *st = bpf_map_lookup_elem(&tls_ssl, &key);
-	if (st && !st->sk) {
-		bind_socket(st, &key, s);
-		tls_count(TLS_CNT_MAPPED_NEXT, 1); /* SSL objects bound this way; their later calls count as cached */
-	}
-}
-
-SEC("tp_btf/sock_send_length")
-int BPF_PROG(tls_send_btf, struct sock *sk, int ret, int flags)
-{
-	if (ret > 0)
-		on_sock_io(sk, 0);
-	return 0;
-}
-
-SEC("tp_btf/sock_recv_length")
-int BPF_PROG(tls_recv_btf, struct sock *sk, int ret, int flags)
-{
-	if (ret > 0 && !(flags & MSG_PEEK))
-		on_sock_io(sk, 1);
 	return 0;
 }
 

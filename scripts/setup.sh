@@ -49,3 +49,4 @@ fi
 make -s -C bpf
 bash scripts/build-native.sh
 npx tsc -p .
+node scripts/build-kubernetes-client.js

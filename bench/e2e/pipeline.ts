@@ -20,7 +20,7 @@ import { createOtlpExporter } from '../../src/export/otlp';
 import { exportConfigSchema } from '../../src/config/export';
 import { loadCollector, type LoadedCollector } from '../../src/kernel';
 import { bootNsToUnixNano } from '../../src/kernel/clock';
-import { releaseFreedHeap } from '../../src/kernel/heap';
+import { releaseBuffer, releaseFreedHeap } from '../../src/kernel/heap';
 import { kindName, reasonName } from '../../src/kernel/drops';
 import { startGenerator } from '../../test/helpers/spine';
 import { addTarget, testKindDrops } from '../../test/pipeline/limits-helpers';
@@ -168,7 +168,8 @@ export async function pipelineCase(protocol: 'grpc' | 'http/protobuf', rate: num
   const collector = new LoadCollector();
   const entry: CollectorEntry = { name: collector.name, enabled: () => true, hooks: () => [], create: () => collector };
   const drops = new DropCounters();
-  const exporter = createOtlpExporter(otlpConfig, { drops, env: {}, log: () => undefined });
+  // As the agent builds it (src/agent/services.ts): sent batches are freed at once.
+  const exporter = createOtlpExporter(otlpConfig, { drops, env: {}, log: () => undefined, releaseBuffer });
   const agent = new Agent({ config, drops, sinks: [{ name: 'otlp', write: (events) => exporter.export(events) }],
     only: [collector.name], collectors: [entry], log: () => undefined });
   await agent.start();

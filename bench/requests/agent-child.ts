@@ -20,7 +20,11 @@ function post<T>(s: Session, method: string, params?: object): Promise<T> {
 async function main(): Promise<void> {
   const drops = new DropCounters();
   const collector = new RequestsCollector();
-  const config = configSchema.parse({ collectors: { requests: { enabled: true, capture: process.argv[2] === 'syscalls' ? 'syscalls' : 'auto' } } });
+  // BENCH_RING_BYTES (bench/requests-overhead.ts): the request-capture rings, plaintext and TLS.
+  const ring = process.env.BENCH_RING_BYTES ? Number(process.env.BENCH_RING_BYTES) : undefined;
+  const config = configSchema.parse({ collectors: { requests: {
+    enabled: true, capture: process.argv[2] === 'syscalls' ? 'syscalls' : 'auto', ringBufferBytes: ring, tls: { ringBufferBytes: ring },
+  } } });
   await collector.start({ config, emit: () => undefined, drops, log: (m) => process.stderr.write(`${m}\n`) });
   let limits: LimitsHandle | undefined;
   if (process.argv[3] === 'budget') limits = createLimits({ config: config.limits, objects: collector.kernelObjects(), log: (m) => process.stderr.write(`${m}\n`) });

@@ -1,5 +1,5 @@
 // Benchmark helper: a grpc-js echo server or a unary load client (32 calls in flight) without proto files.
-// node grpc-peer.js server <port> | node grpc-peer.js client <port> <seconds>  (prints rps=<n>)
+// node grpc-peer.js server <port> | node grpc-peer.js client <port> <seconds>  (prints rps=<n> made=<calls made>)
 import * as grpc from '@grpc/grpc-js';
 const id = (b: Buffer) => b;
 const service = { say: { path: '/bench.Echo/Say', requestStream: false, responseStream: false, requestSerialize: id, requestDeserialize: id, responseSerialize: id, responseDeserialize: id } };
@@ -16,5 +16,5 @@ if (mode === 'server') {
   let done = 0;
   const say = (client as unknown as { say(p: Buffer, cb: () => void): void }).say.bind(client);
   const loop = (): Promise<void> => (Date.now() >= end ? Promise.resolve() : new Promise<void>((r) => say(payload, () => { done++; r(); })).then(loop));
-  void Promise.all(Array.from({ length: 32 }, loop)).then(() => { console.log(`rps=${(done / Number(seconds)).toFixed(0)}`); client.close(); });
+  void Promise.all(Array.from({ length: 32 }, loop)).then(() => { console.log(`rps=${(done / Number(seconds)).toFixed(0)} made=${done}`); client.close(); });
 }

@@ -66,7 +66,14 @@ enum l7_counter {
 	L7_CNT_H2_DATA_SKIPPED = 13, /* HTTP/2 DATA payload bytes past the bound passed over by the frame walker */
 	L7_CNT_H2_WALK_LOST = 14,    /* directions where the frame walker lost the frame layout (off from then on) */
 	L7_CNT_H1_REQUESTS_NOT_CAPTURED = 15, /* request lines seen on HTTP/1 connections sampled out or let go */
-	L7_CNT_MAX = 16,
+	/* HTTP/2 connections sampled out or let go whose requests cannot be counted: the frame layout of the request
+	 * direction is not known (joined mid-way, the walker lost or off) or was lost while counting */
+	L7_CNT_CONNS_H2_UNCOUNTED = 16,
+	L7_CNT_H2_REQUESTS_NOT_CAPTURED = 17, /* streams opened (HEADERS) on HTTP/2 connections sampled out or let go */
+	L7_CNT_CONNS_RING_FULL =
+		18,		 /* captured connections let go because a record did not fit the ring (l7_ringfull.h) */
+	L7_CNT_CLOSES_LOST = 19, /* close records owed to userspace (ring_full) that did not fit even at TCP close */
+	L7_CNT_MAX = 20,
 };
 
 /* l7_settings[0], written by userspace before attach. */
@@ -88,12 +95,15 @@ struct l7_conn {
 	__u32 kept_every;   /* the 1-in-N sampling of TAPIO_KIND_L7_DATA this connection was last kept under */
 	/* HTTP/2 frame walker, per enum l7_direction (l7_copy.h walk_step): where the frame layout is known (the
 	 * connection was seen from its first byte), bytes past the per-syscall bound are still walked: frame headers
-	 * and every frame but DATA are copied, DATA payload is passed over, so header blocks (HPACK) stay whole. */
-	__u32 h2_left[2]; /* bytes of the current frame's payload (or the client preface) not yet passed */
-	__u8 h2_walk[2];  /* 1: layout known in this direction */
-	__u8 h2_have[2];  /* bytes of the next frame header seen so far (a header may straddle syscalls) */
-	__u8 h2_type[2];  /* the current frame's type (L7_H2_PREFACE for the client preface) */
-	__u8 h2_pad[2];
+	 * and every frame but DATA are copied, DATA payload is passed over, so header blocks (HPACK) stay whole.
+	 * On a connection not captured the same state counts requests (l7_h2count.h), in the request direction only. */
+	__u32 h2_left[2];    /* bytes of the current frame's payload (or the client preface) not yet passed */
+	__u32 h2_streams[2]; /* the largest odd stream id a HEADERS frame carried (the newest client stream) */
+	__u8 h2_walk[2];     /* 1: layout known in this direction (not captured: counted in this direction) */
+	__u8 h2_have[2];     /* bytes of the next frame header seen so far (a header may straddle syscalls) */
+	__u8 h2_type[2];     /* the current frame's type (L7_H2_PREFACE for the client preface) */
+	__u8 close_owed;     /* 1: let go because the ring was full, and userspace's close record is not sent yet */
+	__u8 pad;
 	__u8 h2_hdr[2][16]; /* those header bytes */
 };
 
@@ -101,6 +111,7 @@ enum l7_h2 {
 	L7_H2_FRAME_HEADER = 9,
 	L7_H2_PREFACE_BYTES = 24,
 	L7_H2_TYPE_DATA = 0,
+	L7_H2_TYPE_HEADERS = 1,
 	L7_H2_PREFACE = 255, /* the client preface, walked as one frame of 24 bytes */
 };
 
@@ -143,8 +154,9 @@ struct l7_close_record {
 
 /* Why a captured connection ends for userspace. */
 enum l7_close_reason {
-	L7_CLOSE_TCP = 0,  /* the socket closed */
-	L7_CLOSE_SHED = 1, /* sampling of l7 data rose and this connection was let go (still open; not captured) */
+	L7_CLOSE_TCP = 0,	/* the socket closed */
+	L7_CLOSE_SHED = 1,	/* sampling of l7 data rose and this connection was let go (still open; not captured) */
+	L7_CLOSE_RING_FULL = 2, /* a record did not fit the ring: let go from that byte on (still open; not captured) */
 };
 
 #endif

@@ -6,25 +6,27 @@
 #include "l7.h"
 
 #if defined(__TARGET_ARCH_x86)
-#define NR_READ		 0
-#define NR_WRITE	 1
-#define NR_READV	 19
-#define NR_WRITEV	 20
-#define NR_SENDTO	 44
-#define NR_RECVFROM	 45
-#define NR_SENDMSG	 46
-#define NR_RECVMSG	 47
-#define SYSCALL_NR(regs) BPF_CORE_READ(regs, orig_ax)
+#define NR_READ		       0
+#define NR_WRITE	       1
+#define NR_READV	       19
+#define NR_WRITEV	       20
+#define NR_SENDTO	       44
+#define NR_RECVFROM	       45
+#define NR_SENDMSG	       46
+#define NR_RECVMSG	       47
+#define SYSCALL_NR(regs)       BPF_CORE_READ(regs, orig_ax)
+#define SYSCALL_NR_TYPED(regs) ((regs)->orig_ax)
 #elif defined(__TARGET_ARCH_arm64)
-#define NR_READ		 63
-#define NR_WRITE	 64
-#define NR_READV	 65
-#define NR_WRITEV	 66
-#define NR_SENDTO	 206
-#define NR_RECVFROM	 207
-#define NR_SENDMSG	 211
-#define NR_RECVMSG	 212
-#define SYSCALL_NR(regs) BPF_CORE_READ(regs, syscallno)
+#define NR_READ		       63
+#define NR_WRITE	       64
+#define NR_READV	       65
+#define NR_WRITEV	       66
+#define NR_SENDTO	       206
+#define NR_RECVFROM	       207
+#define NR_SENDMSG	       211
+#define NR_RECVMSG	       212
+#define SYSCALL_NR(regs)       BPF_CORE_READ(regs, syscallno)
+#define SYSCALL_NR_TYPED(regs) ((regs)->syscallno)
 #else
 #error "l7.bpf.c: syscall numbers for this architecture are missing"
 #endif
@@ -37,11 +39,13 @@ struct syscall_buf {
 	__u64 count; /* iovec count for vectors */
 };
 
-/* Where the bytes are, from the syscall number and its saved argument registers. */
-static __always_inline void syscall_buffer(struct pt_regs *regs, __u8 dir, struct syscall_buf *sb)
+/* Where the bytes are, from the syscall number and its saved argument registers. `typed`: regs is a typed pointer
+ * (bpf_task_pt_regs), read with plain loads; otherwise a bare address, read through the probe-read helper. Callers
+ * pass a constant, so each program keeps one form. */
+static __always_inline void syscall_buffer(struct pt_regs *regs, __u8 dir, struct syscall_buf *sb, bool typed)
 {
-	long nr = SYSCALL_NR(regs);
-	__u64 a2 = PT_REGS_PARM2_CORE_SYSCALL(regs);
+	long nr = typed ? SYSCALL_NR_TYPED(regs) : SYSCALL_NR(regs);
+	__u64 a2 = typed ? PT_REGS_PARM2_SYSCALL(regs) : PT_REGS_PARM2_CORE_SYSCALL(regs);
 	sb->sys = L7_SYS_OTHER;
 	sb->vector = 0;
 	sb->buf = a2;
@@ -67,7 +71,7 @@ static __always_inline void syscall_buffer(struct pt_regs *regs, __u8 dir, struc
 	}
 	if (sb->sys == L7_SYS_WRITEV || sb->sys == L7_SYS_READV) {
 		sb->vector = 1;
-		sb->count = PT_REGS_PARM3_CORE_SYSCALL(regs);
+		sb->count = typed ? PT_REGS_PARM3_SYSCALL(regs) : PT_REGS_PARM3_CORE_SYSCALL(regs);
 	} else if (sb->sys == L7_SYS_SENDMSG || sb->sys == L7_SYS_RECVMSG) {
 		struct user_msghdr m;
 		if (bpf_probe_read_user(&m, sizeof(m), (void *)a2) != 0) {
@@ -78,6 +82,15 @@ static __always_inline void syscall_buffer(struct pt_regs *regs, __u8 dir, struc
 		sb->buf = (__u64)m.msg_iov;
 		sb->count = m.msg_iovlen;
 	}
+}
+
+/* The thread's saved syscall registers: given (the syscall-exit plan), or, for a typed socket (tp_btf), found from
+ * the current task only when a syscall's buffer is really needed (most calls need only the state lookup). */
+static __always_inline struct pt_regs *syscall_regs(struct pt_regs *regs, bool typed)
+{
+	if (typed)
+		return (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	return regs;
 }
 
 #endif

@@ -43,4 +43,13 @@ static __always_inline bool tapio_is_tcp_ip(struct sock *sk)
 	return family == AF_INET || family == AF_INET6;
 }
 
+/* The same check for a typed socket (a tp_btf argument): plain loads, no probe-read helper calls. */
+static __always_inline bool tapio_is_tcp_ip_typed(struct sock *sk)
+{
+	if (sk->sk_protocol != IPPROTO_TCP)
+		return false;
+	__u16 family = sk->__sk_common.skc_family;
+	return family == AF_INET || family == AF_INET6;
+}
+
 #endif

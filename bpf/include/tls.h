@@ -57,7 +57,12 @@ enum tls_counter {
 		14, /* an SSL call entered while another was active on the thread (counted, only the outer is captured) */
 	TLS_CNT_STREAMS_NOT_ADMITTED = 15, /* SSL streams sampled out or rate limited when first seen */
 	TLS_CNT_STREAMS_SHED = 16,	   /* captured SSL streams let go when sampling rose */
-	TLS_CNT_MAX = 20,
+	TLS_CNT_STREAMS_RING_FULL = 17,	   /* captured SSL streams let go because a record did not fit (tls_letgo.h) */
+	TLS_CNT_H1_REQUESTS_NOT_CAPTURED = 18, /* request lines in calls of HTTP/1 streams not captured */
+	/* streams not captured that speak HTTP/2: their requests are not counted (TLS frames are not walked) */
+	TLS_CNT_STREAMS_H2_UNCOUNTED = 19,
+	TLS_CNT_CLOSES_LOST = 20, /* close records owed to userspace (ring_full) that did not fit even at the end */
+	TLS_CNT_MAX = 24,
 };
 
 /* tls_settings_map[0], written by userspace before the uprobes are attached. */
@@ -92,7 +97,9 @@ struct tls_ssl_state {
 	__u64 start_ns;	  /* first seen */
 	__u32 kept_every; /* the 1-in-N sampling of TAPIO_KIND_TLS_DATA it was last kept under */
 	__u8 skipped;	  /* sampled out (at first sight, or let go since): calls are not copied */
-	__u8 pad[3];
+	__u8 proto;	  /* what the plaintext speaks, from its first bytes: enum l7_protocol (0: not looked at yet) */
+	__u8 close_owed;  /* 1: let go with the ring full, and userspace's close record is not sent yet */
+	__u8 pad;
 };
 
 /* One piece of one call's plaintext. On the ring only header + `copied` bytes of data[] are present. Userspace keys
@@ -134,8 +141,9 @@ struct tls_close_record {
 
 /* Why a stream ends for userspace. */
 enum tls_close_reason {
-	TLS_CLOSE_END = 0,  /* SSL_free or the socket closed */
-	TLS_CLOSE_SHED = 1, /* sampling rose and the stream was let go (the connection may go on, not captured) */
+	TLS_CLOSE_END = 0,	 /* SSL_free or the socket closed */
+	TLS_CLOSE_SHED = 1,	 /* sampling rose and the stream was let go (the connection may go on, not captured) */
+	TLS_CLOSE_RING_FULL = 2, /* a record did not fit the ring: let go from that byte on (may go on, not captured) */
 };
 
 #endif

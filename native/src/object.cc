@@ -25,6 +25,7 @@ Napi::Function BpfObject::Init(Napi::Env env) {
                          InstanceMethod("setMapMaxEntries", &BpfObject::SetMapMaxEntries),
                          InstanceMethod("setMapShape", &BpfObject::SetMapShape),
                          InstanceMethod("setRodata", &BpfObject::SetRodata),
+                         InstanceMethod("reuseMap", &BpfObject::ReuseMap),
                          InstanceMethod("load", &BpfObject::Load),
                          InstanceMethod("attach", &BpfObject::Attach),
                          InstanceMethod("attachUprobe", &BpfObject::AttachUprobe),

@@ -26,6 +26,7 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
   Napi::Value SetMapMaxEntries(const Napi::CallbackInfo& info);
   Napi::Value SetMapShape(const Napi::CallbackInfo& info);
   Napi::Value SetRodata(const Napi::CallbackInfo& info);
+  Napi::Value ReuseMap(const Napi::CallbackInfo& info);
   Napi::Value Load(const Napi::CallbackInfo& info);
   Napi::Value Attach(const Napi::CallbackInfo& info);
   Napi::Value AttachUprobe(const Napi::CallbackInfo& info);

@@ -34,6 +34,25 @@ Napi::Value BpfObject::SetMapShape(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// reuseMap(name, fd): before load, the object uses an existing map (another loaded object's, by its fd) instead of
+// creating its own, so two objects' programs share state (TLS capture's per-thread and per-SSL maps are written by
+// its uprobes and read by request capture's socket programs). libbpf takes the map's type and sizes from the fd
+// (both objects must define it from the same header) and keeps its own duplicate of the fd.
+Napi::Value BpfObject::ReuseMap(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (obj_ == nullptr) throw Napi::Error::New(env, "BPF object is closed");
+  if (loaded_) throw Napi::Error::New(env, "reuseMap after load");
+  if (info.Length() < 2 || !info[0].IsString() || !info[1].IsNumber()) {
+    throw Napi::TypeError::New(env, "reuseMap(name: string, fd: number)");
+  }
+  std::string name = info[0].As<Napi::String>();
+  bpf_map* map = bpf_object__find_map_by_name(obj_, name.c_str());
+  if (map == nullptr) throw Napi::Error::New(env, "no BPF map named '" + name + "' in this object");
+  int err = bpf_map__reuse_fd(map, info[1].As<Napi::Number>().Int32Value());
+  if (err) throw Napi::Error::New(env, ErrorText("reuse map " + name, err, ""));
+  return env.Undefined();
+}
+
 // After load libbpf no longer reads the ELF image (programs, BTF and map data were copied out at open): keeping the
 // copy would hold 0.6-3 MiB of C heap per loaded object for the agent's lifetime.
 void BpfObject::ReleaseElf() {

@@ -93,6 +93,7 @@ sync_dir bin "$ctx/app/bin"
 rm -rf "$ctx/app/dist"
 mkdir -p "$ctx/app/dist"
 cp -a dist/src "$ctx/app/dist/src"
+cp -a dist/vendor "$ctx/app/dist/vendor" # the bundled Kubernetes client (scripts/build-kubernetes-client.js)
 find "$ctx/app/dist" -type f ! -name '*.js' -delete
 cp src/identity/runtimes/cri-api.proto "$ctx/app/dist/src/identity/runtimes/"
 cp scripts/image/Dockerfile "$ctx/Dockerfile"

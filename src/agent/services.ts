@@ -13,6 +13,7 @@ import { tapioResource } from '../export/resource';
 import { createLimits, type LimitsHandle } from '../pipeline/limits';
 import { startObserveServer, type ObserveServer, type ReadinessCheck } from '../observe';
 import { otlpExporterHealth } from '../export/health';
+import { releaseBuffer } from '../kernel/heap';
 import type { Agent } from './agent';
 import { registerRuntimeMetrics, runtimeReadiness } from '../observe/runtimes';
 import { observeAccess } from '../observe/listen';
@@ -95,6 +96,7 @@ export async function createRuntimeServices(config: TapioConfig, drops: DropCoun
       resource: tapioResource({ nodeName: nodeName(config), clusterName: config.cluster.name, attributes: services.resourceAttributes,
         configured: config.export.otlp.resourceAttributes }),
       log: (m) => log(`export: ${m}`),
+      releaseBuffer,
     });
     services.otlp = otlp;
     services.sinks.push({ name: 'otlp', write: (events) => otlp.export(events) });

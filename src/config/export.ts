@@ -68,12 +68,15 @@ export const exportConfigSchema = z.object({
     /** Records held in memory (waiting to be batched or sent) per signal; past it they go to the spool or are
      *  dropped as `queue_full`. */
     queueMaxRecords: z.number().int().min(1).max(10_000_000).default(100_000),
+    /** Bytes of encoded batches held in memory, all signals together (waiting, in flight, and without spool.dir
+     *  the batches waiting out an outage); past it records go to the disk spool or are dropped as `queue_full`. */
+    queueMaxBytes: z.number().int().min(64 * 1024).max(2 ** 40).default(64 << 20),
     retry: z.object({
       initialBackoffMs: z.number().int().min(10).max(600_000).default(1000),
       maxBackoffMs: z.number().int().min(10).max(3_600_000).default(30_000),
     }).strict().prefault({}),
     /** Where batches wait while the collector is down. Without `dir`, they wait in memory (bounded by
-     *  `maxBytes`) and do not survive a restart. */
+     *  `queueMaxBytes` and `maxBytes`, whichever is smaller) and do not survive a restart. */
     spool: z.object({
       dir: z.string().min(1).optional(),
       /** 32-byte AES-256 key, raw or base64 or hex: typically a Kubernetes Secret mounted as a file.

@@ -6,8 +6,10 @@
 // a time, and the lane replays the spool oldest first, with exponential backoff (or the server's requested delay),
 // until it is empty; then it goes back to direct sending. A batch leaves the spool only once the collector
 // has acknowledged it, which makes delivery at-least-once (docs/export.md lists when a batch can arrive twice).
+// The bytes of the batches a lane holds in memory are charged to a budget all lanes share (`memory`), which the
+// exporter admits new records against.
 import type { Batch, BatchHeader } from './spool-file';
-import type { GiveUpReason, Spool } from './spool';
+import type { ByteBudget, GiveUpReason, Spool } from './spool';
 import type { SendResult, Transport } from './transport';
 import { redactUrlsIn } from './redact';
 import { Backoff } from '../core/backoff';
@@ -19,6 +21,11 @@ export interface LaneOptions {
   maxBackoffMs: number;
   /** Over this many records waiting in memory, the lane moves them to the spool (only worth it on disk). */
   spillOverRecords?: number;
+  /** The bytes every lane holds in memory together; this lane charges its batches (waiting, in flight, on their
+   *  way to the spool) to it. */
+  memory?: ByteBudget;
+  /** Over this many bytes in `memory`, the lane moves its batches not in flight to the spool (only worth it on disk). */
+  spillOverBytes?: number;
   /** Requests sent from memory without waiting for the answers of earlier ones (default 1). */
   maxInFlight?: number;
   /** Most records in those requests together (default: no bound beyond maxInFlight); a lone batch always goes.
@@ -26,6 +33,8 @@ export interface LaneOptions {
   maxInFlightRecords?: number;
   /** Batches queued behind a full window are sent as one request of up to this many records (protobuf only). */
   mergeUpToRecords?: number;
+  /** Frees a payload's memory now (native releaseBuffer); called only when nothing reads it any more. */
+  release?: (payload: Uint8Array) => void;
   /** Told about every record given up, with the reason; `detail` is a message a person can act on. */
   onDrop: (header: BatchHeader, n: number, reason: LaneDropReason, detail?: string) => void;
   log: (message: string) => void;
@@ -36,6 +45,8 @@ export interface LaneOptions {
 export interface LaneStats {
   memoryBatches: number;
   memoryRecords: number;
+  /** Bytes of those records' encoded batches. */
+  memoryBytes: number;
   /** Requests sent and not yet answered. */
   inFlight: number;
   /** Batches that went out inside an earlier batch's request because they queued behind a full window. */
@@ -52,6 +63,7 @@ export class DeliveryLane {
    *  retry); while spooling, memory holds only such batches, all older than anything in the spool. */
   private readonly memory: Batch[] = [];
   private memoryRecords = 0;
+  private memoryBytes = 0;
   private launched = 0;
   private readonly inFlight = new Map<Batch, Promise<void>>();
   private inFlightRecords = 0;
@@ -62,6 +74,7 @@ export class DeliveryLane {
   private spooling = false;
   private spoolWrites: Promise<void> = Promise.resolve();
   private spoolPendingRecords = 0;
+  private spoolPendingBytes = 0;
   private wake: (() => void) | undefined;
   private endPause: (() => void) | undefined;
   private stopping = false;
@@ -95,6 +108,11 @@ export class DeliveryLane {
     return this.memoryRecords + this.spoolPendingRecords;
   }
 
+  /** Bytes of the batches held in memory by this lane (the same ones as pendingRecords). */
+  get pendingBytes(): number {
+    return this.memoryBytes + this.spoolPendingBytes;
+  }
+
   enqueue(batch: Batch): void {
     if (this.stopped) {
       this.opts.onDrop(batch, batch.records, 'shutdown', 'exporter already shut down');
@@ -105,13 +123,15 @@ export class DeliveryLane {
     } else {
       this.memory.push(batch);
       this.memoryRecords += batch.records;
+      this.memoryBytes += this.charge(batch);
       if (this.opts.spillOverRecords !== undefined && this.memoryRecords > this.opts.spillOverRecords) this.spill();
+      else if (this.opts.spillOverBytes !== undefined && (this.opts.memory?.used ?? 0) > this.opts.spillOverBytes) this.spill();
     }
     this.poke();
   }
 
   stats(): LaneStats {
-    return { memoryBatches: this.memory.length, memoryRecords: this.pendingRecords, inFlight: this.inFlight.size,
+    return { memoryBatches: this.memory.length, memoryRecords: this.pendingRecords, memoryBytes: this.pendingBytes, inFlight: this.inFlight.size,
       mergedBatches: this.merged, ...this.counters, retryingSince: this.retryingSince, lastError: this.lastError };
   }
 
@@ -156,6 +176,7 @@ export class DeliveryLane {
         kept.push(b);
       } else {
         this.memoryRecords -= b.records;
+        this.memoryBytes -= this.charge(b, -1);
         this.toSpool(b);
       }
     }
@@ -163,10 +184,23 @@ export class DeliveryLane {
     this.launched = kept.length;
   }
 
+  /** Add (sign 1) or take back (-1) a batch's bytes in the shared memory budget; returns the bytes. */
+  private charge(batch: Batch, sign: 1 | -1 = 1): number {
+    const n = batch.payload.byteLength;
+    if (this.opts.memory) this.opts.memory.used += sign * n;
+    return n;
+  }
+
   private toSpool(batch: Batch): void {
     this.spoolPendingRecords += batch.records;
+    this.spoolPendingBytes += this.charge(batch);
     this.spoolWrites = this.spoolWrites
-      .then(() => this.spool.append(batch))
+      .then(() => {
+        // Handed over: a memory spool charges the same budget itself (at once, so nothing is counted twice or
+        // missed); a disk spool holds it only while writing it.
+        this.spoolPendingBytes -= this.charge(batch, -1);
+        return this.spool.append(batch);
+      })
       .catch((e: Error) => this.opts.onDrop(batch, batch.records, 'spool_write_failed', e.message))
       .finally(() => {
         this.spoolPendingRecords -= batch.records;
@@ -175,12 +209,20 @@ export class DeliveryLane {
   }
 
   /** A batch in memory was answered for good (delivered or refused): it leaves memory. */
-  private settle(batch: Batch): void {
+  private settle(batch: Batch, r: SendResult): void {
     const i = this.memory.indexOf(batch);
     if (i < 0) return; // spilled by shutdown meanwhile: the spool has it now
     this.memory.splice(i, 1);
     this.memoryRecords -= batch.records;
+    this.memoryBytes -= this.charge(batch, -1);
     if (i < this.launched) this.launched--;
+    this.free(batch, r);
+  }
+
+  /** A batch done with for good gives its memory back now: Buffers are freed only by V8's full collections, which
+   *  at 100k events/s let tens of MiB of sent batches pile up in the C heap first. */
+  private free(batch: Batch, r: SendResult): void {
+    if (r.kind !== 'retry' && r.payloadFree) this.opts.release?.(batch.payload);
   }
 
   /** Start sends from memory while the window has room; the answers come back in any order. */
@@ -211,6 +253,7 @@ export class DeliveryLane {
     const kinds: Record<string, number> = {};
     for (const b of parts) for (const [k, n] of Object.entries(b.kinds)) kinds[k] = (kinds[k] ?? 0) + n;
     const merged: Batch = { ...first, records, kinds, payload: Buffer.concat(parts.map((b) => b.payload)) };
+    for (const b of parts) this.opts.release?.(b.payload); // copied, and never sent (not launched yet)
     this.memory.splice(at, end - at, merged);
     this.merged += parts.length - 1;
     return merged;
@@ -225,7 +268,7 @@ export class DeliveryLane {
     }
     this.inFlight.delete(batch);
     if (r.kind !== 'retry') {
-      this.settle(batch);
+      this.settle(batch, r);
     } else if (!this.spooling) {
       this.pendingPause = r;
       this.spill(); // this batch and every one not yet sent go to the spool; those still in flight stay ahead
@@ -334,7 +377,7 @@ export class DeliveryLane {
       this.inFlight.set(batch, Promise.resolve());
       const r = await this.send(batch).finally(() => this.inFlight.delete(batch));
       if (r.kind === 'retry') this.pendingPause = r;
-      else this.settle(batch);
+      else this.settle(batch, r);
       return 'again';
     }
     this.launched = 0;
@@ -350,8 +393,12 @@ export class DeliveryLane {
       return 'again';
     }
     const r = await this.attempt(head.batch);
-    if (r.kind === 'retry') await this.pause(r);
-    else await this.spool.remove(head.entry);
+    if (r.kind === 'retry') {
+      await this.pause(r);
+    } else {
+      await this.spool.remove(head.entry);
+      this.free(head.batch, r);
+    }
     return 'again';
   }
 }

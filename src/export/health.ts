@@ -5,6 +5,8 @@ import type { OtlpExporterStats } from './otlp';
 export interface ExporterHealthReport {
   name: string;
   queuedRecords: number;
+  /** Bytes of encoded batches held in memory (against export.otlp.queueMaxBytes). */
+  queuedBytes: number;
   spoolBytes: number;
   spoolFiles: number;
   sentRecords: number;
@@ -27,5 +29,5 @@ export function otlpExporterHealth(name: string, exporter: { stats(): OtlpExport
     if (sig.retryingSince !== undefined) failing = true;
     if (sig.lastError) lastError = String(sig.lastError);
   }
-  return { name, queuedRecords, spoolBytes: s.spool.bytes, spoolFiles: s.spool.files, sentRecords, failedAttempts, failing, lastError };
+  return { name, queuedRecords, queuedBytes: s.memory.bytes, spoolBytes: s.spool.bytes, spoolFiles: s.spool.files, sentRecords, failedAttempts, failing, lastError };
 }

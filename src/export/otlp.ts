@@ -1,7 +1,8 @@
 // The OTLP exporter the agent calls: events become log records (and feed metrics), captured requests become
 // spans; each signal is batched by size and time, serialized with the official OpenTelemetry serializers, and
 // handed to its delivery lane (delivery.ts), which sends, retries and spools. export() and exportSpan() never wait
-// for I/O; when a signal's in-memory queue is full they count a drop (`queue_full`) and return.
+// for I/O; when a signal's in-memory queue is full (queueMaxRecords records, or queueMaxBytes bytes for every signal
+// together) they count a drop (`queue_full`) and return.
 import * as path from 'node:path';
 import { JsonLogsSerializer, JsonMetricsSerializer, JsonTraceSerializer, ProtobufLogsSerializer,
   ProtobufMetricsSerializer, ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
@@ -15,7 +16,7 @@ import { countDataPoints, EventMetrics } from './metrics';
 import { eventToLogRecord, INSTRUMENTATION_SCOPE, requestToSpan, type RequestRecord } from './records';
 import { tapioResource } from './resource';
 import { ExportConfigError, metricIntervalMs, resolveTarget, SIGNALS, type Signal, type SignalTarget } from './settings';
-import { DiskSpool, MemorySpool, SpoolBudget, type Spool } from './spool';
+import { ByteBudget, DiskSpool, MemorySpool, type Spool } from './spool';
 import { loadSpoolKey, type Batch, type BatchHeader } from './spool-file';
 import { capacityWarning, keyFileWarning } from './spool-dir';
 import { createTransport } from './transport';
@@ -30,11 +31,15 @@ export interface OtlpExporterDeps {
   log?: (message: string) => void;
   /** The wall clock the delivery lanes age spooled batches by (tests move it instead of sleeping). */
   now?: () => number;
+  /** Frees a sent batch's memory at once (the agent passes the native releaseBuffer); without it, V8's collections do. */
+  releaseBuffer?: (buffer: Uint8Array) => unknown;
 }
 
 export interface OtlpExporterStats {
   signals: Record<Signal, LaneStats & { enabled: boolean; queuedRecords: number; droppedQueueFull: number }>;
   spool: { bytes: number; files: number; maxBytes: number; onDisk: boolean };
+  /** Bytes of encoded batches held in memory, all signals together (waiting, in flight, in a memory spool). */
+  memory: { bytes: number; maxBytes: number };
   /** Events whose metric attributes were folded into the `other` series (cardinality cap). */
   metricSeriesOverflow: number;
   /** Events not sent as log records because of logs.excludeEvents (they still count in metrics). */
@@ -84,6 +89,7 @@ export function createOtlpExporter(config: OtlpConfig, deps: OtlpExporterDeps): 
   const log = deps.log ?? ((m: string) => process.stderr.write(`tapio export: ${m}\n`));
   const resource = deps.resource ?? tapioResource({ env, configured: config.resourceAttributes });
   const { drops } = deps;
+  const release = deps.releaseBuffer;
 
   // Configuration problems are found now, synchronously, with the setting named.
   const targets: Partial<Record<Signal, SignalTarget>> = {};
@@ -97,7 +103,11 @@ export function createOtlpExporter(config: OtlpConfig, deps: OtlpExporterDeps): 
   const key = spoolDir ? loadSpoolKey(config.spool.keyFile!) : undefined;
   const keyWarning = spoolDir ? keyFileWarning(config.spool.keyFile!) : undefined;
   if (keyWarning) log(keyWarning);
-  const budget = new SpoolBudget(config.spool.maxBytes);
+  const budget = new ByteBudget(config.spool.maxBytes);
+  // Everything the exporter holds in memory, all signals together: batches waiting for the collector, in flight, on
+  // their way to the disk spool, and, without one, the batches waiting out an outage in a memory spool (which
+  // spool.maxBytes bounds as well). Records are admitted against it (admit), a disk spool takes over at half of it.
+  const memory = new ByteBudget(spoolDir ? config.queueMaxBytes : Math.min(config.queueMaxBytes, config.spool.maxBytes));
 
   const countDrop = (header: BatchHeader, n: number, reason: LaneDropReason, detail?: string): void => {
     const stage = reason === 'rejected' || reason === 'rejected_partial' || reason === 'shutdown' ? 'export' : 'spool';
@@ -119,18 +129,18 @@ export function createOtlpExporter(config: OtlpConfig, deps: OtlpExporterDeps): 
     if (!target) continue;
     state.target = target;
     const spoolOpts = {
-      budget, maxAgeMs: config.spool.maxAgeSeconds * 1000, whenFull: config.spool.whenFull,
+      budget: memory, maxAgeMs: config.spool.maxAgeSeconds * 1000, whenFull: config.spool.whenFull,
       // A lane's spool holds only its own signal (an unreadable file's header may not say so).
       onGiveUp: (h: BatchHeader, reason: LaneDropReason, detail?: string) =>
         countDrop({ ...h, signal: s }, h.records, reason, detail),
-      log,
+      log, release,
     };
     let ready: Promise<void> = Promise.resolve();
     if (spoolDir && key) {
       // The lane starts once its directory is indexed; until then batches wait in the lane's memory.
       const proxy = new MemorySpool(spoolOpts);
       state.spool = proxy;
-      ready = DiskSpool.open(path.join(spoolDir, s), key, config.spool.fsync, spoolOpts).then(
+      ready = DiskSpool.open(path.join(spoolDir, s), key, config.spool.fsync, { ...spoolOpts, budget }).then(
         (disk) => { state.spool = disk; },
         (e: Error) => log(`spool directory ${path.join(spoolDir, s)} unusable (${e.message}); spooling in memory, ` +
           'which does not survive a restart'));
@@ -151,11 +161,14 @@ export function createOtlpExporter(config: OtlpConfig, deps: OtlpExporterDeps): 
       initialBackoffMs: config.retry.initialBackoffMs,
       maxBackoffMs: config.retry.maxBackoffMs,
       spillOverRecords: spoolDir ? Math.floor(config.queueMaxRecords / 2) : undefined,
+      memory,
+      spillOverBytes: spoolDir ? Math.floor(memory.maxBytes / 2) : undefined,
       // Several requests at once, holding at most one full batch of records together: what one interruption can
       // make the collector see twice stays one batch's worth (docs/export.md, delivery guarantees).
       maxInFlight: config.maxInFlight,
       maxInFlightRecords: config.maxInFlightRecords ?? config.batch.maxRecords,
       mergeUpToRecords: config.batch.maxRecords,
+      release,
       onDrop: countDrop,
       log,
       now: deps.now,
@@ -163,8 +176,17 @@ export function createOtlpExporter(config: OtlpConfig, deps: OtlpExporterDeps): 
   }
 
   const encoding = (s: Signal): Batch['encoding'] => (targets[s]?.protocol === 'http/json' ? 'json' : 'protobuf');
-  const batchOf = (signal: Signal, records: number, kinds: Record<string, number>, payload: Uint8Array | undefined): Batch | undefined =>
-    payload ? { signal, encoding: encoding(signal), records, kinds, createdAtMs: Date.now(), payload } : undefined;
+  /** Encoded bytes per record of each signal's last batch: what records not yet sent are admitted as. */
+  const bytesPerRecord: Record<Signal, number> = { logs: 512, metrics: 512, traces: 512 };
+  const learnSize = (batch: Batch): void => {
+    if (batch.records > 0) bytesPerRecord[batch.signal] = Math.max(1, batch.payload.byteLength / batch.records);
+  };
+  const batchOf = (signal: Signal, records: number, kinds: Record<string, number>, payload: Uint8Array | undefined): Batch | undefined => {
+    if (!payload) return undefined;
+    const batch: Batch = { signal, encoding: encoding(signal), records, kinds, createdAtMs: Date.now(), payload };
+    learnSize(batch);
+    return batch;
+  };
   const serializeFailed = (signal: Signal) => {
     let saidAt = -Infinity; // say it at most once a minute: a bad event may come again and again
     return (kind: string, records: number, e: Error): void => {
@@ -214,15 +236,34 @@ export function createOtlpExporter(config: OtlpConfig, deps: OtlpExporterDeps): 
   const flush = (signal: 'logs' | 'traces', all: boolean): void => {
     const state = states[signal];
     if (!all) state.flushScheduled = false;
-    if (state.lane && state.batcher) for (const batch of state.batcher.drain(all)) state.lane.enqueue(batch);
+    if (state.lane && state.batcher) {
+      for (const batch of state.batcher.drain(all)) {
+        learnSize(batch);
+        state.lane.enqueue(batch);
+      }
+    }
     armFlushTimer();
+  };
+
+  /** Bytes held in memory that new records cannot make room in: everything, less what a memory spool gives up to
+   *  take newer batches (drop_oldest), plus the records in batches not yet handed to a lane, at their signal's
+   *  last size. */
+  const heldBytes = (): number => {
+    let held = memory.used;
+    for (const s of SIGNALS) {
+      const st = states[s];
+      if (config.spool.whenFull === 'drop_oldest' && st.spool instanceof MemorySpool) held -= st.spool.bytes;
+      held += (st.batcher?.records ?? 0) * bytesPerRecord[s];
+    }
+    return held;
   };
 
   /** Admit records to a signal's batches, or count them as queue_full; schedule the flush. */
   const admit = <T>(signal: 'logs' | 'traces', items: readonly T[], kindOf: (t: T) => string): void => {
     const state = states[signal] as SignalState<T>;
     const batcher = state.batcher!;
-    const room = config.queueMaxRecords - batcher.records - state.lane!.pendingRecords;
+    const room = Math.min(config.queueMaxRecords - batcher.records - state.lane!.pendingRecords,
+      Math.floor((memory.maxBytes - heldBytes()) / bytesPerRecord[signal]));
     const taken = Math.min(items.length, Math.max(0, room));
     batcher.add(items, 0, taken);
     if (taken < items.length) {
@@ -307,7 +348,7 @@ export function createOtlpExporter(config: OtlpConfig, deps: OtlpExporterDeps): 
       let files = 0;
       for (const s of SIGNALS) {
         const st = states[s];
-        const lane = st.lane?.stats() ?? { memoryBatches: 0, memoryRecords: 0, inFlight: 0, mergedBatches: 0, sentBatches: 0, sentRecords: 0, failedAttempts: 0 };
+        const lane = st.lane?.stats() ?? { memoryBatches: 0, memoryRecords: 0, memoryBytes: 0, inFlight: 0, mergedBatches: 0, sentBatches: 0, sentRecords: 0, failedAttempts: 0 };
         signals[s] = { ...lane, enabled: st.enabled, queuedRecords: (st.batcher?.records ?? 0) + lane.memoryRecords,
           droppedQueueFull: st.droppedQueueFull };
         bytes += st.spool?.bytes ?? 0;
@@ -315,7 +356,8 @@ export function createOtlpExporter(config: OtlpConfig, deps: OtlpExporterDeps): 
       }
       return {
         signals,
-        spool: { bytes, files, maxBytes: budget.maxBytes, onDisk: !!spoolDir },
+        spool: { bytes, files, maxBytes: spoolDir ? budget.maxBytes : memory.maxBytes, onDisk: !!spoolDir },
+        memory: { bytes: memory.used, maxBytes: memory.maxBytes },
         metricSeriesOverflow: metrics?.overflowed ?? 0,
         logsExcluded,
       };

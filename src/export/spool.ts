@@ -9,19 +9,22 @@ import { makeDirectory } from './spool-dir';
 
 export type GiveUpReason = 'spool_full' | 'retention_expired' | 'spool_unreadable' | 'spool_write_failed' | 'shutdown';
 
-/** Bytes used by all spools together (one per signal), against one limit. */
-export class SpoolBudget {
+/** Bytes used against one limit, shared by several holders: the disk spools of all signals, or everything the
+ *  exporter holds in memory (the lanes and the memory spools). */
+export class ByteBudget {
   used = 0;
   constructor(readonly maxBytes: number) {}
 }
 
 export interface SpoolOptions {
-  budget: SpoolBudget;
+  budget: ByteBudget;
   maxAgeMs: number;
   whenFull: 'drop_oldest' | 'drop_newest';
   onGiveUp: (header: BatchHeader, reason: GiveUpReason, detail?: string) => void;
   /** Operational messages (a file that cannot be deleted). */
   log?: (message: string) => void;
+  /** Frees a buffer's memory now (native releaseBuffer): the encrypted copy of a batch once written or decrypted. */
+  release?: (buffer: Uint8Array) => void;
 }
 
 export interface SpoolEntry {
@@ -177,6 +180,7 @@ export class DiskSpool implements Spool {
     this.entries.push({ seq, file, header: headerOf(batch), bytes: data.length });
     this.bytes += data.length;
     budget.used += data.length;
+    this.opts.release?.(data); // written (the write has completed): the file holds it now
   }
 
   /** Write then rename: a crash mid-write leaves a .tmp (removed at the next start), never a half file. */
@@ -203,7 +207,9 @@ export class DiskSpool implements Spool {
       const entry = this.entries[0]!;
       try {
         const data = await fs.promises.readFile(entry.file);
-        return { entry, batch: decodeSpoolFile(data, entry.seq, this.key) };
+        const batch = decodeSpoolFile(data, entry.seq, this.key);
+        this.opts.release?.(data); // decrypted into the batch's own buffer
+        return { entry, batch };
       } catch (e) {
         if (entry.gone) continue; // given up while we were reading it
         this.forget(entry);

@@ -17,11 +17,13 @@ import { redactUrl } from './redact';
 const gzipAsync = promisify(gzip);
 
 export type SendResult =
-  | { kind: 'ok'; rejected: number; message?: string }
+  /** `payloadFree`: nothing reads the batch's payload any more (no socket write or compression of it still going
+   *  on), so the lane may free its memory at once rather than at V8's next full collection. */
+  | { kind: 'ok'; rejected: number; message?: string; payloadFree?: boolean }
   /** `ambiguous`: the request went out and may have been processed (no complete answer in time, or the connection
    *  dropped after sending); resending it right away could deliver it twice. */
   | { kind: 'retry'; error: string; retryAfterMs?: number; ambiguous?: boolean }
-  | { kind: 'permanent'; error: string };
+  | { kind: 'permanent'; error: string; payloadFree?: boolean };
 
 export interface Transport {
   send(batch: Batch): Promise<SendResult>;
@@ -86,7 +88,9 @@ class HttpTransport implements Transport {
         if (settled) return;
         settled = true;
         clearTimeout(deadline);
-        done(r);
+        // The payload was compressed into a copy before sending, or its last byte has gone to the socket ('finish'):
+        // a collector that answers before reading the whole body must not see freed memory sent.
+        done(r.kind === 'retry' ? r : { ...r, payloadFree: sent || this.target.compression === 'gzip' });
       };
       // A total deadline for the whole exchange, not an idle timeout: a collector that sends headers and then
       // trickles its body one byte a second would otherwise hold the lane for ever while looking alive.
@@ -193,22 +197,25 @@ class GrpcTransport implements Transport {
 
   send(batch: Batch): Promise<SendResult> {
     if (batch.encoding !== 'protobuf') {
-      return Promise.resolve({ kind: 'permanent', error: 'a JSON-encoded batch cannot be sent over gRPC (protocol changed since it was spooled)' });
+      return Promise.resolve({ kind: 'permanent', error: 'a JSON-encoded batch cannot be sent over gRPC (protocol changed since it was spooled)', payloadFree: true });
     }
     const metadata = new grpc.Metadata();
     for (const [k, v] of Object.entries(this.target.headers)) metadata.set(k.toLowerCase(), v);
     const payload = Buffer.from(batch.payload.buffer, batch.payload.byteOffset, batch.payload.byteLength);
+    // grpc-js copies an uncompressed message into its frame before writing it; gzip reads it on the thread pool,
+    // which an early answer from the server does not wait for.
+    const payloadFree = this.target.compression !== 'gzip';
     return new Promise<SendResult>((resolve) => {
       this.client.makeUnaryRequest<Buffer, Buffer>(GRPC_PATH[batch.signal], (b) => b, (b) => b, payload, metadata,
         { deadline: Date.now() + this.target.timeoutMs },
         (err, res) => {
           if (!err) {
-            resolve({ kind: 'ok', ...rejectedIn(batch.signal, 'protobuf', res ?? Buffer.alloc(0)) });
+            resolve({ kind: 'ok', ...rejectedIn(batch.signal, 'protobuf', res ?? Buffer.alloc(0)), payloadFree });
             return;
           }
           const error = `gRPC ${grpc.status[err.code] ?? err.code} from ${redactUrl(this.target.url)}: ${err.details || err.message}`;
           if (!RETRYABLE_GRPC.has(err.code)) {
-            resolve({ kind: 'permanent', error });
+            resolve({ kind: 'permanent', error, payloadFree });
             return;
           }
           const details = err.metadata?.get('grpc-status-details-bin')[0];

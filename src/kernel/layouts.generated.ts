@@ -310,7 +310,7 @@ export const STRUCTS = {
   },
   l7_conn: {
     name: 'l7_conn',
-    size: 80,
+    size: 88,
     fields: {
       start_ns: { offset: 0, size: 8 },
       seq: { offset: 8, size: 16 },
@@ -320,11 +320,13 @@ export const STRUCTS = {
       skipped_proto: { offset: 27, size: 1 },
       kept_every: { offset: 28, size: 4 },
       h2_left: { offset: 32, size: 8 },
-      h2_walk: { offset: 40, size: 2 },
-      h2_have: { offset: 42, size: 2 },
-      h2_type: { offset: 44, size: 2 },
-      h2_pad: { offset: 46, size: 2 },
-      h2_hdr: { offset: 48, size: 32 },
+      h2_streams: { offset: 40, size: 8 },
+      h2_walk: { offset: 48, size: 2 },
+      h2_have: { offset: 50, size: 2 },
+      h2_type: { offset: 52, size: 2 },
+      close_owed: { offset: 54, size: 1 },
+      pad: { offset: 55, size: 1 },
+      h2_hdr: { offset: 56, size: 32 },
     },
   },
   l7_data_record: {
@@ -669,15 +671,21 @@ export const ENUMS = {
     L7_CNT_H2_DATA_SKIPPED: 13,
     L7_CNT_H2_WALK_LOST: 14,
     L7_CNT_H1_REQUESTS_NOT_CAPTURED: 15,
-    L7_CNT_MAX: 16,
+    L7_CNT_CONNS_H2_UNCOUNTED: 16,
+    L7_CNT_H2_REQUESTS_NOT_CAPTURED: 17,
+    L7_CNT_CONNS_RING_FULL: 18,
+    L7_CNT_CLOSES_LOST: 19,
+    L7_CNT_MAX: 20,
   },
   l7_close_reason: {
     L7_CLOSE_TCP: 0,
     L7_CLOSE_SHED: 1,
+    L7_CLOSE_RING_FULL: 2,
   },
   tls_close_reason: {
     TLS_CLOSE_END: 0,
     TLS_CLOSE_SHED: 1,
+    TLS_CLOSE_RING_FULL: 2,
   },
   tls_sizes: {
     TLS_RECORD_DATA_MAX: 16384,
@@ -719,7 +727,11 @@ export const ENUMS = {
     TLS_CNT_NESTED: 14,
     TLS_CNT_STREAMS_NOT_ADMITTED: 15,
     TLS_CNT_STREAMS_SHED: 16,
-    TLS_CNT_MAX: 20,
+    TLS_CNT_STREAMS_RING_FULL: 17,
+    TLS_CNT_H1_REQUESTS_NOT_CAPTURED: 18,
+    TLS_CNT_STREAMS_H2_UNCOUNTED: 19,
+    TLS_CNT_CLOSES_LOST: 20,
+    TLS_CNT_MAX: 24,
   },
 } as const;
 
@@ -951,15 +963,21 @@ export const L7_CNT_CONNS_SHED = 12;
 export const L7_CNT_H2_DATA_SKIPPED = 13;
 export const L7_CNT_H2_WALK_LOST = 14;
 export const L7_CNT_H1_REQUESTS_NOT_CAPTURED = 15;
-export const L7_CNT_MAX = 16;
+export const L7_CNT_CONNS_H2_UNCOUNTED = 16;
+export const L7_CNT_H2_REQUESTS_NOT_CAPTURED = 17;
+export const L7_CNT_CONNS_RING_FULL = 18;
+export const L7_CNT_CLOSES_LOST = 19;
+export const L7_CNT_MAX = 20;
 
 // enum l7_close_reason
 export const L7_CLOSE_TCP = 0;
 export const L7_CLOSE_SHED = 1;
+export const L7_CLOSE_RING_FULL = 2;
 
 // enum tls_close_reason
 export const TLS_CLOSE_END = 0;
 export const TLS_CLOSE_SHED = 1;
+export const TLS_CLOSE_RING_FULL = 2;
 
 // enum tls_sizes
 export const TLS_RECORD_DATA_MAX = 16384;
@@ -1001,4 +1019,8 @@ export const TLS_CNT_STATE_FULL = 13;
 export const TLS_CNT_NESTED = 14;
 export const TLS_CNT_STREAMS_NOT_ADMITTED = 15;
 export const TLS_CNT_STREAMS_SHED = 16;
-export const TLS_CNT_MAX = 20;
+export const TLS_CNT_STREAMS_RING_FULL = 17;
+export const TLS_CNT_H1_REQUESTS_NOT_CAPTURED = 18;
+export const TLS_CNT_STREAMS_H2_UNCOUNTED = 19;
+export const TLS_CNT_CLOSES_LOST = 20;
+export const TLS_CNT_MAX = 24;

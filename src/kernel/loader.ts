@@ -52,6 +52,9 @@ export interface CollectorSpec {
   mapMaxEntries?: Record<string, number>;
   /** Set before load: `const volatile` globals (.rodata) by name, each value exactly the variable's size. */
   rodata?: Record<string, Buffer>;
+  /** Set before load: maps this object shares with one loaded earlier, by name -> that map's fd (the sizes in
+   *  mapMaxEntries must agree with it). */
+  reuseMaps?: Record<string, number>;
 }
 
 export interface HookAttempt {
@@ -310,6 +313,7 @@ export async function loadCollector(spec: CollectorSpec, options: LoaderOptions 
     try {
       for (const [m, n] of Object.entries(spec.mapMaxEntries ?? {})) o.setMapMaxEntries(m, n);
       for (const [v, bytes] of Object.entries(spec.rodata ?? {})) o.setRodata(v, bytes);
+      for (const [m, fd] of Object.entries(spec.reuseMaps ?? {})) o.reuseMap(m, fd);
       perfRings = prepareTransport(o, transport);
     } catch (e) {
       o.close(); // a wrong name or size is the caller's bug: say so, leak nothing

@@ -45,6 +45,8 @@ export interface NativeBpfObject {
   setMapShape(map: string, shape: { type: string; keySize: number; valueSize: number; maxEntries: number }): void;
   /** Sets a `const volatile` global in .rodata before load; throws when there is none by that name or the size differs. */
   setRodata(name: string, value: Buffer): void;
+  /** Before load: use another loaded object's map (by fd) instead of creating this one; sizes must agree. */
+  reuseMap(name: string, fd: number): void;
   load(): LoadOutcome;
   attach(program: string): AttachOutcome;
   /** `linkKey` names the link (default: the program), so one program can attach to many files; detach(linkKey).
@@ -150,6 +152,8 @@ export interface NativeAddon {
   /** malloc_trim(0): the C heap's freed pages back to the kernel (libbpf frees the parsed kernel BTF after each
    *  load); true when some went back. */
   releaseFreedHeap(): boolean;
+  /** Detach a typed array's ArrayBuffer (a view over all of it), freeing its memory now; false when left alone. */
+  releaseBuffer(view: Uint8Array): boolean;
 }
 
 const ROOT = path.join(__dirname, '..', '..', '..');

@@ -74,7 +74,7 @@ export function formatStatus(s: ObserveStatus): string {
   if (s.exporters.length) {
     out.push('exporters:');
     for (const e of s.exporters) {
-      out.push(`  ${e.name}: ${e.failing ? 'FAILING' : 'ok'}, sent ${e.sentRecords}, queued ${e.queuedRecords}, spool ${mib(e.spoolBytes)}, ` +
+      out.push(`  ${e.name}: ${e.failing ? 'FAILING' : 'ok'}, sent ${e.sentRecords}, queued ${e.queuedRecords} (${mib(e.queuedBytes)}), spool ${mib(e.spoolBytes)}, ` +
         `${e.failedAttempts} failed attempts${e.lastError ? `; last error: ${e.lastError.split('\n')[0]}` : ''}`);
     }
   }

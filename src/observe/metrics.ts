@@ -101,6 +101,7 @@ export function createMetrics(registry: Registry, status: () => ObserveStatus): 
 
   const ex = (name: string) => ({ exporter: name });
   gauge('tapio_exporter_queue_records', 'Records waiting in memory to be exported', ['exporter'], (s) => s.exporters.map((e) => [ex(e.name), e.queuedRecords]));
+  gauge('tapio_exporter_queue_bytes', 'Bytes of encoded records the exporter holds in memory', ['exporter'], (s) => s.exporters.map((e) => [ex(e.name), e.queuedBytes]));
   gauge('tapio_exporter_spool_bytes', 'Bytes in the exporter spool on disk', ['exporter'], (s) => s.exporters.map((e) => [ex(e.name), e.spoolBytes]));
   counter('tapio_exporter_sent_records_total', 'Records the exporter delivered', ['exporter'], (s) => s.exporters.map((e) => [ex(e.name), e.sentRecords]));
   counter('tapio_exporter_failed_attempts_total', 'Export attempts that failed', ['exporter'], (s) => s.exporters.map((e) => [ex(e.name), e.failedAttempts]));

@@ -37,6 +37,8 @@ export interface ExporterHealth {
   name: string;
   /** Records waiting in memory to be sent. */
   queuedRecords: number;
+  /** Bytes the exporter holds in memory (its queues, requests in flight, a memory spool). */
+  queuedBytes: number;
   spoolBytes: number;
   spoolFiles: number;
   sentRecords: number;

@@ -7,6 +7,7 @@ import type { HeaderField } from './hpack/decoder';
 import { bodyFraming, findHeadEnd, looksLikeRequest, looksLikeResponse, parseHead, type RequestHead, type ResponseHead } from './http1-head';
 import { BodyCapture, headerValue, type Exchange } from './record';
 import type { ParserHost } from './host';
+import type { SessionEnd } from './types';
 
 interface PendingRequest {
   method: string;
@@ -309,11 +310,16 @@ export class Http1Parser {
   }
 
   /** The connection closed: a response delimited by close completes, everything else in flight is lost. A
-   *  connection the kernel stopped capturing (`sampled`) did not close: nothing it had in flight completes. */
-  close(t: bigint, reason: 'closed' | 'sampled' = 'closed'): void {
+   *  connection the kernel stopped capturing (`sampled`, `ring_full`) did not close: nothing it had in flight
+   *  completes, and a request whose head began in what was captured is lost too (the kernel counts only requests
+   *  whose first byte it did not hand over: bpf/l7.bpf.c count_not_captured, bpf/include/l7_ringfull.h). */
+  close(t: bigint, reason: SessionEnd = 'closed'): void {
     if (reason === 'closed' && this.resp.mode === 'close' && this.resp.response) this.finishExchange(this.resp, t);
     if (this.resp.response?.req) this.lose(reason);
     for (const r of this.queue) this.lose(r.trusted ? reason : 'desync');
     this.queue.length = 0;
+    const head = this.req.mode === 'head' ? this.req.buf : EMPTY;
+    if (reason !== 'closed' && head.length > 0 && looksLikeRequest(head) !== 'no') this.lose(this.trusted ? reason : 'desync');
+    this.req.buf = EMPTY;
   }
 }

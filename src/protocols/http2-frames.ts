@@ -101,6 +101,9 @@ export class FrameReader {
 
   get inSync(): boolean { return this.state !== 'desync'; }
 
+  /** The frame whose payload is being read (its header was whole), or undefined between frames. */
+  get inFrame(): FrameHeader | undefined { return this.state === 'payload' ? this.f : undefined; }
+
   feed(b: Uint8Array, missing: number, t: bigint): void {
     let p = 0;
     if (this.state === 'desync' && startsWithPreface(b)) {

@@ -6,6 +6,7 @@
 import { HpackDecoder, HpackError, type HeaderField } from './hpack/decoder';
 import type { ParserHost } from './host';
 import { Flag, FrameReader, FrameType, type FrameHeader, type FrameSink } from './http2-frames';
+import type { SessionEnd } from './types';
 import type { H2cHandover } from './http1';
 import { decodeGrpcMessage, GrpcMessageCounter, grpcStatus, grpcStatusFromHttp, grpcStatusFromReset, isGrpcContentType } from './grpc';
 import { BodyCapture, headerValue, type Exchange } from './record';
@@ -340,12 +341,20 @@ export class Http2Parser {
     this.host.emit(x);
   }
 
-  /** The connection closed (or its capture stopped: `sampled`): streams that got a whole response are reported,
-   *  the rest counted lost. */
-  close(t: bigint, reason: 'closed' | 'sampled' = 'closed'): void {
+  /** The connection closed (or its capture stopped: `sampled`, `ring_full`): streams that got a whole response are
+   *  reported, the rest counted lost, and so is a request whose header block was cut off (its HEADERS frame header
+   *  was seen: after its capture stopped the kernel counts only streams whose HEADERS frame header userspace did not
+   *  get, l7_h2count.h, l7_ringfull.h). */
+  close(t: bigint, reason: SessionEnd = 'closed'): void {
     for (const s of [...this.streams.values()]) {
       if (s.ended[SERVER]) { this.complete(s); continue; }
       this.streams.delete(s.id);
+      this.host.lose(reason);
+    }
+    const f = this.readers[CLIENT].inFrame;
+    const cut = f?.type === FrameType.HEADERS ? f.streamId : this.blocks[CLIENT]?.type === FrameType.HEADERS ? this.blocks[CLIENT].streamId : 0;
+    if (cut % 2 === 1 && cut > this.lastClientStream) {
+      this.lastClientStream = cut;
       this.host.lose(reason);
     }
     void t;

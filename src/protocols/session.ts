@@ -10,9 +10,9 @@ import { Http2Parser } from './http2';
 import { DEFAULT_MAX_FRAME_SIZE, looksLikeFrames, PREFACE } from './http2-frames';
 import { buildRecord, newMemo, type Exchange, type RecordContext } from './record';
 import { Scrubber } from './scrub';
-import { DEFAULT_LIMITS, newCounters, type ProtocolCounters, type ProtocolLimits, type SessionOptions } from './types';
+import { DEFAULT_LIMITS, newCounters, type ProtocolCounters, type ProtocolLimits, type SessionEnd, type SessionOptions } from './types';
 
-export type { SessionOptions, ProtocolCounters, ProtocolLimits, LostReason } from './types';
+export type { SessionOptions, ProtocolCounters, ProtocolLimits, LostReason, SessionEnd } from './types';
 
 export interface CapturedChunk {
   /** From the observed process's point of view. */
@@ -181,9 +181,9 @@ export class ProtocolSession {
     this.counters.reported++;
   }
 
-  /** Connection closed: in-flight exchanges are flushed (when complete by close) or counted lost. */
-  /** The connection ended (`sampled`: the kernel stopped capturing it; it may still be open). */
-  close(timeNs: bigint, reason: 'closed' | 'sampled' = 'closed'): void {
+  /** The connection ended (closed: in-flight exchanges complete by the close are flushed; `sampled`, `ring_full`:
+   *  the kernel stopped capturing it, it may still be open). The rest in flight is counted lost under the reason. */
+  close(timeNs: bigint, reason: SessionEnd = 'closed'): void {
     if (this.closed) return;
     this.closed = true;
     void this.protocol; // settle 'grpc' before the parser goes

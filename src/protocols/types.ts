@@ -50,12 +50,18 @@ export type LostReason =
   | 'headers_unknown' // method, path or status sat in HPACK state we could not know
   | 'malformed' // the peer sent bytes that break the protocol
   | 'queue_full' // completed but not taken (takeRequests) before the session's record queue filled
-  | 'sampled'; // in flight when the kernel let the connection go because sampling rose (l7_shed in bpf/l7.bpf.c)
+  | 'sampled' // in flight when the kernel let the connection go because sampling rose (l7_shed in bpf/l7.bpf.c)
+  | 'ring_full'; // in flight when the kernel let the connection go because its record did not fit the ring
 
 export const LOST_REASONS: readonly LostReason[] = [
   'desync', 'closed', 'reset', 'goaway', 'stream_limit', 'pending_limit', 'header_too_large', 'headers_unknown',
-  'malformed', 'queue_full', 'sampled',
+  'malformed', 'queue_full', 'sampled', 'ring_full',
 ];
+
+/** Why a session ends: its connection closed, or the kernel stopped capturing it while it stays open (sampling rose:
+ *  `sampled`; one of its records did not fit the ring: `ring_full`, bpf/include/l7_ringfull.h). Not closed, nothing
+ *  in flight completes by the end, and the kernel counts the connection's requests from there on. */
+export type SessionEnd = 'closed' | 'sampled' | 'ring_full';
 
 export interface ProtocolCounters {
   chunks: number;

@@ -66,6 +66,9 @@ test('curl --http2 to Apache: the h2c Upgrade is followed into HTTP/2, every req
   const stop = await startApache(dir, port);
   t.after(stop);
   const lostBefore = ra!.lost();
+  // Other tests' traffic on this node is captured too: the refused request is looked for under its own reason.
+  const goaway = () => ra!.drops.rows().filter((d) => d.stage === 'protocol' && d.reason === 'goaway').reduce((n, d) => n + d.count, 0);
+  const goawayBefore = goaway();
   const urls = ['first', 'second', 'third'].map((n) => `http://127.0.0.1:${port}/${n}.txt`);
   const { stdout, stderr } = await run('curl', ['-s', '-v', '--http2', ...urls]);
   assert.match(stderr, /101 Switching Protocols/, 'the server took the Upgrade');
@@ -73,7 +76,8 @@ test('curl --http2 to Apache: the h2c Upgrade is followed into HTTP/2, every req
   // curl reuses it (curl then upgrades a new connection for the next URL), sometimes after curl sent the next request
   // on it as stream 3 (refused: curl retries it elsewhere or gives up on it), sometimes not before stream 3 was
   // answered. Ground truth is what curl got back: those requests are reported on both ends, with their paths; one
-  // refused and never answered is counted lost (reason goaway) on both ends.
+  // refused and never answered is counted lost (reason goaway) on the client's end, which sent it, and on Apache's
+  // end only if Apache read it before closing (2 of 16 runs it closed with those bytes unread: nothing to count).
   const answered = ['first', 'second', 'third'].filter((n) => stdout.includes(`${n} body`));
   const refused = 3 - answered.length;
   assert.ok(answered.includes('first') && answered.includes('third'), stdout);
@@ -82,14 +86,15 @@ test('curl --http2 to Apache: the h2c Upgrade is followed into HTTP/2, every req
   const triple = (e: { request?: { method: string; target?: string; status: number } }) => `${e.request!.method} ${e.request!.target} ${e.request!.status}`;
   await until('the answered requests on both ends', () => {
     const r = requestsOn(ra!.sink, port);
-    return r.server.length + r.client.length >= 2 * made.length && ra!.lost() - lostBefore >= 2 * refused;
+    return r.server.length + r.client.length >= 2 * made.length && goaway() - goawayBefore >= refused;
   }).catch(() => undefined); // the assertions below say what is missing
   const r = requestsOn(ra!.sink, port);
   const seen = JSON.stringify({ curl: answered, server: r.server.map(triple), client: r.client.map(triple), lost: ra!.lost() - lostBefore,
     drops: ra!.drops.rows().filter((d) => d.stage === 'protocol') });
+  t.diagnostic(seen);
   assert.deepEqual(r.server.map(triple).sort(), made, `server side (Apache): ${seen}`);
   assert.deepEqual(r.client.map(triple).sort(), made, `client side (curl): ${seen}`);
-  assert.ok(ra!.lost() - lostBefore >= 2 * refused, `a refused request is counted lost on both ends: ${seen}`);
+  assert.ok(goaway() - goawayBefore >= refused, `a refused request is counted lost (at least by the client's end): ${seen}`);
   const upgrades = (stderr.match(/101 Switching Protocols/g) ?? []).length;
   for (const side of [r.server, r.client]) {
     const first = side.find((e) => e.request!.target === '/first.txt')!;

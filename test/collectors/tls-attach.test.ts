@@ -15,7 +15,7 @@ import { TlsAttacher } from '../../src/collectors/tls/attach';
 import { Discovery, type MappedFile } from '../../src/collectors/tls/discovery';
 
 test('attach once per file, keep the limit (counting the rest), detach when unused', needsRoot, async () => {
-  const loaded = await loadCollector(tlsSpec({ ringBufferBytes: 1 << 16, sslTableSize: 128, cpus: 2 }), { transport: 'ringbuf' });
+  const loaded = await loadCollector(tlsSpec({ ringBufferBytes: 1 << 16, cpus: 2 }), { transport: 'ringbuf' });
   try {
     assert.ok(loaded.available, loaded.unavailableReasons().join('; '));
     const scan = new Discovery().scan(new Set());

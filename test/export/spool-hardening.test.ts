@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { DiskSpool, SpoolBudget, type GiveUpReason } from '../../src/export/spool';
+import { DiskSpool, ByteBudget, type GiveUpReason } from '../../src/export/spool';
 import { capacityWarning, keyFileWarning, makeDirectory } from '../../src/export/spool-dir';
 import { encodeSpoolFile, keyFromBytes, SPOOL_MAGIC, type Batch, type BatchHeader } from '../../src/export/spool-file';
 import { formatSummary } from '../../src/cli/summary';
@@ -32,7 +32,7 @@ test('a full disk (ENOSPC below maxBytes) gives up the oldest batch, not the new
   execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tapio-test-tmpfs', mnt]);
   t.after(() => { execFileSync('umount', [mnt]); fs.rmdirSync(mnt); });
   const rec = recorder();
-  const budget = new SpoolBudget(256 << 20); // far more than the 256 KiB disk
+  const budget = new ByteBudget(256 << 20); // far more than the 256 KiB disk
   const spool = await DiskSpool.open(path.join(mnt, 'logs'), KEY, false,
     { budget, maxAgeMs: 3_600_000, whenFull: 'drop_oldest', onGiveUp: rec.onGiveUp });
   const warning = await capacityWarning(mnt, budget.maxBytes, budget.used);
@@ -57,7 +57,7 @@ test('a full disk (ENOSPC below maxBytes) gives up the oldest batch, not the new
 test('a spool dir under /proc is an error, quickly, never a hang', { timeout: 10_000 }, async () => {
   const rec = recorder();
   await assert.rejects(DiskSpool.open('/proc/tapio-spool-test/logs', KEY, false,
-    { budget: new SpoolBudget(1 << 20), maxAgeMs: 1000, whenFull: 'drop_oldest', onGiveUp: rec.onGiveUp }), /takes no new directories/);
+    { budget: new ByteBudget(1 << 20), maxAgeMs: 1000, whenFull: 'drop_oldest', onGiveUp: rec.onGiveUp }), /takes no new directories/);
   await assert.rejects(makeDirectory('/etc/hostname/logs'), /exists and is not a directory/);
 });
 
@@ -79,7 +79,7 @@ test('a spool file header that lies is bounded by the file, and its labels canno
 
   const rec = recorder();
   const spool = await DiskSpool.open(spoolDir, KEY, false,
-    { budget: new SpoolBudget(1 << 20), maxAgeMs: 3_600_000, whenFull: 'drop_oldest', onGiveUp: rec.onGiveUp });
+    { budget: new ByteBudget(1 << 20), maxAgeMs: 3_600_000, whenFull: 'drop_oldest', onGiveUp: rec.onGiveUp });
   assert.equal(await spool.peek(), undefined, 'the tampered file is not delivered');
   assert.equal(rec.gaveUp.length, 1);
   const given = rec.gaveUp[0]!;

@@ -4,7 +4,7 @@
 // cluster attributes; the label/annotation allowlist; Service names for IPs; host mode without any Kubernetes.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import * as path from 'node:path';
 import { kubernetesConfigSchema } from '../../src/config/kubernetes';
 import { createKubernetesMetadata } from '../../src/identity/kubernetes';
@@ -198,11 +198,48 @@ test('host mode does not load the Kubernetes client library (its source would st
     const { createKubernetesMetadata } = require(${JSON.stringify(path.join(dist, 'identity', 'kubernetes'))});
     const { kubernetesConfigSchema } = require(${JSON.stringify(path.join(dist, 'config', 'kubernetes'))});
     const s = createKubernetesMetadata({ config: kubernetesConfigSchema.parse({}), nodeName: 'laptop', env: { HOME: '/nonexistent' } });
-    const loaded = Object.keys(require.cache).filter((k) => k.includes('/@kubernetes/client-node/'));
+    const loaded = Object.keys(require.cache).filter((k) => k.includes('/@kubernetes/client-node/') || k.endsWith('/kubernetes-client.js'));
     s.stop().then(() => console.log(JSON.stringify({ mode: s.status().mode, loaded })));`;
   const out = JSON.parse(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8' })) as { mode: string; loaded: string[] };
   assert.equal(out.mode, 'host');
   assert.deepEqual(out.loaded, []);
+});
+
+test('a cluster loads only the parts of the client library the agent uses (its bundle), not every API client', async () => {
+  // A fresh process against the FAKE API server: pods of this node arrive through the bundled KubeConfig and
+  // ListWatch, and the package's entry point (which loads the whole generated API, ~26 MiB of V8 heap) is not loaded.
+  const h = await startHarness({}, (fake) => {
+    fake.upsert(makePod({ name: 'web-1', namespace: 'shop', node: NODE, uid: 'uid-web-1' }));
+  });
+  try {
+    const dist = path.join(__dirname, '..', '..', 'src');
+    const script = `
+      const { createKubernetesMetadata } = require(${JSON.stringify(path.join(dist, 'identity', 'kubernetes'))});
+      const { kubernetesConfigSchema } = require(${JSON.stringify(path.join(dist, 'config', 'kubernetes'))});
+      global.gc();
+      const before = process.memoryUsage().heapUsed;
+      const config = kubernetesConfigSchema.parse({ kubeconfig: ${JSON.stringify(path.join(h.dir, 'kubeconfig'))} });
+      const s = createKubernetesMetadata({ config, nodeName: ${JSON.stringify(NODE)}, env: {} });
+      s.whenSynced(10000).then(async (synced) => {
+        const pod = s.podByUid('uid-web-1')?.name;
+        await s.stop();
+        global.gc();
+        const grew = (process.memoryUsage().heapUsed - before) / 2 ** 20;
+        const loaded = Object.keys(require.cache).filter((k) => k.includes('/@kubernetes/client-node/') || k.endsWith('/kubernetes-client.js'));
+        console.log(JSON.stringify({ mode: s.status().mode, synced, pod, grew, loaded }));
+      });`;
+    const text = await new Promise<string>((resolve, reject) => {
+      execFile(process.execPath, ['--expose-gc', '-e', script], { encoding: 'utf8' }, (err, stdout) => (err ? reject(err) : resolve(stdout)));
+    });
+    const out = JSON.parse(text) as { mode: string; synced: boolean; pod?: string; grew: number; loaded: string[] };
+    assert.equal(out.mode, 'kubeconfig');
+    assert.equal(out.synced, true);
+    assert.equal(out.pod, 'web-1', 'a pod of this node came through list and watch');
+    assert.deepEqual(out.loaded.map((k) => path.basename(k)), ['kubernetes-client.js'], 'the bundle, not the package');
+    assert.ok(out.grew < 15, `the V8 heap grew by ${out.grew.toFixed(1)} MiB (the whole package: ~26)`);
+  } finally {
+    await h.cleanup();
+  }
 });
 
 test('a broken kubeconfig is a clear error, not a crash', async () => {

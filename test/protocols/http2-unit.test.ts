@@ -180,3 +180,30 @@ test('a server that speaks HTTP/2 first and a client that asks in HTTP/1 (a refu
     assert.equal(Object.values(s.counters.lost).reduce((a, b) => a + b, 0), 1, `${role}: made (1) = reported (0) + lost (1)`);
   }
 });
+
+test('capture stopping inside a request header block counts that request lost once; a cut-off trailer block does not', () => {
+  // The kernel counts, after it lets a connection go, only the streams whose HEADERS frame header it saw itself
+  // (bpf/include/l7_h2count.h): a request whose frame header was captured is this side's to report or count lost.
+  const inFrame = session();
+  const headers = frame(T.HEADERS, F.END_HEADERS | F.END_STREAM, 1, getRequest('/cut'));
+  inFrame.push(chunk('send', headers.subarray(0, 12)));
+  inFrame.close(1n, 'sampled');
+  assert.equal(inFrame.counters.lost.sampled, 1, 'HEADERS frame header seen, its payload cut off');
+
+  const awaitingContinuation = session();
+  const b = getRequest('/split');
+  awaitingContinuation.push(chunk('send', frame(T.HEADERS, F.END_STREAM, 3, b.subarray(0, 5))));
+  awaitingContinuation.close(1n, 'sampled');
+  assert.equal(awaitingContinuation.counters.lost.sampled, 1, 'HEADERS whole, its CONTINUATION not seen');
+
+  const headerCut = session();
+  headerCut.push(chunk('send', headers.subarray(0, 5)));
+  headerCut.close(1n, 'sampled');
+  assert.equal(headerCut.counters.lost.sampled, 0, 'frame header not whole: the kernel counts this one');
+
+  const trailers = session();
+  trailers.push(chunk('send', frame(T.HEADERS, F.END_HEADERS, 5, getRequest('/with-trailers')), frame(T.DATA, 0, 5, Buffer.from('x'))));
+  trailers.push(chunk('send', frame(T.HEADERS, F.END_HEADERS | F.END_STREAM, 5, block(hp.literal('x-t', 'y'))).subarray(0, 11)));
+  trailers.close(1n, 'closed');
+  assert.equal(trailers.counters.lost.closed, 1, 'the stream in flight, once; its cut-off trailers open nothing');
+});

@@ -11,7 +11,7 @@ import type { CollectorContext } from '../types';
 import { RingCollector, type RecordHandler } from '../ring-collector';
 import { COUNTER_NAMES, L7_SETTINGS } from './layout';
 import { RecordDecoder } from './records';
-import { socketLengthSpec, syscallExitSpec, REQUESTS_RING, type RequestsSpecConfig } from './spec';
+import { socketLengthSpec, syscallExitSpec, REQUESTS_RING, TLS_SHARED_MAPS, type RequestsSpecConfig } from './spec';
 import { DEFAULT_SCRUB_RULES } from '../../protocols/scrub';
 import { RequestSessions } from './sessions';
 import { StreamTable, type ConnectionInfo, type StreamConsumer } from './streams';
@@ -50,7 +50,8 @@ export class RequestsCollector extends RingCollector {
     const r = ctx.config.collectors.requests;
     let cpus = 1;
     try { cpus = possibleCpuCount(); } catch { /* the loader will report the missing addon */ }
-    return { ringBufferBytes: r.ringBufferBytes, connectionTableSize: r.connectionTableSize, cpus };
+    return { ringBufferBytes: r.ringBufferBytes, connectionTableSize: r.connectionTableSize, cpus,
+      sslTableSize: r.tls.enabled ? r.tls.sslTableSize : 0 };
   }
 
   protected spec(ctx: CollectorContext): CollectorSpec {
@@ -120,7 +121,12 @@ export class RequestsCollector extends RingCollector {
   override async start(ctx: CollectorContext): Promise<void> {
     await super.start(ctx);
     if (!this.loaded?.available || !ctx.config.collectors.requests.tls.enabled) return;
-    this.tls = new TlsCapture(ctx, (info, emit) => this.plaintextConsumer(info, emit), this.kernelLoaderOptions(ctx));
+    // TLS's socket side runs in this collector's socket programs, on maps both objects share (tls_sockets.h); in the
+    // syscall-exit plan it does not run, and TLS calls are reported unmapped.
+    const loaded = this.loaded;
+    const shared = Object.fromEntries(TLS_SHARED_MAPS.map((m) => [m, loaded.map(m).fd]));
+    this.tls = new TlsCapture(ctx, (info, emit) => this.plaintextConsumer(info, emit), this.kernelLoaderOptions(ctx), shared,
+      this.plan === 'socket_length');
     await this.tls.start();
   }
 
@@ -175,6 +181,7 @@ export class RequestsCollector extends RingCollector {
       const s = this.streams.counters;
       Object.assign(out, {
         sessions: this.streams.size, sessions_opened: s.connections, sessions_evicted: s.evicted, sessions_closed: s.closed, sessions_shed: s.shed,
+        sessions_ring_full: s.ringFull, records_after_end: s.recordsAfterEnd,
         gap_bytes: s.gapBytes, gaps: s.gaps, out_of_order: s.outOfOrder,
       });
     }

@@ -7,6 +7,9 @@ export const KIND_L7_DATA = L.TAPIO_KIND_L7_DATA;
 export const KIND_L7_CLOSE = L.TAPIO_KIND_L7_CLOSE;
 /** l7_close_record.reason: the kernel let a still-open connection go (sampling rose). */
 export const CLOSE_SHED = L.L7_CLOSE_SHED;
+/** l7_close_record.reason: a record did not fit the ring and the kernel let the still-open connection go. */
+export const CLOSE_RING_FULL = L.L7_CLOSE_RING_FULL;
+if (L.TLS_CLOSE_SHED !== CLOSE_SHED || L.TLS_CLOSE_RING_FULL !== CLOSE_RING_FULL) throw new Error('tls_close_reason and l7_close_reason differ: update closeReason');
 
 export const RECORD_DATA_MAX = L.L7_RECORD_DATA_MAX;
 

@@ -3,11 +3,12 @@
 // Hot path (one call per record): stream offsets are plain numbers (exact below 2^53 bytes per direction), and the
 // addresses are formatted only for a connection not seen before (the caller says which).
 import type { DropCounters } from '../../core/drops';
+import type { SessionEnd } from '../../protocols/types';
 import { HEADER_SIZE } from '../record-header';
 import { STRUCTS } from '../../kernel/layouts.generated';
 import { formatAddress } from '../network/address';
 import {
-  CLOSE_SHED, DATA_HEADER_BYTES, KIND_L7_CLOSE, KIND_L7_DATA, L7_CLOSE_RECORD, L7_DATA_RECORD, RECORD_DATA_MAX, SYSCALL_NAMES,
+  CLOSE_RING_FULL, CLOSE_SHED, DATA_HEADER_BYTES, KIND_L7_CLOSE, KIND_L7_DATA, L7_CLOSE_RECORD, L7_DATA_RECORD, RECORD_DATA_MAX, SYSCALL_NAMES,
 } from './layout';
 
 const D = L7_DATA_RECORD.fields;
@@ -53,8 +54,14 @@ export interface CloseRecord {
   timeNs: bigint;
   sent: bigint;
   received: bigint;
-  /** The kernel let the connection go (sampling rose: l7_shed); it is still open, no longer captured. */
-  shed: boolean;
+  /** closed; or the kernel let the still-open connection go: sampling rose (l7_shed, `sampled`), or one of its
+   *  records did not fit the ring (`ring_full`); it is not captured from then on. */
+  reason: SessionEnd;
+}
+
+/** A close record's reason (enum l7_close_reason, tls_close_reason: the same values). */
+export function closeReason(n: number): SessionEnd {
+  return n === CLOSE_SHED ? 'sampled' : n === CLOSE_RING_FULL ? 'ring_full' : 'closed';
 }
 
 const ROLES = ['unknown', 'client', 'server'] as const;
@@ -123,7 +130,7 @@ export class RecordDecoder {
       return {
         kind: 'close', connection, timeNs,
         sent: view.getBigUint64(at + C.sent.offset, true), received: view.getBigUint64(at + C.received.offset, true),
-        shed: view.getUint8(at + C.reason.offset) === CLOSE_SHED,
+        reason: closeReason(view.getUint8(at + C.reason.offset)),
       };
     }
     if (kind !== KIND_L7_DATA) return this.bad('unknown_kind');

@@ -9,7 +9,7 @@ import type { TapioEvent } from '../../core/event';
 import { requestAttributes, requestEventName } from '../../core/request-attributes';
 import { bootNsToUnixNano } from '../../kernel/clock';
 import { ProtocolSession, type SessionOptions } from '../../protocols/session';
-import { LOST_REASONS, type LostReason, type ProtocolCounters } from '../../protocols/types';
+import { LOST_REASONS, type LostReason, type ProtocolCounters, type SessionEnd } from '../../protocols/types';
 import { cgroupAttribute } from '../record-header';
 import type { ConnectionInfo, StreamChunk, StreamConsumer } from './streams';
 
@@ -99,9 +99,9 @@ export class RequestSessions {
         session.push(chunk);
         drain(session);
       },
-      close: (timeNs: bigint, _evicted: boolean, shed?: boolean) => {
+      close: (timeNs: bigint, _evicted: boolean, reason?: SessionEnd) => {
         if (!session) return;
-        session.close(timeNs, shed ? 'sampled' : 'closed');
+        session.close(timeNs, reason ?? 'closed');
         drain(session);
         foldNow();
         this.live.delete(foldNow);

@@ -10,15 +10,29 @@ export interface RequestsSpecConfig {
   ringBufferBytes: number;
   connectionTableSize: number;
   cpus: number;
+  /** SSL objects TLS capture tracks (collectors.requests.tls.sslTableSize), 0 without TLS capture: the l7 object
+   *  creates the maps TLS capture shares with its socket programs (bpf/include/tls_sockets.h). */
+  sslTableSize: number;
 }
 
-const stateHook: HookSpec = {
+/** The maps of bpf/include/tls_sockets.h: created with the l7 object, reused by the TLS object. */
+export const TLS_SHARED_MAPS = ['tls_threads', 'tls_ssl', 'tls_socks', 'tls_counters'] as const;
+
+/** Connection state follows the plan's payload hooks: in the socket's own storage where every program holds a typed
+ *  socket (the socket-length plan, all tp_btf), in a hash keyed by the socket's address otherwise (bpf/l7.bpf.c). */
+const socketStorageStateHook: HookSpec = {
+  name: 'tcp_state',
+  implementations: [{ kind: 'tp_btf', program: 'l7_state_sk' }],
+};
+
+const hashStateHook: HookSpec = {
   name: 'tcp_state',
   implementations: [{ kind: 'tp_btf', program: 'l7_state_btf' }, { kind: 'tracepoint', program: 'l7_state_tp' }],
 };
 
 function maps(c: RequestsSpecConfig): Record<string, number> {
-  return { [REQUESTS_RING]: c.ringBufferBytes, l7_conns: c.connectionTableSize, l7_scratch_map: Math.max(1, c.cpus) };
+  const ssl = Math.max(1, c.sslTableSize); // LRU hashes are allocated whole: next to nothing without TLS capture
+  return { [REQUESTS_RING]: c.ringBufferBytes, l7_conns: c.connectionTableSize, l7_scratch_map: Math.max(1, c.cpus), tls_ssl: ssl, tls_socks: ssl };
 }
 
 /** Preferred: payload at the socket layer, buffers from the thread's saved syscall registers. */
@@ -27,7 +41,7 @@ export function socketLengthSpec(c: RequestsSpecConfig): CollectorSpec {
     name: 'requests',
     object: 'l7.bpf.o',
     hooks: [
-      stateHook,
+      socketStorageStateHook,
       { name: 'payload_send', implementations: [{ kind: 'tp_btf', program: 'l7_send_btf' }] },
       { name: 'payload_recv', implementations: [{ kind: 'tp_btf', program: 'l7_recv_btf' }] },
     ],
@@ -41,7 +55,7 @@ export function syscallExitSpec(c: RequestsSpecConfig): CollectorSpec {
     name: 'requests',
     object: 'l7.bpf.o',
     hooks: [
-      stateHook,
+      hashStateHook,
       { name: 'payload_syscalls', implementations: [{ kind: 'raw_tracepoint', program: 'l7_sys_exit_raw' }] },
     ],
     mapMaxEntries: maps(c),
@@ -51,7 +65,7 @@ export function syscallExitSpec(c: RequestsSpecConfig): CollectorSpec {
 /** Every implementation, for `tapio probe`: the socket-length pair first, then the syscall-exit fallback. */
 export function requestsHookPlan(): HookSpec[] {
   return [
-    stateHook,
+    { name: 'tcp_state', implementations: [...socketStorageStateHook.implementations, ...hashStateHook.implementations] },
     {
       name: 'payload', implementations: [
         { kind: 'tp_btf', program: 'l7_send_btf' }, { kind: 'tp_btf', program: 'l7_recv_btf' },

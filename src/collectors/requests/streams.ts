@@ -2,6 +2,7 @@
 // bytes that were not copied (beyond the per-syscall bound, ring full, unreadable memory, reordering) handed on as
 // explicit gaps, so a parser always knows exactly where its bytes sit. Connections are bounded (least recently used
 // evicted first; evictions counted) and closed when the kernel says the socket closed.
+import type { SessionEnd } from '../../protocols/types';
 import type { CloseRecord, ConnectionTuple, DataRecord } from './records';
 import { FLAG_SYSCALL_END } from './layout';
 
@@ -31,8 +32,8 @@ export interface ConnectionInfo {
 /** What consumes one connection's streams (a protocol session, or a test's recorder). */
 export interface StreamConsumer {
   push(chunk: StreamChunk): void;
-  /** The connection ended (closed, or evicted: `evicted` true, or no longer captured: `shed` true). */
-  close(timeNs: bigint, evicted: boolean, shed?: boolean): void;
+  /** The connection ended (closed, or evicted: `evicted` true, or no longer captured: `reason` sampled or ring_full). */
+  close(timeNs: bigint, evicted: boolean, reason?: SessionEnd): void;
 }
 
 export interface StreamCounters {
@@ -40,11 +41,19 @@ export interface StreamCounters {
   evicted: number;
   /** Let go by the kernel when sampling rose (their unfinished requests count as lost, `sampled`). */
   shed: number;
+  /** Let go by the kernel when one of their records did not fit the ring (unfinished requests lost, `ring_full`). */
+  ringFull: number;
+  /** Records of a connection after the kernel let it go (another thread's syscall that was being copied then):
+   *  dropped, they would start a session in the middle of a stream. */
+  recordsAfterEnd: number;
   closed: number;
   gapBytes: number;
   gaps: number;
   outOfOrder: number;
 }
+
+/** Connections let go while open whose keys are kept, to drop records that were still on their way. */
+const LET_GO_REMEMBERED = 4096;
 
 interface Connection {
   info: ConnectionInfo;
@@ -54,7 +63,9 @@ interface Connection {
 
 export class StreamTable {
   private readonly conns = new Map<string, Connection>();
-  readonly counters: StreamCounters = { connections: 0, evicted: 0, closed: 0, shed: 0, gapBytes: 0, gaps: 0, outOfOrder: 0 };
+  readonly counters: StreamCounters = { connections: 0, evicted: 0, closed: 0, shed: 0, ringFull: 0, recordsAfterEnd: 0, gapBytes: 0, gaps: 0, outOfOrder: 0 };
+  /** Connections the kernel let go while open (most recent last, bounded): their later records are dropped. */
+  private readonly letGo = new Set<string>();
 
   constructor(private readonly maxConnections: number, private readonly open: (info: ConnectionInfo) => StreamConsumer) {}
 
@@ -71,6 +82,7 @@ export class StreamTable {
     if (c) {
       this.conns.delete(r.connection); // re-insert: Map order is recency order
     } else {
+      if (this.letGo.size > 0 && this.letGo.has(r.connection)) { this.counters.recordsAfterEnd++; return; }
       if (this.conns.size >= this.maxConnections) this.evictOldest(r.timeNs);
       if (!r.tuple) return; // the decoder was told the connection was known: cannot happen within one call
       const info: ConnectionInfo = { key: r.connection, role: r.role, protocol: r.protocol, pid: r.pid, cgroupId: r.cgroupId, tuple: r.tuple };
@@ -110,12 +122,17 @@ export class StreamTable {
   }
 
   close(r: CloseRecord): void {
+    if (r.reason !== 'closed') {
+      if (this.letGo.size >= LET_GO_REMEMBERED) this.letGo.delete(this.letGo.values().next().value!);
+      this.letGo.add(r.connection);
+    }
     const c = this.conns.get(r.connection);
     if (!c) return;
     this.conns.delete(r.connection);
-    if (r.shed) this.counters.shed++;
-    else this.counters.closed++;
-    c.consumer.close(r.timeNs, false, r.shed);
+    if (r.reason === 'closed') this.counters.closed++;
+    else if (r.reason === 'sampled') this.counters.shed++;
+    else this.counters.ringFull++;
+    c.consumer.close(r.timeNs, false, r.reason);
   }
 
   /** Ends every connection (the agent is stopping). */

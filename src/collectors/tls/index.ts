@@ -43,8 +43,11 @@ export class TlsCapture {
   private readonly discovery = new Discovery();
   private hold: UnmappedHold | undefined;
 
+  /** `sharedMaps`: request capture's maps of bpf/include/tls_sockets.h (name -> fd), which this object reuses;
+   *  `socketsMapped`: whether request capture's socket programs learn sockets for it (its socket-length plan). */
   constructor(private readonly ctx: CollectorContext, private readonly factory: PlaintextConsumerFactory,
-    private readonly loaderOptions: LoaderOptions = {}) {}
+    private readonly loaderOptions: LoaderOptions = {}, private readonly sharedMaps: Record<string, number> = {},
+    private readonly socketsMapped = true) {}
 
   private programFailures: { program: string; error: string }[] = [];
 
@@ -57,7 +60,7 @@ export class TlsCapture {
     const t = r.tls;
     let cpus = 1;
     try { cpus = possibleCpuCount(); } catch { /* the loader reports the missing addon */ }
-    this.loaded = await loadCollector(tlsSpec({ ringBufferBytes: t.ringBufferBytes, sslTableSize: t.sslTableSize, cpus }),
+    this.loaded = await loadCollector(tlsSpec({ ringBufferBytes: t.ringBufferBytes, cpus, sharedMaps: this.sharedMaps }),
       { ...this.loaderOptions, transport: 'ringbuf' });
     // The uprobe programs attach per file later: one that did not load makes TLS capture unavailable, with why.
     const probes = new Set(TLS_PROBES.flatMap((p) => [p.entry, p.exit ?? '']));
@@ -105,7 +108,7 @@ export class TlsCapture {
             rec.role = roleFromFirstBytes(rec.direction, rec.data);
             hold.data(rec);
           } else if (rec?.kind === 'close') {
-            if (rec.sock !== 0n && !rec.shed) this.tlsSockets.delete(rec.sock.toString(16)); // a shed stream's socket still carries TLS
+            if (rec.sock !== 0n && rec.reason === 'closed') this.tlsSockets.delete(rec.sock.toString(16)); // a stream let go still carries TLS
             hold.close(rec);
             streams.close(rec);
           }
@@ -159,7 +162,12 @@ export class TlsCapture {
     const failed: HookStatus[] = this.programFailures.map((f) => ({
       name: `tls_uprobe ${f.program}`, optional: true, attempts: [{ kind: 'uprobe', program: f.program, stage: 'load', error: f.error }],
     }));
-    return [...this.loaded.hooks.map((h) => ({ ...h, optional: true })), ...failed, ...(this.attacher?.hookStatuses() ?? [])];
+    // Which socket an SSL object is on is learnt by request capture's socket programs, in its socket-length plan.
+    const socketIo: HookStatus = this.socketsMapped
+      ? { name: 'tls_socket_io', optional: true, chosen: { kind: 'tp_btf', program: 'l7_send_btf, l7_recv_btf' }, attempts: [] }
+      : { name: 'tls_socket_io', optional: true, attempts: [{ kind: 'tp_btf', program: 'l7_send_btf, l7_recv_btf', stage: 'skipped',
+        error: 'request capture runs its syscall-exit plan: TLS calls are reported without their socket (unmapped)' }] };
+    return [...this.loaded.hooks.map((h) => ({ ...h, optional: true })), socketIo, ...failed, ...(this.attacher?.hookStatuses() ?? [])];
   }
 
   kernelObjects(): LoadedCollector[] {
@@ -193,6 +201,8 @@ export class TlsCapture {
       out.tls_gap_bytes = this.streams.counters.gapBytes;
       out.tls_out_of_order = this.streams.counters.outOfOrder;
       out.tls_sessions_shed = this.streams.counters.shed;
+      out.tls_sessions_ring_full = this.streams.counters.ringFull;
+      out.tls_records_after_end = this.streams.counters.recordsAfterEnd;
     }
     return out;
   }

@@ -3,10 +3,10 @@
 // `tls:<pid>:<ssl>:<first seen>`. Bad bytes are counted (stage 'decode', kind 'tls.record') and skipped, never thrown.
 import type { DropCounters } from '../../core/drops';
 import { HEADER_SIZE, readHeader } from '../record-header';
-import { readTuple, type CloseRecord, type ConnectionTuple, type DataRecord } from '../requests/records';
+import { closeReason, readTuple, type CloseRecord, type ConnectionTuple, type DataRecord } from '../requests/records';
 import { FLAG_SYSCALL_END, FLAG_SYSCALL_START } from '../requests/layout';
 import {
-  CLOSE_SHED, DATA_HEADER_BYTES, FLAG_CALL_END, FLAG_CALL_START, FUNC_NAMES, KIND_TLS_CLOSE, KIND_TLS_DATA, MAP_HOW_NAMES,
+  DATA_HEADER_BYTES, FLAG_CALL_END, FLAG_CALL_START, FUNC_NAMES, KIND_TLS_CLOSE, KIND_TLS_DATA, MAP_HOW_NAMES,
   RECORD_DATA_MAX, TLS_CLOSE_RECORD, TLS_DATA_RECORD,
 } from './layout';
 
@@ -54,7 +54,7 @@ export class TlsRecordDecoder {
         kind: 'close', connection: tlsStreamKey(h.pid, ssl, view.getBigUint64(at + C.start_ns.offset, true)), timeNs: h.tsNs,
         sock: view.getBigUint64(at + C.sock.offset, true),
         sent: view.getBigUint64(at + C.sent.offset, true), received: view.getBigUint64(at + C.received.offset, true),
-        shed: view.getUint8(at + C.reason.offset) === CLOSE_SHED,
+        reason: closeReason(view.getUint8(at + C.reason.offset)),
       };
     }
     if (h.kind !== KIND_TLS_DATA) return this.bad('unknown_kind');

@@ -1,15 +1,17 @@
-// TLS capture's hooks. Static ones attach at load like every collector's: the socket I/O that tells which socket an
-// SSL object is on (tp_btf only: without them every call is still reported, unmapped) and the close of a socket.
-// The uprobes are declared here once too, but attach per file at run time (attach.ts): one entry and one return
-// probe per OpenSSL function, with the failure of each kept in the kernel's words for that file.
+// TLS capture's hooks. The static one attaches at load like every collector's: the close of a socket. The socket I/O
+// that tells which socket an SSL object is on runs in request capture's socket programs (bpf/l7.bpf.c, on maps this
+// object reuses: bpf/include/tls_sockets.h). The uprobes are declared here once too, but attach per file at run time
+// (attach.ts): one entry and one return probe per OpenSSL function, with the failure of each kept in the kernel's
+// words for that file.
 import type { CollectorSpec, HookSpec } from '../../kernel/loader';
 
 export const TLS_RING = 'tls_events';
 
 export interface TlsSpecConfig {
   ringBufferBytes: number;
-  sslTableSize: number;
   cpus: number;
+  /** The maps shared with request capture's l7 object, name -> fd (their sizes come with them). */
+  sharedMaps?: Record<string, number>;
 }
 
 export function tlsSpec(c: TlsSpecConfig): CollectorSpec {
@@ -18,10 +20,9 @@ export function tlsSpec(c: TlsSpecConfig): CollectorSpec {
     object: 'tls.bpf.o',
     hooks: [
       { name: 'tls_socket_close', implementations: [{ kind: 'tp_btf', program: 'tls_state_btf' }, { kind: 'tracepoint', program: 'tls_state_tp' }] },
-      { name: 'tls_socket_send', optional: true, implementations: [{ kind: 'tp_btf', program: 'tls_send_btf' }] },
-      { name: 'tls_socket_recv', optional: true, implementations: [{ kind: 'tp_btf', program: 'tls_recv_btf' }] },
     ],
-    mapMaxEntries: { [TLS_RING]: c.ringBufferBytes, tls_ssl: c.sslTableSize, tls_socks: c.sslTableSize, tls_scratch: Math.max(1, c.cpus) },
+    mapMaxEntries: { [TLS_RING]: c.ringBufferBytes, tls_scratch: Math.max(1, c.cpus) },
+    reuseMaps: c.sharedMaps,
   };
 }
 
@@ -46,7 +47,7 @@ export const TLS_PROBES: readonly TlsProbe[] = [
 /** For `tapio probe`: the static hooks, then one hook per uprobe (attached per library at run time). */
 export function tlsHookPlan(): HookSpec[] {
   return [
-    ...tlsSpec({ ringBufferBytes: 1 << 20, sslTableSize: 1024, cpus: 1 }).hooks,
+    ...tlsSpec({ ringBufferBytes: 1 << 20, cpus: 1 }).hooks,
     ...TLS_PROBES.map((p): HookSpec => ({
       name: `tls_${p.symbol}`, optional: !p.required, implementations: [
         { kind: 'uprobe', program: p.entry, target: { functionName: p.symbol } },

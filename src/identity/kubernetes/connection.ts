@@ -9,6 +9,7 @@ import * as https from 'node:https';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
+import { kubernetesLibrary } from './library';
 
 export type ConnectionMode = 'in-cluster' | 'kubeconfig' | 'host';
 
@@ -62,10 +63,10 @@ export function discoverApiServer(opts: DiscoveryOptions): Discovery {
   return notFound(opts, 'no Kubernetes API found (not in a pod with a service account, no kubeconfig, $KUBECONFIG unset)');
 }
 
-/** Loaded only once there is an API server to talk to: the library's source stays in the V8 heap (~26 MiB), which
- *  host mode should not carry. */
+/** Loaded only once there is an API server to talk to: the library's source stays in the V8 heap, which host mode
+ *  should not carry (library.ts). */
 function newKubeConfig(): KubeConfig {
-  const { KubeConfig: KubeConfigClass } = require('@kubernetes/client-node') as typeof import('@kubernetes/client-node');
+  const { KubeConfig: KubeConfigClass } = kubernetesLibrary();
   return new KubeConfigClass();
 }
 

@@ -9,6 +9,7 @@
 //  - counters for status: connected, last error, objects cached, lists, watches, events.
 import type { ListWatch as ListWatchType, Watch } from '@kubernetes/client-node';
 import { type ApiClient, ApiError, message } from './connection';
+import { kubernetesLibrary } from './library';
 import type { Projection } from './objects';
 import { Backoff } from '../../core/backoff';
 
@@ -64,7 +65,7 @@ export class Informer<T extends WatchedObject> {
 
   constructor(private readonly api: ApiClient, private readonly opts: InformerOptions<T>) {
     this.backoff = new Backoff(opts.backoff.initialMs, opts.backoff.maxMs, 'spread');
-    const { ListWatch } = require('@kubernetes/client-node') as typeof import('@kubernetes/client-node');
+    const { ListWatch } = kubernetesLibrary();
     // ListWatch only calls watch(path, query, callback, done) on its Watch: hand it ours, which checks objects.
     const watchAdapter = { watch: this.startWatch.bind(this) } as unknown as Watch;
     // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the library's object type, see above

@@ -21,6 +21,8 @@ import { CollectingSink } from '../../helpers/agent';
 import { tapioResource } from '../../../src/export/resource';
 import { IdentityResolver } from '../../../src/identity';
 import { enrichWith } from '../../../src/agent/services';
+import { KernelLimits, kindNumber } from '../../../src/pipeline/limits';
+import type { LoadedCollector } from '../../../src/kernel/loader';
 
 export interface RequestsAgent {
   agent: Agent;
@@ -144,4 +146,16 @@ export async function startDockerRequestsAgent(dockerSocket: string, configure?:
     cgroupChanged: (c) => identity.cgroupChanged(c), configure,
   });
   return { ra, identity };
+}
+
+/** The agent's request collector, as tests read it: its counters (kernel_*, requests_*), kernel objects and hooks. */
+export function requestsCollector(ra: RequestsAgent): {
+  counters(): Record<string, number>; kernelObjects(): LoadedCollector[]; status(): { hooks: { name: string; chosen?: unknown }[] } } {
+  return ra.agent.collectors.find((c) => c.name === 'requests')! as unknown as ReturnType<typeof requestsCollector>;
+}
+
+/** Kernel sampling of a kind (1 in n), written to the request collector's objects the way the adaptive controller
+ *  writes it. */
+export function sampleEvery(ra: RequestsAgent, kind: string, n: number): void {
+  for (const obj of requestsCollector(ra).kernelObjects()) KernelLimits.of(obj)?.setSampleEvery(kindNumber(kind)!, n);
 }
