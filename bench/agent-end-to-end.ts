@@ -14,11 +14,16 @@
 //     defaults against the old one-request-at-a-time lane (maxInFlight 1, delayMs 100 as this bench used before),
 //     alternating, over both protocols at 10k and 100k/s.
 //  1c. docs/tuning.md's low-latency profiles against part 1's settings, both protocols at 100k and 10k/s.
+//  1d. this checkout against BENCH_BASELINE's (default: nothing to compare), each case in a process of its own after
+//     a warm-up case, alternating, BENCH_ROUNDS rounds, both protocols at 10k and 100k/s with the agent's defaults:
+//     the cost at the rates the issue sets goals for, with export requests and ring callbacks per second.
 //  1m. memory at 100k/s, the collector answering and stopped for BENCH_STALL_MS (a backlog), each case in its own
 //     process; BENCH_BASELINE alternates that checkout's agent in the same cases (bench/e2e/backlog.ts).
 // Run: npx tsc -p . && sudo node dist/bench/agent-end-to-end.js   (BENCH_SECONDS=8, BENCH_EXECS=4000,
-// BENCH_PARTS=idle,1,1b,1c,1m,2,3, BENCH_IDLE_SECONDS=60, BENCH_IDLE_SETTLE=30, BENCH_STALL_MS=3000;
+// BENCH_PARTS=idle,1,1b,1c,1d,1m,2,3, BENCH_IDLE_SECONDS=60, BENCH_IDLE_SETTLE=30, BENCH_STALL_MS=3000;
+// part 1d: BENCH_RATES=10000,100000, BENCH_CASE_WARMUP=2;
 // part 2: BENCH_WARMUP_EXECS=500, BENCH_BASELINE=/work/main adds that checkout's agent, alternating, BENCH_ROUNDS)
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -41,6 +46,9 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? (BASELINE ? 2 : 1));
 /** docs/tuning.md's low-latency profiles (part 1c). */
 const LOW_LATENCY: CaseOptions = { maxRecords: 512, delayMs: 5, coalesceMs: 2, maxInFlightRecords: 2048 };
 const LOWEST_LATENCY: CaseOptions = { maxRecords: 256, delayMs: 2, coalesceMs: 1, maxInFlightRecords: 2048 };
+/** Part 1d: the rates, and the warm-up case's seconds (V8 compiles the hot path on helper threads for seconds at 10k/s). */
+const CASE_RATES = (process.env.BENCH_RATES ?? '10000,100000').split(',').map(Number);
+const CASE_WARMUP = Number(process.env.BENCH_CASE_WARMUP ?? 2);
 const DELAYS = (process.env.BENCH_DELAYS ?? '2,5,20,100').split(',').map(Number);
 const load = () => `load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}, ${os.availableParallelism()} cores`;
 const f = (n: number, d = 1) => (Number.isFinite(n) ? n.toFixed(d) : '-');
@@ -128,6 +136,30 @@ async function main(): Promise<void> {
     }
     console.log(`\n## 1c. Low-latency settings against the bench's (no profiler; ${SECONDS} s per case; ${before} before, ${load()} after)`);
     printPipeline(rows, false);
+  }
+  if (PARTS.has('1d')) {
+    const rows: PipelineRow[] = [];
+    const before = load();
+    const roots: [string, string][] = [[path.resolve(__dirname, '..', '..'), 'this checkout']];
+    if (BASELINE) roots.push([BASELINE, BASELINE]);
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const protocol of ['grpc', 'http/protobuf'] as const) {
+        for (const rate of CASE_RATES) {
+          // Alternate which goes first, so neither always follows the other's leftovers.
+          for (const [root, label] of round % 2 === 0 ? roots : [...roots].reverse()) {
+            const out = execFileSync(process.execPath, [path.join(__dirname, 'e2e', 'case-child.js'), root, protocol, String(rate),
+              String(SECONDS), String(CASE_WARMUP), JSON.stringify({ profile: false })], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+            const row = JSON.parse(out.trim().split('\n').pop()!) as PipelineRow;
+            rows.push({ ...row, protocol: `${protocol}, ${label}` });
+          }
+        }
+      }
+    }
+    console.log(`\n## 1d. Defaults, each case its own process after a ${CASE_WARMUP} s warm-up (no profiler; ${SECONDS} s per case; ${before} before, ${load()} after)`);
+    printPipeline(rows, false);
+    console.log('\n| protocol | offered | export requests/s | ring callbacks/s |');
+    console.log('|---|---|---|---|');
+    for (const r of rows) console.log(`| ${r.protocol} | ${r.offered} | ${f(r.requestsPerSec ?? NaN, 0)} | ${f(r.ringCallbacksPerSec ?? NaN, 0)} |`);
   }
   if (PARTS.has('1m')) {
     const before = load();

@@ -8,7 +8,9 @@
 // and within its budget, each run right after this one's (before it with BENCH_COMPARE_FIRST=1), for a before/after
 // in one run. BENCH_BUDGET_WARMUP=0 leaves the budget rows out. BENCH_RING_BYTES=<bytes> sets the request-capture
 // rings of this build's agent (plaintext and TLS; a ring small enough to overflow: connections whose records do not
-// fit are let go and their requests counted, bpf/include/l7_ringfull.h). Prints a table; never fails on a number.
+// fit are let go and their requests counted, bpf/include/l7_ringfull.h). BENCH_LOADS=http1,h2,grpc picks the loads,
+// BENCH_EVERY=0 leaves the every-request rows out (the budget rows alone, e.g. several rounds of them).
+// Prints a table; never fails on a number.
 import { spawn } from 'node:child_process';
 import { run, waitLine } from './requests/proc';
 import * as fs from 'node:fs';
@@ -120,7 +122,9 @@ async function main(): Promise<void> {
   if (process.getuid?.() !== 0) { console.log('requests-overhead: needs root'); return; }
   const plan = process.env.BENCH_PLAN ?? 'auto';
   const rows: string[][] = [];
-  for (const load of [nodeHttp, h2(), grpc]) {
+  const picked = new Set((process.env.BENCH_LOADS ?? 'http1,h2,grpc').split(','));
+  const loads = [...(picked.has('http1') ? [nodeHttp] : []), ...(picked.has('h2') ? [h2()] : []), ...(picked.has('grpc') ? [grpc] : [])];
+  for (const load of loads) {
     const stop = await load.start();
     try {
       await load.drive(); // warm-up, not measured
@@ -135,7 +139,7 @@ async function main(): Promise<void> {
       };
       // Every request parsed, then the agent as `tapio run` runs it: holding its CPU budget by sampling connections
       // (after it settled).
-      const configs = [...builds('every request').map((b) => ({ ...b, warmUp: 0 })),
+      const configs = [...(process.env.BENCH_EVERY === '0' ? [] : builds('every request').map((b) => ({ ...b, warmUp: 0 }))),
         ...(BUDGET_WARMUP ? builds('within its CPU budget').map((b) => ({ ...b, warmUp: BUDGET_WARMUP })) : [])];
       for (const { label, root, warmUp } of configs) {
         const r = await withAgent(plan, load, warmUp, root);

@@ -209,6 +209,8 @@ export async function pipelineCase(protocol: 'grpc' | 'http/protobuf', rate: num
     clearInterval(rssTimer);
     const { profile } = profiling ? await post<{ profile: Parameters<typeof summarize>[0] }>('Profiler.stop')
       : { profile: { nodes: [], samples: [], timeDeltas: [] } };
+    // The whole profile for a closer look (DevTools opens it): BENCH_PROFILE_OUT=/tmp/case.cpuprofile.
+    if (profiling && process.env.BENCH_PROFILE_OUT) fs.writeFileSync(process.env.BENCH_PROFILE_OUT, JSON.stringify(profile));
     agent.syncCounters();
     const delivered = exporter.stats().signals.logs.sentRecords;
     const requests = exporter.stats().signals.logs.sentBatches;
