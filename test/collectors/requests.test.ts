@@ -14,6 +14,7 @@ import { RequestsCollector } from '../../src/collectors/requests';
 import { runCollector, type Running } from './collect';
 import { Recorder } from './requests/recorder';
 import { syscallShapes, truncatedBodies } from './requests/scenarios';
+import { freePort, until } from './requests/agent';
 
 let run: Running | undefined;
 let collector: RequestsCollector;
@@ -78,24 +79,19 @@ test('h2c with prior knowledge (curl -> nghttpd): detected as HTTP/2, preface fi
   if (!which('nghttpd') || !which('curl')) { t.skip('nghttpd or curl missing (scripts/setup.sh installs nghttp2-server and curl)'); return; }
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tapio-h2-'));
   fs.writeFileSync(path.join(dir, 'index.html'), 'hello over h2c\n'.repeat(50));
-  const port = 20000 + Math.floor(Math.random() * 20000);
+  // A port that was free a moment ago (not a random one, which may be some other connection's ephemeral port), and
+  // one curl once nghttpd listens: retried curls (refused, or timed out on a loaded machine) left extra connections
+  // on the port for the checks below to pick from.
+  const port = await freePort();
   const srv: ChildProcess = spawn('nghttpd', ['--no-tls', '-d', dir, '-a', '127.0.0.1', String(port)], { stdio: 'ignore' });
   try {
-    let body = '';
-    const deadline = Date.now() + 5000;
-    for (;;) { // nghttpd takes a moment to listen
-      try {
-        body = await new Promise<string>((resolve, reject) => execFile('curl', ['-sS', '--http2-prior-knowledge', '--max-time', '3', `http://127.0.0.1:${port}/index.html`],
-          (err, out) => (err ? reject(err) : resolve(out))));
-        break;
-      } catch (e) {
-        if (Date.now() > deadline) throw e;
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    }
+    const listening = `:${port.toString(16).toUpperCase().padStart(4, '0')} 00000000:0000 0A`;
+    await until('nghttpd to listen', () => fs.readFileSync('/proc/net/tcp', 'utf8').includes(listening));
+    const body = await new Promise<string>((resolve, reject) => execFile('curl', ['-sS', '--http2-prior-knowledge', '--max-time', '30', `http://127.0.0.1:${port}/index.html`],
+      (err, out) => (err ? reject(err) : resolve(out))));
     assert.equal(body, 'hello over h2c\n'.repeat(50));
     const conns = () => recorder.connections.filter((c) => c.info.tuple.peerPort === port || c.info.tuple.localPort === port);
-    assert.ok(await run!.waitFor(() => conns().length >= 2 && conns().every((c) => c.closed), 5000), 'both ends captured and closed');
+    assert.ok(await run!.waitFor(() => conns().length >= 2 && conns().every((c) => c.closed), 15_000), 'both ends captured and closed');
     const client = conns().find((c) => c.info.tuple.peerPort === port)!;
     const server = conns().find((c) => c.info.tuple.localPort === port)!;
     assert.equal(client.info.protocol, 2);
