@@ -14,9 +14,10 @@
 //     defaults against the old one-request-at-a-time lane (maxInFlight 1, delayMs 100 as this bench used before),
 //     alternating, over both protocols at 10k and 100k/s.
 //  1c. docs/tuning.md's low-latency profiles against part 1's settings, both protocols at 100k and 10k/s.
-//  1d. this checkout against BENCH_BASELINE's (default: nothing to compare), each case in a process of its own after
-//     a warm-up case, alternating, BENCH_ROUNDS rounds, both protocols at 10k and 100k/s with the agent's defaults:
-//     the cost at the rates the issue sets goals for, with export requests and ring callbacks per second.
+//  1d. this checkout against BENCH_BASELINE's (default: nothing to compare), each case in a process of its own (with
+//     the image's Node flags) after a warm-up case, alternating, BENCH_ROUNDS rounds, both protocols at 10k and
+//     100k/s with the agent's defaults: the cost at the rates the issue sets goals for, with export requests and ring
+//     callbacks per second.
 //  1m. memory at 100k/s, the collector answering and stopped for BENCH_STALL_MS (a backlog), each case in its own
 //     process; BENCH_BASELINE alternates that checkout's agent in the same cases (bench/e2e/backlog.ts).
 // Run: npx tsc -p . && sudo node dist/bench/agent-end-to-end.js   (BENCH_SECONDS=8, BENCH_EXECS=4000,
@@ -147,7 +148,8 @@ async function main(): Promise<void> {
         for (const rate of CASE_RATES) {
           // Alternate which goes first, so neither always follows the other's leftovers.
           for (const [root, label] of round % 2 === 0 ? roots : [...roots].reverse()) {
-            const out = execFileSync(process.execPath, [path.join(__dirname, 'e2e', 'case-child.js'), root, protocol, String(rate),
+            // With the image's Node flags (scripts/image/Dockerfile): a smaller young generation, more scavenges.
+            const out = execFileSync(process.execPath, ['--max-semi-space-size=4', path.join(__dirname, 'e2e', 'case-child.js'), root, protocol, String(rate),
               String(SECONDS), String(CASE_WARMUP), JSON.stringify({ profile: false })], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
             const row = JSON.parse(out.trim().split('\n').pop()!) as PipelineRow;
             rows.push({ ...row, protocol: `${protocol}, ${label}` });
