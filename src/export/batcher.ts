@@ -4,6 +4,7 @@
 // promoted, and the old generation then had to be marked every few seconds); other signals and encodings keep their
 // records and serialize each batch when it goes.
 import type { TapioEvent } from '../core/event';
+import { forEachRun } from '../core/runs';
 import type { LogsEncoder } from './encode/logs';
 import type { Signal } from './settings';
 import type { Batch } from './spool-file';
@@ -27,19 +28,14 @@ export type SerializeFailed = (kind: string, records: number, error: Error) => v
 
 /** Adds items[from, to) to a count per kind (a run of one kind costs one update). */
 function countKinds<T>(kinds: Record<string, number>, items: readonly T[], from: number, to: number, kindOf: (t: T) => string): void {
-  let run = '';
-  let n = 0;
-  for (let i = from; i < to; i++) {
-    const k = kindOf(items[i]!);
-    if (k === run) {
-      n++;
-      continue;
-    }
-    if (n > 0) kinds[run] = (kinds[run] ?? 0) + n;
-    run = k;
-    n = 1;
-  }
-  if (n > 0) kinds[run] = (kinds[run] ?? 0) + n;
+  forEachRun(items, kindOf, (kind, n) => { kinds[kind] = (kinds[kind] ?? 0) + n; }, from, to);
+}
+
+/** Records per kind of items[from, to): what a batch, or a drop of several records, is counted under. */
+export function kindsOf<T>(items: readonly T[], kindOf: (t: T) => string, from = 0, to = items.length): Record<string, number> {
+  const kinds: Record<string, number> = {};
+  countKinds(kinds, items, from, to, kindOf);
+  return kinds;
 }
 
 /** Keeps the records; serializes each batch when it goes. */
@@ -84,8 +80,7 @@ export class RecordBatcher<T> implements Batcher<T> {
     this.waiting = this.open.length;
     const out: Batch[] = [];
     for (const items of going) {
-      const kinds: Record<string, number> = {};
-      countKinds(kinds, items, 0, items.length, this.kindOf);
+      const kinds = kindsOf(items, this.kindOf);
       try {
         const payload = this.serialize(items);
         if (payload) out.push({ signal: this.signal, encoding: this.encoding, records: items.length, kinds, createdAtMs: Date.now(), payload });

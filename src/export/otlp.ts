@@ -20,7 +20,7 @@ import { ByteBudget, DiskSpool, MemorySpool, type Spool } from './spool';
 import { loadSpoolKey, type Batch, type BatchHeader } from './spool-file';
 import { capacityWarning, keyFileWarning } from './spool-dir';
 import { createTransport } from './transport';
-import { EncodingLogsBatcher, RecordBatcher, type Batcher } from './batcher';
+import { EncodingLogsBatcher, kindsOf, RecordBatcher, type Batcher } from './batcher';
 
 export interface OtlpExporterDeps {
   drops: DropCounters;
@@ -67,15 +67,6 @@ interface SignalState<T> {
   batcher?: Batcher<T>;
   flushScheduled: boolean;
   droppedQueueFull: number;
-}
-
-function kindsOf<T>(items: readonly T[], kindOf: (t: T) => string): Record<string, number> {
-  const kinds: Record<string, number> = {};
-  for (const t of items) {
-    const k = kindOf(t);
-    kinds[k] = (kinds[k] ?? 0) + 1;
-  }
-  return kinds;
 }
 
 function excluder(patterns: readonly string[]): (name: string) => boolean {
@@ -267,9 +258,8 @@ export function createOtlpExporter(config: OtlpConfig, deps: OtlpExporterDeps): 
     const taken = Math.min(items.length, Math.max(0, room));
     batcher.add(items, 0, taken);
     if (taken < items.length) {
-      const lost = items.slice(taken);
-      state.droppedQueueFull += lost.length;
-      for (const [kind, n] of Object.entries(kindsOf(lost, kindOf))) drops.count('export', kind, 'queue_full', n);
+      state.droppedQueueFull += items.length - taken;
+      for (const [kind, n] of Object.entries(kindsOf(items, kindOf, taken))) drops.count('export', kind, 'queue_full', n);
     }
     // Full batches go out on the next turn of the event loop (not inside the caller); the open one once its
     // oldest record is batch.delayMs old.

@@ -3,6 +3,7 @@
 import type { DropCounters } from '../core/drops';
 import type { TapioEvent } from '../core/event';
 import type { EventSink } from '../core/sink';
+import { forEachRun } from '../core/runs';
 
 export interface EventFilter {
   /** Event names or prefixes (`process` matches `process.exec`, `process.exit`, ...). */
@@ -53,18 +54,7 @@ export interface PipelineStats {
 
 /** Adds each event to its name's count; a run of one name (the usual batch) costs one update. */
 function countByName(counts: Map<string, number>, events: readonly TapioEvent[]): void {
-  let run = '';
-  let n = 0;
-  for (const e of events) {
-    if (e.name === run) {
-      n++;
-      continue;
-    }
-    if (n > 0) counts.set(run, (counts.get(run) ?? 0) + n);
-    run = e.name;
-    n = 1;
-  }
-  if (n > 0) counts.set(run, (counts.get(run) ?? 0) + n);
+  forEachRun(events, (e) => e.name, (name, n) => counts.set(name, (counts.get(name) ?? 0) + n));
 }
 
 export class Pipeline {

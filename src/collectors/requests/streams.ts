@@ -3,6 +3,7 @@
 // explicit gaps, so a parser always knows exactly where its bytes sit. Connections are bounded (least recently used
 // evicted first; evictions counted) and closed when the kernel says the socket closed.
 import type { SessionEnd } from '../../protocols/types';
+import { LruMap } from '../../core/lru';
 import type { CloseRecord, ConnectionTuple, DataRecord } from './records';
 import { FLAG_SYSCALL_END } from './layout';
 
@@ -65,7 +66,7 @@ export class StreamTable {
   private readonly conns = new Map<string, Connection>();
   readonly counters: StreamCounters = { connections: 0, evicted: 0, closed: 0, shed: 0, ringFull: 0, recordsAfterEnd: 0, gapBytes: 0, gaps: 0, outOfOrder: 0 };
   /** Connections the kernel let go while open (most recent last, bounded): their later records are dropped. */
-  private readonly letGo = new Set<string>();
+  private readonly letGo = new LruMap<string, true>(LET_GO_REMEMBERED);
 
   constructor(private readonly maxConnections: number, private readonly open: (info: ConnectionInfo) => StreamConsumer) {}
 
@@ -123,8 +124,7 @@ export class StreamTable {
 
   close(r: CloseRecord): void {
     if (r.reason !== 'closed') {
-      if (this.letGo.size >= LET_GO_REMEMBERED) this.letGo.delete(this.letGo.values().next().value!);
-      this.letGo.add(r.connection);
+      this.letGo.set(r.connection, true);
     }
     const c = this.conns.get(r.connection);
     if (!c) return;
