@@ -22,13 +22,30 @@ static __always_inline void enter(void *ctx, __u64 ssl, __u64 buf, __u64 len_ptr
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 zero = 0;
 	struct tls_settings *cfg = bpf_map_lookup_elem(&tls_settings_map, &zero);
-	if (!cfg || cfg->self_tgid == id >> 32)
+	if (!cfg)
+		return;
+	tls_count(TLS_CNT_PROBE_HITS, 1);
+	if (cfg->self_tgid == id >> 32)
 		return;
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct tls_thread *t = bpf_task_storage_get(&tls_threads, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (!t) {
 		tls_count(TLS_CNT_STATE_FULL, 1);
 		return;
+	}
+	if (t->epoch != (__u8)cfg->epoch) {
+		/* The probes were detached meanwhile: a call entered then never returned through our probe. */
+		t->epoch = (__u8)cfg->epoch;
+		t->in_call = 0;
+		t->active.depth = 0;
+		t->pending = 0;
+	}
+	__u64 sp = PT_REGS_SP((struct pt_regs *)ctx);
+	if (t->in_call && sp >= t->active.sp) {
+		/* Not inside the call in flight (a nested call's stack is deeper): that one returned unseen. */
+		t->in_call = 0;
+		t->active.depth = 0;
+		tls_count(TLS_CNT_CALLS_UNRETURNED, 1);
 	}
 	if (t->in_call) {
 		t->active.depth++;
@@ -40,7 +57,8 @@ static __always_inline void enter(void *ctx, __u64 ssl, __u64 buf, __u64 len_ptr
 					.buf = buf,
 					.len_ptr = len_ptr,
 					.func = func,
-					.lib = (__u32)bpf_get_attach_cookie(ctx)}};
+					.lib = (__u32)bpf_get_attach_cookie(ctx)},
+			       .sp = sp};
 	t->active = n;
 	t->in_call = 1;
 }
@@ -240,10 +258,29 @@ static __always_inline void leave(struct pt_regs *ctx, __u8 dir)
 
 	struct tls_ssl_key key = {.ssl = c.ssl, .tgid = id >> 32};
 	__u64 now = bpf_ktime_get_boot_ns();
+	__u32 zero = 0;
+	struct tls_settings *cfg = bpf_map_lookup_elem(&tls_settings_map, &zero);
+	__u8 epoch = cfg ? (__u8)cfg->epoch : 0;
 	struct tls_ssl_state *st = bpf_map_lookup_elem(&tls_ssl, &key);
+	if (st && st->epoch != epoch) {
+		/* Seen before the probes were paused: calls were missed, so its offsets are stale, and userspace let the
+		 * old stream go at the pause. HTTP/1 is taken up again as a new stream (a new start_ns, so a new stream
+		 * key) from this call; HTTP/2 cannot be (the header compression state of the missed calls is gone), so
+		 * it stays not captured and is counted like any HTTP/2 stream not captured. */
+		if (st->proto == L7_PROTO_HTTP2) {
+			st->epoch = epoch;
+			if (!st->skipped)
+				tls_stop_capture(st);
+			tls_count(TLS_CNT_STREAMS_H2_NOT_RESUMED, 1);
+		} else {
+			bpf_map_delete_elem(&tls_ssl, &key);
+			st = NULL;
+			tls_count(TLS_CNT_STREAMS_RESTARTED, 1);
+		}
+	}
 	if (!st) {
 		/* Sampling and rate limits apply per stream, when it is first seen: a stream is captured whole or not. */
-		struct tls_ssl_state fresh = {.start_ns = now};
+		struct tls_ssl_state fresh = {.start_ns = now, .epoch = epoch};
 		if (!tapio_admit(TAPIO_KIND_TLS_DATA, bpf_get_current_cgroup_id())) {
 			fresh.skipped = 1;
 			tls_count(TLS_CNT_STREAMS_NOT_ADMITTED, 1);

@@ -1,7 +1,8 @@
 // Benchmark helper (child process) for bench/tls-overhead.ts: `full` runs the request collector as the agent does
 // (plaintext capture plus TLS uprobes, every request parsed, scrubbed, made into an event and discarded); `tls` runs
 // TLS capture alone (uprobes and sessions, no plaintext-TCP capture); `budget` is `full` with the agent's limits
-// (the adaptive controller holding the CPU budget by sampling streams and connections). Prints `ready` once attached (after the first
+// (the adaptive controller holding the CPU budget by sampling streams and connections) and the TLS probes' duty cycle
+// holding their cost to the traced processes (tls.maxProbeCostPercent, the default). Prints `ready` once attached (after the first
 // scan found `waitFor`, a path fragment), and on SIGTERM one JSON line with the counters, then exits. TLS_SHARED=0
 // probes the exported names only.
 import { configSchema } from '../../src/config/schema';
@@ -17,7 +18,10 @@ async function main(): Promise<void> {
   const drops = new DropCounters();
   // TLS_SHARED=0: probes at the exported SSL_* names only (the layout before shared entry points).
   const sharedEntryPoints = process.env.TLS_SHARED !== '0';
-  const config = configSchema.parse({ collectors: { requests: { enabled: true, tls: { rescanIntervalMs: 500, sharedEntryPoints } } } });
+  // Only `budget` has the probes' duty cycle (tls.maxProbeCostPercent): the other modes measure what the probes
+  // cost when they are always attached.
+  const dutyCycle = mode === 'budget' ? {} : { maxProbeCostPercent: 100 };
+  const config = configSchema.parse({ collectors: { requests: { enabled: true, tls: { rescanIntervalMs: 500, sharedEntryPoints, ...dutyCycle } } } });
   const ctx = { config, emit: () => undefined, drops, log: (m: string) => process.stderr.write(`${m}\n`) };
   let counters: () => Record<string, number>;
   let hooks: () => { name: string; chosen?: unknown }[];

@@ -62,7 +62,15 @@ enum tls_counter {
 	/* streams not captured that speak HTTP/2: their requests are not counted (TLS frames are not walked) */
 	TLS_CNT_STREAMS_H2_UNCOUNTED = 19,
 	TLS_CNT_CLOSES_LOST = 20, /* close records owed to userspace (ring_full) that did not fit even at the end */
-	TLS_CNT_MAX = 24,
+	TLS_CNT_PROBE_HITS = 21,  /* entry probes that fired: SSL calls of every probed process (each one a breakpoint
+				   * trap the calling process pays, captured or not: the probe duty cycle's measure) */
+	TLS_CNT_STREAMS_RESTARTED = 22, /* SSL objects seen again after the probes were paused (tls_settings.epoch):
+					 * taken up as new streams, from their next call */
+	TLS_CNT_STREAMS_H2_NOT_RESUMED = 23, /* ... except HTTP/2 ones: their HPACK state was missed, so they stay not
+					      * captured (also counted as TLS_CNT_STREAMS_H2_UNCOUNTED) */
+	TLS_CNT_CALLS_UNRETURNED = 24,	     /* a call in flight whose return the probes missed (they were attached or
+					* detached in between): forgotten when the thread's next call is not inside it */
+	TLS_CNT_MAX = 32,
 };
 
 /* tls_settings_map[0], written by userspace before the uprobes are attached. */
@@ -70,7 +78,8 @@ struct tls_settings {
 	__u32 bytes_per_call; /* plaintext bytes copied per call, at most TLS_CALL_BYTES_MAX */
 	__u32 adjacent_ns;    /* how recent the thread's last socket read may be to map an SSL_read to it */
 	__u32 self_tgid;      /* the agent itself (a node process: its own TLS calls are not captured) */
-	__u32 _pad;
+	__u32 epoch;	      /* raised by userspace each time the probes are attached again after a pause: state of
+			       * an SSL object or a thread from before it is stale (calls were missed meanwhile) */
 };
 
 /* An SSL call in flight on a thread (key: pid_tgid). */
@@ -99,7 +108,7 @@ struct tls_ssl_state {
 	__u8 skipped;	  /* sampled out (at first sight, or let go since): calls are not copied */
 	__u8 proto;	  /* what the plaintext speaks, from its first bytes: enum l7_protocol (0: not looked at yet) */
 	__u8 close_owed;  /* 1: let go with the ring full, and userspace's close record is not sent yet */
-	__u8 pad;
+	__u8 epoch;	  /* tls_settings.epoch when first seen (low 8 bits) */
 };
 
 /* One piece of one call's plaintext. On the ring only header + `copied` bytes of data[] are present. Userspace keys

@@ -23,6 +23,8 @@ struct {
 /* The SSL call in flight, with its nesting depth (an exported SSL_* calling another through the PLT). */
 struct tls_active {
 	struct tls_call call;
+	__u64 sp; /* the stack pointer at its entry: a call entered deeper is nested in it, one that is not means this
+		   * call returned without our return probe (attached after it began, or detached meanwhile) */
 	__u32 depth;
 	__u32 pad;
 };
@@ -57,7 +59,9 @@ struct tls_thread {
 	__u8 in_call;
 	__u8 has_recv;
 	__u8 pending;
-	__u8 pad[5];
+	__u8 epoch; /* tls_settings.epoch of the last SSL call entered (low 8 bits): a call left open by a pause is
+		     * forgotten */
+	__u8 pad[4];
 };
 
 struct {

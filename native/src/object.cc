@@ -10,6 +10,8 @@
 #include <cerrno>
 #include <cstring>
 #include <sstream>
+#include <thread>
+#include <vector>
 
 #include "fd_registry.h"
 #include "log_capture.h"
@@ -32,6 +34,7 @@ Napi::Function BpfObject::Init(Napi::Env env) {
                          InstanceMethod("attachCgroup", &BpfObject::AttachCgroup),
                          InstanceMethod("attachTc", &BpfObject::AttachTc),
                          InstanceMethod("detach", &BpfObject::Detach),
+                         InstanceMethod("detachInBackground", &BpfObject::DetachInBackground),
                          InstanceMethod("detachAll", &BpfObject::DetachAll),
                          InstanceMethod("mapFd", &BpfObject::MapFd),
                          InstanceMethod("programFd", &BpfObject::ProgramFd),
@@ -391,6 +394,52 @@ Napi::Value BpfObject::Detach(const Napi::CallbackInfo& info) {
     }
   }
   return Napi::Boolean::New(env, found);
+}
+
+// Destroys links off the JS thread: a uprobe's detach waits for RCU grace periods in the kernel (~100 ms each on
+// 6.18), which would stall the event loop for every link. The links are destroyed concurrently (their grace periods
+// overlap), a bounded number at a time, on a libuv pool thread; the promise resolves with how many were destroyed.
+class LinkDestroyer : public Napi::AsyncWorker {
+ public:
+  LinkDestroyer(Napi::Env env, std::vector<bpf_link*> links)
+      : Napi::AsyncWorker(env), links_(std::move(links)), deferred_(Napi::Promise::Deferred::New(env)) {}
+  Napi::Promise Promise() { return deferred_.Promise(); }
+  void Execute() override {
+    constexpr size_t kAtOnce = 16;
+    for (size_t i = 0; i < links_.size(); i += kAtOnce) {
+      std::vector<std::thread> threads;
+      for (size_t j = i; j < links_.size() && j < i + kAtOnce; j++)
+        threads.emplace_back([l = links_[j]] { bpf_link__destroy(l); });
+      for (auto& t : threads) t.join();
+    }
+  }
+  void OnOK() override { deferred_.Resolve(Napi::Number::New(Env(), static_cast<double>(links_.size()))); }
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  std::vector<bpf_link*> links_;
+  Napi::Promise::Deferred deferred_;
+};
+
+// detachInBackground(names: string[]): Promise<number>. The links leave this object at once (a name can be attached
+// again right away); the kernel lets go of them in the background.
+Napi::Value BpfObject::DetachInBackground(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsArray()) throw Napi::TypeError::New(env, "detachInBackground(names: string[])");
+  auto names = info[0].As<Napi::Array>();
+  std::vector<bpf_link*> links;
+  for (uint32_t i = 0; i < names.Length(); i++) {
+    Napi::Value v = names.Get(i);
+    if (!v.IsString()) continue;
+    auto it = links_.find(v.As<Napi::String>().Utf8Value());
+    if (it == links_.end()) continue;
+    links.push_back(it->second);
+    links_.erase(it);
+  }
+  auto* worker = new LinkDestroyer(env, std::move(links));
+  Napi::Promise promise = worker->Promise();
+  worker->Queue();
+  return promise;
 }
 
 // detachAll(): every program stops running; maps (and what rings still hold) stay readable until close().

@@ -33,6 +33,7 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
   Napi::Value AttachCgroup(const Napi::CallbackInfo& info);
   Napi::Value AttachTc(const Napi::CallbackInfo& info);
   Napi::Value Detach(const Napi::CallbackInfo& info);
+  Napi::Value DetachInBackground(const Napi::CallbackInfo& info);
   Napi::Value DetachAll(const Napi::CallbackInfo& info);
   Napi::Value MapFd(const Napi::CallbackInfo& info);
   Napi::Value ProgramFd(const Napi::CallbackInfo& info);

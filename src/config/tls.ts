@@ -18,6 +18,19 @@ export const tlsConfigSchema = z.object({
    *  function once instead of both exported names: on x86-64 their first instruction makes every probe hit
    *  single-step (~16 us per SSL call on a VM), the internal one's is emulated (~0.5 us). Off: the exported names. */
   sharedEntryPoints: z.boolean().default(true),
+  /** The most of the node's CPU the probes may cost the processes they trap, in percent. Every SSL call of a probed
+   *  process takes a breakpoint trap on entry and on return, captured or sampled out alike, paid by that process:
+   *  sampling cannot lower it. Above this, the probes are attached only part of the time (a duty cycle: attached for
+   *  `probeWindowMs`, measuring the calls' rate, then paused as long as it takes to average under the bound; counted
+   *  as tls_probe_*). 100: never paused. */
+  maxProbeCostPercent: z.number().min(0.01).max(100).default(1),
+  /** What one probed SSL call costs its process, ns (both traps and our programs); `bench/tls-overhead.ts` measures
+   *  it on a node ("cost of the uprobes now"): 2100-3400 on the 2-core VM it was built on, less on bare metal. */
+  probeCostNs: z.number().int().min(1).max(1_000_000).default(3000),
+  /** How long the probes stay attached, measuring the rate of SSL calls, before a pause is decided. */
+  probeWindowMs: z.number().int().min(200).max(600_000).default(2000),
+  /** The longest pause (so the probes measure again at least this often). */
+  maxProbePauseMs: z.number().int().min(1000).max(3_600_000).default(60_000),
   /** SSL objects tracked in the kernel (LRU). */
   sslTableSize: z.number().int().min(128).max(1_000_000).default(65536),
   /** The plaintext ring's size in bytes (a power of two). */

@@ -386,7 +386,7 @@ export const STRUCTS = {
       bytes_per_call: { offset: 0, size: 4 },
       adjacent_ns: { offset: 4, size: 4 },
       self_tgid: { offset: 8, size: 4 },
-      _pad: { offset: 12, size: 4 },
+      epoch: { offset: 12, size: 4 },
     },
   },
   tls_data_record: {
@@ -731,7 +731,11 @@ export const ENUMS = {
     TLS_CNT_H1_REQUESTS_NOT_CAPTURED: 18,
     TLS_CNT_STREAMS_H2_UNCOUNTED: 19,
     TLS_CNT_CLOSES_LOST: 20,
-    TLS_CNT_MAX: 24,
+    TLS_CNT_PROBE_HITS: 21,
+    TLS_CNT_STREAMS_RESTARTED: 22,
+    TLS_CNT_STREAMS_H2_NOT_RESUMED: 23,
+    TLS_CNT_CALLS_UNRETURNED: 24,
+    TLS_CNT_MAX: 32,
   },
 } as const;
 
@@ -1023,4 +1027,8 @@ export const TLS_CNT_STREAMS_RING_FULL = 17;
 export const TLS_CNT_H1_REQUESTS_NOT_CAPTURED = 18;
 export const TLS_CNT_STREAMS_H2_UNCOUNTED = 19;
 export const TLS_CNT_CLOSES_LOST = 20;
-export const TLS_CNT_MAX = 24;
+export const TLS_CNT_PROBE_HITS = 21;
+export const TLS_CNT_STREAMS_RESTARTED = 22;
+export const TLS_CNT_STREAMS_H2_NOT_RESUMED = 23;
+export const TLS_CNT_CALLS_UNRETURNED = 24;
+export const TLS_CNT_MAX = 32;

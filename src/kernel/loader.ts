@@ -235,6 +235,13 @@ export class LoadedCollector {
     return !this.closed && this.object !== undefined && this.object.detach(linkKey);
   }
 
+  /** Detaches links made by attachTarget without blocking: a uprobe's detach waits for the kernel's grace periods
+   *  (~100 ms a link), done on a pool thread; the keys can be attached again at once. */
+  detachTargetsInBackground(linkKeys: string[]): Promise<number> {
+    if (this.closed || this.object === undefined || linkKeys.length === 0) return Promise.resolve(0);
+    return this.object.detachInBackground(linkKeys);
+  }
+
   /** Every program stops running (no new records); maps and rings stay readable until close(). */
   detachAll(): void {
     if (!this.closed) this.object?.detachAll();

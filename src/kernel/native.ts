@@ -55,6 +55,9 @@ export interface NativeBpfObject {
   attachCgroup(program: string, cgroupPath: string): AttachOutcome;
   attachTc(program: string, o: { ifname: string; ingress?: boolean }): AttachOutcome;
   detach(program: string): boolean;
+  /** Detaches links off the JS thread (a uprobe's detach waits ~100 ms for the kernel): they leave the object at
+   *  once; resolves with how many the kernel let go. */
+  detachInBackground(linkKeys: string[]): Promise<number>;
   /** Every program stops running; maps stay readable until close(). */
   detachAll(): void;
   mapFd(map: string): number;

@@ -51,17 +51,19 @@ export type LostReason =
   | 'malformed' // the peer sent bytes that break the protocol
   | 'queue_full' // completed but not taken (takeRequests) before the session's record queue filled
   | 'sampled' // in flight when the kernel let the connection go because sampling rose (l7_shed in bpf/l7.bpf.c)
-  | 'ring_full'; // in flight when the kernel let the connection go because its record did not fit the ring
+  | 'ring_full' // in flight when the kernel let the connection go because its record did not fit the ring
+  | 'tls_paused'; // in flight on a TLS stream when the TLS probes were paused to hold their cost (tls/duty.ts)
 
 export const LOST_REASONS: readonly LostReason[] = [
   'desync', 'closed', 'reset', 'goaway', 'stream_limit', 'pending_limit', 'header_too_large', 'headers_unknown',
-  'malformed', 'queue_full', 'sampled', 'ring_full',
+  'malformed', 'queue_full', 'sampled', 'ring_full', 'tls_paused',
 ];
 
 /** Why a session ends: its connection closed, or the kernel stopped capturing it while it stays open (sampling rose:
- *  `sampled`; one of its records did not fit the ring: `ring_full`, bpf/include/l7_ringfull.h). Not closed, nothing
- *  in flight completes by the end, and the kernel counts the connection's requests from there on. */
-export type SessionEnd = 'closed' | 'sampled' | 'ring_full';
+ *  `sampled`; one of its records did not fit the ring: `ring_full`, bpf/include/l7_ringfull.h), or TLS capture's
+ *  probes were paused (`tls_paused`: nothing is seen of it until they are back, then it is a new stream). Not
+ *  closed, nothing in flight completes by the end. */
+export type SessionEnd = 'closed' | 'sampled' | 'ring_full' | 'tls_paused';
 
 export interface ProtocolCounters {
   chunks: number;

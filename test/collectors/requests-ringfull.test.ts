@@ -36,6 +36,9 @@ before(async () => {
       c.collectors.requests.ringBufferBytes = RING;
       c.collectors.requests.tls.ringBufferBytes = RING;
       c.collectors.requests.tls.rescanIntervalMs = 300;
+      // The ledger here must close exactly: requests made while the TLS probes are paused are not seen at all
+      // (their duty cycle has its own test, requests-tls-duty.test.ts).
+      c.collectors.requests.tls.maxProbeCostPercent = 100;
     },
   });
 });

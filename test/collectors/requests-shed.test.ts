@@ -43,7 +43,7 @@ before(async () => {
   if (needsRoot.skip) return;
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tapio-shed-'));
   await run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem'), '-days', '1', '-subj', '/CN=localhost']);
-  ra = await startRequestsAgent({ receiverDown: true, configure: (c) => { c.collectors.requests.tls.rescanIntervalMs = 300; } });
+  ra = await startRequestsAgent({ receiverDown: true, configure: (c) => { c.collectors.requests.tls.rescanIntervalMs = 300; c.collectors.requests.tls.maxProbeCostPercent = 100; } });
 });
 
 after(async () => {

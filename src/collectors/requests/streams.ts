@@ -44,6 +44,8 @@ export interface StreamCounters {
   shed: number;
   /** Let go by the kernel when one of their records did not fit the ring (unfinished requests lost, `ring_full`). */
   ringFull: number;
+  /** Let go when TLS capture's probes were paused (unfinished requests lost, `tls_paused`). */
+  paused: number;
   /** Records of a connection after the kernel let it go (another thread's syscall that was being copied then):
    *  dropped, they would start a session in the middle of a stream. */
   recordsAfterEnd: number;
@@ -64,7 +66,7 @@ interface Connection {
 
 export class StreamTable {
   private readonly conns = new Map<string, Connection>();
-  readonly counters: StreamCounters = { connections: 0, evicted: 0, closed: 0, shed: 0, ringFull: 0, recordsAfterEnd: 0, gapBytes: 0, gaps: 0, outOfOrder: 0 };
+  readonly counters: StreamCounters = { connections: 0, evicted: 0, closed: 0, shed: 0, ringFull: 0, paused: 0, recordsAfterEnd: 0, gapBytes: 0, gaps: 0, outOfOrder: 0 };
   /** Connections the kernel let go while open (most recent last, bounded): their later records are dropped. */
   private readonly letGo = new LruMap<string, true>(LET_GO_REMEMBERED);
 
@@ -133,6 +135,17 @@ export class StreamTable {
     else if (r.reason === 'sampled') this.counters.shed++;
     else this.counters.ringFull++;
     c.consumer.close(r.timeNs, false, r.reason);
+  }
+
+  /** Lets every connection go while they stay open (TLS capture's probes paused): what each had in flight is lost
+   *  under `reason`, and records of theirs still on their way are dropped (counted `recordsAfterEnd`). */
+  letGoAll(timeNs: bigint, reason: 'tls_paused'): void {
+    for (const [key, c] of this.conns) {
+      this.letGo.set(key, true);
+      this.counters.paused++;
+      c.consumer.close(timeNs, false, reason);
+    }
+    this.conns.clear();
   }
 
   /** Ends every connection (the agent is stopping). */

@@ -17,7 +17,15 @@ export interface AttachedFile {
   /** bpf_get_attach_cookie() of this file's entry probes (tls_data_record.lib). */
   cookie: number;
   links: string[];
+  /** Where its probes went, to attach them again after a pause (duty.ts). */
+  sites: ProbeSite[];
   status: HookStatus;
+}
+
+interface ProbeSite {
+  probe: TlsProbe;
+  at: { functionName?: string; fileOffset?: number; cookie: number };
+  site: string;
 }
 
 export interface AttachCounters {
@@ -27,6 +35,8 @@ export interface AttachCounters {
   files_detached: number;
   files_over_limit: number;
   files_without_ssl: number;
+  /** Background detaches the addon reported failed (the links are gone from the agent either way). */
+  detach_errors: number;
 }
 
 export class TlsAttacher {
@@ -36,29 +46,35 @@ export class TlsAttacher {
   private readonly noSsl = new Set<string>();
   private readonly libraries = new Map<number, string | undefined>();
   readonly counters: AttachCounters = {
-    files_probed: 0, files_attached: 0, files_failed: 0, files_detached: 0, files_over_limit: 0, files_without_ssl: 0,
+    files_probed: 0, files_attached: 0, files_failed: 0, files_detached: 0, files_over_limit: 0, files_without_ssl: 0, detach_errors: 0,
   };
   /** Files seen over the limit in the last scan (not attached). */
   overLimit = 0;
   /** Attach cookie -> the attached file's path: every call's record says which file's probe fired. */
   private readonly cookies = new Map<number, string>();
   private nextCookie = 1;
+  /** The probes are paused (duty.ts): attached files keep their entries and cookies, without links; files that
+   *  appear meanwhile are attached on resume. */
+  private paused = false;
+  private lastFiles: ReadonlyMap<string, MappedFile> | undefined;
 
   constructor(private readonly loaded: LoadedCollector, private readonly maxFiles: number,
     private readonly sharedEntryPoints = true) {}
 
   /** Brings the attachments in line with what the processes map now. */
   sync(files: ReadonlyMap<string, MappedFile>): void {
+    this.lastFiles = files;
     for (const [key, a] of this.attached) {
       const now = files.get(key);
       if (now) { a.file.pids = now.pids; continue; }
-      for (const l of a.links) this.loaded.detachTarget(l);
+      void this.release(a.links);
       this.attached.delete(key);
       this.cookies.delete(a.cookie);
       this.counters.files_detached++;
     }
     for (const key of this.failed.keys()) if (!files.has(key)) this.failed.delete(key);
     this.overLimit = 0;
+    if (this.paused) return;
     for (const [key, f] of files) {
       if (this.attached.has(key) || this.failed.has(key) || this.noSsl.has(key)) continue;
       if (this.attached.size >= this.maxFiles) {
@@ -97,12 +113,61 @@ export class TlsAttacher {
   }
 
   hookStatuses(): HookStatus[] {
-    return [...[...this.attached.values()].map((a) => a.status), ...this.failed.values()];
+    const attached = [...this.attached.values()].map((a) => !this.paused || !a.status.chosen ? a.status
+      : { ...a.status, chosen: { ...a.status.chosen, program: `${a.status.chosen.program} (paused: their cost is above tls.maxProbeCostPercent)` } });
+    return [...attached, ...this.failed.values()];
   }
 
-  detachAll(): void {
-    for (const a of this.attached.values()) for (const l of a.links) this.loaded.detachTarget(l);
+  get isPaused(): boolean {
+    return this.paused;
+  }
+
+  /** Detaches every file's probes, keeping the files (and their cookies) to attach again on resume. */
+  pause(): void {
+    if (this.paused) return;
+    this.paused = true;
+    for (const a of this.attached.values()) {
+      void this.release(a.links);
+      a.links = [];
+    }
+  }
+
+  /** Attaches the paused files' probes again (a file that no longer takes them is dropped, to be found again by the
+   *  next scan), then whatever the last scan found meanwhile. */
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    for (const [key, a] of this.attached) {
+      const links: string[] = [];
+      let failed = false;
+      for (const s of a.sites) {
+        const made = this.attachProbe(a.file, s.probe, s.at, s.site);
+        links.push(...made.links);
+        if (made.failed.length) failed = true;
+      }
+      if (failed) {
+        void this.release(links);
+        this.attached.delete(key);
+        this.cookies.delete(a.cookie);
+        this.counters.files_detached++;
+        continue;
+      }
+      a.links = links;
+    }
+    if (this.lastFiles) this.sync(this.lastFiles);
+  }
+
+  /** Detaches every file's probes (resolves once the kernel let go of them). */
+  async detachAll(): Promise<void> {
+    const links = [...this.attached.values()].flatMap((a) => a.links);
     this.attached.clear();
+    await this.release(links);
+  }
+
+  /** Detaches links off the JS thread: each uprobe's detach waits ~100 ms for the kernel (RCU grace periods). */
+  private release(links: string[]): Promise<void> {
+    if (links.length === 0) return Promise.resolve();
+    return this.loaded.detachTargetsInBackground(links).then(() => undefined, () => { this.counters.detach_errors++; });
   }
 
   private attachFile(f: MappedFile): void {
@@ -127,6 +192,7 @@ export class TlsAttacher {
     const links: string[] = [];
     const attempts: HookAttempt[] = [];
     const sites: string[] = [];
+    const plan: ProbeSite[] = [];
     const cookie = this.nextCookie;
     this.nextCookie = this.nextCookie >= 0xffff_ffff ? 1 : this.nextCookie + 1;
     let requiredFailed = false;
@@ -138,33 +204,37 @@ export class TlsAttacher {
       const probe = TLS_PROBES.find((p) => p.symbol === ex);
       if (!shared || !probe) continue;
       const site = `${plain}/${ex} via +0x${shared.fileOffset.toString(16)}`;
-      const made = this.attachProbe(f, probe, { fileOffset: shared.fileOffset, cookie }, `+0x${shared.fileOffset.toString(16)}`);
+      const at = { fileOffset: shared.fileOffset, cookie };
+      const made = this.attachProbe(f, probe, at, `+0x${shared.fileOffset.toString(16)}`);
       if (made.failed.length) {
-        for (const l of made.links) this.loaded.detachTarget(l);
+        void this.release(made.links);
         attempts.push(...made.failed);
         continue;
       }
       links.push(...made.links);
+      plan.push({ probe, at, site: `+0x${shared.fileOffset.toString(16)}` });
       sites.push(site);
       covered.add(plain).add(ex);
     }
     for (const p of TLS_PROBES) {
       if (!exports.found.has(p.symbol) || covered.has(p.symbol)) continue;
-      const made = this.attachProbe(f, p, { functionName: p.symbol, cookie }, p.symbol);
+      const at = { functionName: p.symbol, cookie };
+      const made = this.attachProbe(f, p, at, p.symbol);
       links.push(...made.links);
       attempts.push(...made.failed);
       if (made.failed.length && p.required) requiredFailed = true;
       if (made.links.length) sites.push(p.symbol);
+      if (made.failed.length === 0) plan.push({ probe: p, at, site: p.symbol });
     }
     if (requiredFailed) {
-      for (const l of links) this.loaded.detachTarget(l);
+      void this.release(links);
       this.fail(f, name, attempts);
       return;
     }
     this.counters.files_attached++;
     this.cookies.set(cookie, f.path);
     this.attached.set(f.key, {
-      file: f, cookie, links,
+      file: f, cookie, links, sites: plan,
       status: { name, optional: true, chosen: { kind: 'uprobe', program: `${links.length} probes on ${sites.join(', ')}` }, attempts },
     });
   }
@@ -174,7 +244,8 @@ export class TlsAttacher {
     { links: string[]; failed: HookAttempt[] } {
     const links: string[] = [];
     const failed: HookAttempt[] = [];
-    const pairs: [HookKind, string][] = [['uprobe', p.entry], ...(p.exit ? [['uretprobe', p.exit] as [HookKind, string]] : [])];
+    // The return probe first: a call that begins between the two attaches is then not entered without its return.
+    const pairs: [HookKind, string][] = [...(p.exit ? [['uretprobe', p.exit] as [HookKind, string]] : []), ['uprobe', p.entry]];
     for (const [kind, program] of pairs) {
       const linkKey = `${f.key}/${site}/${kind}`;
       const out = this.loaded.attachTarget({ kind, program, target: { binaryPath: f.openPath, ...at } }, linkKey);

@@ -15,6 +15,7 @@ import type { ConnectionInfo, StreamConsumer } from '../requests/streams';
 import { StreamTable } from '../requests/streams';
 import { TlsAttacher } from './attach';
 import { Discovery } from './discovery';
+import { ProbeDutyCycle } from './duty';
 import { UnmappedHold } from './hold';
 import { COUNTER_NAMES, TLS_SETTINGS } from './layout';
 import { roleFromFirstBytes, TlsRecordDecoder } from './records';
@@ -26,6 +27,7 @@ export { tlsHookPlan, TLS_PROBES } from './spec';
 export type PlaintextConsumerFactory = (info: ConnectionInfo, emit: (e: TapioEvent) => void) => StreamConsumer;
 
 const SOCKET_SET_MAX = 1 << 16;
+const PROBE_HITS_SLOT = COUNTER_NAMES.indexOf('probe_hits');
 
 export class TlsCapture {
   private loaded: LoadedCollector | undefined;
@@ -42,6 +44,12 @@ export class TlsCapture {
   private readonly pending: TapioEvent[] = [];
   private readonly discovery = new Discovery();
   private hold: UnmappedHold | undefined;
+  private duty: ProbeDutyCycle | undefined;
+  private dutyTimer: NodeJS.Timeout | undefined;
+  private letGoTimer: NodeJS.Timeout | undefined;
+  /** tls_settings.epoch: raised each time the probes are attached again after a pause. */
+  private epoch = 0;
+  private settings: Buffer | undefined;
 
   /** `sharedMaps`: request capture's maps of bpf/include/tls_sockets.h (name -> fd), which this object reuses;
    *  `socketsMapped`: whether request capture's socket programs learn sockets for it (its socket-length plan). */
@@ -75,7 +83,9 @@ export class TlsCapture {
     settings.writeUInt32LE(t.bytesPerCall, TLS_SETTINGS.fields.bytes_per_call.offset);
     settings.writeUInt32LE(Math.min(0xffffffff, t.adjacentReadUs * 1000), TLS_SETTINGS.fields.adjacent_ns.offset);
     settings.writeUInt32LE(process.pid, TLS_SETTINGS.fields.self_tgid.offset);
+    settings.writeUInt32LE(this.epoch, TLS_SETTINGS.fields.epoch.offset);
     this.loaded.map('tls_settings_map').update(u32Key(0), settings);
+    this.settings = settings;
 
     const attacher = new TlsAttacher(this.loaded, t.maxFiles, t.sharedEntryPoints);
     this.attacher = attacher;
@@ -123,6 +133,50 @@ export class TlsCapture {
     this.scan();
     this.timer = setInterval(() => this.scan(), t.rescanIntervalMs);
     this.timer.unref();
+    if (t.maxProbeCostPercent < 100) {
+      this.duty = new ProbeDutyCycle({ maxCostPercent: t.maxProbeCostPercent, costNsPerHit: t.probeCostNs, cpus,
+        windowMs: t.probeWindowMs, maxPauseMs: t.maxProbePauseMs }, Date.now(), this.probeHits());
+      this.dutyTimer = setInterval(() => this.dutyTick(), Math.min(1000, Math.max(100, t.probeWindowMs / 4)));
+      this.dutyTimer.unref();
+    }
+  }
+
+  /** The kernel's count of entry probe hits (every SSL call of every probed process). */
+  private probeHits(): number {
+    try {
+      const v = this.loaded!.map('tls_counters').perCpuValues(u32Key(PROBE_HITS_SLOT));
+      return v ? v.reduce((sum, b) => sum + Number(b.readBigUInt64LE(0)), 0) : 0;
+    } catch {
+      return 0;
+    }
+  }
+
+  /** Pauses or resumes the probes as the duty cycle says (duty.ts). */
+  private dutyTick(): void {
+    if (!this.duty || !this.attacher || this.stopped) return;
+    const decision = this.duty.tick(Date.now(), this.probeHits());
+    if (decision === 'pause') {
+      this.attacher.pause();
+      this.ctx.log(`requests: TLS probes paused for ${(this.duty.lastPauseMs / 1000).toFixed(1)} s: ${this.duty.lastRate.toFixed(0)} SSL calls/s cost the traced processes ~${this.duty.lastCostPercent.toFixed(1)}% of the node (tls.maxProbeCostPercent ${this.ctx.config.collectors.requests.tls.maxProbeCostPercent})`);
+      // Records made before the detach may still be in the ring: the streams are let go once those are read.
+      this.letGoTimer = setTimeout(() => {
+        this.letGoTimer = undefined;
+        if (this.stopped || !this.attacher?.isPaused) return;
+        this.hold?.flush();
+        this.streams?.letGoAll(bootNowNs(), 'tls_paused');
+        if (this.pending.length > 0) this.ctx.emit(this.pending.splice(0));
+      }, 500);
+      this.letGoTimer.unref();
+    } else if (decision === 'resume') {
+      if (this.letGoTimer) { clearTimeout(this.letGoTimer); this.letGoTimer = undefined; this.hold?.flush(); this.streams?.letGoAll(bootNowNs(), 'tls_paused'); }
+      // State of SSL objects and threads from before the pause is stale from now on (bpf/tls.bpf.c: epoch).
+      this.epoch = (this.epoch + 1) >>> 0;
+      if (this.settings) {
+        this.settings.writeUInt32LE(this.epoch, TLS_SETTINGS.fields.epoch.offset);
+        try { this.loaded!.map('tls_settings_map').update(u32Key(0), this.settings); } catch { /* closed meanwhile */ }
+      }
+      this.attacher.resume();
+    }
   }
 
   /** Reads every process's maps and attaches/detaches to match. Synchronous and bounded by the process count. */
@@ -194,6 +248,16 @@ export class TlsCapture {
       out.tls_files_attached_now = this.attacher.attached.size;
       out.tls_files_failed_now = this.attacher.failed.size;
     }
+    if (this.duty) {
+      const now = Date.now();
+      out.tls_probes_paused_now = this.duty.isAttached ? 0 : 1;
+      out.tls_probe_pauses = this.duty.counters.pauses;
+      out.tls_probes_paused_ms = this.duty.pausedMs(now);
+      out.tls_probe_paused_calls_estimated = this.duty.counters.paused_calls_estimated;
+      out.tls_probe_calls_per_second = Math.round(this.duty.lastRate);
+      out.tls_probe_cost_node_permille = Math.round(this.duty.lastCostPercent * 10);
+      out.tls_probe_duty_percent = Math.round(this.duty.duty * 100);
+    }
     for (const [k, v] of Object.entries(this.counts)) out[`tls_${k}`] = v;
     if (this.hold) for (const [k, v] of Object.entries(this.hold.counters)) out[`tls_${k}`] = v;
     if (this.streams) {
@@ -202,6 +266,7 @@ export class TlsCapture {
       out.tls_out_of_order = this.streams.counters.outOfOrder;
       out.tls_sessions_shed = this.streams.counters.shed;
       out.tls_sessions_ring_full = this.streams.counters.ringFull;
+      out.tls_sessions_paused = this.streams.counters.paused;
       out.tls_records_after_end = this.streams.counters.recordsAfterEnd;
     }
     return out;
@@ -223,7 +288,9 @@ export class TlsCapture {
   async stop(): Promise<void> {
     if (this.stopped) return;
     if (this.timer) clearInterval(this.timer);
-    this.attacher?.detachAll();
+    if (this.dutyTimer) clearInterval(this.dutyTimer);
+    if (this.letGoTimer) clearTimeout(this.letGoTimer);
+    await this.attacher?.detachAll();
     this.loaded?.detachAll();
     this.reader?.stop();
     this.stopped = true;

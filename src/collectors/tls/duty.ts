@@ -1,0 +1,89 @@
+// The TLS probes' duty cycle. A uprobe costs the process it traps on every SSL call (a breakpoint trap on entry, a
+// return trampoline on return: ~2 µs on a VM), whether or not the call's stream is sampled, so sampling bounds the
+// agent's CPU but not this. The cost is estimated from the kernel's count of probe hits (tls_kernel_probe_hits)
+// times the configured cost of one (tls.probeCostNs); while it is above tls.maxProbeCostPercent of the node, the
+// probes are attached for a window of tls.probeWindowMs and then paused long enough that the average is at the
+// bound. Pure state machine: TlsCapture applies what it decides (attach.ts pause/resume) and counts it.
+
+export interface DutyCycleSettings {
+  maxCostPercent: number;
+  costNsPerHit: number;
+  cpus: number;
+  windowMs: number;
+  maxPauseMs: number;
+}
+
+export interface DutyCycleCounters {
+  /** Times the probes were paused. */
+  pauses: number;
+  /** Time the probes spent paused, ms (SSL calls then are not seen at all). */
+  paused_ms: number;
+  /** SSL calls made while paused, estimated from the rate measured in the window before each pause. */
+  paused_calls_estimated: number;
+}
+
+export type DutyDecision = 'pause' | 'resume' | undefined;
+
+export class ProbeDutyCycle {
+  private attached = true;
+  private since: number;
+  private hitsAtStart: number;
+  private pauseUntil = 0;
+  /** The rate of SSL calls measured in the last window, per second. */
+  lastRate = 0;
+  /** The probes' estimated cost in the last window, percent of the node. */
+  lastCostPercent = 0;
+  /** The share of time the probes were attached in the last cycle, 0-1 (1 when never paused). */
+  duty = 1;
+  /** The length of the last pause decided, ms. */
+  lastPauseMs = 0;
+  readonly counters: DutyCycleCounters = { pauses: 0, paused_ms: 0, paused_calls_estimated: 0 };
+
+  constructor(private readonly s: DutyCycleSettings, nowMs: number, hits: number) {
+    this.since = nowMs;
+    this.hitsAtStart = hits;
+  }
+
+  get isAttached(): boolean {
+    return this.attached;
+  }
+
+  /** Called periodically with the kernel's running count of probe hits; says when to pause or resume. */
+  tick(nowMs: number, hits: number): DutyDecision {
+    if (!this.attached) {
+      if (nowMs < this.pauseUntil) return undefined;
+      const pausedMs = nowMs - this.since;
+      this.counters.paused_ms += pausedMs;
+      this.counters.paused_calls_estimated += Math.round(this.lastRate * pausedMs / 1000);
+      this.attached = true;
+      this.since = nowMs;
+      this.hitsAtStart = hits;
+      return 'resume';
+    }
+    const elapsed = nowMs - this.since;
+    if (elapsed < this.s.windowMs) return undefined;
+    const calls = Math.max(0, hits - this.hitsAtStart);
+    this.lastRate = calls * 1000 / elapsed;
+    this.lastCostPercent = (calls * this.s.costNsPerHit) / (elapsed * 1e6 * this.s.cpus) * 100;
+    if (this.lastCostPercent <= this.s.maxCostPercent) {
+      this.duty = 1;
+      this.since = nowMs;
+      this.hitsAtStart = hits;
+      return undefined;
+    }
+    // Attached `elapsed` at cost c, paused p: c * elapsed / (elapsed + p) = bound.
+    const pauseMs = Math.min(this.s.maxPauseMs, elapsed * (this.lastCostPercent / this.s.maxCostPercent - 1));
+    this.duty = elapsed / (elapsed + pauseMs);
+    this.lastPauseMs = pauseMs;
+    this.attached = false;
+    this.since = nowMs;
+    this.pauseUntil = nowMs + pauseMs;
+    this.counters.pauses++;
+    return 'pause';
+  }
+
+  /** Time paused so far including the current pause, ms. */
+  pausedMs(nowMs: number): number {
+    return this.counters.paused_ms + (this.attached ? 0 : nowMs - this.since);
+  }
+}
