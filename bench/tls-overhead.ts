@@ -16,7 +16,7 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 6);
 const BUDGET_WARMUP = Number(process.env.BENCH_BUDGET_WARMUP ?? 6);
 /** Runs of the load measured within the budget, averaged: the probes' duty cycle (tls.maxProbeCostPercent) pauses
  *  them for up to tens of seconds at a time, so one 6 s run could fall wholly inside or outside a pause. */
-const BUDGET_RUNS = Number(process.env.BENCH_BUDGET_RUNS ?? 6);
+const BUDGET_RUNS = Number(process.env.BENCH_BUDGET_RUNS ?? 12);
 /** BENCH_BUDGET_ONLY=1: only the loads without Tapio and within the budget (no always-attached runs, no SSL loop). */
 const BUDGET_ONLY = process.env.BENCH_BUDGET_ONLY === '1';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -130,7 +130,7 @@ async function withChild<T>(mode: string, waitFor: string, fn: () => Promise<T>,
 }
 
 function printBudgetTable(rows: string[][]): void {
-  const head = ['load', 'req/s without (before / after)', `req/s, agent within its CPU budget (${BUDGET_RUNS} runs averaged)`, 'kept', 'sampling it settled on',
+  const head = ['load', `req/s without (${BUDGET_RUNS} runs before / after)`, `req/s, agent within its CPU budget (${BUDGET_RUNS} runs averaged)`, 'kept', 'sampling it settled on',
     'requests reported', 'TLS streams not admitted / let go', 'probes\' duty cycle (tls.maxProbeCostPercent)'];
   console.log(`| ${head.join(' | ')} |\n|${head.map(() => '---').join('|')}|`);
   for (const r of rows) console.log(`| ${r.join(' | ')} |`);
@@ -155,25 +155,31 @@ async function main(): Promise<void> {
         const full = BUDGET_ONLY ? skipped : await withChild('full', load.binary, () => load.drive());
         const control = await load.drive();
         // Within its budget: the controller gets BUDGET_WARMUP runs of the load to settle (a decision per 5 s),
-        // then BUDGET_RUNS runs are averaged (they span several of the probes' duty cycles).
+        // then BUDGET_RUNS runs are averaged (they span several of the probes' duty cycles), against as many runs
+        // without Tapio just before and just after (single runs here differ by up to 2x from one to the next).
+        const runs = async (n: number) => { const v: number[] = []; for (let i = 0; i < n; i++) v.push(await load.drive()); return v; };
+        const before = await runs(BUDGET_RUNS);
         const budget = await withChild('budget', load.binary, async () => {
-          for (let i = 0; i < BUDGET_WARMUP; i++) await load.drive();
-          let sum = 0;
-          for (let i = 0; i < BUDGET_RUNS; i++) sum += await load.drive();
-          return sum / BUDGET_RUNS;
+          await runs(BUDGET_WARMUP);
+          const v = await runs(BUDGET_RUNS);
+          return v.reduce((a, b) => a + b, 0) / v.length;
         });
-        const control2 = await load.drive();
+        const afterRuns = await runs(BUDGET_RUNS);
+        const without = [...before, ...afterRuns];
+        const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
+        const control2 = mean(afterRuns);
         const bs = (budget.report.sampling ?? {}) as Record<string, number>;
         const bc = (budget.report.counters ?? {}) as Record<string, number>;
-        budgetRows.push([load.name, `${control.toFixed(0)} / ${control2.toFixed(0)}`, budget.value.toFixed(0), (budget.value / ((control + control2) / 2)).toFixed(3),
+        budgetRows.push([load.name, `${mean(before).toFixed(0)} / ${control2.toFixed(0)} (runs ${Math.min(...without).toFixed(0)}-${Math.max(...without).toFixed(0)})`,
+          budget.value.toFixed(0), (budget.value / mean(without)).toFixed(3),
           `tls.data 1/${bs['tls.data'] ?? 1}, l7.data 1/${bs['l7.data'] ?? 1}`, String(bc.requests_reported ?? 0),
           `${bc.tls_kernel_streams_not_admitted ?? 0} / ${bc.tls_kernel_streams_shed ?? 0}`,
           `${bc.tls_probe_pauses ?? 0} pauses, ${((bc.tls_probes_paused_ms ?? 0) / 1000).toFixed(0)} s paused, last window ${((bc.tls_probe_cost_node_permille ?? 0) / 10).toFixed(1)}% of the node (${bc.tls_probe_calls_per_second ?? 0} calls/s)`]);
-        const without = (base + control) / 2;
+        const withoutNow = (base + control) / 2;
         const c = (tls.report.counters ?? {}) as Record<string, number>;
         const f = (full.report.counters ?? {}) as Record<string, number>;
-        rows.push([load.name, `${base.toFixed(0)} / ${control.toFixed(0)}`, `${names.value.toFixed(0)} (${(names.value / without).toFixed(3)})`,
-          tls.value.toFixed(0), (tls.value / without).toFixed(3), full.value.toFixed(0), (full.value / without).toFixed(3),
+        rows.push([load.name, `${base.toFixed(0)} / ${control.toFixed(0)}`, `${names.value.toFixed(0)} (${(names.value / withoutNow).toFixed(3)})`,
+          tls.value.toFixed(0), (tls.value / withoutNow).toFixed(3), full.value.toFixed(0), (full.value / withoutNow).toFixed(3),
           String(c.tls_kernel_calls ?? 0), String(c.requests_reported ?? 0), String(f.requests_reported ?? 0), String(c.tls_kernel_bytes_ring_full ?? 0)]);
       } finally {
         stop();

@@ -28,7 +28,7 @@ export const tlsConfigSchema = z.object({
    *  it on a node ("cost of the uprobes now"): 2100-3400 on the 2-core VM it was built on, less on bare metal. */
   probeCostNs: z.number().int().min(1).max(1_000_000).default(3000),
   /** How long the probes stay attached, measuring the rate of SSL calls, before a pause is decided. */
-  probeWindowMs: z.number().int().min(200).max(600_000).default(2000),
+  probeWindowMs: z.number().int().min(200).max(600_000).default(1000),
   /** The longest pause (so the probes measure again at least this often). */
   maxProbePauseMs: z.number().int().min(1000).max(3_600_000).default(60_000),
   /** SSL objects tracked in the kernel (LRU). */

@@ -52,3 +52,16 @@ test('a pause is never longer than maxPauseMs, and nothing breaks on a hit count
   assert.equal(d.tick(9000, 0), undefined, 'no hits counted (a reloaded object): no cost, stay attached');
   assert.equal(d.lastCostPercent, 0);
 });
+
+test('the agent\'s own time decoding what the probes captured counts toward their cost', () => {
+  const d = new ProbeDutyCycle(settings, 0, 0, 0);
+  // Traps at 0.5% of the node (under the 2% bound), but the agent spent 120 ms of each second decoding (6% of 2 cores).
+  assert.equal(d.tick(2000, rateFor(0.5) * 2, 240e6), 'pause');
+  assert.ok(Math.abs(d.lastTrapPercent - 0.5) < 1e-9);
+  assert.ok(Math.abs(d.lastCostPercent - 6.5) < 1e-9, String(d.lastCostPercent));
+  assert.ok(Math.abs(d.lastPauseMs - 2000 * (6.5 / 2 - 1)) < 1e-6);
+  // Decoding done while paused (records still in the ring) is not charged to the next window.
+  assert.equal(d.tick(2000 + d.lastPauseMs, rateFor(0.5) * 2, 300e6), 'resume');
+  assert.equal(d.tick(4000 + d.lastPauseMs, rateFor(0.5) * 4, 300e6), undefined, 'traps alone, under the bound');
+  assert.ok(d.isAttached);
+});

@@ -50,6 +50,8 @@ export class TlsCapture {
   /** tls_settings.epoch: raised each time the probes are attached again after a pause. */
   private epoch = 0;
   private settings: Buffer | undefined;
+  /** The agent's time decoding TLS records (ring callback to events handed on), ns: part of what the probes cost. */
+  private decodeNs = 0;
 
   /** `sharedMaps`: request capture's maps of bpf/include/tls_sockets.h (name -> fd), which this object reuses;
    *  `socketsMapped`: whether request capture's socket programs learn sockets for it (its socket-length plan). */
@@ -110,6 +112,7 @@ export class TlsCapture {
     this.hold = hold;
     const decoder = new TlsRecordDecoder(this.ctx.drops);
     this.reader = this.loaded.openRing(TLS_RING, (batch) => {
+      const began = process.hrtime.bigint();
       batch.forEach((view, offset, size) => {
         try {
           const rec = decoder.decode(view, offset, size);
@@ -128,6 +131,7 @@ export class TlsCapture {
       });
       hold.expire();
       if (pending.length > 0) this.ctx.emit(pending.splice(0));
+      this.decodeNs += Number(process.hrtime.bigint() - began);
     }, ringReaderOptions(this.ctx.config));
 
     this.scan();
@@ -135,8 +139,8 @@ export class TlsCapture {
     this.timer.unref();
     if (t.maxProbeCostPercent < 100) {
       this.duty = new ProbeDutyCycle({ maxCostPercent: t.maxProbeCostPercent, costNsPerHit: t.probeCostNs, cpus,
-        windowMs: t.probeWindowMs, maxPauseMs: t.maxProbePauseMs }, Date.now(), this.probeHits());
-      this.dutyTimer = setInterval(() => this.dutyTick(), Math.min(1000, Math.max(100, t.probeWindowMs / 4)));
+        windowMs: t.probeWindowMs, maxPauseMs: t.maxProbePauseMs }, Date.now(), this.probeHits(), this.decodeNs);
+      this.dutyTimer = setInterval(() => this.dutyTick(), Math.min(1000, Math.max(100, t.probeWindowMs / 2)));
       this.dutyTimer.unref();
     }
   }
@@ -154,10 +158,12 @@ export class TlsCapture {
   /** Pauses or resumes the probes as the duty cycle says (duty.ts). */
   private dutyTick(): void {
     if (!this.duty || !this.attacher || this.stopped) return;
-    const decision = this.duty.tick(Date.now(), this.probeHits());
+    // Nothing probed, nothing to measure (the count stands still); a pause in progress still ends on time.
+    if (this.attacher.attached.size === 0 && this.duty.isAttached) return;
+    const decision = this.duty.tick(Date.now(), this.probeHits(), this.decodeNs);
     if (decision === 'pause') {
       this.attacher.pause();
-      this.ctx.log(`requests: TLS probes paused for ${(this.duty.lastPauseMs / 1000).toFixed(1)} s: ${this.duty.lastRate.toFixed(0)} SSL calls/s cost the traced processes ~${this.duty.lastCostPercent.toFixed(1)}% of the node (tls.maxProbeCostPercent ${this.ctx.config.collectors.requests.tls.maxProbeCostPercent})`);
+      this.ctx.log(`requests: TLS probes paused for ${(this.duty.lastPauseMs / 1000).toFixed(1)} s: ${this.duty.lastRate.toFixed(0)} SSL calls/s cost ~${this.duty.lastCostPercent.toFixed(1)}% of the node (traps in the traced processes ${this.duty.lastTrapPercent.toFixed(1)}%, the agent decoding them ${(this.duty.lastCostPercent - this.duty.lastTrapPercent).toFixed(1)}%; tls.maxProbeCostPercent ${this.ctx.config.collectors.requests.tls.maxProbeCostPercent})`);
       // Records made before the detach may still be in the ring: the streams are let go once those are read.
       this.letGoTimer = setTimeout(() => {
         this.letGoTimer = undefined;
@@ -256,6 +262,8 @@ export class TlsCapture {
       out.tls_probe_paused_calls_estimated = this.duty.counters.paused_calls_estimated;
       out.tls_probe_calls_per_second = Math.round(this.duty.lastRate);
       out.tls_probe_cost_node_permille = Math.round(this.duty.lastCostPercent * 10);
+      out.tls_probe_trap_cost_node_permille = Math.round(this.duty.lastTrapPercent * 10);
+      out.tls_decode_ms = Math.round(this.decodeNs / 1e6);
       out.tls_probe_duty_percent = Math.round(this.duty.duty * 100);
     }
     for (const [k, v] of Object.entries(this.counts)) out[`tls_${k}`] = v;
