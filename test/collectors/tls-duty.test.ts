@@ -65,3 +65,12 @@ test('the agent\'s own time decoding what the probes captured counts toward thei
   assert.equal(d.tick(4000 + d.lastPauseMs, rateFor(0.5) * 4, 300e6), undefined, 'traps alone, under the bound');
   assert.ok(d.isAttached);
 });
+
+test('cheap probes are not paused for the agent\'s decoding (a slow machine, a first window\'s JIT warm-up): its budget governs that', () => {
+  const d = new ProbeDutyCycle(settings, 0, 0, 0);
+  // Traps at 0.1% of the node (under a quarter of the 2% bound), the agent decoding at 10%: no pause.
+  assert.equal(d.tick(2000, rateFor(0.1) * 2, 400e6), undefined);
+  assert.ok(d.isAttached);
+  assert.ok(Math.abs(d.lastDecodePercent - 10) < 1e-9);
+  assert.ok(Math.abs(d.lastCostPercent - 0.1) < 1e-9, String(d.lastCostPercent));
+});

@@ -2,7 +2,7 @@
 // return trampoline on return: ~2-3 µs on a VM), whether or not the call's stream is sampled, so sampling bounds the
 // agent's CPU but not this. What the probes cost the node is estimated as the kernel's count of probe hits
 // (tls_kernel_probe_hits) times the configured cost of one (tls.probeCostNs), plus the agent's own time decoding
-// what they captured (measured); while it is above tls.maxProbeCostPercent of the node, the probes are attached for
+// what they captured (measured; once the traps are a quarter of the bound); while it is above tls.maxProbeCostPercent of the node, the probes are attached for
 // a window of tls.probeWindowMs and then paused long enough that the average is at the bound. (The agent's time
 // counts too because its sampling controller, averaging over seconds that are mostly paused, relaxes to capturing
 // everything, so a window would otherwise cost the node far more than its traps: measured, wrk -> node https kept
@@ -40,6 +40,9 @@ export class ProbeDutyCycle {
   lastCostPercent = 0;
   /** Of which the traps in the traced processes. */
   lastTrapPercent = 0;
+  /** The agent's time decoding in the last window, percent of the node (counted in the cost only past a quarter of
+   *  the bound in traps). */
+  lastDecodePercent = 0;
   /** The share of time the probes were attached in the last cycle, 0-1 (1 when never paused). */
   duty = 1;
   /** The length of the last pause decided, ms. */
@@ -76,7 +79,11 @@ export class ProbeDutyCycle {
     this.lastRate = calls * 1000 / elapsed;
     const node = elapsed * 1e6 * this.s.cpus;
     this.lastTrapPercent = (calls * this.s.costNsPerHit) / node * 100;
-    this.lastCostPercent = this.lastTrapPercent + Math.max(0, decodeNs - this.decodeAtStart) / node * 100;
+    // Decoding counts once the traps themselves are a quarter of the bound: below that the probes are cheap, and the
+    // agent's own CPU budget (sampling) governs its decoding, as for plaintext; a first window's JIT warm-up, or a
+    // slow machine decoding a handful of requests, does not pause them.
+    this.lastDecodePercent = Math.max(0, decodeNs - this.decodeAtStart) / node * 100;
+    this.lastCostPercent = this.lastTrapPercent + (this.lastTrapPercent >= this.s.maxCostPercent / 4 ? this.lastDecodePercent : 0);
     if (this.lastCostPercent <= this.s.maxCostPercent) {
       this.duty = 1;
       this.since = nowMs;
