@@ -172,8 +172,7 @@ export class RequestsCollector extends RingCollector {
       try {
         const m = this.loaded.map('l7_counters');
         COUNTER_NAMES.forEach((name, i) => {
-          const v = m.perCpuValues(u32Key(i));
-          if (v) out[`kernel_${name}`] = v.reduce((s, b) => s + Number(b.readBigUInt64LE(0)), 0);
+          out[`kernel_${name}`] = Number(m.sumU64(u32Key(i)));
         });
       } catch { /* closed meanwhile */ }
     }

@@ -67,10 +67,7 @@ export class TlsAttacher {
     for (const [key, a] of this.attached) {
       const now = files.get(key);
       if (now) { a.file.pids = now.pids; continue; }
-      void this.release(a.links);
-      this.attached.delete(key);
-      this.cookies.delete(a.cookie);
-      this.counters.files_detached++;
+      this.drop(key, a, a.links);
     }
     for (const key of this.failed.keys()) if (!files.has(key)) this.failed.delete(key);
     this.overLimit = 0;
@@ -146,10 +143,7 @@ export class TlsAttacher {
         if (made.failed.length) failed = true;
       }
       if (failed) {
-        void this.release(links);
-        this.attached.delete(key);
-        this.cookies.delete(a.cookie);
-        this.counters.files_detached++;
+        this.drop(key, a, links);
         continue;
       }
       a.links = links;
@@ -162,6 +156,14 @@ export class TlsAttacher {
     const links = [...this.attached.values()].flatMap((a) => a.links);
     this.attached.clear();
     await this.release(links);
+  }
+
+  /** A file is detached (no process maps it, or it no longer takes the probes): its links go, and so does its cookie. */
+  private drop(key: string, a: AttachedFile, links: string[]): void {
+    void this.release(links);
+    this.attached.delete(key);
+    this.cookies.delete(a.cookie);
+    this.counters.files_detached++;
   }
 
   /** Detaches links off the JS thread: each uprobe's detach waits ~100 ms for the kernel (RCU grace periods). */
@@ -203,17 +205,17 @@ export class TlsAttacher {
       const shared = this.sharedEntryPoints ? sharedEntryPoint(f.openPath, exports, plain, ex) : undefined;
       const probe = TLS_PROBES.find((p) => p.symbol === ex);
       if (!shared || !probe) continue;
-      const site = `${plain}/${ex} via +0x${shared.fileOffset.toString(16)}`;
       const at = { fileOffset: shared.fileOffset, cookie };
-      const made = this.attachProbe(f, probe, at, `+0x${shared.fileOffset.toString(16)}`);
+      const offsetSite = `+0x${shared.fileOffset.toString(16)}`;
+      const made = this.attachProbe(f, probe, at, offsetSite);
       if (made.failed.length) {
         void this.release(made.links);
         attempts.push(...made.failed);
         continue;
       }
       links.push(...made.links);
-      plan.push({ probe, at, site: `+0x${shared.fileOffset.toString(16)}` });
-      sites.push(site);
+      plan.push({ probe, at, site: offsetSite });
+      sites.push(`${plain}/${ex} via ${offsetSite}`);
       covered.add(plain).add(ex);
     }
     for (const p of TLS_PROBES) {

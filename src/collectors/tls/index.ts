@@ -148,11 +148,17 @@ export class TlsCapture {
   /** The kernel's count of entry probe hits (every SSL call of every probed process). */
   private probeHits(): number {
     try {
-      const v = this.loaded!.map('tls_counters').perCpuValues(u32Key(PROBE_HITS_SLOT));
-      return v ? v.reduce((sum, b) => sum + Number(b.readBigUInt64LE(0)), 0) : 0;
+      return Number(this.loaded!.map('tls_counters').sumU64(u32Key(PROBE_HITS_SLOT)));
     } catch {
       return 0;
     }
+  }
+
+  /** The open TLS streams end with the pause: what they had in flight is lost as `tls_paused`. */
+  private letGoPausedStreams(): void {
+    this.hold?.flush();
+    this.streams?.letGoAll(bootNowNs(), 'tls_paused');
+    if (this.pending.length > 0) this.ctx.emit(this.pending.splice(0));
   }
 
   /** Pauses or resumes the probes as the duty cycle says (duty.ts). */
@@ -167,14 +173,11 @@ export class TlsCapture {
       // Records made before the detach may still be in the ring: the streams are let go once those are read.
       this.letGoTimer = setTimeout(() => {
         this.letGoTimer = undefined;
-        if (this.stopped || !this.attacher?.isPaused) return;
-        this.hold?.flush();
-        this.streams?.letGoAll(bootNowNs(), 'tls_paused');
-        if (this.pending.length > 0) this.ctx.emit(this.pending.splice(0));
+        if (!this.stopped && this.attacher?.isPaused) this.letGoPausedStreams();
       }, 500);
       this.letGoTimer.unref();
     } else if (decision === 'resume') {
-      if (this.letGoTimer) { clearTimeout(this.letGoTimer); this.letGoTimer = undefined; this.hold?.flush(); this.streams?.letGoAll(bootNowNs(), 'tls_paused'); }
+      if (this.letGoTimer) { clearTimeout(this.letGoTimer); this.letGoTimer = undefined; this.letGoPausedStreams(); }
       // State of SSL objects and threads from before the pause is stale from now on (bpf/tls.bpf.c: epoch).
       this.epoch = (this.epoch + 1) >>> 0;
       if (this.settings) {
@@ -244,8 +247,7 @@ export class TlsCapture {
         const m = this.loaded.map('tls_counters');
         COUNTER_NAMES.forEach((name, i) => {
           if (!name) return;
-          const v = m.perCpuValues(u32Key(i));
-          if (v) out[`tls_kernel_${name}`] = v.reduce((s, b) => s + Number(b.readBigUInt64LE(0)), 0);
+          out[`tls_kernel_${name}`] = Number(m.sumU64(u32Key(i)));
         });
       } catch { /* closed meanwhile */ }
     }
