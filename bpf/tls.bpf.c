@@ -114,7 +114,7 @@ static __always_inline bool tls_shed(void *ctx, struct tls_ssl_state *st, const 
 
 /* The socket of this SSL object now, and how it is known (enum tls_map_how). */
 static __always_inline __u8 learn_socket(struct tls_ssl_state *st, const struct tls_ssl_key *key, __u64 call_sk,
-					 __u8 dir, struct tls_thread *t, __u64 now)
+					 __u8 dir, struct tls_thread *t, __u64 now, const struct tls_settings *cfg)
 {
 	if (call_sk) {
 		bind_socket(st, key, call_sk);
@@ -123,9 +123,7 @@ static __always_inline __u8 learn_socket(struct tls_ssl_state *st, const struct 
 	if (st->sk)
 		return TLS_MAP_CACHED;
 	if (dir == 1) {
-		__u32 zero = 0;
-		struct tls_settings *cfg = bpf_map_lookup_elem(&tls_settings_map, &zero);
-		if (t->has_recv && cfg && now - t->last_recv.ns <= cfg->adjacent_ns) {
+		if (t->has_recv && now - t->last_recv.ns <= cfg->adjacent_ns) {
 			bind_socket(st, key, t->last_recv.sk);
 			return TLS_MAP_ADJACENT;
 		}
@@ -151,13 +149,11 @@ static __always_inline __u8 learn_socket(struct tls_ssl_state *st, const struct 
 _Static_assert(sizeof(struct tls_data_record) <= 0xffff, "TLS_BOUND's mask keeps a whole record");
 
 static __always_inline void emit_data(struct tls_ssl_state *st, const struct tls_ssl_key *key, const struct tls_call *c,
-				      __u8 dir, __u32 len, __u8 how)
+				      __u8 dir, __u32 len, __u8 how, const struct tls_settings *cfg)
 {
-	__u32 zero = 0;
-	struct tls_settings *cfg = bpf_map_lookup_elem(&tls_settings_map, &zero);
 	__u32 cpu = bpf_get_smp_processor_id();
 	struct tls_data_record *r = bpf_map_lookup_elem(&tls_scratch, &cpu);
-	if (!cfg || !r)
+	if (!r)
 		return;
 	tapio_fill_header(&r->h, TAPIO_KIND_TLS_DATA, TLS_RECORD_HEADER_BYTES);
 	r->ssl = key->ssl;
@@ -259,8 +255,11 @@ static __always_inline void leave(struct pt_regs *ctx, __u8 dir)
 	struct tls_ssl_key key = {.ssl = c.ssl, .tgid = id >> 32};
 	__u64 now = bpf_ktime_get_boot_ns();
 	__u32 zero = 0;
-	struct tls_settings *cfg = bpf_map_lookup_elem(&tls_settings_map, &zero);
-	__u8 epoch = cfg ? (__u8)cfg->epoch : 0;
+	/* Looked up once per call and handed on (an array's slot 0: always there). */
+	const struct tls_settings *cfg = bpf_map_lookup_elem(&tls_settings_map, &zero);
+	if (!cfg)
+		return;
+	__u8 epoch = (__u8)cfg->epoch;
 	struct tls_ssl_state *st = bpf_map_lookup_elem(&tls_ssl, &key);
 	if (st && st->epoch != epoch) {
 		/* Seen before the probes were paused: calls were missed, so its offsets are stale, and userspace let the
@@ -298,7 +297,7 @@ static __always_inline void leave(struct pt_regs *ctx, __u8 dir)
 		return;
 	}
 	/* Mapping is learnt on every call, handshake calls that return nothing included (Node's first SSL_read). */
-	__u8 how = learn_socket(st, &key, c.sk, dir, t, now);
+	__u8 how = learn_socket(st, &key, c.sk, dir, t, now, cfg);
 	if (len == 0) {
 		tls_count(TLS_CNT_CALLS_EMPTY, 1);
 		return;
@@ -307,7 +306,7 @@ static __always_inline void leave(struct pt_regs *ctx, __u8 dir)
 		len = 0x7fffffff;
 	tls_count(TLS_CNT_CALLS, 1);
 	tls_count(how == TLS_MAP_NONE ? TLS_CNT_UNMAPPED : TLS_CNT_MAPPED_INSIDE + how - TLS_MAP_INSIDE, 1);
-	emit_data(st, &key, &c, dir, len, how);
+	emit_data(st, &key, &c, dir, len, how, cfg);
 }
 
 SEC("uretprobe")
