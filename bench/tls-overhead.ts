@@ -131,7 +131,7 @@ async function withChild<T>(mode: string, waitFor: string, fn: () => Promise<T>,
 
 function printBudgetTable(rows: string[][]): void {
   const head = ['load', `req/s without (${BUDGET_RUNS} runs before / after)`, `req/s, agent within its CPU budget (${BUDGET_RUNS} runs averaged)`, 'kept', 'sampling it settled on',
-    'requests reported', 'TLS streams not admitted / let go', 'probes\' duty cycle (tls.maxProbeCostPercent)'];
+    'requests reported', 'TLS streams not admitted / let go / sampled in windows', 'probes\' duty cycle (tls.maxProbeCostPercent)'];
   console.log(`| ${head.join(' | ')} |\n|${head.map(() => '---').join('|')}|`);
   for (const r of rows) console.log(`| ${r.join(' | ')} |`);
 }
@@ -172,8 +172,8 @@ async function main(): Promise<void> {
         const bc = (budget.report.counters ?? {}) as Record<string, number>;
         budgetRows.push([load.name, `${mean(before).toFixed(0)} / ${control2.toFixed(0)} (runs ${Math.min(...without).toFixed(0)}-${Math.max(...without).toFixed(0)})`,
           budget.value.toFixed(0), (budget.value / mean(without)).toFixed(3),
-          `tls.data 1/${bs['tls.data'] ?? 1}, l7.data 1/${bs['l7.data'] ?? 1}`, String(bc.requests_reported ?? 0),
-          `${bc.tls_kernel_streams_not_admitted ?? 0} / ${bc.tls_kernel_streams_shed ?? 0}`,
+          `tls.data 1/${bs['tls.data'] ?? 1}, l7.data 1/${bs['l7.data'] ?? 1}, TLS windows 1/${bc.tls_probe_window_sample_every ?? 1}`, String(bc.requests_reported ?? 0),
+          `${bc.tls_kernel_streams_not_admitted ?? 0} / ${bc.tls_kernel_streams_shed ?? 0} / ${bc.tls_kernel_streams_window_sampled ?? 0}`,
           `${bc.tls_probe_pauses ?? 0} pauses, ${((bc.tls_probes_paused_ms ?? 0) / 1000).toFixed(0)} s paused, last window ${((bc.tls_probe_cost_node_permille ?? 0) / 10).toFixed(1)}% of the node (${bc.tls_probe_calls_per_second ?? 0} calls/s)`]);
         const withoutNow = (base + control) / 2;
         const c = (tls.report.counters ?? {}) as Record<string, number>;

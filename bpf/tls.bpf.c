@@ -280,7 +280,13 @@ static __always_inline void leave(struct pt_regs *ctx, __u8 dir)
 	if (!st) {
 		/* Sampling and rate limits apply per stream, when it is first seen: a stream is captured whole or not. */
 		struct tls_ssl_state fresh = {.start_ns = now, .epoch = epoch};
-		if (!tapio_admit(TAPIO_KIND_TLS_DATA, bpf_get_current_cgroup_id())) {
+		__u32 every = cfg->window_every;
+		if (every > 1 && ((now ^ key.ssl) * 0x9E3779B97F4A7C15ULL >> 40) % every != 0) {
+			/* Not this window's share: counted as sampled, its requests still counted (tls_not_captured). */
+			fresh.skipped = 1;
+			tls_count(TLS_CNT_STREAMS_WINDOW_SAMPLED, 1);
+			tapio_count_drop(TAPIO_KIND_TLS_DATA, TAPIO_DROP_SAMPLED);
+		} else if (!tapio_admit(TAPIO_KIND_TLS_DATA, bpf_get_current_cgroup_id())) {
 			fresh.skipped = 1;
 			tls_count(TLS_CNT_STREAMS_NOT_ADMITTED, 1);
 		} else {

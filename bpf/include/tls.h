@@ -70,6 +70,8 @@ enum tls_counter {
 					      * captured (also counted as TLS_CNT_STREAMS_H2_UNCOUNTED) */
 	TLS_CNT_CALLS_UNRETURNED = 24,	     /* a call in flight whose return the probes missed (they were attached or
 					* detached in between): forgotten when the thread's next call is not inside it */
+	TLS_CNT_STREAMS_WINDOW_SAMPLED = 25, /* SSL streams not captured in a duty-cycle window (tls_settings
+					      * .window_every): the agent's decoding of a window held within its budget */
 	TLS_CNT_MAX = 32,
 };
 
@@ -80,6 +82,8 @@ struct tls_settings {
 	__u32 self_tgid;      /* the agent itself (a node process: its own TLS calls are not captured) */
 	__u32 epoch;	      /* raised by userspace each time the probes are attached again after a pause: state of
 			       * an SSL object or a thread from before it is stale (calls were missed meanwhile) */
+	__u32 window_every;   /* 1 of N streams captured while the probes run in duty-cycle windows (0 or 1: all),
+			       * set from what decoding the last window cost (src/collectors/tls/duty.ts) */
 };
 
 /* An SSL call in flight on a thread (key: pid_tgid). */

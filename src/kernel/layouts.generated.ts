@@ -381,12 +381,13 @@ export const STRUCTS = {
   },
   tls_settings: {
     name: 'tls_settings',
-    size: 16,
+    size: 20,
     fields: {
       bytes_per_call: { offset: 0, size: 4 },
       adjacent_ns: { offset: 4, size: 4 },
       self_tgid: { offset: 8, size: 4 },
       epoch: { offset: 12, size: 4 },
+      window_every: { offset: 16, size: 4 },
     },
   },
   tls_data_record: {
@@ -735,6 +736,7 @@ export const ENUMS = {
     TLS_CNT_STREAMS_RESTARTED: 22,
     TLS_CNT_STREAMS_H2_NOT_RESUMED: 23,
     TLS_CNT_CALLS_UNRETURNED: 24,
+    TLS_CNT_STREAMS_WINDOW_SAMPLED: 25,
     TLS_CNT_MAX: 32,
   },
 } as const;
@@ -1031,4 +1033,5 @@ export const TLS_CNT_PROBE_HITS = 21;
 export const TLS_CNT_STREAMS_RESTARTED = 22;
 export const TLS_CNT_STREAMS_H2_NOT_RESUMED = 23;
 export const TLS_CNT_CALLS_UNRETURNED = 24;
+export const TLS_CNT_STREAMS_WINDOW_SAMPLED = 25;
 export const TLS_CNT_MAX = 32;

@@ -60,9 +60,14 @@ test('the agent\'s own time decoding what the probes captured counts toward thei
   assert.ok(Math.abs(d.lastTrapPercent - 0.5) < 1e-9);
   assert.ok(Math.abs(d.lastCostPercent - 6.5) < 1e-9, String(d.lastCostPercent));
   assert.ok(Math.abs(d.lastPauseMs - 2000 * (6.5 / 2 - 1)) < 1e-6);
-  // Decoding done while paused (records still in the ring) is not charged to the next window.
-  assert.equal(d.tick(2000 + d.lastPauseMs, rateFor(0.5) * 2, 300e6), 'resume');
-  assert.equal(d.tick(4000 + d.lastPauseMs, rateFor(0.5) * 4, 300e6), undefined, 'traps alone, under the bound');
+  // Decoding done while paused (records still in the ring) is the window's too: its pause grows by as long as
+  // spreads it at the bound (60 ms over 2% of 2 cores: 1.5 s), and it is not charged to the next window.
+  const base = d.lastPauseMs;
+  assert.equal(d.tick(2000 + base, rateFor(0.5) * 2, 300e6), undefined, 'the backlog decoded meanwhile lengthened the pause');
+  assert.ok(Math.abs(d.lastPauseMs - (base + 1500)) < 1e-6, String(d.lastPauseMs));
+  assert.equal(d.tick(2000 + base + 1500, rateFor(0.5) * 2, 300e6), 'resume');
+  const resumedAt = 2000 + base + 1500;
+  assert.equal(d.tick(resumedAt + 2000, rateFor(0.5) * 4, 300e6), undefined, 'traps alone, under the bound');
   assert.ok(d.isAttached);
 });
 
@@ -74,3 +79,74 @@ test('cheap probes are not paused for the agent\'s decoding (a slow machine, a f
   assert.ok(Math.abs(d.lastDecodePercent - 10) < 1e-9);
   assert.ok(Math.abs(d.lastCostPercent - 0.1) < 1e-9, String(d.lastCostPercent));
 });
+
+test('probe hits counted while paused (the kernel still detaching the probes) lengthen the pause they belong to', () => {
+  const d = new ProbeDutyCycle(settings, 0, 0);
+  const rate = rateFor(18);
+  assert.equal(d.tick(2000, rate * 2), 'pause');
+  assert.ok(Math.abs(d.lastPauseMs - 16_000) < 1e-6);
+  assert.ok(Math.abs(d.duty - 2 / 18) < 1e-9);
+  // The detach took 500 ms: half a second more at 18% came in after the window. 0.5 s at 18% = 4.5 s at 2%.
+  const late = rate / 2;
+  assert.equal(d.tick(1000 + 2000, rate * 2 + late), undefined);
+  assert.ok(Math.abs(d.lastPauseMs - 20_500) < 1e-6, String(d.lastPauseMs));
+  assert.ok(Math.abs(d.duty - 2000 / 22_500) < 1e-9, 'the duty reported is the window against the whole pause');
+  assert.equal(d.tick(2000 + 16_000, rate * 2 + late), undefined, 'not yet: the late hits are paid for');
+  assert.equal(d.tick(2000 + 20_500, rate * 2 + late), 'resume');
+  assert.equal(d.counters.hits_after_pause, late);
+  assert.equal(d.counters.paused_ms, 20_500);
+  // Charged once: the next window starts from the hits at resume.
+  assert.equal(d.tick(2000 + 20_500 + 2000, rate * 2 + late + rateFor(1) * 2), undefined);
+  assert.ok(d.isAttached);
+  // A pause is still capped whatever comes late.
+  const capped = new ProbeDutyCycle({ ...settings, maxPauseMs: 5000 }, 0, 0);
+  assert.equal(capped.tick(2000, rate * 2), 'pause');
+  assert.equal(capped.tick(3000, rate * 20), undefined);
+  assert.equal(capped.lastPauseMs, 5000);
+});
+
+test('a window that decoded too much makes the next one capture 1 of N streams, held to the decoding budget', () => {
+  const d = new ProbeDutyCycle({ ...settings, decodeBudgetPercent: 1 }, 0, 0, 0, 0);
+  assert.equal(d.windowEvery, 1);
+  const rate = rateFor(10);
+  // The window captured every stream: 200000 calls in 2 s (100000/s), and decoding them took 1.6 s all told, most of
+  // it after the window (the ring's backlog): 8 µs a call, i.e. 80% of a core = 40% of the node at 1/1.
+  assert.equal(d.tick(2000, rate * 2, 100e6, 200_000), 'pause');
+  assert.equal(d.tick(3000, rate * 2, 1600e6, 200_000), undefined, 'still paused: the backlog lengthened it');
+  assert.equal(d.tick(62_000, rate * 2, 1600e6, 200_000), 'resume');
+  assert.equal(d.windowEvery, 4, 'at most 4x more sampling per window (a first window\'s JIT warm-up is slow)');
+  // The next windows capture 1 of 4, 1 of 16: 50000 and 12500 calls in 2 s, the same 8 µs a call.
+  let h = rate * 2;
+  let decode = 1600e6;
+  let captured = 200_000;
+  let t = 62_000;
+  for (const [every, got] of [[16, 50_000], [64, 12_500]] as const) {
+    h += rate * 2; decode += got * 8000; captured += got; t += 2000;
+    assert.equal(d.tick(t, h, decode, captured), 'pause');
+    t += 60_000;
+    assert.equal(d.tick(t, h, decode, captured), 'resume');
+    assert.equal(d.windowEvery, every);
+  }
+  // Settled: 40% / 64 = 0.6% of the node, under the 1% budget (32 would be 1.25%).
+  h += rate * 2; decode += 3125 * 8000; captured += 3125; t += 2000;
+  assert.equal(d.tick(t, h, decode, captured), 'pause');
+  t += 60_000;
+  assert.equal(d.tick(t, h, decode, captured), 'resume');
+  assert.equal(d.windowEvery, 64);
+  // The load's decoding got 4x cheaper: back down by half a window, not at once.
+  h += rate * 2; decode += 3125 * 2000; captured += 3125; t += 2000;
+  assert.equal(d.tick(t, h, decode, captured), 'pause');
+  t += 60_000;
+  assert.equal(d.tick(t, h, decode, captured), 'resume');
+  assert.equal(d.windowEvery, 32);
+  // Too few captured to judge (a quiet window): capture more.
+  h += rate * 2; decode += 50 * 2000; captured += 50; t += 2000;
+  assert.equal(d.tick(t, h, decode, captured), 'pause');
+  t += 60_000;
+  assert.equal(d.tick(t, h, decode, captured), 'resume');
+  assert.equal(d.windowEvery, 16);
+  // A window under the bound goes back to capturing everything.
+  assert.equal(d.tick(t + 2000, h + rateFor(0.5) * 2, decode, captured + 5), undefined);
+  assert.equal(d.windowEvery, 1);
+});
+

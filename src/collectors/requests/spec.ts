@@ -16,7 +16,7 @@ export interface RequestsSpecConfig {
 }
 
 /** The maps of bpf/include/tls_sockets.h: created with the l7 object, reused by the TLS object. */
-export const TLS_SHARED_MAPS = ['tls_threads', 'tls_ssl', 'tls_socks', 'tls_counters'] as const;
+export const TLS_SHARED_MAPS = ['tls_threads', 'tls_ssl', 'tls_socks', 'tls_counters', 'tls_probes_live'] as const;
 
 /** Connection state follows the plan's payload hooks: in the socket's own storage where every program holds a typed
  *  socket (the socket-length plan, all tp_btf), in a hash keyed by the socket's address otherwise (bpf/l7.bpf.c). */

@@ -5,6 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { HookAttempt, HookKind, HookStatus, LoadedCollector } from '../../kernel/loader';
+import { u32Key } from '../../kernel/maps';
 import { parseMapsLine, type MappedFile } from './discovery';
 import { elfExports } from './elf';
 import { sharedEntryPoint } from './entry-points';
@@ -56,6 +57,9 @@ export class TlsAttacher {
   /** The probes are paused (duty.ts): attached files keep their entries and cookies, without links; files that
    *  appear meanwhile are attached on resume. */
   private paused = false;
+  /** tls_probes_live (bpf/include/tls_sockets.h) as last written: request capture's socket programs learn which
+   *  socket an SSL object is on only while some probe is attached (the lookups cost every socket syscall). */
+  private live = false;
   private lastFiles: ReadonlyMap<string, MappedFile> | undefined;
 
   constructor(private readonly loaded: LoadedCollector, private readonly maxFiles: number,
@@ -71,16 +75,30 @@ export class TlsAttacher {
     }
     for (const key of this.failed.keys()) if (!files.has(key)) this.failed.delete(key);
     this.overLimit = 0;
-    if (this.paused) return;
-    for (const [key, f] of files) {
-      if (this.attached.has(key) || this.failed.has(key) || this.noSsl.has(key)) continue;
-      if (this.attached.size >= this.maxFiles) {
-        this.overLimit++;
-        this.counters.files_over_limit++;
-        continue;
+    if (!this.paused) {
+      for (const [key, f] of files) {
+        if (this.attached.has(key) || this.failed.has(key) || this.noSsl.has(key)) continue;
+        if (this.attached.size >= this.maxFiles) {
+          this.overLimit++;
+          this.counters.files_over_limit++;
+          continue;
+        }
+        this.attachFile(f);
       }
-      this.attachFile(f);
     }
+    this.setLive(!this.paused && this.attached.size > 0);
+  }
+
+  /** Writes tls_probes_live when it changes. Turned on before probes attach, so that a thread's socket read just
+   *  before its first SSL call (Node reads the ciphertext first) is already learnt. */
+  private setLive(on: boolean): void {
+    if (on === this.live) return;
+    const value = Buffer.alloc(4);
+    value.writeUInt32LE(on ? 1 : 0);
+    try {
+      this.loaded.map('tls_probes_live').update(u32Key(0), value);
+      this.live = on;
+    } catch { /* closed meanwhile */ }
   }
 
   /** The attached file whose probe made a call (the record's cookie); undefined for a file detached since. */
@@ -123,6 +141,7 @@ export class TlsAttacher {
   pause(): void {
     if (this.paused) return;
     this.paused = true;
+    this.setLive(false);
     for (const a of this.attached.values()) {
       void this.release(a.links);
       a.links = [];
@@ -134,6 +153,7 @@ export class TlsAttacher {
   resume(): void {
     if (!this.paused) return;
     this.paused = false;
+    if (this.attached.size > 0) this.setLive(true);
     for (const [key, a] of this.attached) {
       const links: string[] = [];
       let failed = false;
@@ -149,12 +169,14 @@ export class TlsAttacher {
       a.links = links;
     }
     if (this.lastFiles) this.sync(this.lastFiles);
+    else this.setLive(this.attached.size > 0);
   }
 
   /** Detaches every file's probes (resolves once the kernel let go of them). */
   async detachAll(): Promise<void> {
     const links = [...this.attached.values()].flatMap((a) => a.links);
     this.attached.clear();
+    this.setLive(false);
     await this.release(links);
   }
 
@@ -191,6 +213,7 @@ export class TlsAttacher {
       this.fail(f, name, [{ kind: 'uprobe', program: 'elf', stage: 'load', error: `${path.basename(f.path)} exports no SSL_read/SSL_write (stripped, or not OpenSSL)` }]);
       return;
     }
+    this.setLive(true);
     const links: string[] = [];
     const attempts: HookAttempt[] = [];
     const sites: string[] = [];

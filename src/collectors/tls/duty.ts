@@ -6,7 +6,9 @@
 // a window of tls.probeWindowMs and then paused long enough that the average is at the bound. (The agent's time
 // counts too because its sampling controller, averaging over seconds that are mostly paused, relaxes to capturing
 // everything, so a window would otherwise cost the node far more than its traps: measured, wrk -> node https kept
-// ~0.3 of its throughput in windows, ~0.97 in pauses.) Pure state machine: TlsCapture applies what it decides
+// ~0.3 of its throughput in windows, ~0.97 in pauses.) A window's cost does not stop at its end: the probes trap
+// until the kernel has detached them (~100 ms a link) and the ring's backlog is decoded after; what is counted while
+// paused lengthens the pause it belongs to. Pure state machine: TlsCapture applies what it decides
 // (attach.ts pause/resume) and counts it.
 
 export interface DutyCycleSettings {
@@ -15,7 +17,15 @@ export interface DutyCycleSettings {
   cpus: number;
   windowMs: number;
   maxPauseMs: number;
+  /** What the agent's decoding of a window may cost, percent of the node: windows after the first capture 1 of N
+   *  streams so that it stays under this (half the agent's CPU budget, limits.budget.cpuPercent). 0: no such sampling. */
+  decodeBudgetPercent?: number;
 }
+
+/** The most a window samples streams: keep at least 1 of this many (the adaptive controller's maxSampleEvery default). */
+const MAX_WINDOW_EVERY = 1024;
+/** Captured calls a window must have seen before their decoding cost is trusted. */
+const MIN_CALLS = 100;
 
 export interface DutyCycleCounters {
   /** Times the probes were paused. */
@@ -24,6 +34,9 @@ export interface DutyCycleCounters {
   paused_ms: number;
   /** SSL calls made while paused, estimated from the rate measured in the window before each pause. */
   paused_calls_estimated: number;
+  /** Probe hits counted after a pause began: the probes go on trapping until the kernel has detached them (~100 ms
+   *  a link, RCU grace periods); charged to the cycle they belong to by lengthening its pause. */
+  hits_after_pause: number;
 }
 
 export type DutyDecision = 'pause' | 'resume' | undefined;
@@ -34,6 +47,14 @@ export class ProbeDutyCycle {
   private hitsAtStart: number;
   private decodeAtStart: number;
   private pauseUntil = 0;
+  /** The pause as decided at the window's end, ms; what is charged later (late hits, decoding) lengthens it. */
+  private basePauseMs = 0;
+  private lastWindowMs = 0;
+  /** The window that the current pause pays for: where its decoding and captured calls began. */
+  private windowDecodeAtStart: number;
+  private windowCapturedAtStart: number;
+  /** Whether the agent's decoding counted in the window the current pause pays for. */
+  private decodeCounted = false;
   /** The rate of SSL calls measured in the last window, per second. */
   lastRate = 0;
   /** The probes' estimated cost in the last window, percent of the node: traps plus the agent's decoding. */
@@ -47,37 +68,47 @@ export class ProbeDutyCycle {
   duty = 1;
   /** The length of the last pause decided, ms. */
   lastPauseMs = 0;
-  readonly counters: DutyCycleCounters = { pauses: 0, paused_ms: 0, paused_calls_estimated: 0 };
+  /** 1 of N streams captured in a window (tls_settings.window_every): what decoding the last one cost, held to
+   *  decodeBudgetPercent. 1 while the probes are not cycling. */
+  windowEvery = 1;
+  readonly counters: DutyCycleCounters = { pauses: 0, paused_ms: 0, paused_calls_estimated: 0, hits_after_pause: 0 };
 
-  constructor(private readonly s: DutyCycleSettings, nowMs: number, hits: number, decodeNs = 0) {
+  constructor(private readonly s: DutyCycleSettings, nowMs: number, hits: number, decodeNs = 0, capturedCalls = 0) {
     this.since = nowMs;
     this.hitsAtStart = hits;
     this.decodeAtStart = decodeNs;
+    this.windowDecodeAtStart = decodeNs;
+    this.windowCapturedAtStart = capturedCalls;
   }
 
   get isAttached(): boolean {
     return this.attached;
   }
 
-  /** Called periodically with the kernel's running count of probe hits and the agent's running time decoding TLS
-   *  records (ns); says when to pause or resume. */
-  tick(nowMs: number, hits: number, decodeNs = 0): DutyDecision {
+  /** Called periodically with the kernel's running count of probe hits, the agent's running time decoding TLS
+   *  records (ns) and the kernel's running count of captured calls (tls_kernel_calls); says when to pause or resume. */
+  tick(nowMs: number, hits: number, decodeNs = 0, capturedCalls = 0): DutyDecision {
     if (!this.attached) {
+      this.chargeLate(hits, decodeNs);
       if (nowMs < this.pauseUntil) return undefined;
+      this.counters.hits_after_pause += Math.max(0, hits - this.hitsAtStart);
       const pausedMs = nowMs - this.since;
       this.counters.paused_ms += pausedMs;
       this.counters.paused_calls_estimated += Math.round(this.lastRate * pausedMs / 1000);
+      this.sampleNextWindow(decodeNs, capturedCalls);
       this.attached = true;
       this.since = nowMs;
       this.hitsAtStart = hits;
       this.decodeAtStart = decodeNs;
+      this.windowDecodeAtStart = decodeNs;
+      this.windowCapturedAtStart = capturedCalls;
       return 'resume';
     }
     const elapsed = nowMs - this.since;
-    if (elapsed < this.s.windowMs) return undefined;
     const calls = Math.max(0, hits - this.hitsAtStart);
-    this.lastRate = calls * 1000 / elapsed;
+    if (elapsed < this.s.windowMs) return undefined;
     const node = elapsed * 1e6 * this.s.cpus;
+    this.lastRate = calls * 1000 / elapsed;
     this.lastTrapPercent = (calls * this.s.costNsPerHit) / node * 100;
     // Decoding counts once the traps themselves are a quarter of the bound: below that the probes are cheap, and the
     // agent's own CPU budget (sampling) governs its decoding, as for plaintext; a first window's JIT warm-up, or a
@@ -86,20 +117,62 @@ export class ProbeDutyCycle {
     this.lastCostPercent = this.lastTrapPercent + (this.lastTrapPercent >= this.s.maxCostPercent / 4 ? this.lastDecodePercent : 0);
     if (this.lastCostPercent <= this.s.maxCostPercent) {
       this.duty = 1;
+      this.windowEvery = 1;
       this.since = nowMs;
       this.hitsAtStart = hits;
       this.decodeAtStart = decodeNs;
+      this.windowDecodeAtStart = decodeNs;
+      this.windowCapturedAtStart = capturedCalls;
       return undefined;
     }
     // Attached `elapsed` at cost c, paused p: c * elapsed / (elapsed + p) = bound.
-    const pauseMs = Math.min(this.s.maxPauseMs, elapsed * (this.lastCostPercent / this.s.maxCostPercent - 1));
-    this.duty = elapsed / (elapsed + pauseMs);
-    this.lastPauseMs = pauseMs;
+    this.lastWindowMs = elapsed;
+    this.basePauseMs = elapsed * (this.lastCostPercent / this.s.maxCostPercent - 1);
+    this.decodeCounted = this.lastTrapPercent >= this.s.maxCostPercent / 4;
     this.attached = false;
     this.since = nowMs;
-    this.pauseUntil = nowMs + pauseMs;
+    this.hitsAtStart = hits;
+    this.decodeAtStart = decodeNs;
+    this.setPause(this.basePauseMs);
     this.counters.pauses++;
     return 'pause';
+  }
+
+  /** What the window cost after it ended (hits until the detach took effect, the agent decoding what the ring still
+   *  held) is charged to its cycle: the pause grows by as long as spreads that cost at the bound. */
+  private chargeLate(hits: number, decodeNs: number): void {
+    const lateNs = Math.max(0, hits - this.hitsAtStart) * this.s.costNsPerHit +
+      (this.decodeCounted ? Math.max(0, decodeNs - this.decodeAtStart) : 0);
+    this.setPause(this.basePauseMs + lateNs / (this.s.maxCostPercent / 100 * this.s.cpus * 1e6));
+  }
+
+  /** The share of streams the next window captures: the last window's decoding (what was decoded during it and
+   *  since, the ring's backlog) per captured call, at the rate all its streams would have made, held to the budget. */
+  private sampleNextWindow(decodeNs: number, capturedCalls: number): void {
+    const budget = this.s.decodeBudgetPercent ?? 0;
+    if (!(budget > 0) || this.lastWindowMs <= 0) return;
+    const captured = capturedCalls - this.windowCapturedAtStart;
+    if (captured < MIN_CALLS) {
+      // Too little captured to judge, so too little to cost much: capture more next time.
+      this.windowEvery = Math.max(1, this.windowEvery / 2);
+      return;
+    }
+    const perCallNs = Math.max(0, decodeNs - this.windowDecodeAtStart) / captured;
+    const allPerSecond = captured * this.windowEvery * 1000 / this.lastWindowMs;
+    const percentAtOne = allPerSecond * perCallNs / (this.s.cpus * 1e9) * 100;
+    let every = 1;
+    while (every < MAX_WINDOW_EVERY && percentAtOne / every > budget) every *= 2;
+    // At most 4x more sampling, or half, per window: one window's JIT warm-up (a first decode is slow) or one
+    // noisy measure does not swing it far.
+    const was = this.windowEvery;
+    this.windowEvery = every > was ? Math.min(every, was * 4) : Math.max(every, was / 2);
+  }
+
+  private setPause(ms: number): void {
+    const pauseMs = Math.min(this.s.maxPauseMs, ms);
+    this.duty = this.lastWindowMs / (this.lastWindowMs + pauseMs);
+    this.lastPauseMs = pauseMs;
+    this.pauseUntil = this.since + pauseMs;
   }
 
   /** Time paused so far including the current pause, ms. */

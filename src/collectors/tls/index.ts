@@ -28,6 +28,7 @@ export type PlaintextConsumerFactory = (info: ConnectionInfo, emit: (e: TapioEve
 
 const SOCKET_SET_MAX = 1 << 16;
 const PROBE_HITS_SLOT = COUNTER_NAMES.indexOf('probe_hits');
+const CALLS_SLOT = COUNTER_NAMES.indexOf('calls');
 
 export class TlsCapture {
   private loaded: LoadedCollector | undefined;
@@ -139,20 +140,23 @@ export class TlsCapture {
     this.timer.unref();
     if (t.maxProbeCostPercent < 100) {
       this.duty = new ProbeDutyCycle({ maxCostPercent: t.maxProbeCostPercent, costNsPerHit: t.probeCostNs, cpus,
-        windowMs: t.probeWindowMs, maxPauseMs: t.maxProbePauseMs }, Date.now(), this.probeHits(), this.decodeNs);
+        windowMs: t.probeWindowMs, maxPauseMs: t.maxProbePauseMs,
+        decodeBudgetPercent: this.ctx.config.limits.budget.cpuPercent / 2 },
+      Date.now(), this.kernelCount(PROBE_HITS_SLOT), this.decodeNs, this.kernelCount(CALLS_SLOT));
       this.dutyTimer = setInterval(() => this.dutyTick(), Math.min(1000, Math.max(100, t.probeWindowMs / 2)));
       this.dutyTimer.unref();
     }
   }
 
-  /** The kernel's count of entry probe hits (every SSL call of every probed process). */
-  private probeHits(): number {
+  /** A running kernel count (tls_counters): entry probe hits (every SSL call of every probed process), calls captured. */
+  private kernelCount(slot: number): number {
     try {
-      return Number(this.loaded!.map('tls_counters').sumU64(u32Key(PROBE_HITS_SLOT)));
+      return Number(this.loaded!.map('tls_counters').sumU64(u32Key(slot)));
     } catch {
       return 0;
     }
   }
+
 
   /** The open TLS streams end with the pause: what they had in flight is lost as `tls_paused`. */
   private letGoPausedStreams(): void {
@@ -166,7 +170,7 @@ export class TlsCapture {
     if (!this.duty || !this.attacher || this.stopped) return;
     // Nothing probed, nothing to measure (the count stands still); a pause in progress still ends on time.
     if (this.attacher.attached.size === 0 && this.duty.isAttached) return;
-    const decision = this.duty.tick(Date.now(), this.probeHits(), this.decodeNs);
+    const decision = this.duty.tick(Date.now(), this.kernelCount(PROBE_HITS_SLOT), this.decodeNs, this.kernelCount(CALLS_SLOT));
     if (decision === 'pause') {
       this.attacher.pause();
       this.ctx.log(`requests: TLS probes paused for ${(this.duty.lastPauseMs / 1000).toFixed(1)} s: ${this.duty.lastRate.toFixed(0)} SSL calls/s cost ~${this.duty.lastCostPercent.toFixed(1)}% of the node (traps in the traced processes ${this.duty.lastTrapPercent.toFixed(1)}%, the agent decoding them ${(this.duty.lastCostPercent - this.duty.lastTrapPercent).toFixed(1)}%; tls.maxProbeCostPercent ${this.ctx.config.collectors.requests.tls.maxProbeCostPercent})`);
@@ -180,12 +184,19 @@ export class TlsCapture {
       if (this.letGoTimer) { clearTimeout(this.letGoTimer); this.letGoTimer = undefined; this.letGoPausedStreams(); }
       // State of SSL objects and threads from before the pause is stale from now on (bpf/tls.bpf.c: epoch).
       this.epoch = (this.epoch + 1) >>> 0;
-      if (this.settings) {
-        this.settings.writeUInt32LE(this.epoch, TLS_SETTINGS.fields.epoch.offset);
-        try { this.loaded!.map('tls_settings_map').update(u32Key(0), this.settings); } catch { /* closed meanwhile */ }
-      }
+      this.writeSettings();
       this.attacher.resume();
+    } else if (this.duty.windowEvery !== this.settings?.readUInt32LE(TLS_SETTINGS.fields.window_every.offset)) {
+      this.writeSettings(); // the probes are cheap again: every stream captured
     }
+  }
+
+  /** tls_settings with the current epoch and window sampling (the rest is fixed at start). */
+  private writeSettings(): void {
+    if (!this.settings || !this.duty) return;
+    this.settings.writeUInt32LE(this.epoch, TLS_SETTINGS.fields.epoch.offset);
+    this.settings.writeUInt32LE(this.duty.windowEvery, TLS_SETTINGS.fields.window_every.offset);
+    try { this.loaded!.map('tls_settings_map').update(u32Key(0), this.settings); } catch { /* closed meanwhile */ }
   }
 
   /** Reads every process's maps and attaches/detaches to match. Synchronous and bounded by the process count. */
@@ -260,6 +271,8 @@ export class TlsCapture {
       const now = Date.now();
       out.tls_probes_paused_now = this.duty.isAttached ? 0 : 1;
       out.tls_probe_pauses = this.duty.counters.pauses;
+      out.tls_probe_hits_after_pause = this.duty.counters.hits_after_pause;
+      out.tls_probe_window_sample_every = this.duty.windowEvery;
       out.tls_probes_paused_ms = this.duty.pausedMs(now);
       out.tls_probe_paused_calls_estimated = this.duty.counters.paused_calls_estimated;
       out.tls_probe_calls_per_second = Math.round(this.duty.lastRate);
