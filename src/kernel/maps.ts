@@ -79,6 +79,30 @@ export class BpfMap {
     return out;
   }
 
+  /**
+   * Every entry of a map with u32 keys and u64 values, the value summed across CPUs (per-CPU maps), as numbers: one
+   * batch lookup and no object per entry. The agent reads every object's drop slots (512 each) once a second; an
+   * object, two Buffer views and a BigInt per slot were ~1 MB/s of garbage, a young-generation collection (and
+   * its helper threads' wake-ups) every second on an idle agent.
+   */
+  forEachU64(visit: (key: number, sum: number) => void): void {
+    const r = native().mapLookupBatch(this.fd);
+    if (!r) {
+      for (const [key, value] of this.entries()) visit(key.readUInt32LE(0), Number(this.perCpu ? this.sumPerCpuU64(value) : value.readBigUInt64LE(0)));
+      return;
+    }
+    const bytes = this.valueBytes;
+    const slots = this.perCpu ? this.cpus : 1;
+    const { keys, values } = r;
+    for (let i = 0; i < r.count; i++) {
+      let sum = 0;
+      for (let c = 0, at = i * bytes; c < slots; c++, at += this.perCpuStride) {
+        sum += values.readUInt32LE(at) + values.readUInt32LE(at + 4) * 0x1_0000_0000;
+      }
+      visit(keys.readUInt32LE(i * this.keySize), sum);
+    }
+  }
+
   /** Sum of u64 values across CPUs, for one value as returned by lookup/lookupAll on a per-CPU map. */
   sumPerCpuU64(all: Buffer): bigint {
     let sum = 0n;
