@@ -49,7 +49,7 @@ test('array and per-CPU array: values per CPU are summed; the BPF side sees what
 
     const settings = c.map('spine_test_settings');
     assert.equal(settings.type, 'array');
-    const v = Buffer.alloc(8);
+    const v = Buffer.alloc(12);
     v.writeUInt32LE(process.pid, 0);
     v.writeUInt32LE(7, 4);
     settings.update(u32Key(0), v);

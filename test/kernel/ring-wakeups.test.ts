@@ -5,6 +5,8 @@
 // stream costs ~10x fewer batches (JS callbacks) and naps; a fast one still goes at coalesceMs.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 import { bootNowNs } from '../../src/kernel/clock';
 import { STRUCTS } from '../../src/kernel/layouts.generated';
 import type { RingReaderOptions } from '../../src/kernel/native';
@@ -94,3 +96,46 @@ test('low rate: one nap per batch, records within the coalescing bound, delivere
   assert.ok(median < coalesceMs + 15, `median wait of a batch's oldest record ${median.toFixed(1)} ms`);
   assert.ok(median >= coalesceMs - 1, `records coalesce for about ${coalesceMs} ms (median ${median.toFixed(1)} ms)`);
 });
+
+/** Voluntary context switches of this process's reader threads (tapio-ring): how often they went to sleep. */
+function ringThreadWakeups(): number {
+  let n = 0;
+  for (const tid of fs.readdirSync('/proc/self/task')) {
+    try {
+      if (fs.readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim() !== 'tapio-ring') continue;
+      n += Number(/voluntary_ctxt_switches:\s+(\d+)/.exec(fs.readFileSync(`/proc/self/task/${tid}/status`, 'utf8'))?.[1] ?? 0);
+    } catch { /* the thread ended */ }
+  }
+  return n;
+}
+
+test('a quiet ring backs off to about one wake-up a second; a record no CPU woke it for still arrives within ~1 s',
+  needsRoot, async (t) => {
+    const c = await loadSpine();
+    try {
+      const arrived: number[] = [];
+      const reader = c.openRing('spine_events', (b) => { arrived.push(Date.now()); void b; });
+      const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+      // Quiet from the start: 50 ms waits for a second, then a fifth of the quiet time, 1 s from 5 s on.
+      await sleep(6500);
+      const w0 = ringThreadWakeups();
+      await sleep(3000);
+      const waits = ringThreadWakeups() - w0;
+      t.diagnostic(`${waits} idle waits in 3 s after 6.5 s of quiet (${w0} before)`);
+      assert.ok(waits <= 5, `${waits} idle wake-ups in 3 s of a quiet ring (it used to be 15: one per 200 ms)`);
+      assert.ok(waits >= 2, `the backstop still runs (${waits} in 3 s)`);
+      // A record submitted without a wakeup into the empty ring, as when two CPUs race past the first-record check:
+      // epoll never hears of it, the backstop drains it.
+      setSpineTarget(c, process.pid, 1, { noWakeup: true });
+      const sent = Date.now();
+      os.setPriority(process.pid, 0);
+      for (let i = 0; i < 300 && arrived.length === 0; i++) await sleep(10);
+      const st = reader.stop();
+      assert.equal(st.records, 1, 'the record arrived');
+      const ms = arrived[0]! - sent;
+      t.diagnostic(`the unannounced record arrived after ${ms} ms`);
+      assert.ok(ms <= 1000 + 300, `it waited ${ms} ms, past the 1 s backstop`);
+    } finally {
+      await c.close();
+    }
+  });
