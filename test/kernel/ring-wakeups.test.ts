@@ -120,7 +120,7 @@ test('a quiet ring backs off to about one wake-up a second; a record no CPU woke
       const arrived: number[] = [];
       const reader = c.openRing('spine_events', (b) => { arrived.push(Date.now()); void b; });
       const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-      // Quiet from the start: 50 ms waits for a second, then a fifth of the quiet time, 1 s from 5 s on.
+      // Quiet from the start: waits of a fifth of the quiet time, 50 ms at first, 1 s from 5 s on.
       await sleep(6500);
       const w0 = threadWakeups();
       await sleep(3000);
