@@ -82,7 +82,7 @@ test('lookupAll reads a whole map in one call and agrees with entry-by-entry rea
   }
 });
 
-test('drop slots read every second make no garbage per slot: sums agree, 2000 reads cost no young-generation collections',
+test('drop slots read every second make no garbage: sums agree, 2000 reads cost no young-generation collections nor Buffers',
   needsRoot, async (t) => {
     const c = await loadSpine();
     try {
@@ -95,12 +95,18 @@ test('drop slots read every second make no garbage per slot: sums agree, 2000 re
       assert.deepEqual(c.readDrops(), [{ kind: TAPIO_KIND_TEST, reason: 1, count: sums.get(TAPIO_KIND_TEST * DROP_REASON_SLOTS + 1) }]);
       // 2000 reads are the agent's ~33 minutes of one object; each used to leave an object, two Buffer views and a
       // BigInt per slot (512 slots: ~150 KB a read, ~300 MB here). Counted, not timed: young-generation collections.
+      const external0 = process.memoryUsage().arrayBuffers;
       let minor = 0;
       const obs = new PerformanceObserver((l) => {
         for (const e of l.getEntries()) if (((e as { detail?: { kind?: number } }).detail)?.kind === constants.NODE_PERFORMANCE_GC_MINOR) minor++;
       });
       obs.observe({ entryTypes: ['gc'] });
       for (let i = 0; i < 2000; i++) c.readDrops();
+      // Nor memory outside V8's heap: the batch lookup writes into the same Buffers each time (new ones were ~10 KB a
+      // read, ~20 MB here, held until a collection).
+      const grew = process.memoryUsage().arrayBuffers - external0;
+      t.diagnostic(`Buffer memory grew by ${grew} bytes in 2000 reads`);
+      assert.ok(grew < 1 << 20, `Buffer memory grew by ${grew} bytes in 2000 reads of the drop slots`);
       await new Promise((r) => setTimeout(r, 50)); // gc entries are delivered asynchronously
       obs.disconnect();
       t.diagnostic(`${minor} young-generation collections in 2000 reads`);
@@ -154,6 +160,10 @@ test('native map calls refuse a wrong-sized key or value, naming the map and bot
       assert.equal(r.keySize, 4);
       assert.equal(r.valueBytes, 8 * cpus);
       assert.equal(r.values.length, fired.maxEntries * 8 * cpus, 'buffers sized from the map, not from JS');
+      // Buffers handed in to be written into must hold the whole map.
+      assert.equal(n.mapLookupBatch(fired.fd, undefined, { keys: r.keys, values: r.values })!.values, r.values);
+      assert.throws(() => n.mapLookupBatch(fired.fd, undefined, { keys: r.keys, values: r.values.subarray(8) }),
+        (e: unknown) => e instanceof RangeError && /mapLookupBatch on map 'spine_fired': into holds 16 key and \d+ value bytes, the map needs 16 and \d+/.test((e as Error).message));
     });
     await t.test('an fd that is not a map the addon handed out', () => {
       const stats = n.enableRunStats();
