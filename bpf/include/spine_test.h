@@ -13,6 +13,8 @@ struct spine_test_record {
 struct spine_test_settings {
 	__u32 target_tgid; /* only this process triggers records */
 	__u32 burst;	   /* records emitted per trigger (bpf_loop fan-out, for load tests) */
+	__u32 no_wakeup;   /* nonzero: submit without waking the reader even into an empty ring, as when two CPUs
+			    * race past the first-record wakeup (the reader's idle backstop must find the records) */
 };
 
 #endif

@@ -43,6 +43,7 @@ struct {
 struct emit_ctx {
 	void *prog_ctx; /* the program's context, for the perf transport */
 	__s32 nice;
+	__u32 no_wakeup;
 };
 
 /* fetch: take the sequence number with an atomic fetch-and-add (5.12+); without it (older kernels) read, then add:
@@ -65,7 +66,10 @@ static __always_inline long emit_record(__u32 index, struct emit_ctx *ctx, const
 	}
 	r->burst_index = index;
 	r->nice = ctx->nice;
-	tapio_submit(ctx->prog_ctx, &spine_events, r);
+	if (ctx->no_wakeup && !tapio_use_perf)
+		bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP);
+	else
+		tapio_submit(ctx->prog_ctx, &spine_events, r);
 	return 0;
 }
 
@@ -85,7 +89,7 @@ static __always_inline int on_setpriority(void *prog_ctx, int nice)
 	struct spine_test_settings *s = bpf_map_lookup_elem(&spine_test_settings, &zero);
 	if (!s || s->target_tgid != (bpf_get_current_pid_tgid() >> 32))
 		return 0;
-	struct emit_ctx ctx = {.prog_ctx = prog_ctx, .nice = nice};
+	struct emit_ctx ctx = {.prog_ctx = prog_ctx, .nice = nice, .no_wakeup = s->no_wakeup};
 	__u32 burst = s->burst ? s->burst : 1;
 	if (burst > 1000000)
 		burst = 1000000;
@@ -117,7 +121,7 @@ int spine_emit_bounded(struct trace_event_raw_sys_enter *ctx)
 	struct spine_test_settings *s = bpf_map_lookup_elem(&spine_test_settings, &zero);
 	if (!s || s->target_tgid != (bpf_get_current_pid_tgid() >> 32))
 		return 0;
-	struct emit_ctx ectx = {.prog_ctx = ctx, .nice = (int)ctx->args[2]};
+	struct emit_ctx ectx = {.prog_ctx = ctx, .nice = (int)ctx->args[2], .no_wakeup = s->no_wakeup};
 	__u32 burst = s->burst ? s->burst : 1;
 	for (__u32 i = 0; i < SPINE_BOUNDED_BURST && i < burst; i++)
 		emit_one_nofetch(i, &ectx);

@@ -3,6 +3,7 @@
 #include <linux/audit.h>
 #include <linux/netlink.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -70,7 +71,10 @@ AuditReader::AuditReader(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Audi
   tsfn_ = Napi::ThreadSafeFunction::New(env, info[1].As<Napi::Function>(), "tapio-audit-reader", 0, 1,
                                         [this](Napi::Env) { Unref(); });
   current_ = std::make_unique<Batch>();
-  thread_ = std::thread([this] { Run(); });
+  thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "tapio-audit");  // so top -H and per-thread accounting can tell it apart
+    Run();
+  });
 }
 
 AuditReader::~AuditReader() {
@@ -103,7 +107,9 @@ void AuditReader::Run() {
   const uint64_t coalesce_ns = static_cast<uint64_t>(coalesce_ms_) * 1000000ull;
   std::vector<uint8_t> buf(kMaxDatagram);
   while (!stop_.load()) {
-    int timeout_ms = wake_.fd() >= 0 ? 1000 : 50;  // bounds how long stop() waits without the wake fd
+    // Datagrams wake poll() themselves and stop() signals the wake fd, so with it there is nothing to time out for
+    // (it woke an idle agent once a second); without it, the timeout bounds how long stop() waits.
+    int timeout_ms = wake_.fd() >= 0 ? -1 : 50;
     if (current_->count > 0) {
       uint64_t age = MonoNs() - current_->first_ns;
       if (age >= coalesce_ns) {

@@ -101,9 +101,11 @@ static Napi::Value MapUpdate(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// mapLookupBatch(fd, maxEntries = the map's max_entries) -> { keys: Buffer, values: Buffer, count } | null: every
-// entry in one syscall (BPF_MAP_LOOKUP_BATCH); null when the kernel or map type does not support it. Entries are
-// the map's key size and value bytes each.
+// mapLookupBatch(fd, maxEntries = the map's max_entries, into?: { keys, values }) -> { keys: Buffer, values: Buffer,
+// count } | null: every entry in one syscall (BPF_MAP_LOOKUP_BATCH); null when the kernel or map type does not
+// support it. Entries are the map's key size and value bytes each. With `into` (Buffers at least that large, e.g.
+// the ones a previous call returned), the entries are written there: a reader polling a map every second then
+// allocates no memory outside V8's heap, which only a collection would give back.
 static Napi::Value MapLookupBatch(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   MapShape map = MapArg(info, 0, "mapLookupBatch");
@@ -117,8 +119,24 @@ static Napi::Value MapLookupBatch(const Napi::CallbackInfo& info) {
                                            std::to_string(map.max_entries));
     max = static_cast<uint32_t>(want);
   }
-  auto keys = Napi::Buffer<unsigned char>::New(env, static_cast<size_t>(map.key_size) * max);
-  auto values = Napi::Buffer<unsigned char>::New(env, static_cast<size_t>(map.value_bytes) * max);
+  size_t key_bytes = static_cast<size_t>(map.key_size) * max;
+  size_t value_bytes = static_cast<size_t>(map.value_bytes) * max;
+  Napi::Buffer<unsigned char> keys, values;
+  if (info.Length() > 2 && info[2].IsObject()) {
+    Napi::Object into = info[2].As<Napi::Object>();
+    if (!into.Get("keys").IsBuffer() || !into.Get("values").IsBuffer())
+      throw Napi::TypeError::New(env, "mapLookupBatch: into must be { keys: Buffer, values: Buffer }");
+    keys = into.Get("keys").As<Napi::Buffer<unsigned char>>();
+    values = into.Get("values").As<Napi::Buffer<unsigned char>>();
+    if (keys.Length() < key_bytes || values.Length() < value_bytes)
+      throw Napi::RangeError::New(env, "mapLookupBatch on map '" + map.name + "': into holds " +
+                                           std::to_string(keys.Length()) + " key and " +
+                                           std::to_string(values.Length()) + " value bytes, the map needs " +
+                                           std::to_string(key_bytes) + " and " + std::to_string(value_bytes));
+  } else {
+    keys = Napi::Buffer<unsigned char>::New(env, key_bytes);
+    values = Napi::Buffer<unsigned char>::New(env, value_bytes);
+  }
   __u32 count = max;
   __u64 out_batch = 0;
   LIBBPF_OPTS(bpf_map_batch_opts, opts);

@@ -211,9 +211,13 @@ void RingReader::Run() {
   // ring at once can both see the other's record and both skip the wakeup. epoll then never hears of them, so every
   // idle timeout also drains directly: such records wait at most the idle timeout, never forever.
   const int idle_timeout_ms = source_->WakesOnFirstRecord() ? 50 : static_cast<int>(coalesce_ms_);
-  // A ring that saw no record for a second waits 200 ms instead: its records are rare, so two racing past the
-  // first-record check are rarer still, and six idle readers no longer wake 120 times a second. (The idle timeout
-  // also bounded how long stop() waited; with the stop eventfd in the epoll set it need not.)
+  // The longer a ring has been quiet, the longer it waits: a fifth of the time since its last record, from 50 ms
+  // (quiet for up to 250 ms) to 1 s (quiet for 5 s or more). Records that are rare race past the first-record check
+  // more rarely still, and such a record waits at most a fifth of the quiet before it, never more than 1 s;
+  // meanwhile a quiet reader wakes once a second (six readers of an idle agent: 6 wake-ups a second, not 120 at a
+  // fixed 50 ms), and a ring with a record every few seconds ~16 times in the 5 s after each instead of ~100. Any
+  // record brings the 50 ms wait back. (The idle timeout also bounded how long stop() waited; with the stop eventfd
+  // in the epoll set it need not.)
   const bool may_rest = wakeable_ && source_->WakesOnFirstRecord();
   uint64_t active_at = NowNs();
   const uint64_t min_sleep_ns = coalesce_ns < 1000000 ? coalesce_ns : 1000000;
@@ -222,8 +226,10 @@ void RingReader::Run() {
   uint64_t drained_at = 0;
   while (!stop_.load()) {
     if (current_->count == 0) {
-      bool resting = may_rest && NowNs() - active_at > 1000000000ull;
-      int n = source_->Wait(resting ? 200 : idle_timeout_ms);
+      uint64_t quiet_ms = (NowNs() - active_at) / 1000000ull;
+      int timeout_ms =
+          may_rest ? static_cast<int>(std::clamp<uint64_t>(quiet_ms / 5, idle_timeout_ms, 1000)) : idle_timeout_ms;
+      int n = source_->Wait(timeout_ms);
       if (n < 0 && n != -EINTR) poll_errors_.fetch_add(1, std::memory_order_relaxed);
       DrainSource();
       drained_at = NowNs();

@@ -57,11 +57,8 @@ export function reasonName(reason: number): string {
 /** Non-zero slots of a tapio_drops map, summed across CPUs: one batch lookup for the whole map. */
 export function readKernelDrops(map: BpfMap): KernelDropRow[] {
   const rows: KernelDropRow[] = [];
-  for (const { key, value } of map.lookupAll()) {
-    const i = key.readUInt32LE(0);
-    if (i >= KIND_SLOTS * DROP_REASON_SLOTS) continue;
-    const count = map.perCpu ? map.sumPerCpuU64(value) : value.readBigUInt64LE(0);
-    if (count > 0n) rows.push({ kind: Math.floor(i / DROP_REASON_SLOTS), reason: i % DROP_REASON_SLOTS, count: Number(count) });
-  }
+  map.forEachU64((i, count) => {
+    if (i < KIND_SLOTS * DROP_REASON_SLOTS && count > 0) rows.push({ kind: Math.floor(i / DROP_REASON_SLOTS), reason: i % DROP_REASON_SLOTS, count });
+  });
   return rows.sort((a, b) => a.kind - b.kind || a.reason - b.reason);
 }

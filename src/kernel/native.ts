@@ -137,7 +137,8 @@ export interface NativeAddon {
   mapLookup(fd: number, key: Buffer): Buffer | null;
   mapUpdate(fd: number, key: Buffer, value: Buffer, flags?: number): void;
   mapDelete(fd: number, key: Buffer): boolean;
-  mapLookupBatch(fd: number, maxEntries?: number): { keys: Buffer; values: Buffer; count: number; keySize: number; valueBytes: number } | null;
+  /** With `into` (at least the map's size, e.g. a previous call's Buffers), the entries are written there. */
+  mapLookupBatch(fd: number, maxEntries?: number, into?: { keys: Buffer; values: Buffer }): { keys: Buffer; values: Buffer; count: number; keySize: number; valueBytes: number } | null;
   mapNextKey(fd: number, key: Buffer | null): Buffer | null;
   programInfo(fd: number): ProgramRunInfo;
   enableRunStats(): number;

@@ -31,9 +31,12 @@ function shortError(e: string): string {
 }
 
 export function createMetrics(registry: Registry, status: () => ObserveStatus): void {
-  // process_cpu_seconds_total, process_resident_memory_bytes, ... The event-loop delay histogram samples once
-  // per 100 ms, not prom-client's 10 ms: its timer woke an idle agent 100 times a second (~0.2% of a 2-core node).
-  collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 100 });
+  // process_cpu_seconds_total, process_resident_memory_bytes, ... The event-loop delay histogram samples once a
+  // second, not prom-client's 10 ms: its timer wakes the main thread at that rate, 100 times a second at 10 ms (~0.2%
+  // of a 2-core node), 10 at 100 ms (a quarter of an idle agent's wake-ups). A stall of a second or more is always
+  // seen; a shorter one with the odds of falling on a sample (nodejs_eventloop_lag_seconds, measured at each
+  // scrape, is the other view). The histogram is reset at each scrape: 15-60 samples between two of them.
+  collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 1000 });
 
   const gauge = (name: string, help: string, labelNames: string[], rows: (s: ObserveStatus) => Row[]) =>
     new Gauge({ name, help, labelNames, registers: [registry], collect() {

@@ -24,11 +24,13 @@ export async function loadSpine(opts: { ringBytes?: number; transport?: 'ringbuf
   }, { transport: opts.transport });
 }
 
-/** Only setpriority() calls from `pid` emit, `burst` records each. */
-export function setSpineTarget(c: LoadedCollector, pid: number, burst: number): void {
-  const v = Buffer.alloc(8);
+/** Only setpriority() calls from `pid` emit, `burst` records each; with noWakeup, submitted without waking the
+ *  reader even into an empty ring (two CPUs racing past the first-record wakeup, made to happen every time). */
+export function setSpineTarget(c: LoadedCollector, pid: number, burst: number, opts: { noWakeup?: boolean } = {}): void {
+  const v = Buffer.alloc(12);
   v.writeUInt32LE(pid, 0);
   v.writeUInt32LE(burst, 4);
+  v.writeUInt32LE(opts.noWakeup ? 1 : 0, 8);
   c.map('spine_test_settings').update(u32Key(0), v);
 }
 

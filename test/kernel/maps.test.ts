@@ -2,7 +2,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as os from 'node:os';
+import { PerformanceObserver, constants } from 'node:perf_hooks';
 import { u32Key } from '../../src/kernel';
+import { DROP_REASON_SLOTS } from '../../src/kernel/drops';
+import { TAPIO_KIND_TEST } from '../../src/kernel/layouts.generated';
 import { native } from '../../src/kernel/native';
 import { needsRoot } from '../helpers/root';
 import { loadSpine } from '../helpers/spine';
@@ -46,7 +49,7 @@ test('array and per-CPU array: values per CPU are summed; the BPF side sees what
 
     const settings = c.map('spine_test_settings');
     assert.equal(settings.type, 'array');
-    const v = Buffer.alloc(8);
+    const v = Buffer.alloc(12);
     v.writeUInt32LE(process.pid, 0);
     v.writeUInt32LE(7, 4);
     settings.update(u32Key(0), v);
@@ -78,6 +81,40 @@ test('lookupAll reads a whole map in one call and agrees with entry-by-entry rea
     await c.close();
   }
 });
+
+test('drop slots read every second make no garbage: sums agree, 2000 reads cost no young-generation collections nor Buffers',
+  needsRoot, async (t) => {
+    const c = await loadSpine();
+    try {
+      const drops = c.map('tapio_drops');
+      // Above 2^32 on every CPU: the high half of each u64 counts too.
+      drops.update(u32Key(TAPIO_KIND_TEST * DROP_REASON_SLOTS + 1), u64(5n + (1n << 32n)));
+      const sums = new Map<number, number>();
+      drops.forEachU64((k, sum) => { if (sum > 0) sums.set(k, sum); });
+      assert.deepEqual([...sums], [[TAPIO_KIND_TEST * DROP_REASON_SLOTS + 1, Number(drops.sumU64(u32Key(TAPIO_KIND_TEST * DROP_REASON_SLOTS + 1)))]]);
+      assert.deepEqual(c.readDrops(), [{ kind: TAPIO_KIND_TEST, reason: 1, count: sums.get(TAPIO_KIND_TEST * DROP_REASON_SLOTS + 1) }]);
+      // 2000 reads are the agent's ~33 minutes of one object; each used to leave an object, two Buffer views and a
+      // BigInt per slot (512 slots: ~150 KB a read, ~300 MB here). Counted, not timed: young-generation collections.
+      const external0 = process.memoryUsage().arrayBuffers;
+      let minor = 0;
+      const obs = new PerformanceObserver((l) => {
+        for (const e of l.getEntries()) if (((e as { detail?: { kind?: number } }).detail)?.kind === constants.NODE_PERFORMANCE_GC_MINOR) minor++;
+      });
+      obs.observe({ entryTypes: ['gc'] });
+      for (let i = 0; i < 2000; i++) c.readDrops();
+      // Nor memory outside V8's heap: the batch lookup writes into the same Buffers each time (new ones were ~10 KB a
+      // read, ~20 MB here, held until a collection).
+      const grew = process.memoryUsage().arrayBuffers - external0;
+      t.diagnostic(`Buffer memory grew by ${grew} bytes in 2000 reads`);
+      assert.ok(grew < 1 << 20, `Buffer memory grew by ${grew} bytes in 2000 reads of the drop slots`);
+      await new Promise((r) => setTimeout(r, 50)); // gc entries are delivered asynchronously
+      obs.disconnect();
+      t.diagnostic(`${minor} young-generation collections in 2000 reads`);
+      assert.ok(minor <= 10, `${minor} young-generation collections in 2000 reads of the drop slots`);
+    } finally {
+      await c.close();
+    }
+  });
 
 // The addon takes key and value sizes from the map itself: a Buffer of any other size is refused with an error that
 // names the call, the map and both sizes, before the kernel could write past it or read past it.
@@ -123,6 +160,10 @@ test('native map calls refuse a wrong-sized key or value, naming the map and bot
       assert.equal(r.keySize, 4);
       assert.equal(r.valueBytes, 8 * cpus);
       assert.equal(r.values.length, fired.maxEntries * 8 * cpus, 'buffers sized from the map, not from JS');
+      // Buffers handed in to be written into must hold the whole map.
+      assert.equal(n.mapLookupBatch(fired.fd, undefined, { keys: r.keys, values: r.values })!.values, r.values);
+      assert.throws(() => n.mapLookupBatch(fired.fd, undefined, { keys: r.keys, values: r.values.subarray(8) }),
+        (e: unknown) => e instanceof RangeError && /mapLookupBatch on map 'spine_fired': into holds 16 key and \d+ value bytes, the map needs 16 and \d+/.test((e as Error).message));
     });
     await t.test('an fd that is not a map the addon handed out', () => {
       const stats = n.enableRunStats();

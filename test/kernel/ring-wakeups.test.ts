@@ -3,8 +3,13 @@
 // the first record (it used to nap twice per delay); records still reach JS within the coalescing bound, and every
 // record is delivered or counted. With maxCoalesceMs, a batch short of coalesceRecords gathers longer, so a slow
 // stream costs ~10x fewer batches (JS callbacks) and naps; a fast one still goes at coalesceMs.
+// An idle reader (ring or audit) sleeps: a quiet ring backs off to one backstop wake-up a second, the audit reader
+// waits for a datagram or stop().
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import { AuditReader } from '../../src/kernel/audit-reader';
 import { bootNowNs } from '../../src/kernel/clock';
 import { STRUCTS } from '../../src/kernel/layouts.generated';
 import type { RingReaderOptions } from '../../src/kernel/native';
@@ -93,4 +98,70 @@ test('low rate: one nap per batch, records within the coalescing bound, delivere
   // The oldest record of a batch waits about coalesceMs; the slack is for a loaded, shared 2-core machine.
   assert.ok(median < coalesceMs + 15, `median wait of a batch's oldest record ${median.toFixed(1)} ms`);
   assert.ok(median >= coalesceMs - 1, `records coalesce for about ${coalesceMs} ms (median ${median.toFixed(1)} ms)`);
+});
+
+/** Voluntary context switches of this process's threads named `name` (the ring readers' tapio-ring by default):
+ *  how often they went to sleep. */
+function threadWakeups(name = 'tapio-ring'): number {
+  let n = 0;
+  for (const tid of fs.readdirSync('/proc/self/task')) {
+    try {
+      if (fs.readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim() !== name) continue;
+      n += Number(/voluntary_ctxt_switches:\s+(\d+)/.exec(fs.readFileSync(`/proc/self/task/${tid}/status`, 'utf8'))?.[1] ?? 0);
+    } catch { /* the thread ended */ }
+  }
+  return n;
+}
+
+test('a quiet ring backs off to about one wake-up a second; a record no CPU woke it for still arrives within ~1 s',
+  needsRoot, async (t) => {
+    const c = await loadSpine();
+    try {
+      const arrived: number[] = [];
+      const reader = c.openRing('spine_events', (b) => { arrived.push(Date.now()); void b; });
+      const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+      // Quiet from the start: waits of a fifth of the quiet time, 50 ms at first, 1 s from 5 s on.
+      await sleep(6500);
+      const w0 = threadWakeups();
+      await sleep(3000);
+      const waits = threadWakeups() - w0;
+      t.diagnostic(`${waits} idle waits in 3 s after 6.5 s of quiet (${w0} before)`);
+      assert.ok(waits <= 5, `${waits} idle wake-ups in 3 s of a quiet ring (it used to be 15: one per 200 ms)`);
+      assert.ok(waits >= 2, `the backstop still runs (${waits} in 3 s)`);
+      // A record submitted without a wakeup into the empty ring, as when two CPUs race past the first-record check:
+      // epoll never hears of it, the backstop drains it.
+      setSpineTarget(c, process.pid, 1, { noWakeup: true });
+      const sent = Date.now();
+      os.setPriority(process.pid, 0);
+      for (let i = 0; i < 300 && arrived.length === 0; i++) await sleep(10);
+      const st = reader.stop();
+      assert.equal(st.records, 1, 'the record arrived');
+      const ms = arrived[0]! - sent;
+      t.diagnostic(`the unannounced record arrived after ${ms} ms`);
+      assert.ok(ms <= 1000 + 300, `it waited ${ms} ms, past the 1 s backstop`);
+    } finally {
+      await c.close();
+    }
+  });
+
+test('an idle audit reader sleeps until a datagram or stop(): no periodic wake-up', needsRoot, async (t) => {
+  let reader: AuditReader;
+  try {
+    reader = new AuditReader(() => undefined);
+  } catch (e) {
+    t.skip(`no audit netlink here: ${(e as Error).message}`);
+    return;
+  }
+  try {
+    await new Promise((r) => setTimeout(r, 200));
+    const w0 = threadWakeups('tapio-audit');
+    await new Promise((r) => setTimeout(r, 3000));
+    const waits = threadWakeups('tapio-audit') - w0;
+    t.diagnostic(`${waits} wake-ups of the audit reader in 3 s (datagrams from the machine's own audit events count too)`);
+    assert.ok(waits <= 1, `${waits} wake-ups in 3 s of an idle audit reader (it used to wake once a second)`);
+  } finally {
+    const started = Date.now();
+    reader.stop();
+    assert.ok(Date.now() - started < 500, 'stop() wakes it at once');
+  }
 });
