@@ -4,6 +4,8 @@
 // uprobes, every request parsed), then without again, in one run, as ratios; and the cost of one SSL call under the uprobes, measured
 // with Python's ssl module over memory BIOs (no sockets: SSL_write_ex + SSL_read_ex in a loop), with and without.
 // Prints a table with the load average; never fails on a number. Absolute numbers on 2 shared cores are pessimistic.
+// Within the budget (BENCH_BUDGET_ONLY=1 runs only that) it also reports the CPU the load took per request (server +
+// load generator + agent, from /proc and the generator's rusage): requests/s here swing by up to 2x between runs.
 import { spawn } from 'node:child_process';
 import { run, waitLine } from './requests/proc';
 import { loadCollector } from '../src/kernel/loader';
@@ -21,7 +23,34 @@ const BUDGET_RUNS = Number(process.env.BENCH_BUDGET_RUNS ?? 12);
 const BUDGET_ONLY = process.env.BENCH_BUDGET_ONLY === '1';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-interface Load { name: string; binary: string; start(): Promise<() => void>; drive(): Promise<number> }
+/** One run of a load: its requests/s, and for the CPU per request, its requests and the load generator's CPU. */
+interface Drive { rps: number; requests: number; clientCpuS: number }
+interface Load { name: string; binary: string; start(): Promise<{ stop: () => void; pid: number }>; drive(): Promise<Drive> }
+
+/** Runs a command under python3 for the CPU it used (the children's rusage; Node has none for a child): its stdout,
+ *  then a last line with the seconds. */
+const RUSAGE = `
+import resource, subprocess, sys
+out = subprocess.run(sys.argv[1:], capture_output=True, text=True).stdout
+r = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(out); print('CPU', r.ru_utime + r.ru_stime)
+`;
+
+async function measured(cmd: string, args: string[], timeoutMs?: number): Promise<{ out: string; cpuS: number }> {
+  const out = await run('python3', ['-c', RUSAGE, cmd, ...args], timeoutMs);
+  return { out, cpuS: Number(/^CPU ([\d.]+)\s*$/m.exec(out)?.[1] ?? NaN) };
+}
+
+/** A process's CPU time so far, seconds (utime + stime at 100 ticks a second). */
+function cpuOf(pid: number): number {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100;
+  } catch {
+    return NaN;
+  }
+}
 
 function loads(dir: string): Load[] {
   const key = path.join(dir, 'key.pem');
@@ -33,11 +62,11 @@ function loads(dir: string): Load[] {
     async start() {
       const child = spawn(process.execPath, ['-e', `const fs=require('fs');require('https').createServer({key:fs.readFileSync('${key}'),cert:fs.readFileSync('${cert}')},(q,s)=>s.end('hello world')).listen(18491,'127.0.0.1',()=>console.log('up'))`], { stdio: ['ignore', 'pipe', 'inherit'] });
       await waitLine(child, /up/, 20_000);
-      return () => child.kill();
+      return { stop: () => child.kill(), pid: child.pid! };
     },
     async drive() {
-      const out = await run('wrk', ['-t1', '-c16', `-d${SECONDS}s`, 'https://127.0.0.1:18491/items/42?x=1']);
-      return Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0);
+      const { out, cpuS } = await measured('wrk', ['-t1', '-c16', `-d${SECONDS}s`, 'https://127.0.0.1:18491/items/42?x=1']);
+      return { rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0), requests: Number(/(\d+) requests in/.exec(out)?.[1] ?? 0), clientCpuS: cpuS };
     },
   }, {
     name: 'h2load -> nghttpd (HTTP/2 over TLS, -c8 -m10)',
@@ -45,11 +74,11 @@ function loads(dir: string): Load[] {
     async start() {
       const child = spawn('nghttpd', ['-d', dir, '-a', '127.0.0.1', '18492', key, cert], { stdio: 'ignore' });
       await sleep(500);
-      return () => child.kill();
+      return { stop: () => child.kill(), pid: child.pid! };
     },
     async drive() {
-      const out = await run('h2load', ['-c8', '-m10', `-D${SECONDS}`, 'https://127.0.0.1:18492/index.html'], (SECONDS + 60) * 1000);
-      return Number(/finished in [^,]+, ([\d.]+) req\/s/.exec(out)?.[1] ?? 0);
+      const { out, cpuS } = await measured('h2load', ['-c8', '-m10', `-D${SECONDS}`, 'https://127.0.0.1:18492/index.html'], (SECONDS + 60) * 1000);
+      return { rps: Number(/finished in [^,]+, ([\d.]+) req\/s/.exec(out)?.[1] ?? 0), requests: Number(/(\d+) succeeded/.exec(out)?.[1] ?? 0), clientCpuS: cpuS };
     },
   }];
 }
@@ -113,11 +142,11 @@ async function uprobeFloor(): Promise<{ bare: number; entry: number; ret: number
   return { bare: await loop(), entry: await once('uprobe'), ret: await once('uretprobe') };
 }
 
-async function withChild<T>(mode: string, waitFor: string, fn: () => Promise<T>, shared = true): Promise<{ value: T; report: Record<string, unknown> }> {
+async function withChild<T>(mode: string, waitFor: string, fn: (pid: number) => Promise<T>, shared = true): Promise<{ value: T; report: Record<string, unknown> }> {
   const child = spawn(process.execPath, [path.join(__dirname, 'requests', 'tls-child.js'), mode, waitFor], {
     stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, TLS_RUN_STATS: '1', TLS_SHARED: shared ? '1' : '0' } });
   await waitLine(child, /ready/, 300_000);
-  const value = await fn();
+  const value = await fn(child.pid!);
   const report = waitLine(child, /\{.*\}\n/, 120_000);
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   child.kill('SIGTERM');
@@ -130,7 +159,7 @@ async function withChild<T>(mode: string, waitFor: string, fn: () => Promise<T>,
 }
 
 function printBudgetTable(rows: string[][]): void {
-  const head = ['load', `req/s without (${BUDGET_RUNS} runs before / after)`, `req/s, agent within its CPU budget (${BUDGET_RUNS} runs averaged)`, 'kept', 'sampling it settled on',
+  const head = ['load', `req/s without (${BUDGET_RUNS} runs before / after)`, `req/s, agent within its CPU budget (${BUDGET_RUNS} runs averaged)`, 'kept (req/s)', 'CPU µs per request, server + load generator (+ agent): without, before / after -> within the budget', 'kept (CPU per request)', 'sampling it settled on',
     'requests reported', 'TLS streams not admitted / let go / sampled in windows', 'probes\' duty cycle (tls.maxProbeCostPercent)'];
   console.log(`| ${head.join(' | ')} |\n|${head.map(() => '---').join('|')}|`);
   for (const r of rows) console.log(`| ${r.join(' | ')} |`);
@@ -145,33 +174,55 @@ async function main(): Promise<void> {
     const rows: string[][] = [];
     const budgetRows: string[][] = [];
     for (const load of loads(dir)) {
-      const stop = await load.start();
+      const server = await load.start();
+      const drive = async () => (await load.drive()).rps;
       try {
-        await load.drive(); // warm-up
-        const base = await load.drive();
+        await drive(); // warm-up
+        const base = await drive();
         const skipped: { value: number; report: Record<string, unknown> } = { value: NaN, report: {} };
-        const names = BUDGET_ONLY ? skipped : await withChild('tls', load.binary, () => load.drive(), false);
-        const tls = BUDGET_ONLY ? skipped : await withChild('tls', load.binary, () => load.drive());
-        const full = BUDGET_ONLY ? skipped : await withChild('full', load.binary, () => load.drive());
-        const control = await load.drive();
+        const names = BUDGET_ONLY ? skipped : await withChild('tls', load.binary, drive, false);
+        const tls = BUDGET_ONLY ? skipped : await withChild('tls', load.binary, drive);
+        const full = BUDGET_ONLY ? skipped : await withChild('full', load.binary, drive);
+        const control = await drive();
         // Within its budget: the controller gets BUDGET_WARMUP runs of the load to settle (a decision per 5 s),
         // then BUDGET_RUNS runs are averaged (they span several of the probes' duty cycles), against as many runs
         // without Tapio just before and just after (single runs here differ by up to 2x from one to the next).
-        const runs = async (n: number) => { const v: number[] = []; for (let i = 0; i < n; i++) v.push(await load.drive()); return v; };
+        // Requests/s on this shared VM swing by up to 2x from run to run, so the CPU the load took per request (the
+        // server's, the load generator's and the agent's) is reported too: it is what the agent costs a node whose
+        // capacity is CPU, and it moves far less with the neighbours.
+        const runs = async (n: number, agentPid?: number) => {
+          const rps: number[] = [];
+          let requests = 0;
+          let cpuS = 0;
+          const s0 = cpuOf(server.pid);
+          const a0 = agentPid ? cpuOf(agentPid) : 0;
+          for (let i = 0; i < n; i++) {
+            const d = await load.drive();
+            rps.push(d.rps);
+            requests += d.requests;
+            cpuS += d.clientCpuS;
+          }
+          const agentS = agentPid ? cpuOf(agentPid) - a0 : 0;
+          cpuS += cpuOf(server.pid) - s0 + agentS;
+          return { rps, usPerRequest: cpuS / requests * 1e6, agentUsPerRequest: agentS / requests * 1e6 };
+        };
         const before = await runs(BUDGET_RUNS);
-        const budget = await withChild('budget', load.binary, async () => {
-          await runs(BUDGET_WARMUP);
-          const v = await runs(BUDGET_RUNS);
-          return v.reduce((a, b) => a + b, 0) / v.length;
+        const budget = await withChild('budget', load.binary, async (pid) => {
+          await runs(BUDGET_WARMUP, pid);
+          return runs(BUDGET_RUNS, pid);
         });
         const afterRuns = await runs(BUDGET_RUNS);
-        const without = [...before, ...afterRuns];
+        const without = [...before.rps, ...afterRuns.rps];
         const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
-        const control2 = mean(afterRuns);
+        const control2 = mean(afterRuns.rps);
+        const withBudget = mean(budget.value.rps);
+        const cpuWithout = (before.usPerRequest + afterRuns.usPerRequest) / 2;
         const bs = (budget.report.sampling ?? {}) as Record<string, number>;
         const bc = (budget.report.counters ?? {}) as Record<string, number>;
-        budgetRows.push([load.name, `${mean(before).toFixed(0)} / ${control2.toFixed(0)} (runs ${Math.min(...without).toFixed(0)}-${Math.max(...without).toFixed(0)})`,
-          budget.value.toFixed(0), (budget.value / mean(without)).toFixed(3),
+        budgetRows.push([load.name, `${mean(before.rps).toFixed(0)} / ${control2.toFixed(0)} (runs ${Math.min(...without).toFixed(0)}-${Math.max(...without).toFixed(0)})`,
+          withBudget.toFixed(0), (withBudget / mean(without)).toFixed(3),
+          `${before.usPerRequest.toFixed(1)} / ${afterRuns.usPerRequest.toFixed(1)} -> ${budget.value.usPerRequest.toFixed(1)} (agent ${budget.value.agentUsPerRequest.toFixed(2)})`,
+          (cpuWithout / budget.value.usPerRequest).toFixed(3),
           `tls.data 1/${bs['tls.data'] ?? 1}, l7.data 1/${bs['l7.data'] ?? 1}, TLS windows 1/${bc.tls_probe_window_sample_every ?? 1}`, String(bc.requests_reported ?? 0),
           `${bc.tls_kernel_streams_not_admitted ?? 0} / ${bc.tls_kernel_streams_shed ?? 0} / ${bc.tls_kernel_streams_window_sampled ?? 0}`,
           `${bc.tls_probe_pauses ?? 0} pauses, ${((bc.tls_probes_paused_ms ?? 0) / 1000).toFixed(0)} s paused, last window ${((bc.tls_probe_cost_node_permille ?? 0) / 10).toFixed(1)}% of the node (${bc.tls_probe_calls_per_second ?? 0} calls/s)`]);
@@ -182,7 +233,7 @@ async function main(): Promise<void> {
           tls.value.toFixed(0), (tls.value / withoutNow).toFixed(3), full.value.toFixed(0), (full.value / withoutNow).toFixed(3),
           String(c.tls_kernel_calls ?? 0), String(c.requests_reported ?? 0), String(f.requests_reported ?? 0), String(c.tls_kernel_bytes_ring_full ?? 0)]);
       } finally {
-        stop();
+        server.stop();
       }
     }
     if (BUDGET_ONLY) {
