@@ -91,11 +91,11 @@ export class BpfMap {
     // The same two Buffers every time: new ones each second were ~10 KB of C heap per object a second, freed only
     // when V8 collected their handles (which this no longer makes it do).
     const r = native().mapLookupBatch(this.fd, undefined, this.batchBuffers);
-    if (r) this.batchBuffers = { keys: r.keys, values: r.values };
     if (!r) {
       for (const [key, value] of this.entries()) visit(key.readUInt32LE(0), Number(this.perCpu ? this.sumPerCpuU64(value) : value.readBigUInt64LE(0)));
       return;
     }
+    this.batchBuffers = { keys: r.keys, values: r.values };
     const bytes = this.valueBytes;
     const slots = this.perCpu ? this.cpus : 1;
     const { keys, values } = r;

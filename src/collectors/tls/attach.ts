@@ -169,7 +169,6 @@ export class TlsAttacher {
       a.links = links;
     }
     if (this.lastFiles) this.sync(this.lastFiles);
-    else this.setLive(this.attached.size > 0);
   }
 
   /** Detaches every file's probes (resolves once the kernel let go of them). */

@@ -43,18 +43,16 @@ export type DutyDecision = 'pause' | 'resume' | undefined;
 
 export class ProbeDutyCycle {
   private attached = true;
-  private since: number;
-  private hitsAtStart: number;
-  private decodeAtStart: number;
+  private since = 0;
+  private hitsAtStart = 0;
+  private decodeAtStart = 0;
   private pauseUntil = 0;
   /** The pause as decided at the window's end, ms; what is charged later (late hits, decoding) lengthens it. */
   private basePauseMs = 0;
   private lastWindowMs = 0;
   /** The window that the current pause pays for: where its decoding and captured calls began. */
-  private windowDecodeAtStart: number;
-  private windowCapturedAtStart: number;
-  /** Whether the agent's decoding counted in the window the current pause pays for. */
-  private decodeCounted = false;
+  private windowDecodeAtStart = 0;
+  private windowCapturedAtStart = 0;
   /** The rate of SSL calls measured in the last window, per second. */
   lastRate = 0;
   /** The probes' estimated cost in the last window, percent of the node: traps plus the agent's decoding. */
@@ -74,11 +72,23 @@ export class ProbeDutyCycle {
   readonly counters: DutyCycleCounters = { pauses: 0, paused_ms: 0, paused_calls_estimated: 0, hits_after_pause: 0 };
 
   constructor(private readonly s: DutyCycleSettings, nowMs: number, hits: number, decodeNs = 0, capturedCalls = 0) {
+    this.startWindow(nowMs, hits, decodeNs, capturedCalls);
+  }
+
+  /** A window begins: its cost is measured from these counts. */
+  private startWindow(nowMs: number, hits: number, decodeNs: number, capturedCalls: number): void {
     this.since = nowMs;
     this.hitsAtStart = hits;
     this.decodeAtStart = decodeNs;
     this.windowDecodeAtStart = decodeNs;
     this.windowCapturedAtStart = capturedCalls;
+  }
+
+  /** Decoding counts once the traps themselves are a quarter of the bound: below that the probes are cheap, and the
+   *  agent's own CPU budget (sampling) governs its decoding, as for plaintext; a first window's JIT warm-up, or a
+   *  slow machine decoding a handful of requests, does not pause them. */
+  private get decodeCounts(): boolean {
+    return this.lastTrapPercent >= this.s.maxCostPercent / 4;
   }
 
   get isAttached(): boolean {
@@ -97,38 +107,26 @@ export class ProbeDutyCycle {
       this.counters.paused_calls_estimated += Math.round(this.lastRate * pausedMs / 1000);
       this.sampleNextWindow(decodeNs, capturedCalls);
       this.attached = true;
-      this.since = nowMs;
-      this.hitsAtStart = hits;
-      this.decodeAtStart = decodeNs;
-      this.windowDecodeAtStart = decodeNs;
-      this.windowCapturedAtStart = capturedCalls;
+      this.startWindow(nowMs, hits, decodeNs, capturedCalls);
       return 'resume';
     }
     const elapsed = nowMs - this.since;
-    const calls = Math.max(0, hits - this.hitsAtStart);
     if (elapsed < this.s.windowMs) return undefined;
+    const calls = Math.max(0, hits - this.hitsAtStart);
     const node = elapsed * 1e6 * this.s.cpus;
     this.lastRate = calls * 1000 / elapsed;
     this.lastTrapPercent = (calls * this.s.costNsPerHit) / node * 100;
-    // Decoding counts once the traps themselves are a quarter of the bound: below that the probes are cheap, and the
-    // agent's own CPU budget (sampling) governs its decoding, as for plaintext; a first window's JIT warm-up, or a
-    // slow machine decoding a handful of requests, does not pause them.
     this.lastDecodePercent = Math.max(0, decodeNs - this.decodeAtStart) / node * 100;
-    this.lastCostPercent = this.lastTrapPercent + (this.lastTrapPercent >= this.s.maxCostPercent / 4 ? this.lastDecodePercent : 0);
+    this.lastCostPercent = this.lastTrapPercent + (this.decodeCounts ? this.lastDecodePercent : 0);
     if (this.lastCostPercent <= this.s.maxCostPercent) {
       this.duty = 1;
       this.windowEvery = 1;
-      this.since = nowMs;
-      this.hitsAtStart = hits;
-      this.decodeAtStart = decodeNs;
-      this.windowDecodeAtStart = decodeNs;
-      this.windowCapturedAtStart = capturedCalls;
+      this.startWindow(nowMs, hits, decodeNs, capturedCalls);
       return undefined;
     }
     // Attached `elapsed` at cost c, paused p: c * elapsed / (elapsed + p) = bound.
     this.lastWindowMs = elapsed;
     this.basePauseMs = elapsed * (this.lastCostPercent / this.s.maxCostPercent - 1);
-    this.decodeCounted = this.lastTrapPercent >= this.s.maxCostPercent / 4;
     this.attached = false;
     this.since = nowMs;
     this.hitsAtStart = hits;
@@ -142,7 +140,7 @@ export class ProbeDutyCycle {
    *  held) is charged to its cycle: the pause grows by as long as spreads that cost at the bound. */
   private chargeLate(hits: number, decodeNs: number): void {
     const lateNs = Math.max(0, hits - this.hitsAtStart) * this.s.costNsPerHit +
-      (this.decodeCounted ? Math.max(0, decodeNs - this.decodeAtStart) : 0);
+      (this.decodeCounts ? Math.max(0, decodeNs - this.decodeAtStart) : 0);
     this.setPause(this.basePauseMs + lateNs / (this.s.maxCostPercent / 100 * this.s.cpus * 1e6));
   }
 
