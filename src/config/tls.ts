@@ -7,7 +7,8 @@ export const tlsConfigSchema = z.object({
   enabled: z.boolean().default(true),
   /** Plaintext bytes copied per SSL_read/SSL_write call (more is a counted gap). */
   bytesPerCall: z.number().int().min(64).max(65536).default(65536),
-  /** How often /proc/<pid>/maps of every process is read again to find libraries of new processes (and dlopen). */
+  /** How often processes are scanned for libraries: new processes and ones that exec'd are read at once (their
+   *  /proc/<pid>/maps), every process again each 15th scan (a dlopen outside the library directories). */
   rescanIntervalMs: z.number().int().min(200).max(600_000).default(2000),
   /** Distinct files (by device and inode) with uprobes attached at once; more are counted and skipped. */
   maxFiles: z.number().int().min(1).max(4096).default(64),

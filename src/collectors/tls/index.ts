@@ -39,7 +39,7 @@ export class TlsCapture {
   /** Sockets TLS capture saw (struct sock pointer, hex) -> the latest TLS record's time on it. */
   private readonly tlsSockets = new Map<string, bigint>();
   private readonly counts: Record<string, number> = {
-    streams_mapped: 0, streams_unmapped: 0, library_unknown: 0, ciphertext_records_skipped: 0, scans: 0, scan_processes_unreadable: 0,
+    streams_mapped: 0, streams_unmapped: 0, library_unknown: 0, ciphertext_records_skipped: 0, scans: 0, scan_processes_unreadable: 0, scan_maps_read: 0,
   };
   private stopped = false;
   private readonly pending: TapioEvent[] = [];
@@ -207,6 +207,7 @@ export class TlsCapture {
     this.hold?.expire();
     if (this.pending.length > 0) this.ctx.emit(this.pending.splice(0));
     this.counts.scan_processes_unreadable += s.unreadable;
+    this.counts.scan_maps_read += s.mapsRead;
     this.attacher.sync(s.files);
   }
 
