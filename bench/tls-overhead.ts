@@ -14,11 +14,17 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 6);
-/** Runs of the load the agent gets to settle within its budget before the measured one. */
-const BUDGET_WARMUP = Number(process.env.BENCH_BUDGET_WARMUP ?? 6);
-/** Runs of the load measured within the budget, averaged: the probes' duty cycle (tls.maxProbeCostPercent) pauses
- *  them for up to tens of seconds at a time, so one 6 s run could fall wholly inside or outside a pause. */
-const BUDGET_RUNS = Number(process.env.BENCH_BUDGET_RUNS ?? 12);
+/** Within the budget the runs alternate in blocks, without Tapio and with it, starting and ending without (N A N A N
+ *  A N): this VM's speed drifts by 20-30% over minutes, which one block of each side would read as the agent's cost. */
+const BUDGET_BLOCKS = Number(process.env.BENCH_BUDGET_BLOCKS ?? 3);
+/** Runs of the load without Tapio in each block. */
+const BUDGET_NONE_RUNS = Number(process.env.BENCH_BUDGET_NONE_RUNS ?? 4);
+/** Runs of the load each agent gets to settle within its budget before its measured ones (its first window decodes
+ *  at full sampling). */
+const BUDGET_WARMUP = Number(process.env.BENCH_BUDGET_WARMUP ?? 4);
+/** Runs of the load measured in each agent block: the probes' duty cycle (tls.maxProbeCostPercent) pauses them for
+ *  up to tens of seconds at a time, so one 6 s run could fall wholly inside or outside a pause. */
+const BUDGET_RUNS = Number(process.env.BENCH_BUDGET_RUNS ?? 6);
 /** BENCH_BUDGET_ONLY=1: only the loads without Tapio and within the budget (no always-attached runs, no SSL loop). */
 const BUDGET_ONLY = process.env.BENCH_BUDGET_ONLY === '1';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -159,8 +165,8 @@ async function withChild<T>(mode: string, waitFor: string, fn: (pid: number) => 
 }
 
 function printBudgetTable(rows: string[][]): void {
-  const head = ['load', `req/s without (${BUDGET_RUNS} runs before / after)`, `req/s, agent within its CPU budget (${BUDGET_RUNS} runs averaged)`, 'kept (req/s)', 'CPU µs per request, server + load generator (+ agent): without, before / after -> within the budget', 'kept (CPU per request)', 'sampling it settled on',
-    'requests reported', 'TLS streams not admitted / let go / sampled in windows', 'probes\' duty cycle (tls.maxProbeCostPercent)'];
+  const head = ['load', `req/s without (${BUDGET_BLOCKS + 1} blocks of ${BUDGET_NONE_RUNS} runs)`, `req/s, agent within its CPU budget (${BUDGET_BLOCKS} blocks of ${BUDGET_RUNS} runs after ${BUDGET_WARMUP})`, 'kept (req/s)', 'CPU µs per request, server + load generator (+ agent): without -> within the budget', 'kept (CPU per request)', 'sampling it settled on',
+    'requests reported (last agent block, as the next three)', 'TLS streams not admitted / let go / sampled in windows', 'probes\' duty cycle (tls.maxProbeCostPercent)'];
   console.log(`| ${head.join(' | ')} |\n|${head.map(() => '---').join('|')}|`);
   for (const r of rows) console.log(`| ${r.join(' | ')} |`);
 }
@@ -184,45 +190,50 @@ async function main(): Promise<void> {
         const tls = BUDGET_ONLY ? skipped : await withChild('tls', load.binary, drive);
         const full = BUDGET_ONLY ? skipped : await withChild('full', load.binary, drive);
         const control = await drive();
-        // Within its budget: the controller gets BUDGET_WARMUP runs of the load to settle (a decision per 5 s),
-        // then BUDGET_RUNS runs are averaged (they span several of the probes' duty cycles), against as many runs
-        // without Tapio just before and just after (single runs here differ by up to 2x from one to the next).
+        // Within its budget, alternating: blocks without Tapio and with it (a fresh agent each time, given
+        // BUDGET_WARMUP runs to settle, its first window and the backlog it decodes), N A N ... A N.
         // Requests/s on this shared VM swing by up to 2x from run to run, so the CPU the load took per request (the
         // server's, the load generator's and the agent's) is reported too: it is what the agent costs a node whose
         // capacity is CPU, and it moves far less with the neighbours.
-        const runs = async (n: number, agentPid?: number) => {
-          const rps: number[] = [];
-          let requests = 0;
-          let cpuS = 0;
+        interface Runs { rps: number[]; requests: number; cpuS: number; agentS: number }
+        const runs = async (n: number, into: Runs, agentPid?: number) => {
           const s0 = cpuOf(server.pid);
           const a0 = agentPid ? cpuOf(agentPid) : 0;
           for (let i = 0; i < n; i++) {
+            const sBefore = cpuOf(server.pid);
+            const aBefore = agentPid ? cpuOf(agentPid) : 0;
             const d = await load.drive();
-            rps.push(d.rps);
-            requests += d.requests;
-            cpuS += d.clientCpuS;
+            into.rps.push(d.rps);
+            into.requests += d.requests;
+            into.cpuS += d.clientCpuS;
+            // Each run on stderr: where the loss sits (a run with a probe window in it, or all of them).
+            const perRequest = (x: number) => (x / d.requests * 1e6).toFixed(1);
+            process.stderr.write(`  ${agentPid ? 'agent' : 'none '} run ${i + 1}/${n}: ${d.rps.toFixed(0)} req/s, CPU µs per request: server ${perRequest(cpuOf(server.pid) - sBefore)}, load generator ${perRequest(d.clientCpuS)}${agentPid ? `, agent ${perRequest(cpuOf(agentPid) - aBefore)}` : ''}\n`);
           }
           const agentS = agentPid ? cpuOf(agentPid) - a0 : 0;
-          cpuS += cpuOf(server.pid) - s0 + agentS;
-          return { rps, usPerRequest: cpuS / requests * 1e6, agentUsPerRequest: agentS / requests * 1e6 };
+          into.agentS += agentS;
+          into.cpuS += cpuOf(server.pid) - s0 + agentS;
         };
-        const before = await runs(BUDGET_RUNS);
-        const budget = await withChild('budget', load.binary, async (pid) => {
-          await runs(BUDGET_WARMUP, pid);
-          return runs(BUDGET_RUNS, pid);
-        });
-        const afterRuns = await runs(BUDGET_RUNS);
-        const without = [...before.rps, ...afterRuns.rps];
+        const empty = (): Runs => ({ rps: [], requests: 0, cpuS: 0, agentS: 0 });
+        const none = empty();
+        const agent = empty();
+        let report: Record<string, unknown> = {};
+        for (let b = 0; b < BUDGET_BLOCKS; b++) {
+          await runs(BUDGET_NONE_RUNS, none);
+          report = (await withChild('budget', load.binary, async (pid) => {
+            await runs(BUDGET_WARMUP, empty(), pid);
+            await runs(BUDGET_RUNS, agent, pid);
+          })).report;
+        }
+        await runs(BUDGET_NONE_RUNS, none);
         const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
-        const control2 = mean(afterRuns.rps);
-        const withBudget = mean(budget.value.rps);
-        const cpuWithout = (before.usPerRequest + afterRuns.usPerRequest) / 2;
-        const bs = (budget.report.sampling ?? {}) as Record<string, number>;
-        const bc = (budget.report.counters ?? {}) as Record<string, number>;
-        budgetRows.push([load.name, `${mean(before.rps).toFixed(0)} / ${control2.toFixed(0)} (runs ${Math.min(...without).toFixed(0)}-${Math.max(...without).toFixed(0)})`,
-          withBudget.toFixed(0), (withBudget / mean(without)).toFixed(3),
-          `${before.usPerRequest.toFixed(1)} / ${afterRuns.usPerRequest.toFixed(1)} -> ${budget.value.usPerRequest.toFixed(1)} (agent ${budget.value.agentUsPerRequest.toFixed(2)})`,
-          (cpuWithout / budget.value.usPerRequest).toFixed(3),
+        const usPerRequest = (r: Runs) => r.cpuS / r.requests * 1e6;
+        const bs = (report.sampling ?? {}) as Record<string, number>;
+        const bc = (report.counters ?? {}) as Record<string, number>;
+        budgetRows.push([load.name, `${mean(none.rps).toFixed(0)} (runs ${Math.min(...none.rps).toFixed(0)}-${Math.max(...none.rps).toFixed(0)})`,
+          `${mean(agent.rps).toFixed(0)} (runs ${Math.min(...agent.rps).toFixed(0)}-${Math.max(...agent.rps).toFixed(0)})`, (mean(agent.rps) / mean(none.rps)).toFixed(3),
+          `${usPerRequest(none).toFixed(1)} -> ${usPerRequest(agent).toFixed(1)} (agent ${(agent.agentS / agent.requests * 1e6).toFixed(2)})`,
+          (usPerRequest(none) / usPerRequest(agent)).toFixed(3),
           `tls.data 1/${bs['tls.data'] ?? 1}, l7.data 1/${bs['l7.data'] ?? 1}, TLS windows 1/${bc.tls_probe_window_sample_every ?? 1}`, String(bc.requests_reported ?? 0),
           `${bc.tls_kernel_streams_not_admitted ?? 0} / ${bc.tls_kernel_streams_shed ?? 0} / ${bc.tls_kernel_streams_window_sampled ?? 0}`,
           `${bc.tls_probe_pauses ?? 0} pauses, ${((bc.tls_probes_paused_ms ?? 0) / 1000).toFixed(0)} s paused, last window ${((bc.tls_probe_cost_node_permille ?? 0) / 10).toFixed(1)}% of the node (${bc.tls_probe_calls_per_second ?? 0} calls/s)`]);

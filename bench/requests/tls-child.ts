@@ -21,13 +21,17 @@ async function main(): Promise<void> {
   // Only `budget` has the probes' duty cycle (tls.maxProbeCostPercent): the other modes measure what the probes
   // cost when they are always attached.
   const dutyCycle = mode === 'budget' ? {} : { maxProbeCostPercent: 100 };
-  const config = configSchema.parse({ collectors: { requests: { enabled: true, tls: { rescanIntervalMs: 500, sharedEntryPoints, ...dutyCycle } } } });
+  // `budget` rescans at the default interval, as `tapio run` does; the others every 500 ms, to find the server fast.
+  const rescan = mode === 'budget' ? {} : { rescanIntervalMs: 500 };
+  const config = configSchema.parse({ collectors: { requests: { enabled: true, tls: { ...rescan, sharedEntryPoints, ...dutyCycle } } } });
   const ctx = { config, emit: () => undefined, drops, log: (m: string) => process.stderr.write(`${m}\n`) };
   let counters: () => Record<string, number>;
   let hooks: () => { name: string; chosen?: unknown }[];
   let stop: () => Promise<void>;
   let runStats: () => unknown = () => undefined;
-  const stats = process.env.TLS_RUN_STATS === '1' ? enableRunStats() : undefined;
+  // Run-time stats cost every BPF program run (two clock reads); only `tls` reports them, and the DaemonSet runs
+  // without them (agent.programRunStats defaults off in the chart), so `budget` measures without.
+  const stats = process.env.TLS_RUN_STATS === '1' && mode === 'tls' ? enableRunStats() : undefined;
   let sampling: () => unknown = () => undefined;
   if (mode === 'full' || mode === 'budget') {
     const c = new RequestsCollector();
