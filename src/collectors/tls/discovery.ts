@@ -41,7 +41,7 @@ interface ProcessView {
   kernel: boolean;
   /** The process's root (mount namespace @ root directory), if readable. */
   where: string | undefined;
-  files: { key: string; path: string; openPath: string; kind: MappedFile['kind'] }[];
+  files: Omit<MappedFile, 'pids'>[];
 }
 
 const LIBSSL = /^libssl\.so(\.|$)/;

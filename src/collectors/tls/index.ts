@@ -157,7 +157,6 @@ export class TlsCapture {
     }
   }
 
-
   /** The open TLS streams end with the pause: what they had in flight is lost as `tls_paused`. */
   private letGoPausedStreams(): void {
     this.hold?.flush();
