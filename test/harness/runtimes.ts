@@ -229,6 +229,18 @@ abstract class DockerLikeHarness {
     return running(id, name, pid);
   }
 
+  /** `create` a container without starting it (`docker create`): the runtime knows it, nothing runs in it yet.
+   *  `start` it later. Returns its id. */
+  create(name: string, command = ['sleep', '1000000']): string {
+    const id = this.cli(['create', '--network', 'none', '--name', name, this.image.shortName, ...command]).trim();
+    this.containers.push(id);
+    return id;
+  }
+
+  start(containerId: string): void {
+    this.cli(['start', containerId]);
+  }
+
   /** `import` a root filesystem tarball as image `tag` (offline), for tests that need more than busybox. */
   importRootfs(tarball: string, tag: string): void {
     this.cli(['import', tarball, tag]);

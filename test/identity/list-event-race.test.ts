@@ -1,6 +1,6 @@
 // A Docker list answer that crosses a container event on the way must not undo the event. dockerd's
-// `/containers/json` lists running containers only, so a list begun just before a container started answers without
-// it; the start event meanwhile named the container, and the late list answer used to drop it again, leaving its
+// `/containers/json` answers with what exists when the request arrives, so a list begun just before a container was
+// created answers without it; the start event meanwhile named the container, and the late list answer used to drop it again, leaving its
 // events unnamed until the next periodic re-list (test/deploy/image.test.ts failed that way in CI). The timing cannot
 // be forced on a real dockerd, so this test serves the Docker Engine API itself (a real HTTP server on a unix socket,
 // holding the list answer back on purpose); this stand-in is the only fake here and says so.
@@ -31,7 +31,7 @@ test('a list answer older than a container event does not undo the event', { tim
   const server = http.createServer((req, res) => {
     if (req.url === '/_ping') {
       res.end('OK');
-    } else if (req.url === '/containers/json') {
+    } else if (req.url?.startsWith('/containers/json?')) {
       // What is running when the request arrives is the answer, as dockerd makes it; later lists are held back.
       const answer = JSON.stringify([...running].map(summary));
       if (++lists === 1) {

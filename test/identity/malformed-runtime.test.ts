@@ -45,7 +45,7 @@ test('a runtime sending broken containers and event lines: counted, skipped, goo
   const server = http.createServer((req, res) => {
     if (req.url === '/_ping') {
       res.end('OK');
-    } else if (req.url === '/containers/json') {
+    } else if (req.url?.startsWith('/containers/json?')) {
       res.setHeader('content-type', 'application/json');
       res.end(JSON.stringify([{ Id: goodId, Names: ['/good'], Image: 'img:1' }, { Id: 'nothex' }, 17, null]));
     } else if (req.url === `/containers/${lateId}/json`) {

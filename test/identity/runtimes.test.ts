@@ -113,6 +113,17 @@ test('docker: a container resolves to its id, name, image and runtime; new ones 
     // Removal arrives the same way.
     h.remove(late.id);
     await waitFor('the destroy event', () => identity.runtimes.lookup(late.id) === undefined, 10_000);
+
+    // Created, not yet running: dockerd's process is already in it while `start` is on its way, and the agent re-lists
+    // often (any unknown container id on the node asks for one). A list of running containers only dropped what the
+    // create event had taught, so the container's first execs went out unnamed (image.test.ts failed so in CI).
+    const early = h.create('tapio-early');
+    await waitFor('the create event', () => identity.runtimes.lookup(early) !== undefined, 10_000);
+    await identity.runtimes.refresh(true);
+    assert.equal(identity.runtimes.lookup(early)?.name, 'tapio-early', 'a re-list keeps a container that is created but not started');
+    h.start(early);
+    await identity.runtimes.refresh(true);
+    assert.equal(identity.runtimes.lookup(early)?.name, 'tapio-early');
   } finally {
     identity.stop();
     await h.teardown();
@@ -151,6 +162,10 @@ test('podman: a container resolves through the Docker-compatible API', { ...need
     assert.equal(attrs['container.runtime'], 'podman');
     assert.match(String(attrs['container.image.name']), new RegExp(`${h.image.shortName}$`));
     assert.equal(attrs['container.image.id'], h.image.id);
+    // Created, not started: a re-list keeps it (podman's compat API takes the same state filter).
+    const early = h.create('tapio-pod-early');
+    await identity.runtimes.refresh(true);
+    assert.equal(identity.runtimes.lookup(early)?.name, 'tapio-pod-early');
   } finally {
     identity.stop();
     await h.teardown();

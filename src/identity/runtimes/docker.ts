@@ -9,6 +9,8 @@ export interface DockerClientOptions {
   maxBodyBytes?: number;
 }
 
+const LIVE_STATES = encodeURIComponent(JSON.stringify({ status: ['created', 'running', 'paused'] }));
+
 /** One line of /events, as Docker and podman send it. */
 export interface DockerEvent {
   Type?: string;
@@ -36,9 +38,13 @@ export class DockerClient {
     await this.request('GET', '/_ping', false);
   }
 
-  /** `GET /containers/json`: the running containers (summaries). */
+  /** `GET /containers/json`: the containers that are or may soon be running (summaries). Created ones are asked for
+   *  too: dockerd marks a container running only after its process has started, and a process is already exec'ing
+   *  in a container that the default list (running only) leaves out. Exited ones are not: their cgroups are gone.
+   *  (No `restarting`: podman 4 rejects the whole query for it, and a restarting container runs nothing until its
+   *  start event names it again.) */
   listContainers(): Promise<unknown> {
-    return this.request('GET', '/containers/json');
+    return this.request('GET', `/containers/json?all=1&filters=${LIVE_STATES}`);
   }
 
   /** `GET /containers/<id>/json`: one container in full. */

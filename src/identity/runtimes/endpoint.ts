@@ -78,8 +78,8 @@ export class RuntimeEndpoint {
   private readonly sandboxes = new Map<string, SandboxInfo>();
   /** Docker/podman: what an event last told of a container, numbered. A list answer was made when its request
    *  started, so a container that an event named (or removed) after that is newer news than the list: without
-   *  this, a list begun just before a container started (it lists running containers only) dropped the container
-   *  that the start event had just added, and its events went unnamed until the next periodic re-list. */
+   *  this, a list begun just before a container was created dropped the container that the event had just added,
+   *  and its events went unnamed until the next periodic re-list. */
   private eventSeq = 0;
   private readonly eventNews = new Map<string, { seq: number; present: boolean }>();
 
