@@ -58,9 +58,12 @@ const RETRYABLE_HTTP = new Set([429, 502, 503, 504]);
 class HttpTransport implements Transport {
   private readonly agent: http.Agent;
   private readonly url: URL;
+  /** The endpoint as errors show it (credentials masked): made once, not per request. */
+  private readonly shown: string;
 
   constructor(private readonly target: SignalTarget) {
     this.url = new URL(target.url);
+    this.shown = redactUrl(this.url.href);
     const { ca, cert, key } = target.tls;
     this.agent = this.url.protocol === 'https:'
       ? new https.Agent({ keepAlive: true, ca, cert, key })
@@ -80,7 +83,7 @@ class HttpTransport implements Transport {
     }
     headers['content-length'] = String(body.length);
     const lib = this.url.protocol === 'https:' ? https : http;
-    const shown = redactUrl(this.url.href);
+    const shown = this.shown;
     return new Promise<SendResult>((done) => {
       let settled = false;
       let sent = false;
