@@ -91,8 +91,9 @@ test('the image runs as the DaemonSet runs it and reports another container with
       return has('process.exec', 'true') && has('network.tcp.connect');
     }, 60_000);
     // The container's own first execs (its pid 1: `runc init` when it is already in the container's cgroup, then the
-    // entrypoint) happen while dockerd is still starting it, before the Docker API lists it; the agent may have to
-    // give those up unnamed (they still carry container.id). Every later one is named.
+    // entrypoint) happen while dockerd is still starting it, and may beat the agent's inspect of the create event on
+    // a loaded machine; the agent may have to give those up unnamed (they still carry container.id). Every later one
+    // is named: a re-list made meanwhile lists created containers too (test/identity/runtimes.test.ts).
     const inits = mine.filter((e) => e['event.name'] === 'process.exec' && e['process.pid'] === workload.pid);
     if (inits.some((e) => !e['container.name'])) t.diagnostic('the container\'s first exec arrived with container.id but before Docker listed its name');
     for (const e of mine.filter((x) => (x['event.name'] === 'process.exec' && !inits.includes(x)) || x['event.name'] === 'network.tcp.connect')) {
