@@ -22,7 +22,8 @@
 //     process; BENCH_BASELINE alternates that checkout's agent in the same cases (bench/e2e/backlog.ts).
 // Run: npx tsc -p . && sudo node dist/bench/agent-end-to-end.js   (BENCH_SECONDS=8, BENCH_EXECS=4000,
 // BENCH_PARTS=idle,1,1b,1c,1d,1m,2,3, BENCH_IDLE_SECONDS=60, BENCH_IDLE_SETTLE=30, BENCH_STALL_MS=3000;
-// part 1d: BENCH_RATES=10000,100000, BENCH_CASE_WARMUP=2;
+// part 1d: BENCH_RATES=10000,100000, BENCH_CASE_WARMUP=2, BENCH_CONTAINER=1 (the generator in a Docker container
+// and identity naming it through dockerd, as `tapio run` does; the baseline must know that option too);
 // part 2: BENCH_WARMUP_EXECS=500, BENCH_BASELINE=/work/main adds that checkout's agent, alternating, BENCH_ROUNDS)
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -50,6 +51,7 @@ const LOWEST_LATENCY: CaseOptions = { maxRecords: 256, delayMs: 2, coalesceMs: 1
 /** Part 1d: the rates, and the warm-up case's seconds (V8 compiles the hot path on helper threads for seconds at 10k/s). */
 const CASE_RATES = (process.env.BENCH_RATES ?? '10000,100000').split(',').map(Number);
 const CASE_WARMUP = Number(process.env.BENCH_CASE_WARMUP ?? 2);
+const IN_CONTAINER = process.env.BENCH_CONTAINER === '1';
 const DELAYS = (process.env.BENCH_DELAYS ?? '2,5,20,100').split(',').map(Number);
 const load = () => `load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}, ${os.availableParallelism()} cores`;
 const f = (n: number, d = 1) => (Number.isFinite(n) ? n.toFixed(d) : '-');
@@ -150,18 +152,22 @@ async function main(): Promise<void> {
           for (const [root, label] of round % 2 === 0 ? roots : [...roots].reverse()) {
             // With the image's Node flags (scripts/image/Dockerfile): a smaller young generation, more scavenges.
             const out = execFileSync(process.execPath, ['--max-semi-space-size=4', path.join(__dirname, 'e2e', 'case-child.js'), root, protocol, String(rate),
-              String(SECONDS), String(CASE_WARMUP), JSON.stringify({ profile: false })], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+              String(SECONDS), String(CASE_WARMUP), JSON.stringify({ profile: false, container: IN_CONTAINER })],
+            { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
             const row = JSON.parse(out.trim().split('\n').pop()!) as PipelineRow;
-            rows.push({ ...row, protocol: `${protocol}, ${label}` });
+            rows.push({ ...row, protocol: `${protocol}, ${label}${IN_CONTAINER ? ', in a Docker container' : ''}` });
           }
         }
       }
     }
     console.log(`\n## 1d. Defaults, each case its own process after a ${CASE_WARMUP} s warm-up (no profiler; ${SECONDS} s per case; ${before} before, ${load()} after)`);
     printPipeline(rows, false);
-    console.log('\n| protocol | offered | export requests/s | ring callbacks/s |');
-    console.log('|---|---|---|---|');
-    for (const r of rows) console.log(`| ${r.protocol} | ${r.offered} | ${f(r.requestsPerSec ?? NaN, 0)} | ${f(r.ringCallbacksPerSec ?? NaN, 0)} |`);
+    console.log(`\n| protocol | offered | export requests/s | ring callbacks/s |${IN_CONTAINER ? ' events named by identity / delivered |' : ''}`);
+    console.log(`|---|---|---|---|${IN_CONTAINER ? '---|' : ''}`);
+    for (const r of rows) {
+      console.log(`| ${r.protocol} | ${r.offered} | ${f(r.requestsPerSec ?? NaN, 0)} | ${f(r.ringCallbacksPerSec ?? NaN, 0)} |` +
+        (IN_CONTAINER ? ` ${r.named ?? '-'} / ${r.delivered} |` : ''));
+    }
   }
   if (PARTS.has('1m')) {
     const before = load();

@@ -24,6 +24,10 @@ import { releaseBuffer, releaseFreedHeap } from '../../src/kernel/heap';
 import { kindName, reasonName } from '../../src/kernel/drops';
 import { startGenerator } from '../../test/helpers/spine';
 import { addTarget, testKindDrops } from '../../test/pipeline/limits-helpers';
+import { DockerHarness, type RunningContainer } from '../../test/harness/runtimes';
+import { IdentityResolver } from '../../src/identity';
+import { identityConfigSchema } from '../../src/config/identity';
+import { detectHostCgroupLayout, directoryOf } from '../../src/identity/cgroups/layout';
 import { memoryOf, type MemoryRow } from './memory';
 
 const CORES = os.availableParallelism();
@@ -135,6 +139,8 @@ export interface PipelineRow {
   drops: string; p50: number; p99: number; p99Steady: number; stages: StageShares;
   /** This process's memory when the generator finished (the agent under load; plus the bench's own little code). */
   mem?: MemoryRow;
+  /** With `container`: events that reached the exporter carrying the container's name. */
+  named?: number;
 }
 
 /** Settings a case overrides (default: the agent's defaults for export.otlp.batch.delayMs, maxInFlight and
@@ -146,7 +152,30 @@ export interface CaseOptions {
   delayMs?: number; maxRecords?: number; maxInFlight?: number; maxInFlightRecords?: number; coalesceMs?: number; profile?: boolean;
   /** kernel.maxCoalesceMs (default: derived from the batch delay). */
   maxCoalesceMs?: number;
+  /** The generator joins a Docker container's cgroup (a dockerd of the test harness, a real runtime), and identity
+   *  names its events through that dockerd as `tapio run` wires it (enrichment and the identity gate): every event
+   *  then carries the container's id, name, image and runtime. */
+  container?: boolean;
 }
+
+/** A real dockerd with one container, and an identity resolver that knows it by the container's cgroup. */
+async function containerIdentity(drops: DropCounters): Promise<{ identity: IdentityResolver; container: RunningContainer; stop(): Promise<void> }> {
+  const h = await DockerHarness.start();
+  const identity = new IdentityResolver({ drops, config: identityConfigSchema.parse({
+    runtimes: { endpoints: [{ kind: 'docker', socket: h.socket }] }, kubernetes: { enabled: false } }) });
+  try {
+    const container = await h.run('bench-workload');
+    await identity.start();
+    const attrs = await identity.resolve(container.cgroupId);
+    if (attrs['container.name'] !== 'bench-workload') throw new Error(`identity did not name the container: ${JSON.stringify(attrs)}`);
+    return { identity, container, async stop() { identity.stop(); await h.teardown(); } };
+  } catch (e) {
+    identity.stop();
+    await h.teardown();
+    throw e;
+  }
+}
+
 
 export async function pipelineCase(protocol: 'grpc' | 'http/protobuf', rate: number | 'max', seconds: number,
   opts: CaseOptions = {}): Promise<PipelineRow> {
@@ -168,15 +197,31 @@ export async function pipelineCase(protocol: 'grpc' | 'http/protobuf', rate: num
   const collector = new LoadCollector();
   const entry: CollectorEntry = { name: collector.name, enabled: () => true, hooks: () => [], create: () => collector };
   const drops = new DropCounters();
+  const runtime = opts.container ? await containerIdentity(drops) : undefined;
   // As the agent builds it (src/agent/services.ts): sent batches are freed at once.
   const exporter = createOtlpExporter(otlpConfig, { drops, env: {}, log: () => undefined, releaseBuffer });
-  const agent = new Agent({ config, drops, sinks: [{ name: 'otlp', write: (events) => exporter.export(events) }],
-    only: [collector.name], collectors: [entry], log: () => undefined });
+  const identity = runtime?.identity;
+  let named = 0;
+  const countNamed = (events: readonly TapioEvent[]): void => {
+    for (const e of events) if (e.attributes['container.name'] === 'bench-workload') named++;
+  };
+  const agent = new Agent({ config, drops, sinks: [{ name: 'otlp', write: (events) => {
+    if (runtime) countNamed(events);
+    exporter.export(events);
+  } }],
+    only: [collector.name], collectors: [entry], log: () => undefined,
+    ...(identity ? { enrich: (e: TapioEvent) => identity.enrich(e), identityGate: identity } : {}) });
   await agent.start();
   const obj = collector.loaded!;
   const burst = 50;
   const calls = rate === 'max' ? 60_000 : Math.round((rate / burst) * seconds);
   const gen = await startGenerator(calls, rate === 'max' ? undefined : rate / burst);
+  if (runtime) {
+    // Into the container's cgroup (the id hierarchy): the program's records carry its cgroup id from the first call.
+    const dir = directoryOf(runtime.container.cgroupPath, detectHostCgroupLayout().ids);
+    if (!dir) throw new Error(`the container's cgroup ${runtime.container.cgroupPath} is outside the mounted hierarchy`);
+    fs.writeFileSync(path.join(dir, 'cgroup.procs'), String(gen.pid));
+  }
   const session = new Session();
   session.connect();
   const post = <T>(method: string): Promise<T> => new Promise((resolve, reject) =>
@@ -234,11 +279,13 @@ export async function pipelineCase(protocol: 'grpc' | 'http/protobuf', rate: num
       requestsPerSec: requests / (wallUs / 1e6), ringCallbacksPerSec: (ringCallbacks - callbacks0) / (wallUs / 1e6),
       rssMiB: peakRss / 2 ** 20, drops: Object.entries(byReason).map(([k, v]) => `${k}=${v}`).join(' ') || '0',
       p50: stats.p50, p99: stats.p99, p99Steady: stats.p99Steady, stages: summarize(profile), mem: memUnderLoad,
+      ...(runtime ? { named } : {}),
     };
   } finally {
     session.disconnect();
     gen.kill();
     await agent.stop();
     child.kill();
+    await runtime?.stop();
   }
 }
