@@ -15,9 +15,9 @@
 //     alternating, over both protocols at 10k and 100k/s.
 //  1c. docs/tuning.md's low-latency profiles against part 1's settings, both protocols at 100k and 10k/s.
 //  1d. this checkout against BENCH_BASELINE's (default: nothing to compare), each case in a process of its own (with
-//     the image's Node flags) after a warm-up case, alternating, BENCH_ROUNDS rounds, both protocols at 10k and
-//     100k/s with the agent's defaults: the cost at the rates the issue sets goals for, with export requests and ring
-//     callbacks per second.
+//     the image's Node flags) measured after a warm-up of the same load in the same agent (case-child.ts), alternating,
+//     BENCH_ROUNDS rounds, both protocols at 10k and 100k/s with the agent's defaults: the cost at the rates the issue
+//     sets goals for, with export requests and ring callbacks per second.
 //  1m. memory at 100k/s, the collector answering and stopped for BENCH_STALL_MS (a backlog), each case in its own
 //     process; BENCH_BASELINE alternates that checkout's agent in the same cases (bench/e2e/backlog.ts).
 // Run: npx tsc -p . && sudo node dist/bench/agent-end-to-end.js   (BENCH_SECONDS=8, BENCH_EXECS=4000,
@@ -48,7 +48,7 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? (BASELINE ? 2 : 1));
 /** docs/tuning.md's low-latency profiles (part 1c). */
 const LOW_LATENCY: CaseOptions = { maxRecords: 512, delayMs: 5, coalesceMs: 2, maxInFlightRecords: 2048 };
 const LOWEST_LATENCY: CaseOptions = { maxRecords: 256, delayMs: 2, coalesceMs: 1, maxInFlightRecords: 2048 };
-/** Part 1d: the rates, and the warm-up case's seconds (V8 compiles the hot path on helper threads for seconds at 10k/s). */
+/** Part 1d: the rates, and the warm-up's seconds (V8 compiles the hot path on helper threads for seconds at 10k/s). */
 const CASE_RATES = (process.env.BENCH_RATES ?? '10000,100000').split(',').map(Number);
 const CASE_WARMUP = Number(process.env.BENCH_CASE_WARMUP ?? 2);
 const IN_CONTAINER = process.env.BENCH_CONTAINER === '1';
@@ -160,7 +160,7 @@ async function main(): Promise<void> {
         }
       }
     }
-    console.log(`\n## 1d. Defaults, each case its own process after a ${CASE_WARMUP} s warm-up (no profiler; ${SECONDS} s per case; ${before} before, ${load()} after)`);
+    console.log(`\n## 1d. Defaults, each case its own process, measured after ${CASE_WARMUP} s of the same load (no profiler; ${SECONDS} s per case; ${before} before, ${load()} after)`);
     printPipeline(rows, false);
     console.log(`\n| protocol | offered | export requests/s | ring callbacks/s |${IN_CONTAINER ? ' events named by identity / delivered |' : ''}`);
     console.log(`|---|---|---|---|${IN_CONTAINER ? '---|' : ''}`);

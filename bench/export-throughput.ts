@@ -39,7 +39,11 @@ async function runReceiver(protocol: 'grpc' | 'http'): Promise<void> {
   await receiver.start();
   process.send!({ port: receiver.port });
   process.on('message', (m: { cmd: string }) => {
-    if (m.cmd === 'stats') {
+    if (m.cmd === 'reset') { // a measurement starts after a warm-up: latency from here on
+      latenciesMs.length = 0;
+      steadyMs.length = 0;
+      process.send!({ reset: true });
+    } else if (m.cmd === 'stats') {
       latenciesMs.sort((a, b) => a - b);
       steadyMs.sort((a, b) => a - b);
       const q = (xs: number[], p: number): number => xs[Math.min(xs.length - 1, Math.floor(p * xs.length))] ?? NaN;
