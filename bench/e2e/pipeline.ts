@@ -182,7 +182,6 @@ async function containerIdentity(drops: DropCounters): Promise<{ identity: Ident
   }
 }
 
-
 export async function pipelineCase(protocol: 'grpc' | 'http/protobuf', rate: number | 'max', seconds: number,
   opts: CaseOptions = {}): Promise<PipelineRow> {
   // What earlier cases in this process freed goes back first, as the agent's own trim every 30 s would do (a
@@ -223,17 +222,17 @@ export async function pipelineCase(protocol: 'grpc' | 'http/protobuf', rate: num
   const warmup = rate === 'max' ? 0 : (opts.warmupSeconds ?? 0);
   const calls = rate === 'max' ? 60_000 : Math.round((rate / burst) * (seconds + warmup));
   const gen = await startGenerator(calls, rate === 'max' ? undefined : rate / burst);
-  if (runtime) {
-    // Into the container's cgroup (the id hierarchy): the program's records carry its cgroup id from the first call.
-    const dir = directoryOf(runtime.container.cgroupPath, detectHostCgroupLayout().ids);
-    if (!dir) throw new Error(`the container's cgroup ${runtime.container.cgroupPath} is outside the mounted hierarchy`);
-    fs.writeFileSync(path.join(dir, 'cgroup.procs'), String(gen.pid));
-  }
   const session = new Session();
   session.connect();
   const post = <T>(method: string): Promise<T> => new Promise((resolve, reject) =>
     session.post(method, (err, res) => (err ? reject(err) : resolve(res as T))));
   try {
+    if (runtime) {
+      // Into the container's cgroup (the id hierarchy): the program's records carry its cgroup id from the first call.
+      const dir = directoryOf(runtime.container.cgroupPath, detectHostCgroupLayout().ids);
+      if (!dir) throw new Error(`the container's cgroup ${runtime.container.cgroupPath} is outside the mounted hierarchy`);
+      fs.writeFileSync(path.join(dir, 'cgroup.procs'), String(gen.pid));
+    }
     addTarget(obj, gen.pid, burst);
     const profiling = opts.profile !== false;
     const running = gen.run();
