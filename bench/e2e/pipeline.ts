@@ -257,7 +257,7 @@ export async function pipelineCase(protocol: 'grpc' | 'http/protobuf', rate: num
     const memUnderLoad = memoryOf('self');
     const truth = made * burst;
     // Everything produced is either delivered or counted as dropped; wait for that (bounded).
-    const accounted = (): number => exporter.stats().signals.logs.sentRecords + agent.drops.total();
+    const accounted = (): number => logs().sentRecords + agent.drops.total();
     for (let i = 0; i < 300 && accounted() < truth; i++) {
       agent.syncCounters();
       await sleep(100);
